@@ -1,0 +1,102 @@
+-- rootdesk database schema.
+--
+-- The program applies this file to a new database (`rootdesk init`) and records the version
+-- in PRAGMA user_version. Upgrades of an existing database run the numbered migrations in
+-- src/store/migrations/ (`rootdesk migrate`); this file always describes the newest version.
+-- Connections run with foreign_keys=ON and journal_mode=WAL.
+
+-- TLD records of the Root Zone Database.
+CREATE TABLE tlds (
+    label       TEXT PRIMARY KEY,            -- A-label, lower case
+    type        TEXT NOT NULL CHECK (type IN ('cctld', 'gtld', 'infrastructure')),
+    tag         TEXT,                        -- IANA's tag: country-code, generic, sponsored, ...
+    country     TEXT,                        -- country or territory, for ccTLDs
+    status      TEXT NOT NULL CHECK (status IN ('active', 'undelegated', 'retired')),
+    sponsor     TEXT,                        -- sponsoring organisation (the TLD manager)
+    created     TEXT,                        -- YYYY-MM-DD, as IANA shows it
+    updated     TEXT,                        -- YYYY-MM-DD
+    recorded_at TEXT NOT NULL                -- when rootdesk last changed this record (RFC 3339)
+) WITHOUT ROWID;
+
+-- Contacts, identified by handle; one contact may hold roles on several TLDs.
+CREATE TABLE contacts (
+    handle       TEXT PRIMARY KEY,
+    organisation TEXT,
+    name         TEXT,
+    email        TEXT,
+    phone        TEXT,
+    address      TEXT
+) WITHOUT ROWID;
+
+-- Who is the administrative and the technical contact of each TLD.
+CREATE TABLE tld_contacts (
+    tld     TEXT NOT NULL REFERENCES tlds (label),
+    role    TEXT NOT NULL CHECK (role IN ('admin', 'tech')),
+    contact TEXT NOT NULL REFERENCES contacts (handle),
+    PRIMARY KEY (tld, role)
+) WITHOUT ROWID;
+CREATE INDEX tld_contacts_by_contact ON tld_contacts (contact);
+
+-- Root zone publications: each serial is one version of the root zone's delegation data.
+CREATE TABLE publications (
+    serial       INTEGER PRIMARY KEY,        -- YYYYMMDDNN
+    published_at TEXT NOT NULL,              -- RFC 3339, UTC
+    source       TEXT NOT NULL,              -- what made it: 'import-zone FILE', a request ticket
+    soa_mname    TEXT NOT NULL,
+    soa_rname    TEXT NOT NULL,
+    soa_refresh  INTEGER NOT NULL,
+    soa_retry    INTEGER NOT NULL,
+    soa_expire   INTEGER NOT NULL,
+    soa_minimum  INTEGER NOT NULL,
+    soa_ttl      INTEGER NOT NULL
+);
+
+-- Delegation data is versioned by publication: a row belongs to every publication from
+-- `since` up to, but not including, `until` (NULL: it is still published). Rendering any
+-- serial is one query; nothing is ever overwritten.
+
+-- NS records of each TLD.
+CREATE TABLE zone_ns (
+    tld   TEXT NOT NULL REFERENCES tlds (label),
+    host  TEXT NOT NULL,                     -- host name, lower case, no trailing dot
+    ttl   INTEGER NOT NULL,
+    since INTEGER NOT NULL REFERENCES publications (serial),
+    until INTEGER REFERENCES publications (serial)
+);
+CREATE INDEX zone_ns_current ON zone_ns (tld) WHERE until IS NULL;
+CREATE INDEX zone_ns_history ON zone_ns (since, until);
+CREATE INDEX zone_ns_by_host ON zone_ns (host) WHERE until IS NULL;
+
+-- The root's own NS records.
+CREATE TABLE zone_apex_ns (
+    host  TEXT NOT NULL,
+    ttl   INTEGER NOT NULL,
+    since INTEGER NOT NULL REFERENCES publications (serial),
+    until INTEGER REFERENCES publications (serial)
+);
+
+-- DS records of each TLD.
+CREATE TABLE zone_ds (
+    tld         TEXT NOT NULL REFERENCES tlds (label),
+    key_tag     INTEGER NOT NULL CHECK (key_tag BETWEEN 0 AND 65535),
+    algorithm   INTEGER NOT NULL CHECK (algorithm BETWEEN 1 AND 255),
+    digest_type INTEGER NOT NULL CHECK (digest_type BETWEEN 1 AND 255),
+    digest      BLOB NOT NULL,
+    ttl         INTEGER NOT NULL,
+    since       INTEGER NOT NULL REFERENCES publications (serial),
+    until       INTEGER REFERENCES publications (serial)
+);
+CREATE INDEX zone_ds_current ON zone_ds (tld) WHERE until IS NULL;
+CREATE INDEX zone_ds_history ON zone_ds (since, until);
+
+-- Glue: the A and AAAA records of name server hosts. They belong to the host, which any
+-- number of TLDs may use.
+CREATE TABLE zone_glue (
+    host    TEXT NOT NULL,
+    address TEXT NOT NULL,                   -- IPv4 or IPv6 address, canonical text form
+    ttl     INTEGER NOT NULL,
+    since   INTEGER NOT NULL REFERENCES publications (serial),
+    until   INTEGER REFERENCES publications (serial)
+);
+CREATE INDEX zone_glue_current ON zone_glue (host) WHERE until IS NULL;
+CREATE INDEX zone_glue_history ON zone_glue (since, until);

@@ -1,0 +1,73 @@
+//! The command tree. Each subcommand is a struct with its own `run`; `main.rs` only maps the
+//! result to an exit status.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(name = "rootdesk", version, about = "The root zone change desk for top-level domains")]
+pub struct Cli {
+    /// The SQLite database file [default: ./rootdesk.db]
+    #[arg(long, global = true, env = "ROOTDESK_DB")]
+    pub db: Option<PathBuf>,
+    /// Settings file (TOML; see rootdesk.example.toml)
+    #[arg(long, global = true, env = "ROOTDESK_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new database (and the audit signing key)
+    Init,
+    /// Upgrade a database to this version's schema
+    Migrate,
+}
+
+/// What every command gets: the settings, with the database path resolved.
+pub struct Context {
+    pub config: Config,
+}
+
+impl Context {
+    pub fn open_store(&self) -> Result<Store> {
+        Ok(Store::open(&self.config.db)?)
+    }
+}
+
+impl Cli {
+    pub fn run(self) -> Result<ExitCode> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(db) = self.db {
+            config.db = db;
+        }
+        let ctx = Context { config };
+        match self.command {
+            Command::Init => {
+                let store = Store::create(&ctx.config.db)?;
+                println!(
+                    "created {} (schema version {})",
+                    store.path().display(),
+                    store.schema_version()?
+                );
+            }
+            Command::Migrate => {
+                let (store, from) = Store::migrate(&ctx.config.db)?;
+                let to = store.schema_version()?;
+                if from == to {
+                    println!("{} is at schema version {to}; nothing to do", store.path().display());
+                } else {
+                    println!("{} migrated from schema version {from} to {to}", store.path().display());
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,266 @@
+//! Settings: defaults, then a TOML file (`--config`), then `ROOTDESK_*` environment variables,
+//! then command-line flags. Unknown keys are errors, so a typo never silently falls back to a
+//! default.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+}
+
+/// All settings. Each section is documented in `rootdesk.example.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The SQLite database file.
+    pub db: PathBuf,
+    pub zone: ZoneSettings,
+    pub audit: AuditSettings,
+    pub check: CheckSettings,
+}
+
+/// How the root zone is published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ZoneSettings {
+    /// SOA values used when no zone has been imported yet.
+    pub soa_mname: String,
+    pub soa_rname: String,
+    pub soa_refresh: u32,
+    pub soa_retry: u32,
+    pub soa_expire: u32,
+    pub soa_minimum: u32,
+    pub soa_ttl: u32,
+    /// TTLs of records the desk publishes for a change.
+    pub ns_ttl: u32,
+    pub ds_ttl: u32,
+    pub glue_ttl: u32,
+}
+
+/// The audit trail's signing key and checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Ed25519 private key (PKCS#8 PEM, mode 0600) that signs checkpoints; relative paths are
+    /// taken beside the database.
+    pub signing_key: PathBuf,
+    /// How often the daemon signs a checkpoint, in seconds (0: never on its own).
+    pub checkpoint_interval_secs: u64,
+}
+
+/// The technical check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckSettings {
+    /// Policy profile (TOML); empty: the built-in default profile.
+    pub profile: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            db: PathBuf::from("rootdesk.db"),
+            zone: ZoneSettings::default(),
+            audit: AuditSettings::default(),
+            check: CheckSettings::default(),
+        }
+    }
+}
+
+impl Default for ZoneSettings {
+    fn default() -> Self {
+        ZoneSettings {
+            soa_mname: "a.root-servers.net.".into(),
+            soa_rname: "nstld.verisign-grs.com.".into(),
+            soa_refresh: 1800,
+            soa_retry: 900,
+            soa_expire: 604800,
+            soa_minimum: 86400,
+            soa_ttl: 86400,
+            ns_ttl: 172800,
+            ds_ttl: 86400,
+            glue_ttl: 172800,
+        }
+    }
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            signing_key: PathBuf::from("rootdesk-audit.key"),
+            checkpoint_interval_secs: 3600,
+        }
+    }
+}
+
+impl Default for CheckSettings {
+    fn default() -> Self {
+        CheckSettings { profile: None }
+    }
+}
+
+impl Config {
+    /// Loads the settings: defaults, the file if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut value = toml::Value::try_from(Config::default()).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("(defaults)"),
+            message: e.to_string(),
+        })?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let overlay: toml::Value = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+            merge(&mut value, overlay);
+            // Validate the file on its own too, so that errors name the file.
+            value
+                .clone()
+                .try_into::<Config>()
+                .map_err(|e| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+        }
+        for (name, text) in std::env::vars() {
+            let Some(key) = name.strip_prefix("ROOTDESK_") else {
+                continue;
+            };
+            // Variables the CLI reads itself are not settings.
+            if CLI_VARIABLES.contains(&key) {
+                continue;
+            }
+            apply_env(&mut value, &name, key, &text)?;
+        }
+        value.try_into::<Config>().map_err(|e| ConfigError::Env {
+            name: "ROOTDESK_*".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// A path setting taken relative to the database's folder unless absolute.
+    pub fn beside_db(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            return path.to_path_buf();
+        }
+        match self.db.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+}
+
+/// `ROOTDESK_*` variables that are command-line options, not settings.
+const CLI_VARIABLES: &[&str] = &["CONFIG", "DB", "LOG", "SERVER", "TOKEN"];
+
+/// `ROOTDESK_ZONE__NS_TTL=3600` sets `zone.ns_ttl`: sections and keys joined by a double
+/// underscore, upper case.
+fn apply_env(value: &mut toml::Value, name: &str, key: &str, text: &str) -> Result<(), ConfigError> {
+    let error = |message: String| ConfigError::Env {
+        name: name.to_string(),
+        message,
+    };
+    let path: Vec<String> = key.split("__").map(|p| p.to_ascii_lowercase()).collect();
+    let mut node = value;
+    for (i, part) in path.iter().enumerate() {
+        let table = node
+            .as_table_mut()
+            .ok_or_else(|| error(format!("{part} is not a section")))?;
+        let last = i + 1 == path.len();
+        if !table.contains_key(part) {
+            if last && is_optional_key(&path) {
+                table.insert(part.clone(), toml::Value::String(text.to_string()));
+                return Ok(());
+            }
+            return Err(error(format!(
+                "unknown setting {} (see rootdesk.example.toml)",
+                path.join(".")
+            )));
+        }
+        let Some(existing) = table.get_mut(part) else {
+            return Ok(());
+        };
+        if last {
+            *existing = match existing {
+                toml::Value::Integer(_) => toml::Value::Integer(
+                    text.parse()
+                        .map_err(|_| error(format!("expected a whole number, got {text:?}")))?,
+                ),
+                toml::Value::Boolean(_) => toml::Value::Boolean(
+                    text.parse()
+                        .map_err(|_| error(format!("expected true or false, got {text:?}")))?,
+                ),
+                _ => toml::Value::String(text.to_string()),
+            };
+            return Ok(());
+        }
+        node = existing;
+    }
+    Ok(())
+}
+
+/// Settings whose default is absent (None), so that they are missing from the defaults table.
+fn is_optional_key(path: &[String]) -> bool {
+    matches!(path, [a, b] if a == "check" && b == "profile")
+}
+
+fn merge(base: &mut toml::Value, overlay: toml::Value) {
+    match (base, overlay) {
+        (toml::Value::Table(base), toml::Value::Table(overlay)) => {
+            for (key, value) in overlay {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, overlay) => *base = overlay,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_config_parses_and_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("rootdesk.example.toml");
+        let config = Config::load(Some(&path)).expect("example config parses");
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[zone]\nns_tll = 5\n").expect("write");
+        let err = Config::load(Some(&path)).expect_err("typo refused");
+        assert!(err.to_string().contains("ns_tll"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let mut value = toml::Value::try_from(Config::default()).expect("defaults");
+        apply_env(&mut value, "ROOTDESK_ZONE__NS_TTL", "ZONE__NS_TTL", "3600").expect("set");
+        let config: Config = value.clone().try_into().expect("valid");
+        assert_eq!(config.zone.ns_ttl, 3600);
+        assert!(apply_env(&mut value, "ROOTDESK_ZONE__NOPE", "ZONE__NOPE", "1").is_err());
+        assert!(apply_env(&mut value, "ROOTDESK_ZONE__NS_TTL", "ZONE__NS_TTL", "x").is_err());
+    }
+}

@@ -1,0 +1,242 @@
+//! SQLite storage: the only module that speaks SQL.
+//!
+//! A database is created from `schema.sql` and carries its schema version in
+//! `PRAGMA user_version`; older databases are upgraded by numbered migrations, newer ones are
+//! refused. Every change runs in one transaction, so a refused import or request leaves the
+//! database exactly as it was.
+
+mod tlds;
+mod zone;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, Transaction};
+
+pub use tlds::TldImportReport;
+pub use zone::{ImportOutcome, Publication};
+
+/// The whole schema of the newest version.
+pub const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// Numbered upgrades: entry `i` takes a database from version `i + 1` to `i + 2`.
+const MIGRATIONS: &[&str] = &[];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = 1 + MIGRATIONS.len() as u32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no rootdesk database at {0}: create one with `rootdesk init`")]
+    NotInitialised(PathBuf),
+    #[error("{0} already holds a rootdesk database (schema version {1}); use `rootdesk migrate` to upgrade it")]
+    AlreadyInitialised(PathBuf, u32),
+    #[error("{path} has schema version {found}, newer than this rootdesk supports ({supported}); upgrade rootdesk")]
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{path} has schema version {found}; this rootdesk needs {needed}: run `rootdesk migrate` first (after a `rootdesk backup`)")]
+    NeedsMigration {
+        path: PathBuf,
+        found: u32,
+        needed: u32,
+    },
+    #[error("{0} is not a rootdesk database (it has tables but no schema version)")]
+    Foreign(PathBuf),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("corrupt data in the database: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An open rootdesk database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn connect(path: &Path, create: bool) -> Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    } else if !path.exists() {
+        return Err(StoreError::NotInitialised(path.to_path_buf()));
+    }
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn version_of(conn: &Connection) -> Result<u32> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+fn table_count(conn: &Connection) -> Result<u32> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+impl Store {
+    /// Creates a new database at `path` with the newest schema.
+    pub fn create(path: &Path) -> Result<Store> {
+        let mut conn = connect(path, true)?;
+        let version = version_of(&conn)?;
+        if version != 0 {
+            return Err(StoreError::AlreadyInitialised(path.to_path_buf(), version));
+        }
+        if table_count(&conn)? != 0 {
+            return Err(StoreError::Foreign(path.to_path_buf()));
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens an existing database of the current schema version.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = connect(path, false)?;
+        let found = version_of(&conn)?;
+        check_version(path, &conn, found)?;
+        if found < SCHEMA_VERSION {
+            return Err(StoreError::NeedsMigration {
+                path: path.to_path_buf(),
+                found,
+                needed: SCHEMA_VERSION,
+            });
+        }
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens a database and upgrades it to the current version; returns the version it had.
+    pub fn migrate(path: &Path) -> Result<(Store, u32)> {
+        let mut conn = connect(path, false)?;
+        let found = version_of(&conn)?;
+        check_version(path, &conn, found)?;
+        let tx = conn.transaction()?;
+        for (index, step) in MIGRATIONS.iter().enumerate().skip(found as usize - 1) {
+            tx.execute_batch(step)?;
+            tx.pragma_update(None, "user_version", index as u32 + 2)?;
+        }
+        tx.commit()?;
+        Ok((
+            Store {
+                conn,
+                path: path.to_path_buf(),
+            },
+            found,
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn schema_version(&self) -> Result<u32> {
+        version_of(&self.conn)
+    }
+
+    /// Runs `f` in one write transaction: all of it is committed, or none of it.
+    pub fn write<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let value = f(&tx)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
+    /// The connection, for reads.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Copies the database to `target` with SQLite's online backup, safe while others write.
+    pub fn backup(&self, target: &Path) -> Result<()> {
+        let mut dest = Connection::open(target)?;
+        let backup = rusqlite::backup::Backup::new(&self.conn, &mut dest)?;
+        backup.run_to_completion(256, std::time::Duration::from_millis(0), None)?;
+        Ok(())
+    }
+}
+
+fn check_version(path: &Path, conn: &Connection, found: u32) -> Result<()> {
+    if found == 0 {
+        return Err(if table_count(conn)? == 0 {
+            StoreError::NotInitialised(path.to_path_buf())
+        } else {
+            StoreError::Foreign(path.to_path_buf())
+        });
+    }
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// The current time as RFC 3339 UTC with microseconds, the form every timestamp is stored in.
+pub fn timestamp(t: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_open_and_refuse_newer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        assert!(matches!(Store::open(&path), Err(StoreError::NotInitialised(_))));
+        let store = Store::create(&path).expect("create");
+        assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+        let mode: String = store
+            .conn()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(mode, "wal");
+        drop(store);
+        assert!(matches!(Store::create(&path), Err(StoreError::AlreadyInitialised(..))));
+        Store::open(&path).expect("reopen");
+        {
+            let conn = Connection::open(&path).expect("raw");
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .expect("bump");
+        }
+        let err = Store::open(&path).err().expect("too new");
+        assert!(err.to_string().contains("newer than this rootdesk"), "{err}");
+    }
+}
