@@ -3,6 +3,7 @@
 //! The crate mirrors the design (DESIGN §9):
 //! - [`registry`]: the model (TLDs, contacts, delegations), its validation and diffs; no I/O.
 //! - [`store`]: SQLite, the only module that speaks SQL: schema, migrations, queries.
+//! - [`workflow`]: change requests: states, owners, the transition table, consent; no I/O.
 //! - [`zonefile`]: root zone master files in and out, through hickory's parser and encoder.
 //! - [`config`]: settings from defaults, a TOML file and `ROOTDESK_*` variables.
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
@@ -12,4 +13,5 @@ pub mod config;
 pub mod error;
 pub mod registry;
 pub mod store;
+pub mod workflow;
 pub mod zonefile;
