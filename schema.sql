@@ -100,3 +100,14 @@ CREATE TABLE zone_glue (
 );
 CREATE INDEX zone_glue_current ON zone_glue (host) WHERE until IS NULL;
 CREATE INDEX zone_glue_history ON zone_glue (since, until);
+
+-- API bearer tokens. The secret is shown once when issued; only its SHA-256 is kept.
+CREATE TABLE tokens (
+    id         TEXT PRIMARY KEY,             -- public identifier, e.g. tok-3f9a0c1b
+    hash       TEXT NOT NULL UNIQUE,         -- hex SHA-256 of the secret
+    role       TEXT NOT NULL CHECK (role IN ('contact', 'staff', 'auditor')),
+    subject    TEXT NOT NULL,                -- contact handle (role contact) or a person's name
+    created_at TEXT NOT NULL,
+    expires_at TEXT,                         -- RFC 3339; NULL: never
+    revoked_at TEXT
+) WITHOUT ROWID;

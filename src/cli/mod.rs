@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod tld;
+mod token;
 mod zone;
 
 use crate::config::Config;
@@ -40,6 +41,7 @@ pub enum Command {
     ImportTlds(zone::ImportTlds),
     ExportZone(zone::ExportZone),
     Tld(tld::TldCmd),
+    Token(token::TokenCmd),
     /// Copy the database with SQLite's online backup (safe while the daemon runs)
     Backup {
         /// The copy to write; it must not exist yet
@@ -113,6 +115,7 @@ impl Cli {
             Command::ImportTlds(cmd) => cmd.run(&ctx)?,
             Command::ExportZone(cmd) => cmd.run(&ctx)?,
             Command::Tld(cmd) => cmd.run(&ctx)?,
+            Command::Token(cmd) => cmd.run(&ctx)?,
             Command::Backup { file } => {
                 if file.exists() {
                     return Err(Error::Failed(format!(

@@ -6,6 +6,7 @@
 //! database exactly as it was.
 
 mod tlds;
+mod tokens;
 mod zone;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 pub use tlds::TldImportReport;
+pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};
 pub use zone::{ImportOutcome, Publication};
 
 /// The whole schema of the newest version.
