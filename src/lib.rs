@@ -5,8 +5,10 @@
 //! - [`store`]: SQLite, the only module that speaks SQL: schema, migrations, queries.
 //! - [`zonefile`]: root zone master files in and out, through hickory's parser and encoder.
 //! - [`config`]: settings from defaults, a TOML file and `ROOTDESK_*` variables.
+//! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export, verify.
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;

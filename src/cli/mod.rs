@@ -1,6 +1,8 @@
 //! The command tree. Each subcommand is a struct with its own `run`; `main.rs` only maps the
 //! result to an exit status.
 
+pub mod audit;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +13,11 @@ use crate::error::Result;
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
-#[command(name = "rootdesk", version, about = "The root zone change desk for top-level domains")]
+#[command(
+    name = "rootdesk",
+    version,
+    about = "The root zone change desk for top-level domains"
+)]
 pub struct Cli {
     /// The SQLite database file [default: ./rootdesk.db]
     #[arg(long, global = true, env = "ROOTDESK_DB")]
@@ -29,6 +35,8 @@ pub enum Command {
     Init,
     /// Upgrade a database to this version's schema
     Migrate,
+    /// The audit trail: checkpoints, public key, export, verify, log
+    Audit(audit::AuditCmd),
 }
 
 /// What every command gets: the settings, with the database path resolved.
@@ -51,22 +59,33 @@ impl Cli {
         let ctx = Context { config };
         match self.command {
             Command::Init => {
-                let store = Store::create(&ctx.config.db)?;
+                // Checked first, so that a refused key leaves no new database behind.
+                let key_path = audit::key_path(&ctx);
+                audit::refuse_existing_key(&key_path)?;
+                let mut store = Store::create(&ctx.config.db)?;
                 println!(
                     "created {} (schema version {})",
                     store.path().display(),
                     store.schema_version()?
                 );
+                audit::create_key(&mut store, &key_path)?;
             }
             Command::Migrate => {
                 let (store, from) = Store::migrate(&ctx.config.db)?;
                 let to = store.schema_version()?;
                 if from == to {
-                    println!("{} is at schema version {to}; nothing to do", store.path().display());
+                    println!(
+                        "{} is at schema version {to}; nothing to do",
+                        store.path().display()
+                    );
                 } else {
-                    println!("{} migrated from schema version {from} to {to}", store.path().display());
+                    println!(
+                        "{} migrated from schema version {from} to {to}",
+                        store.path().display()
+                    );
                 }
             }
+            Command::Audit(cmd) => cmd.run(&ctx)?,
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -83,13 +83,15 @@ impl Contact {
     pub fn validate(&self) -> Result<(), Invalid> {
         validate_handle(&self.handle)?;
         if let Some(email) = &self.email {
-            let valid = email
-                .split_once('@')
-                .is_some_and(|(local, domain)| {
-                    !local.is_empty() && domain.contains('.') && !email.contains(char::is_whitespace)
-                });
+            let valid = email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !email.contains(char::is_whitespace)
+            });
             if !valid {
-                return Err(Invalid::new("e-mail address", email, "expected local@domain"));
+                return Err(Invalid::new(
+                    "e-mail address",
+                    email,
+                    "expected local@domain",
+                ));
             }
         }
         Ok(())

@@ -5,6 +5,7 @@
 //! refused. Every change runs in one transaction, so a refused import or request leaves the
 //! database exactly as it was.
 
+mod events;
 mod tlds;
 mod zone;
 
@@ -12,6 +13,10 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 
+pub use crate::audit::EventQuery;
+pub use events::{
+    append_event, append_events, checkpoint_at, insert_checkpoint, last_event, EventRange,
+};
 pub use tlds::TldImportReport;
 pub use zone::{ImportOutcome, Publication};
 
@@ -52,6 +57,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Event(#[from] crate::audit::EventError),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -220,7 +227,10 @@ mod tests {
     fn create_open_and_refuse_newer() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.db");
-        assert!(matches!(Store::open(&path), Err(StoreError::NotInitialised(_))));
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::NotInitialised(_))
+        ));
         let store = Store::create(&path).expect("create");
         assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
         let mode: String = store
@@ -229,7 +239,10 @@ mod tests {
             .expect("pragma");
         assert_eq!(mode, "wal");
         drop(store);
-        assert!(matches!(Store::create(&path), Err(StoreError::AlreadyInitialised(..))));
+        assert!(matches!(
+            Store::create(&path),
+            Err(StoreError::AlreadyInitialised(..))
+        ));
         Store::open(&path).expect("reopen");
         {
             let conn = Connection::open(&path).expect("raw");
@@ -237,6 +250,9 @@ mod tests {
                 .expect("bump");
         }
         let err = Store::open(&path).err().expect("too new");
-        assert!(err.to_string().contains("newer than this rootdesk"), "{err}");
+        assert!(
+            err.to_string().contains("newer than this rootdesk"),
+            "{err}"
+        );
     }
 }
