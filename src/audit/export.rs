@@ -3,8 +3,8 @@
 //!
 //! JSON Lines (`jsonl`, the default): one JSON object per line, told apart by `type`:
 //! 1. `{"type":"export","format":"rootdesk-audit-export","version":1,"from":F,"to":T,
-//!    "events":N,"checkpoints":M,"exported_at":"..."}`: always the first line;
-//! 2. the checkpoints of events `F..=T`, oldest first:
+//!    "events":N,"checkpoints":M,"complete":B,"exported_at":"..."}`: always the first line;
+//! 2. the checkpoints of events from `F` on (also beyond `T`), oldest first:
 //!    `{"type":"checkpoint","seq":..,"hash":..,"time":..,"key_id":..,"signature":..}`;
 //! 3. the events `F..=T` in order: `{"type":"event","seq":..,"time":..,"actor":{"kind":..,
 //!    "id":..,"role":..,"contact":..},"source":..,"tld":..,"request":..,"kind":..,
@@ -79,6 +79,9 @@ pub struct ExportHeader {
     pub to: u64,
     pub events: u64,
     pub checkpoints: u64,
+    /// True when `to` is the newest event of the log at export time: a checkpoint of a later
+    /// event in the file then means events were cut off.
+    pub complete: bool,
     pub exported_at: String,
 }
 
@@ -97,11 +100,9 @@ pub fn write_export(
     store.snapshot(|store| {
         let range = store.event_range(from, to)?;
         let last = range.map_or(from - 1, |r| r.last);
-        let checkpoints = if range.is_some() {
-            store.checkpoints(from, Some(last))?
-        } else {
-            Vec::new()
-        };
+        let newest = store.event_range(1, None)?.map_or(0, |r| r.last);
+        // Checkpoints of later events too: they show whether events were cut off.
+        let checkpoints = store.checkpoints(from, None)?;
         let header = ExportHeader {
             format: EXPORT_FORMAT.into(),
             version: EXPORT_VERSION,
@@ -109,6 +110,7 @@ pub fn write_export(
             to: last,
             events: range.map_or(0, |r| r.count),
             checkpoints: checkpoints.len() as u64,
+            complete: last >= newest,
             exported_at: crate::store::timestamp(OffsetDateTime::now_utc()),
         };
         match format {
@@ -268,6 +270,7 @@ fn check_header(
         });
     }
     verifier.expect_first(header.from.max(1));
+    verifier.set_complete(header.complete);
     if header.events > 0 {
         verifier.expect_last(header.to);
     }

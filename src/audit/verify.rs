@@ -186,6 +186,9 @@ pub struct Verifier {
     pending: BTreeMap<u64, Vec<Checkpoint>>,
     expect_first: Option<u64>,
     expect_last: Option<u64>,
+    /// Whether the log runs to the newest event (so that checkpoints beyond it mean events
+    /// were cut off), as opposed to an export that stops early on purpose.
+    complete: bool,
     /// The last event seen: its number and the hash the next one must link to.
     last: Option<(u64, [u8; 32])>,
     first: Option<u64>,
@@ -209,6 +212,7 @@ impl Verifier {
             pending: BTreeMap::new(),
             expect_first: None,
             expect_last: None,
+            complete: true,
             last: None,
             first: None,
             start_prev_hash: None,
@@ -232,6 +236,13 @@ impl Verifier {
     /// The log must reach this event (an export's `to`).
     pub fn expect_last(&mut self, seq: u64) {
         self.expect_last = Some(seq);
+    }
+
+    /// Whether the log given runs to the newest event (default: yes). Set to false for an
+    /// export that stops early on purpose (`--to`): its checkpoints of later events are then
+    /// not evidence of truncation.
+    pub fn set_complete(&mut self, complete: bool) {
+        self.complete = complete;
     }
 
     fn problem(&mut self, seq: u64, kind: ProblemKind, detail: String) {
@@ -458,6 +469,17 @@ impl Verifier {
             match (self.first, last) {
                 (Some(first), _) if seq < first => self.warnings.push(format!(
                     "checkpoint of event {seq} is before the first event checked ({first}); not compared"
+                )),
+                (_, Some(last)) if seq <= last => self.problem(
+                    seq,
+                    ProblemKind::Gap,
+                    format!(
+                        "missing: a valid checkpoint signed {} vouches for event {seq}",
+                        checkpoints[0].time
+                    ),
+                ),
+                (_, Some(last)) if !self.complete => self.warnings.push(format!(
+                    "checkpoint of event {seq} is beyond the end of this partial log (event {last}); not compared"
                 )),
                 (_, Some(last)) => self.problem(
                     last + 1,

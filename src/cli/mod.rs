@@ -63,7 +63,9 @@ pub enum Format {
 pub(crate) fn emit(text: &str) -> Result<()> {
     use std::io::Write;
     match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("standard output", e)),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::io("standard output", e))
+        }
         _ => Ok(()),
     }
 }
@@ -88,10 +90,17 @@ impl Cli {
         let ctx = Context { config };
         match self.command {
             Command::Init => {
-                // Checked first, so that a refused key leaves no new database behind.
+                // An existing key file is refused before a new database is created, so that
+                // the refusal leaves nothing behind; an existing database is refused first.
                 let key_path = audit::key_path(&ctx);
-                audit::refuse_existing_key(&key_path)?;
+                let db_exists = ctx.config.db.exists();
+                if !db_exists {
+                    audit::refuse_existing_key(&key_path)?;
+                }
                 let mut store = Store::create(&ctx.config.db)?;
+                if db_exists {
+                    audit::refuse_existing_key(&key_path)?;
+                }
                 println!(
                     "created {} (schema version {})",
                     store.path().display(),
@@ -127,7 +136,11 @@ impl Cli {
                     )));
                 }
                 ctx.open_store()?.backup(&file)?;
-                println!("backed up {} to {}", ctx.config.db.display(), file.display());
+                println!(
+                    "backed up {} to {}",
+                    ctx.config.db.display(),
+                    file.display()
+                );
             }
         }
         Ok(ExitCode::SUCCESS)
