@@ -6,8 +6,10 @@
 //! - [`workflow`]: change requests: states, owners, the transition table, consent; no I/O.
 //! - [`zonefile`]: root zone master files in and out, through hickory's parser and encoder.
 //! - [`config`]: settings from defaults, a TOML file and `ROOTDESK_*` variables.
+//! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export, verify.
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod audit;
 mod tld;
 mod token;
 mod zone;
@@ -47,6 +48,8 @@ pub enum Command {
         /// The copy to write; it must not exist yet
         file: PathBuf,
     },
+    /// The audit trail: checkpoints, public key, export, verify, log
+    Audit(audit::AuditCmd),
 }
 
 /// Output formats of list and report commands.
@@ -89,12 +92,23 @@ impl Cli {
         let ctx = Context { config };
         match self.command {
             Command::Init => {
-                let store = Store::create(&ctx.config.db)?;
+                // An existing key file is refused before a new database is created, so that
+                // the refusal leaves nothing behind; an existing database is refused first.
+                let key_path = audit::key_path(&ctx);
+                let db_exists = ctx.config.db.exists();
+                if !db_exists {
+                    audit::refuse_existing_key(&key_path)?;
+                }
+                let mut store = Store::create(&ctx.config.db)?;
+                if db_exists {
+                    audit::refuse_existing_key(&key_path)?;
+                }
                 println!(
                     "created {} (schema version {})",
                     store.path().display(),
                     store.schema_version()?
                 );
+                audit::create_key(&mut store, &key_path)?;
             }
             Command::Migrate => {
                 let (store, from) = Store::migrate(&ctx.config.db)?;
@@ -111,6 +125,7 @@ impl Cli {
                     );
                 }
             }
+            Command::Audit(cmd) => cmd.run(&ctx)?,
             Command::ImportZone(cmd) => cmd.run(&ctx)?,
             Command::ImportTlds(cmd) => cmd.run(&ctx)?,
             Command::ExportZone(cmd) => cmd.run(&ctx)?,

@@ -5,6 +5,7 @@
 //! refused. Every change runs in one transaction, so a refused import or request leaves the
 //! database exactly as it was.
 
+mod events;
 mod tlds;
 mod tokens;
 mod zone;
@@ -13,6 +14,10 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 
+pub use crate::audit::EventQuery;
+pub use events::{
+    append_event, append_events, checkpoint_at, insert_checkpoint, last_event, EventRange,
+};
 pub use tlds::TldImportReport;
 pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};
 pub use zone::{ImportOutcome, Publication};
@@ -54,6 +59,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Event(#[from] crate::audit::EventError),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per part of rootdesk.
 
+mod audit;
 mod common;
 mod foundation;
