@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use rootdesk::audit::Actor;
 use rootdesk::store::Store;
 use rootdesk::zonefile;
 
@@ -40,7 +41,9 @@ fn bench(c: &mut Criterion) {
             },
             |(dir, mut store)| {
                 let zone = zonefile::parse_root_zone(&text, &path).expect("parses");
-                store.import_zone(&zone, "bench", now).expect("import");
+                store
+                    .import_zone(&zone, "bench", &Actor::system("bench"), now)
+                    .expect("import");
                 (dir, store)
             },
             BatchSize::PerIteration,
@@ -49,11 +52,15 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::create(&dir.path().join("b.db")).expect("create");
     let zone = zonefile::parse_root_zone(&text, &path).expect("parses");
-    store.import_zone(&zone, "bench", now).expect("import");
+    store
+        .import_zone(&zone, "bench", &Actor::system("bench"), now)
+        .expect("import");
     group.bench_function("reimport-unchanged", |b| {
         b.iter(|| {
             let zone = zonefile::parse_root_zone(&text, &path).expect("parses");
-            store.import_zone(&zone, "bench", now).expect("import")
+            store
+                .import_zone(&zone, "bench", &Actor::system("bench"), now)
+                .expect("import")
         })
     });
     group.bench_function("export", |b| {

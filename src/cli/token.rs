@@ -5,8 +5,9 @@ use time::{Duration, OffsetDateTime};
 
 use super::zone::print_json;
 use super::{emit, Context, Format};
+use crate::audit::Actor;
 use crate::error::{Error, Result};
-use crate::store::{revoke_token_tx, Role};
+use crate::store::Role;
 
 /// Issue, list and revoke API tokens
 #[derive(Debug, Args)]
@@ -59,20 +60,22 @@ impl TokenCmd {
                 format,
             } => {
                 let role = Role::parse(&role).ok_or_else(|| {
-                    Error::Usage(format!("--role {role:?}: expected contact, staff or auditor"))
+                    Error::Usage(format!(
+                        "--role {role:?}: expected contact, staff or auditor"
+                    ))
                 })?;
                 let subject = match (role, contact, subject) {
                     (Role::Contact, Some(handle), None) => handle,
                     (Role::Contact, _, _) => {
                         return Err(Error::Usage(
-                            "a contact token needs --contact HANDLE (the contact it acts as)".into(),
+                            "a contact token needs --contact HANDLE (the contact it acts as)"
+                                .into(),
                         ))
                     }
-                    (_, Some(_), _) => {
-                        return Err(Error::Usage(
-                            "--contact is for contact tokens; staff and auditor tokens take --subject".into(),
-                        ))
-                    }
+                    (_, Some(_), _) => return Err(Error::Usage(
+                        "--contact is for contact tokens; staff and auditor tokens take --subject"
+                            .into(),
+                    )),
                     (_, None, Some(subject)) => subject,
                     (_, None, None) => {
                         return Err(Error::Usage(
@@ -81,7 +84,8 @@ impl TokenCmd {
                     }
                 };
                 let expires = days.map(|d| now + Duration::days(i64::from(d)));
-                let (token, secret) = store.issue_token(role, &subject, expires, now)?;
+                let (token, secret) =
+                    store.issue_token(role, &subject, expires, &Actor::cli(), now)?;
                 if format == Format::Json {
                     return print_json(&serde_json::json!({ "token": token, "secret": secret }));
                 }
@@ -123,8 +127,13 @@ impl TokenCmd {
                 emit(&out)
             }
             TokenCommand::Revoke { id } => {
-                let token = store.write(|tx| revoke_token_tx(tx, &id, now))?;
-                emit(&format!("revoked {} ({} {})\n", token.id, token.role.as_str(), token.subject))
+                let token = store.revoke_token(&id, &Actor::cli(), now)?;
+                emit(&format!(
+                    "revoked {} ({} {})\n",
+                    token.id,
+                    token.role.as_str(),
+                    token.subject
+                ))
             }
         }
     }

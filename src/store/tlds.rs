@@ -6,7 +6,8 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{timestamp, Result, Store, StoreError};
+use super::{append_events, timestamp, Result, Store, StoreError};
+use crate::audit::{Actor, NewEvent};
 use crate::registry::{Contact, ContactRole, Delegation, TldLabel, TldRecord};
 
 /// What an import of TLD records changed.
@@ -141,13 +142,39 @@ impl Store {
             .optional()?)
     }
 
-    /// Adds or updates TLD records and their contacts in one transaction.
+    /// Adds or updates TLD records and their contacts in one transaction. Each added or
+    /// changed record is a `tld-record-changed` event in the audit trail.
     pub fn import_tlds(
         &mut self,
         records: &[TldRecord],
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<TldImportReport> {
-        self.write(|tx| import_tlds_tx(tx, records, now))
+        self.write(|tx| {
+            let report = import_tlds_tx(tx, records, now)?;
+            let changed: std::collections::BTreeSet<&TldLabel> =
+                report.added.iter().chain(report.updated.iter()).collect();
+            let mut events = Vec::new();
+            for record in records.iter().filter(|r| changed.contains(&r.label)) {
+                let mut payload = serde_json::to_value(record).map_err(corrupt)?;
+                if let Some(map) = payload.as_object_mut() {
+                    map.remove("delegation");
+                    let change = if report.added.contains(&record.label) {
+                        "added"
+                    } else {
+                        "updated"
+                    };
+                    map.insert("change".into(), change.into());
+                }
+                events.push(
+                    NewEvent::new(actor.clone(), "tld-record-changed", payload)
+                        .at(now)
+                        .tld(record.label.as_str()),
+                );
+            }
+            append_events(tx, &events)?;
+            Ok(report)
+        })
     }
 }
 

@@ -5,7 +5,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::{timestamp, Result, Store, StoreError};
+use super::{append_event, timestamp, Result, Store, StoreError};
+use crate::audit::{Actor, NewEvent};
 
 /// The roles a token carries (DESIGN §8.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -53,8 +54,9 @@ pub fn token_hash(secret: &str) -> String {
 
 fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| StoreError::Conflict(format!("no randomness from the operating system: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| {
+        StoreError::Conflict(format!("no randomness from the operating system: {e}"))
+    })?;
     Ok(bytes)
 }
 
@@ -73,6 +75,15 @@ fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Token, String)> {
     ))
 }
 
+fn token_payload(token: &Token) -> serde_json::Value {
+    serde_json::json!({
+        "token": token.id,
+        "role": token.role.as_str(),
+        "subject": token.subject,
+        "expires_at": token.expires_at,
+    })
+}
+
 const TOKEN_COLUMNS: &str = "id, role, subject, created_at, expires_at, revoked_at";
 
 impl Store {
@@ -83,9 +94,15 @@ impl Store {
         role: Role,
         subject: &str,
         expires_at: Option<OffsetDateTime>,
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<(Token, String)> {
-        self.write(|tx| issue_token_tx(tx, role, subject, expires_at, now))
+        self.write(|tx| issue_token_tx(tx, role, subject, expires_at, actor, now))
+    }
+
+    /// Revokes a token; the revocation is an event.
+    pub fn revoke_token(&mut self, id: &str, actor: &Actor, now: OffsetDateTime) -> Result<Token> {
+        self.write(|tx| revoke_token_tx(tx, id, actor, now))
     }
 
     /// Every token, newest first.
@@ -94,14 +111,18 @@ impl Store {
             "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at DESC, id"
         ))?;
         let rows = stmt.query_map([], token_from_row)?;
-        Ok(rows.map(|r| r.map(|(t, _)| t)).collect::<rusqlite::Result<_>>()?)
+        Ok(rows
+            .map(|r| r.map(|(t, _)| t))
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// The valid token for `secret` at `now`: known, not revoked, not expired.
     pub fn authenticate(&self, secret: &str, now: OffsetDateTime) -> Result<Option<Token>> {
         let token = self
             .conn
-            .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"))?
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"
+            ))?
             .query_row([token_hash(secret)], token_from_row)
             .optional()?;
         let Some((token, _)) = token else {
@@ -122,6 +143,7 @@ pub fn issue_token_tx(
     role: Role,
     subject: &str,
     expires_at: Option<OffsetDateTime>,
+    actor: &Actor,
     now: OffsetDateTime,
 ) -> Result<(Token, String)> {
     if subject.trim().is_empty() {
@@ -146,7 +168,10 @@ pub fn issue_token_tx(
         "rd_{}",
         data_encoding::BASE64URL_NOPAD.encode(&random_bytes::<32>()?)
     );
-    let id = format!("tok-{}", data_encoding::HEXLOWER.encode(&random_bytes::<4>()?));
+    let id = format!(
+        "tok-{}",
+        data_encoding::HEXLOWER.encode(&random_bytes::<4>()?)
+    );
     tx.execute(
         "INSERT INTO tokens (id, hash, role, subject, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![id, token_hash(&secret), role.as_str(), subject, timestamp(now), expires_at.map(timestamp)],
@@ -159,26 +184,44 @@ pub fn issue_token_tx(
         expires_at: expires_at.map(timestamp),
         revoked_at: None,
     };
+    // The event names the token, never its secret or hash.
+    append_event(
+        tx,
+        &NewEvent::new(actor.clone(), "token-issued", token_payload(&token)).at(now),
+    )?;
     Ok((token, secret))
 }
 
 /// Revokes a token inside a caller's transaction; revoking twice is an error.
-pub fn revoke_token_tx(tx: &rusqlite::Transaction<'_>, id: &str, now: OffsetDateTime) -> Result<Token> {
+pub fn revoke_token_tx(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<Token> {
     let found = tx
         .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"))?
         .query_row([id], token_from_row)
         .optional()?;
     let Some((mut token, _)) = found else {
-        return Err(StoreError::NotFound(format!("token {id} (`rootdesk token list` shows them)")));
+        return Err(StoreError::NotFound(format!(
+            "token {id} (`rootdesk token list` shows them)"
+        )));
     };
     if token.revoked_at.is_some() {
-        return Err(StoreError::Conflict(format!("token {id} is already revoked")));
+        return Err(StoreError::Conflict(format!(
+            "token {id} is already revoked"
+        )));
     }
     tx.execute(
         "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1",
         params![id, timestamp(now)],
     )?;
     token.revoked_at = Some(timestamp(now));
+    append_event(
+        tx,
+        &NewEvent::new(actor.clone(), "token-revoked", token_payload(&token)).at(now),
+    )?;
     Ok(token)
 }
 
@@ -193,7 +236,13 @@ mod tests {
         let mut store = Store::create(&dir.path().join("t.db")).expect("create");
         let now = OffsetDateTime::now_utc();
         let (token, secret) = store
-            .issue_token(Role::Staff, "alice", Some(now + Duration::hours(1)), now)
+            .issue_token(
+                Role::Staff,
+                "alice",
+                Some(now + Duration::hours(1)),
+                &Actor::cli(),
+                now,
+            )
             .expect("issue");
         assert!(secret.starts_with("rd_") && secret.len() > 40);
         let stored: String = store
@@ -201,13 +250,32 @@ mod tests {
             .query_row("SELECT hash FROM tokens", [], |r| r.get(0))
             .expect("hash");
         assert_ne!(stored, secret, "only the hash is stored");
-        assert_eq!(store.authenticate(&secret, now).expect("auth"), Some(token.clone()));
+        assert_eq!(
+            store.authenticate(&secret, now).expect("auth"),
+            Some(token.clone())
+        );
         assert_eq!(store.authenticate("rd_wrong", now).expect("auth"), None);
-        assert_eq!(store.authenticate(&secret, now + Duration::hours(2)).expect("auth"), None);
-        store.write(|tx| revoke_token_tx(tx, &token.id, now)).expect("revoke");
+        assert_eq!(
+            store
+                .authenticate(&secret, now + Duration::hours(2))
+                .expect("auth"),
+            None
+        );
+        store
+            .revoke_token(&token.id, &Actor::cli(), now)
+            .expect("revoke");
         assert_eq!(store.authenticate(&secret, now).expect("auth"), None);
-        assert!(store.write(|tx| revoke_token_tx(tx, &token.id, now)).is_err());
-        let err = store.issue_token(Role::Contact, "nobody", None, now).expect_err("unknown contact");
+        assert!(store.revoke_token(&token.id, &Actor::cli(), now).is_err());
+        let err = store
+            .issue_token(Role::Contact, "nobody", None, &Actor::cli(), now)
+            .expect_err("unknown contact");
+        let kinds: Vec<String> = store
+            .events(&crate::audit::EventQuery::default())
+            .expect("events")
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, ["token-issued", "token-revoked"]);
         assert!(err.to_string().contains("contact handle"), "{err}");
     }
 }

@@ -11,7 +11,10 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{timestamp, Result, Store, StoreError};
+use serde_json::json;
+
+use super::{append_events, timestamp, Result, Store, StoreError};
+use crate::audit::{Actor, NewEvent};
 use crate::registry::{
     Apex, Delegation, DsRecord, HostName, RootZone, Soa, TldDelegation, TldLabel, TldType, ZoneDiff,
 };
@@ -130,9 +133,14 @@ impl Store {
         &mut self,
         zone: &RootZone,
         source: &str,
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<ImportOutcome> {
-        self.write(|tx| import_zone_tx(tx, zone, source, now))
+        self.write(|tx| {
+            let outcome = import_zone_tx(tx, zone, source, now)?;
+            record_import(tx, &outcome, source, actor, now)?;
+            Ok(outcome)
+        })
     }
 }
 
@@ -184,6 +192,71 @@ pub fn import_zone_tx(
         diff,
         created_tlds,
     })
+}
+
+/// Records a publication made by an import in the audit trail: one `zone-published` event,
+/// and one `delegation-changed` event for each TLD whose delegation changed, so that an
+/// auditor can read a TLD's history by its label.
+fn record_import(
+    tx: &Transaction<'_>,
+    outcome: &ImportOutcome,
+    source: &str,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let ImportOutcome::Published {
+        serial,
+        previous,
+        diff,
+        created_tlds,
+    } = outcome
+    else {
+        return Ok(());
+    };
+    let event = |kind: &str, payload: serde_json::Value| {
+        NewEvent::new(actor.clone(), kind, payload).at(now)
+    };
+    let mut events = vec![event(
+        "zone-published",
+        json!({
+            "serial": serial,
+            "previous": previous,
+            "source": source,
+            "added": diff.added.len(),
+            "removed": diff.removed.len(),
+            "changed": diff.changed.len(),
+            "ttl_changed": diff.ttl_changed.len(),
+            "apex_changed": diff.apex_changed,
+            "tld_records_created": created_tlds.len(),
+        }),
+    )];
+    let delegation_event = |label: &TldLabel, change: &str, details: serde_json::Value| {
+        event(
+            "delegation-changed",
+            json!({ "serial": serial, "change": change, "details": details }),
+        )
+        .tld(label.as_str())
+    };
+    for label in &diff.added {
+        events.push(delegation_event(label, "added", serde_json::Value::Null));
+    }
+    for label in &diff.removed {
+        events.push(delegation_event(label, "removed", serde_json::Value::Null));
+    }
+    for (label, changes) in &diff.changed {
+        let details =
+            serde_json::to_value(changes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        events.push(delegation_event(label, "changed", details));
+    }
+    for label in &diff.ttl_changed {
+        events.push(delegation_event(
+            label,
+            "ttl-changed",
+            serde_json::Value::Null,
+        ));
+    }
+    append_events(tx, &events)?;
+    Ok(())
 }
 
 /// Creates a minimal record for every TLD the zone delegates that has none yet: a two-letter
