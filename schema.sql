@@ -176,3 +176,46 @@ WHEN NEW.hash IS NOT (SELECT hash FROM events WHERE seq = NEW.seq)
 BEGIN
     SELECT RAISE(ABORT, 'a checkpoint must sign the hash of an existing event');
 END;
+
+-- Change requests: the projection of their `request-*` events (the events are the truth; this
+-- table is rebuilt from them and serves listing and lookups).
+CREATE TABLE requests (
+    ticket          TEXT PRIMARY KEY,        -- RD-YYYYMMDD-NNNN
+    tld             TEXT NOT NULL REFERENCES tlds (label),
+    kind            TEXT NOT NULL CHECK (kind IN ('delegation', 'contacts', 'sponsor', 'transfer')),
+    priority        TEXT NOT NULL CHECK (priority IN ('normal', 'emergency')),
+    state           TEXT NOT NULL,
+    owner           TEXT,                    -- desk, tld, or NULL when final
+    revision        INTEGER NOT NULL,
+    submitter       TEXT NOT NULL,           -- the submitting party, as JSON
+    submitted_at    TEXT NOT NULL,
+    state_since     TEXT NOT NULL,
+    idempotency_key TEXT,                    -- the submitter's Idempotency-Key header
+    token           TEXT                     -- the token that submitted it
+) WITHOUT ROWID;
+CREATE INDEX requests_by_tld ON requests (tld, state);
+CREATE INDEX requests_by_state ON requests (state);
+CREATE UNIQUE INDEX requests_idempotency ON requests (token, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+-- Technical checks the daemon must run: persisted so that a restart resumes them.
+CREATE TABLE check_jobs (
+    id          INTEGER PRIMARY KEY,
+    ticket      TEXT NOT NULL REFERENCES requests (ticket),
+    revision    INTEGER NOT NULL,
+    phase       TEXT NOT NULL CHECK (phase IN ('initial', 'supplemental')),
+    created_at  TEXT NOT NULL,
+    finished_at TEXT,
+    verdict     TEXT CHECK (verdict IN ('pass', 'warn', 'fail')),
+    report      TEXT                         -- the complete check report (JSON)
+);
+CREATE INDEX check_jobs_pending ON check_jobs (id) WHERE finished_at IS NULL;
+CREATE INDEX check_jobs_by_ticket ON check_jobs (ticket);
+
+-- Evidence documents of transfers, by content hash.
+CREATE TABLE documents (
+    sha256     TEXT PRIMARY KEY,
+    media_type TEXT NOT NULL,
+    content    BLOB NOT NULL,
+    stored_at  TEXT NOT NULL
+) WITHOUT ROWID;

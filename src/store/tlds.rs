@@ -277,3 +277,51 @@ pub fn import_tlds_tx(
     }
     Ok(report)
 }
+
+/// Replaces a TLD's admin and/or tech contact (a `None` keeps the current one), inside a
+/// caller's transaction.
+pub fn set_contacts_tx(
+    tx: &Transaction<'_>,
+    tld: &TldLabel,
+    admin: Option<&Contact>,
+    tech: Option<&Contact>,
+    now: OffsetDateTime,
+) -> Result<()> {
+    for (role, contact) in [(ContactRole::Admin, admin), (ContactRole::Tech, tech)] {
+        let Some(c) = contact else { continue };
+        tx.execute(
+            "INSERT INTO contacts (handle, organisation, name, email, phone, address) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (handle) DO UPDATE SET \
+             organisation = ?2, name = ?3, email = ?4, phone = ?5, address = ?6",
+            params![c.handle, c.organisation, c.name, c.email, c.phone, c.address],
+        )?;
+        tx.execute(
+            "INSERT INTO tld_contacts (tld, role, contact) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (tld, role) DO UPDATE SET contact = ?3",
+            params![tld.as_str(), role.as_str(), c.handle],
+        )?;
+    }
+    touch_tld(tx, tld, now)
+}
+
+/// Sets a TLD's sponsoring organisation, inside a caller's transaction.
+pub fn set_sponsor_tx(tx: &Transaction<'_>, tld: &TldLabel, sponsor: &str, now: OffsetDateTime) -> Result<()> {
+    tx.execute(
+        "UPDATE tlds SET sponsor = ?2 WHERE label = ?1",
+        params![tld.as_str(), sponsor],
+    )?;
+    touch_tld(tx, tld, now)
+}
+
+fn touch_tld(tx: &Transaction<'_>, tld: &TldLabel, now: OffsetDateTime) -> Result<()> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = now.format(&format).map_err(corrupt)?;
+    let changed = tx.execute(
+        "UPDATE tlds SET updated = ?2, recorded_at = ?3 WHERE label = ?1",
+        params![tld.as_str(), date, timestamp(now)],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("TLD {tld}")));
+    }
+    Ok(())
+}

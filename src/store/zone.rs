@@ -491,3 +491,81 @@ fn read_zone(conn: &rusqlite::Connection, serial: Option<u32>) -> Result<Option<
     }
     Ok(Some(zone))
 }
+
+/// TTLs for records the desk publishes itself.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishTtls {
+    pub ns: u32,
+    pub ds: u32,
+    pub glue: u32,
+}
+
+/// The serial after `current` for a publication made on `now`'s date: `YYYYMMDD00`, or the
+/// next number of the day when that is taken.
+pub fn next_serial(current: Option<u32>, now: OffsetDateTime) -> u32 {
+    let today = (now.year() as u32) * 1_000_000 + u32::from(u8::from(now.month())) * 10_000 + u32::from(now.day()) * 100;
+    match current {
+        Some(c) if c >= today => c + 1,
+        _ => today,
+    }
+}
+
+/// Publishes a new delegation for one TLD as the next serial, inside a caller's transaction:
+/// the NS and DS sets are replaced; each name server given with addresses gets exactly those
+/// as glue, one given without keeps the glue it has; hosts no one uses any more lose theirs.
+/// Returns the new serial.
+pub fn publish_delegation_tx(
+    tx: &Transaction<'_>,
+    tld: &TldLabel,
+    delegation: &Delegation,
+    source: &str,
+    ttls: PublishTtls,
+    now: OffsetDateTime,
+) -> Result<u32> {
+    let current = read_zone(tx, None)?.ok_or_else(|| {
+        StoreError::Conflict("nothing has been published yet: import a root zone first".into())
+    })?;
+    let mut next = current.clone();
+    next.soa.serial = next_serial(Some(current.soa.serial), now);
+    let entry = next.tlds.entry(tld.clone()).or_insert(TldDelegation {
+        ns_ttl: ttls.ns,
+        ds_ttl: ttls.ds,
+        ..TldDelegation::default()
+    });
+    entry.ns = delegation.nameservers.keys().cloned().collect();
+    entry.ds = delegation.ds.clone();
+    if entry.ds_ttl == 0 {
+        entry.ds_ttl = ttls.ds;
+    }
+    for (host, addresses) in &delegation.nameservers {
+        if addresses.is_empty() {
+            continue;
+        }
+        let old = next.hosts.get(host).cloned().unwrap_or_default();
+        let glue = addresses
+            .iter()
+            .map(|a| (*a, old.get(a).copied().unwrap_or(ttls.glue)))
+            .collect();
+        next.hosts.insert(host.clone(), glue);
+    }
+    let used: BTreeSet<HostName> = next.used_hosts().into_iter().cloned().collect();
+    next.hosts.retain(|h, _| used.contains(h));
+    ensure_tld_records(tx, &next, now)?;
+    publish_tx(tx, Some(&current), &next, source, now)?;
+    Ok(next.soa.serial)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn serials_count_within_the_day() {
+        let now = datetime!(2026-11-23 10:00 UTC);
+        assert_eq!(next_serial(None, now), 2026112300);
+        assert_eq!(next_serial(Some(2026082201), now), 2026112300);
+        assert_eq!(next_serial(Some(2026112300), now), 2026112301);
+        assert_eq!(next_serial(Some(2026112407), now), 2026112408);
+    }
+}
