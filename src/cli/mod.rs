@@ -4,10 +4,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod tld;
+mod zone;
 
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
@@ -29,6 +32,33 @@ pub enum Command {
     Init,
     /// Upgrade a database to this version's schema
     Migrate,
+    ImportZone(zone::ImportZone),
+    ImportTlds(zone::ImportTlds),
+    ExportZone(zone::ExportZone),
+    Tld(tld::TldCmd),
+    /// Copy the database with SQLite's online backup (safe while the daemon runs)
+    Backup {
+        /// The copy to write; it must not exist yet
+        file: PathBuf,
+    },
+}
+
+/// Output formats of list and report commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Writes command output to standard output. A reader that went away (`| head`) is not an
+/// error.
+pub(crate) fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("standard output", e)),
+        _ => Ok(()),
+    }
 }
 
 /// What every command gets: the settings, with the database path resolved.
@@ -66,6 +96,20 @@ impl Cli {
                 } else {
                     println!("{} migrated from schema version {from} to {to}", store.path().display());
                 }
+            }
+            Command::ImportZone(cmd) => cmd.run(&ctx)?,
+            Command::ImportTlds(cmd) => cmd.run(&ctx)?,
+            Command::ExportZone(cmd) => cmd.run(&ctx)?,
+            Command::Tld(cmd) => cmd.run(&ctx)?,
+            Command::Backup { file } => {
+                if file.exists() {
+                    return Err(Error::Failed(format!(
+                        "{} exists already; name a new file for the backup",
+                        file.display()
+                    )));
+                }
+                ctx.open_store()?.backup(&file)?;
+                println!("backed up {} to {}", ctx.config.db.display(), file.display());
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -13,7 +13,7 @@ mod zone;
 pub use delegation::{Delegation, DelegationDiff, NameServer};
 pub use ds::DsRecord;
 pub use names::{HostName, TldLabel};
-pub use tld::{Contact, ContactRole, TldRecord, TldStatus, TldType};
+pub use tld::{parse_tld_lines, Contact, ContactRole, LineError, TldRecord, TldStatus, TldType};
 pub use zone::{Apex, HostAddress, RootZone, Soa, TldDelegation, ZoneDiff};
 
 /// A value that failed validation: what it was meant to be, the value, and why.

@@ -141,3 +141,190 @@ pub fn validate_date(value: &str) -> Result<(), Invalid> {
         .map(|_| ())
         .map_err(|_| Invalid::new("date", value, "expected YYYY-MM-DD"))
 }
+
+/// One line of a TLD records file (JSON Lines), in the format of IANA's Root Zone Database
+/// extract (`shared/data/tlds.jsonl`), optionally with contact details.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TldLine {
+    tld: String,
+    #[serde(rename = "type")]
+    kind: TldType,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    country: Option<String>,
+    delegated: bool,
+    /// Overrides what `delegated` implies (`active` / `undelegated`), e.g. `retired`.
+    #[serde(default)]
+    status: Option<TldStatus>,
+    #[serde(default)]
+    sponsor: Option<String>,
+    #[serde(default)]
+    admin_org: Option<String>,
+    #[serde(default)]
+    tech_org: Option<String>,
+    #[serde(default)]
+    admin: Option<ContactLine>,
+    #[serde(default)]
+    tech: Option<ContactLine>,
+    #[serde(default)]
+    created: Option<String>,
+    #[serde(default)]
+    updated: Option<String>,
+}
+
+/// Contact details a fixture may add to a line; the organisation comes from `admin_org` or
+/// `tech_org`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactLine {
+    #[serde(default)]
+    handle: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+}
+
+fn contact_from(
+    label: &TldLabel,
+    role: ContactRole,
+    organisation: Option<String>,
+    details: Option<ContactLine>,
+) -> Result<Option<Contact>, Invalid> {
+    if organisation.is_none() && details.is_none() {
+        return Ok(None);
+    }
+    let details = details.unwrap_or(ContactLine {
+        handle: None,
+        name: None,
+        email: None,
+        phone: None,
+        address: None,
+    });
+    let contact = Contact {
+        handle: details
+            .handle
+            .unwrap_or_else(|| format!("{}-{}", label.as_str(), role.as_str())),
+        organisation,
+        name: details.name,
+        email: details.email,
+        phone: details.phone,
+        address: details.address,
+    };
+    contact.validate()?;
+    Ok(Some(contact))
+}
+
+/// A TLD records file that cannot be imported: the line and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Parses a JSON Lines file of TLD records. Blank lines are skipped; every other line is one
+/// record, and a label may appear only once. The `delegation` of each record is left empty:
+/// delegations come from the root zone.
+pub fn parse_tld_lines(text: &str) -> Result<Vec<TldRecord>, LineError> {
+    let mut records: Vec<TldRecord> = Vec::new();
+    let mut seen: std::collections::HashMap<TldLabel, usize> = std::collections::HashMap::new();
+    let mut contacts: std::collections::HashMap<String, (Contact, usize)> =
+        std::collections::HashMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fail = |reason: String| LineError {
+            line: number,
+            reason,
+        };
+        let parsed: TldLine = serde_json::from_str(line).map_err(|e| fail(e.to_string()))?;
+        let label = TldLabel::parse(&parsed.tld).map_err(|e| fail(e.to_string()))?;
+        if let Some(first) = seen.insert(label.clone(), number) {
+            return Err(fail(format!("TLD {label} is already on line {first}")));
+        }
+        for date in [&parsed.created, &parsed.updated].into_iter().flatten() {
+            validate_date(date).map_err(|e| fail(e.to_string()))?;
+        }
+        let status = parsed.status.unwrap_or(if parsed.delegated {
+            TldStatus::Active
+        } else {
+            TldStatus::Undelegated
+        });
+        let admin = contact_from(&label, ContactRole::Admin, parsed.admin_org, parsed.admin)
+            .map_err(|e| fail(e.to_string()))?;
+        let tech = contact_from(&label, ContactRole::Tech, parsed.tech_org, parsed.tech)
+            .map_err(|e| fail(e.to_string()))?;
+        for contact in [&admin, &tech].into_iter().flatten() {
+            match contacts.get(&contact.handle) {
+                Some((known, first)) if known != contact => {
+                    return Err(fail(format!(
+                        "contact {} has other details on line {first}; one handle, one contact",
+                        contact.handle
+                    )))
+                }
+                _ => {
+                    contacts.insert(contact.handle.clone(), (contact.clone(), number));
+                }
+            }
+        }
+        records.push(TldRecord {
+            unicode: label.unicode(),
+            label,
+            kind: parsed.kind,
+            tag: parsed.tag,
+            country: parsed.country,
+            status,
+            sponsor: parsed.sponsor,
+            admin,
+            tech,
+            created: parsed.created,
+            updated: parsed.updated,
+            delegation: Delegation::default(),
+        });
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_iana_extract_format() {
+        let text = r#"{"tld": "aaa", "type": "gtld", "tag": "generic", "country": null, "delegated": true, "sponsor": "American Automobile Association, Inc.", "admin_org": "Markmonitor Inc.", "tech_org": "GoDaddy Registry", "created": "2015-08-13", "updated": "2024-12-11"}
+
+{"tld": "xn--p1ai", "type": "cctld", "delegated": true, "admin_org": "Coordination Center", "admin": {"handle": "rf-admin", "email": "admin@cctld.ru"}}"#;
+        let records = parse_tld_lines(text).expect("parses");
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].admin.as_ref().map(|c| c.handle.as_str()), Some("aaa-admin"));
+        assert_eq!(records[1].unicode, "рф");
+        assert_eq!(records[1].tech, None);
+    }
+
+    #[test]
+    fn refuses_bad_lines_by_number() {
+        let good = r#"{"tld": "de", "type": "cctld", "delegated": true}"#;
+        let cases = [
+            (r#"{"tld": "d e", "type": "cctld", "delegated": true}"#, "TLD label"),
+            (r#"{"tld": "fr", "type": "cctld", "delegated": true, "colour": 1}"#, "unknown field"),
+            (r#"{"tld": "fr", "type": "cctld", "delegated": true, "created": "2020-13-01"}"#, "YYYY-MM-DD"),
+            (r#"{"tld": "fr", "type": "tld", "delegated": true}"#, "unknown variant"),
+            (r#"{"tld": "DE", "type": "cctld", "delegated": true}"#, "already on line 1"),
+            (r#"{"tld": "fr", "type": "cctld", "delegated": true, "admin": {"email": "nope"}}"#, "e-mail"),
+            ("{", "EOF"),
+        ];
+        for (line, expect) in cases {
+            let err = parse_tld_lines(&format!("{good}\n{line}\n")).expect_err(expect);
+            assert_eq!(err.line, 2, "{expect}: {err:?}");
+            assert!(err.reason.contains(expect), "{expect}: {err:?}");
+        }
+    }
+}

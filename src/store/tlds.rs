@@ -1,9 +1,235 @@
-//! TLD records and contacts.
+//! TLD records and their contacts.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{timestamp, Result, Store, StoreError};
+use crate::registry::{Contact, ContactRole, Delegation, TldLabel, TldRecord};
 
 /// What an import of TLD records changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TldImportReport {
-    pub added: Vec<String>,
-    pub updated: Vec<String>,
+    pub added: Vec<TldLabel>,
+    pub updated: Vec<TldLabel>,
     pub unchanged: usize,
+}
+
+impl TldImportReport {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.updated.is_empty()
+    }
+}
+
+const TLD_COLUMNS: &str =
+    "label, type, tag, country, status, sponsor, created, updated";
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// A TLD row without contacts and delegation.
+fn tld_from_row(row: &rusqlite::Row<'_>) -> Result<TldRecord> {
+    let label_text: String = row.get(0)?;
+    let label = TldLabel::parse(&label_text).map_err(corrupt)?;
+    let kind: String = row.get(1)?;
+    let status: String = row.get(4)?;
+    Ok(TldRecord {
+        unicode: label.unicode(),
+        label,
+        kind: kind.parse().map_err(corrupt)?,
+        tag: row.get(2)?,
+        country: row.get(3)?,
+        status: status.parse().map_err(corrupt)?,
+        sponsor: row.get(5)?,
+        admin: None,
+        tech: None,
+        created: row.get(6)?,
+        updated: row.get(7)?,
+        delegation: Delegation::default(),
+    })
+}
+
+fn read_contacts(conn: &rusqlite::Connection) -> Result<BTreeMap<(String, ContactRole), Contact>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT tc.tld, tc.role, c.handle, c.organisation, c.name, c.email, c.phone, c.address \
+         FROM tld_contacts tc JOIN contacts c ON c.handle = tc.contact",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut contacts = BTreeMap::new();
+    while let Some(row) = rows.next()? {
+        let role: String = row.get(1)?;
+        contacts.insert(
+            (row.get::<_, String>(0)?, role.parse().map_err(corrupt)?),
+            Contact {
+                handle: row.get(2)?,
+                organisation: row.get(3)?,
+                name: row.get(4)?,
+                email: row.get(5)?,
+                phone: row.get(6)?,
+                address: row.get(7)?,
+            },
+        );
+    }
+    Ok(contacts)
+}
+
+impl Store {
+    /// Every TLD record, by label, with contacts and current delegation.
+    pub fn tlds(&self) -> Result<Vec<TldRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {TLD_COLUMNS} FROM tlds ORDER BY label"))?;
+        let mut rows = stmt.query([])?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next()? {
+            records.push(tld_from_row(row)?);
+        }
+        let mut contacts = read_contacts(&self.conn)?;
+        let zone = self.zone(None)?;
+        for record in &mut records {
+            let key = record.label.as_str().to_string();
+            record.admin = contacts.remove(&(key.clone(), ContactRole::Admin));
+            record.tech = contacts.remove(&(key, ContactRole::Tech));
+            if let Some(d) = zone.as_ref().and_then(|z| z.delegation(&record.label)) {
+                record.delegation = d;
+            }
+        }
+        Ok(records)
+    }
+
+    /// One TLD record with its contacts and current delegation.
+    pub fn tld(&self, label: &TldLabel) -> Result<Option<TldRecord>> {
+        let record = self
+            .conn
+            .query_row(
+                &format!("SELECT {TLD_COLUMNS} FROM tlds WHERE label = ?1"),
+                [label.as_str()],
+                |row| Ok(tld_from_row(row)),
+            )
+            .optional()?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        let mut record = record?;
+        record.admin = self.contact_of(label, ContactRole::Admin)?;
+        record.tech = self.contact_of(label, ContactRole::Tech)?;
+        record.delegation = self.current_delegation(label)?.unwrap_or_default();
+        Ok(Some(record))
+    }
+
+    fn contact_of(&self, label: &TldLabel, role: ContactRole) -> Result<Option<Contact>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT c.handle, c.organisation, c.name, c.email, c.phone, c.address \
+                 FROM tld_contacts tc JOIN contacts c ON c.handle = tc.contact \
+                 WHERE tc.tld = ?1 AND tc.role = ?2",
+                params![label.as_str(), role.as_str()],
+                |r| {
+                    Ok(Contact {
+                        handle: r.get(0)?,
+                        organisation: r.get(1)?,
+                        name: r.get(2)?,
+                        email: r.get(3)?,
+                        phone: r.get(4)?,
+                        address: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Adds or updates TLD records and their contacts in one transaction.
+    pub fn import_tlds(&mut self, records: &[TldRecord], now: OffsetDateTime) -> Result<TldImportReport> {
+        self.write(|tx| import_tlds_tx(tx, records, now))
+    }
+}
+
+/// The import inside a caller's transaction. The records' delegations are ignored: they come
+/// from the root zone.
+pub fn import_tlds_tx(
+    tx: &Transaction<'_>,
+    records: &[TldRecord],
+    now: OffsetDateTime,
+) -> Result<TldImportReport> {
+    let mut report = TldImportReport::default();
+    let existing = {
+        let mut stmt = tx.prepare(&format!("SELECT {TLD_COLUMNS} FROM tlds"))?;
+        let mut rows = stmt.query([])?;
+        let mut map = BTreeMap::new();
+        while let Some(row) = rows.next()? {
+            let record = tld_from_row(row)?;
+            map.insert(record.label.clone(), record);
+        }
+        map
+    };
+    let contacts = read_contacts(tx)?;
+    let now = timestamp(now);
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO tlds (label, type, tag, country, status, sponsor, created, updated, recorded_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT (label) DO UPDATE SET type = ?2, tag = ?3, country = ?4, status = ?5, \
+         sponsor = ?6, created = ?7, updated = ?8, recorded_at = ?9",
+    )?;
+    let mut upsert_contact = tx.prepare_cached(
+        "INSERT INTO contacts (handle, organisation, name, email, phone, address) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (handle) DO UPDATE SET \
+         organisation = ?2, name = ?3, email = ?4, phone = ?5, address = ?6",
+    )?;
+    let mut set_role = tx.prepare_cached(
+        "INSERT INTO tld_contacts (tld, role, contact) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (tld, role) DO UPDATE SET contact = ?3",
+    )?;
+    let mut clear_role = tx.prepare_cached("DELETE FROM tld_contacts WHERE tld = ?1 AND role = ?2")?;
+    for record in records {
+        let label = record.label.as_str();
+        let old = existing.get(&record.label);
+        let same_record = old.is_some_and(|o| {
+            o.kind == record.kind
+                && o.tag == record.tag
+                && o.country == record.country
+                && o.status == record.status
+                && o.sponsor == record.sponsor
+                && o.created == record.created
+                && o.updated == record.updated
+        });
+        let same_contacts = [(ContactRole::Admin, &record.admin), (ContactRole::Tech, &record.tech)]
+            .iter()
+            .all(|(role, c)| contacts.get(&(label.to_string(), *role)) == c.as_ref());
+        if same_record && same_contacts {
+            report.unchanged += 1;
+            continue;
+        }
+        upsert.execute(params![
+            label,
+            record.kind.as_str(),
+            record.tag,
+            record.country,
+            record.status.as_str(),
+            record.sponsor,
+            record.created,
+            record.updated,
+            now
+        ])?;
+        for (role, contact) in [(ContactRole::Admin, &record.admin), (ContactRole::Tech, &record.tech)] {
+            match contact {
+                Some(c) => {
+                    upsert_contact.execute(params![c.handle, c.organisation, c.name, c.email, c.phone, c.address])?;
+                    set_role.execute(params![label, role.as_str(), c.handle])?;
+                }
+                None => {
+                    clear_role.execute(params![label, role.as_str()])?;
+                }
+            }
+        }
+        if old.is_some() {
+            report.updated.push(record.label.clone());
+        } else {
+            report.added.push(record.label.clone());
+        }
+    }
+    Ok(report)
 }

@@ -1,0 +1,165 @@
+//! `tld list` and `tld show`.
+
+use clap::{Args, Subcommand};
+
+use std::fmt::Write as _;
+
+use super::zone::print_json;
+use super::{emit, Context, Format};
+use crate::error::{Error, Result};
+use crate::registry::{TldLabel, TldRecord};
+
+/// Show TLD records
+#[derive(Debug, Args)]
+pub struct TldCmd {
+    #[command(subcommand)]
+    pub command: TldCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TldCommand {
+    /// List every TLD record
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Show one TLD record with its contacts and delegation
+    Show {
+        /// The TLD (A-label or U-label)
+        label: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+impl TldCmd {
+    pub fn run(self, ctx: &Context) -> Result<()> {
+        let store = ctx.open_store()?;
+        match self.command {
+            TldCommand::List { format } => {
+                let records = store.tlds()?;
+                match format {
+                    Format::Json => print_json(&records),
+                    Format::Csv => {
+                        let mut out = String::from("label,unicode,type,status,nameservers,ds,sponsor\n");
+                        for r in &records {
+                            let _ = writeln!(
+                                out,
+                                "{},{},{},{},{},{},{}",
+                                r.label,
+                                csv_field(&r.unicode),
+                                r.kind,
+                                r.status,
+                                r.delegation.nameservers.len(),
+                                r.delegation.ds.len(),
+                                csv_field(r.sponsor.as_deref().unwrap_or(""))
+                            );
+                        }
+                        emit(&out)
+                    }
+                    Format::Table => {
+                        let mut out = format!(
+                            "{:<24} {:<14} {:<11} {:>3} {:>3}  SPONSOR\n",
+                            "TLD", "TYPE", "STATUS", "NS", "DS"
+                        );
+                        for r in &records {
+                            let _ = writeln!(
+                                out,
+                                "{:<24} {:<14} {:<11} {:>3} {:>3}  {}",
+                                display_label(r),
+                                r.kind.as_str(),
+                                r.status.as_str(),
+                                r.delegation.nameservers.len(),
+                                r.delegation.ds.len(),
+                                r.sponsor.as_deref().unwrap_or("-")
+                            );
+                        }
+                        emit(&out)
+                    }
+                }
+            }
+            TldCommand::Show { label, format } => {
+                let label = TldLabel::parse(&label)?;
+                let record = store.tld(&label)?.ok_or_else(|| {
+                    Error::Failed(format!(
+                        "no TLD record for {label}; `rootdesk tld list` shows the known TLDs"
+                    ))
+                })?;
+                match format {
+                    Format::Json => print_json(&record),
+                    Format::Table | Format::Csv => emit(&show(&record)),
+                }
+            }
+        }
+    }
+}
+
+fn display_label(r: &TldRecord) -> String {
+    if r.unicode != r.label.as_str() {
+        format!("{} ({})", r.label, r.unicode)
+    } else {
+        r.label.to_string()
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// The readable form of one record.
+pub fn show(r: &TldRecord) -> String {
+    let mut out = String::new();
+    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<13}{v}\n"));
+    line("TLD", display_label(r));
+    line(
+        "Type",
+        match &r.tag {
+            Some(tag) => format!("{} ({tag})", r.kind),
+            None => r.kind.to_string(),
+        },
+    );
+    if let Some(country) = &r.country {
+        line("Country", country.clone());
+    }
+    line("Status", r.status.to_string());
+    line("Sponsor", r.sponsor.clone().unwrap_or_else(|| "-".into()));
+    for (role, contact) in [("Admin", &r.admin), ("Tech", &r.tech)] {
+        let text = match contact {
+            Some(c) => [
+                Some(c.handle.clone()),
+                c.organisation.clone(),
+                c.name.clone(),
+                c.email.as_ref().map(|e| format!("<{e}>")),
+                c.phone.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", "),
+            None => "-".into(),
+        };
+        line(role, text);
+    }
+    line("Created", r.created.clone().unwrap_or_else(|| "-".into()));
+    line("Updated", r.updated.clone().unwrap_or_else(|| "-".into()));
+    if r.delegation.nameservers.is_empty() {
+        out.push_str("Name servers none (not delegated)\n");
+    } else {
+        out.push_str("Name servers\n");
+        for (name, addresses) in &r.delegation.nameservers {
+            let addresses: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
+            out.push_str(&format!("  {name:<40} {}\n", addresses.join(" ")));
+        }
+    }
+    if !r.delegation.ds.is_empty() {
+        out.push_str("DS\n");
+        for ds in &r.delegation.ds {
+            out.push_str(&format!("  {ds}\n"));
+        }
+    }
+    out
+}
