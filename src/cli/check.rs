@@ -84,9 +84,9 @@ impl CheckCmd {
         match self.format {
             Format::Json => {
                 let text = serde_json::to_string_pretty(&report).map_err(Error::failed)?;
-                println!("{text}");
+                super::emit(&format!("{text}\n"))?;
             }
-            Format::Text => print!("{}", report.to_text()),
+            Format::Text => super::emit(&report.to_text())?,
         }
         Ok(if report.verdict == Verdict::Fail {
             ExitCode::from(1)

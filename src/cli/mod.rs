@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod check;
 mod tld;
 mod zone;
 
@@ -36,6 +37,7 @@ pub enum Command {
     ImportTlds(zone::ImportTlds),
     ExportZone(zone::ExportZone),
     Tld(tld::TldCmd),
+    Check(check::CheckCmd),
     /// Copy the database with SQLite's online backup (safe while the daemon runs)
     Backup {
         /// The copy to write; it must not exist yet
@@ -101,6 +103,7 @@ impl Cli {
             Command::ImportTlds(cmd) => cmd.run(&ctx)?,
             Command::ExportZone(cmd) => cmd.run(&ctx)?,
             Command::Tld(cmd) => cmd.run(&ctx)?,
+            Command::Check(cmd) => return cmd.run(&ctx),
             Command::Backup { file } => {
                 if file.exists() {
                     return Err(Error::Failed(format!(
