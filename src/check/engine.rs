@@ -18,7 +18,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use super::addresses::{network, special_purpose};
 use super::dnssec::{self, algorithm_judgement, ds_digest_judgements, DsMatch, Judgement, ServedKey};
 use super::lookup::{AsLookup, NameResolver};
-use super::probe::{Answer, Outcome, ProbeError, Prober, QuerySpec, Transport};
+use super::probe::{rcode_name, Answer, Outcome, ProbeError, Prober, QuerySpec, Transport};
 use super::profile::{CheckId, Profile, Severity};
 use super::proposal::Proposal;
 use super::referral::{referral_size, LIMIT};
@@ -386,6 +386,22 @@ async fn probe_all(
     prober: &Prober,
     f: &Findings<'_>,
 ) -> Vec<Probed> {
+    const NETWORK: [CheckId; 11] = [
+        CheckId::ReachableUdp,
+        CheckId::ReachableTcp,
+        CheckId::Authoritative,
+        CheckId::NsSetMatch,
+        CheckId::GlueMatch,
+        CheckId::SoaConsistent,
+        CheckId::SoaValues,
+        CheckId::NoRecursion,
+        CheckId::Edns,
+        CheckId::DsMatch,
+        CheckId::DnssecValid,
+    ];
+    if !NETWORK.iter().any(|c| f.on(*c)) && !f.on(CheckId::DnskeyAlgorithm) {
+        return Vec::new();
+    }
     let soa = QuerySpec::plain(zone, RecordType::SOA);
     let first = join_all(targets.iter().map(|t| async {
         let (u, t2) = tokio::join!(
@@ -507,8 +523,9 @@ fn judge_transport(zone: &Name, probed: &[Probed], f: &mut Findings<'_>) {
         }
         if let Some(Ok(a)) = &p.recursion {
             let m = &a.message;
-            let rcode = m.metadata.response_code;
-            if (m.metadata.recursion_available && rcode != ResponseCode::Refused) || !m.answers.is_empty() {
+            let rc = m.metadata.response_code;
+            let rcode = rcode_name(rc);
+            if (m.metadata.recursion_available && rc != ResponseCode::Refused) || !m.answers.is_empty() {
                 let qname = m.queries.first().map(|q| q.name().to_string()).unwrap_or_default();
                 f.add(
                     CheckId::NoRecursion,
@@ -553,8 +570,9 @@ fn judge_authoritative(zone: &Name, t: &Target, transport: Transport, a: &Answer
             ),
         );
     }
-    let rcode = m.metadata.response_code;
-    if rcode != ResponseCode::NoError {
+    let rc = m.metadata.response_code;
+            let rcode = rcode_name(rc);
+    if rc != ResponseCode::NoError {
         f.add(
             CheckId::Authoritative,
             true,
@@ -598,8 +616,9 @@ fn judge_edns(zone: &Name, p: &Probed, f: &mut Findings<'_>) {
         ),
         Ok(a) => {
             let m = &a.message;
-            let rcode = m.metadata.response_code;
-            if rcode != ResponseCode::NoError {
+            let rc = m.metadata.response_code;
+            let rcode = rcode_name(rc);
+            if rc != ResponseCode::NoError {
                 f.add(
                     CheckId::Edns,
                     true,
@@ -677,7 +696,7 @@ fn judge_zone_data(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut 
                 CheckId::NsSetMatch,
                 true,
                 at,
-                format!("the NS query for {zone} was answered {}", a.message.metadata.response_code),
+                format!("the NS query for {zone} was answered {}", rcode_name(a.message.metadata.response_code)),
             ),
             Some(Err(ProbeError::Skipped(_))) | None => {}
             Some(Err(e)) => f.add(CheckId::NsSetMatch, true, at, format!("no answer to the NS query for {zone}: {e}")),
@@ -772,7 +791,7 @@ fn judge_glue(proposal: &Proposal, p: &Probed, at: At<'_>, f: &mut Findings<'_>)
                         CheckId::GlueMatch,
                         true,
                         at,
-                        format!("the {qtype} query for {name} was answered {}", m.metadata.response_code),
+                        format!("the {qtype} query for {name} was answered {}", rcode_name(m.metadata.response_code)),
                     );
                     continue;
                 }
@@ -849,7 +868,7 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
                         CheckId::DsMatch,
                         true,
                         at,
-                        format!("the DNSKEY query for {zone} was answered {}", a.message.metadata.response_code),
+                        format!("the DNSKEY query for {zone} was answered {}", rcode_name(a.message.metadata.response_code)),
                     );
                 }
                 continue;

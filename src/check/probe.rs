@@ -260,7 +260,7 @@ impl Prober {
         };
         match outcome {
             Ok(a) => {
-                rec.rcode = Some(a.message.metadata.response_code.to_string());
+                rec.rcode = Some(rcode_name(a.message.metadata.response_code));
                 rec.flags = Some(flags_of(&a.message));
                 rec.counts = Some([
                     a.message.answers.len(),
@@ -391,4 +391,23 @@ fn matches_query(query: &Message, reply: &Message) -> bool {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The mnemonic of a response code, as dig prints it (`NOERROR`, `REFUSED`, ...).
+pub fn rcode_name(rc: ResponseCode) -> String {
+    match u16::from(rc) {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        6 => "YXDOMAIN".into(),
+        7 => "YXRRSET".into(),
+        8 => "NXRRSET".into(),
+        9 => "NOTAUTH".into(),
+        10 => "NOTZONE".into(),
+        16 => "BADVERS".into(),
+        n => format!("RCODE{n}"),
+    }
 }

@@ -91,27 +91,37 @@ impl Default for Severities {
 impl Severities {
     /// The configured severity of a check, by its id.
     pub fn get(&self, id: CheckId) -> Severity {
+        let mut copy = self.clone();
+        *copy.slot(id)
+    }
+
+    /// Sets the severity of a check.
+    pub fn set(&mut self, id: CheckId, severity: Severity) {
+        *self.slot(id) = severity;
+    }
+
+    fn slot(&mut self, id: CheckId) -> &mut Severity {
         use CheckId::*;
         match id {
-            NsCount => self.ns_count,
-            NsNameSyntax => self.ns_name_syntax,
-            GlueRequired => self.glue_required,
-            AddressRoutable => self.address_routable,
-            ReachableUdp => self.reachable_udp,
-            ReachableTcp => self.reachable_tcp,
-            Authoritative => self.authoritative,
-            NsSetMatch => self.ns_set_match,
-            GlueMatch => self.glue_match,
-            SoaConsistent => self.soa_consistent,
-            NetworkDiversity => self.network_diversity,
-            NoRecursion => self.no_recursion,
-            ReferralSize => self.referral_size,
-            Edns => self.edns,
-            DsDigest => self.ds_digest,
-            DsMatch => self.ds_match,
-            DnssecValid => self.dnssec_valid,
-            DnskeyAlgorithm => self.dnskey_algorithm,
-            SoaValues => self.soa_values,
+            NsCount => &mut self.ns_count,
+            NsNameSyntax => &mut self.ns_name_syntax,
+            GlueRequired => &mut self.glue_required,
+            AddressRoutable => &mut self.address_routable,
+            ReachableUdp => &mut self.reachable_udp,
+            ReachableTcp => &mut self.reachable_tcp,
+            Authoritative => &mut self.authoritative,
+            NsSetMatch => &mut self.ns_set_match,
+            GlueMatch => &mut self.glue_match,
+            SoaConsistent => &mut self.soa_consistent,
+            NetworkDiversity => &mut self.network_diversity,
+            NoRecursion => &mut self.no_recursion,
+            ReferralSize => &mut self.referral_size,
+            Edns => &mut self.edns,
+            DsDigest => &mut self.ds_digest,
+            DsMatch => &mut self.ds_match,
+            DnssecValid => &mut self.dnssec_valid,
+            DnskeyAlgorithm => &mut self.dnskey_algorithm,
+            SoaValues => &mut self.soa_values,
         }
     }
 }

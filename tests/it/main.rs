@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per part of rootdesk.
 
+mod check;
 mod common;
 mod foundation;
