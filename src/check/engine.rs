@@ -333,13 +333,14 @@ async fn find_addresses(zone: &Name, proposal: &Proposal, profile: &Profile, f: 
 
 fn address_checks(targets: &[Target], proposal: &Proposal, f: &mut Findings<'_>) {
     let distinct: BTreeSet<SocketAddr> = targets.iter().map(|t| t.address).collect();
-    if proposal.nameservers.len() >= 2 && distinct.len() == 1 {
+    let names: BTreeSet<&Name> = targets.iter().map(|t| &t.ns).collect();
+    if names.len() >= 2 && distinct.len() == 1 {
         if let Some(a) = distinct.first() {
             f.add(
                 CheckId::NsCount,
                 true,
                 At::default(),
-                format!("all {} name servers are on one address, {a}: there is no redundancy", proposal.nameservers.len()),
+                format!("all {} name servers are on one address, {a}: there is no redundancy", names.len()),
             );
         }
     }
@@ -372,10 +373,14 @@ async fn query_tc(prober: &Prober, t: &Target, via: Transport, spec: &QuerySpec)
     outcome
 }
 
-/// A name outside the zone, for the open-resolver probe.
+/// A name outside the zone for the open-resolver probe: a private-use reverse name, which
+/// recursive servers answer at once from their built-in empty zones (RFC 6303), even offline,
+/// while an authoritative-only server refuses it.
 fn recursion_probe_name(zone: &Name) -> Option<Name> {
-    let name = Name::from_ascii("rootdesk-recursion-probe.invalid.").ok()?;
-    (!zone.zone_of(&name)).then_some(name)
+    ["1.0.0.10.in-addr.arpa.", "rootdesk-recursion-probe.invalid."]
+        .iter()
+        .filter_map(|n| Name::from_ascii(n).ok())
+        .find(|n| !zone.zone_of(n) && !n.zone_of(zone))
 }
 
 async fn probe_all(
@@ -458,7 +463,7 @@ async fn probe_all(
             };
             let recursion = probe_name.as_ref().map(|n| QuerySpec {
                 rd: true,
-                ..QuerySpec::plain(n, RecordType::SOA)
+                ..QuerySpec::plain(n, RecordType::PTR)
             });
             let (e, n, k, g, r) = tokio::join!(
                 query_tc(prober, t, via, &edns),

@@ -126,6 +126,7 @@ fn nsd(bin: &Path, ip: IpAddr, zone: &str, zone_text: &str) -> Daemon {
 }
 
 /// BIND's named serving `zone_text` for `zone` on `ip`, recursion off unless `recursion`.
+/// named listens only on addresses configured on an interface, so tests give it 127.0.0.1.
 fn named(bin: &Path, ip: IpAddr, zone: &str, zone_text: &str, recursion: bool) -> Daemon {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port(ip);
@@ -133,12 +134,13 @@ fn named(bin: &Path, ip: IpAddr, zone: &str, zone_text: &str, recursion: bool) -
     std::fs::write(d.join("zone.db"), zone_text).expect("zone file");
     let conf = format!(
         "options {{\n  directory \"{dir}\";\n  listen-on port {port} {{ {ip}; }};\n  listen-on-v6 {{ none; }};\n  \
-         recursion {rec};\n  allow-recursion {{ any; }};\n  pid-file \"{dir}/named.pid\";\n  \
+         recursion {rec};\n  {allow}\n  pid-file \"{dir}/named.pid\";\n  \
          session-keyfile \"{dir}/session.key\";\n  managed-keys-directory \"{dir}\";\n  dnssec-validation no;\n  \
          allow-transfer {{ none; }};\n  notify no;\n}};\ncontrols {{ }};\n\
          zone \"{zone}\" {{ type primary; file \"{dir}/zone.db\"; }};\n",
         dir = d.display(),
-        rec = if recursion { "yes" } else { "no" }
+        rec = if recursion { "yes" } else { "no" },
+        allow = if recursion { "allow-recursion { any; };" } else { "" }
     );
     std::fs::write(d.join("named.conf"), conf).expect("conf");
     let log = d.join("named.log");
@@ -180,9 +182,9 @@ fn proposal(a: &Daemon, b: &Daemon) -> Proposal {
 #[tokio::test]
 async fn nsd_and_bind_serving_a_good_zone_pass() {
     let Some(bins) = programs(&["nsd", "named"]) else { return };
-    let text = zone_text(2026112301, "127.0.0.31", "127.0.0.32", "");
+    let text = zone_text(2026112301, "127.0.0.31", "127.0.0.1", "");
     let a = nsd(&bins[0], ip("127.0.0.31"), "interop.", &text);
-    let b = named(&bins[1], ip("127.0.0.32"), "interop.", &text, false);
+    let b = named(&bins[1], ip("127.0.0.1"), "interop.", &text, false);
     let report = run_check(&origin("interop."), &proposal(&a, &b), &profile()).await;
     assert_findings(&report, &[]);
     assert_eq!(report.verdict, Verdict::Pass);
@@ -193,9 +195,9 @@ async fn nsd_and_bind_with_broken_delegations() {
     let Some(bins) = programs(&["nsd", "named"]) else { return };
     // BIND has a newer serial and lists a third name server; BIND also recurses. Both zones
     // give ns1 another address (127.0.0.99) than the proposal's glue.
-    let a = nsd(&bins[0], ip("127.0.0.33"), "interop.", &zone_text(1, "127.0.0.99", "127.0.0.34", ""));
+    let a = nsd(&bins[0], ip("127.0.0.33"), "interop.", &zone_text(1, "127.0.0.99", "127.0.0.1", ""));
     let extra = "@ IN NS ns3.interop.\nns3 IN A 127.0.0.35\n";
-    let b = named(&bins[1], ip("127.0.0.34"), "interop.", &zone_text(2, "127.0.0.99", "127.0.0.34", extra), true);
+    let b = named(&bins[1], ip("127.0.0.1"), "interop.", &zone_text(2, "127.0.0.99", "127.0.0.1", extra), true);
     let mut p = proposal(&a, &b);
     let report = run_check(&origin("interop."), &p, &profile()).await;
     let checks: Vec<CheckId> = report.findings.iter().map(|f| f.check).collect();
@@ -240,10 +242,10 @@ fn bind_sign(keygen: &Path, signzone: &Path, text: &str, algorithm: &str) -> (St
 #[tokio::test]
 async fn bind_signed_zone_on_nsd_and_bind() {
     let Some(bins) = programs(&["nsd", "named", "dnssec-keygen", "dnssec-signzone"]) else { return };
-    let (signed, ds) = bind_sign(&bins[2], &bins[3], &zone_text(7, "127.0.0.36", "127.0.0.37", ""), "ECDSAP256SHA256");
+    let (signed, ds) = bind_sign(&bins[2], &bins[3], &zone_text(7, "127.0.0.36", "127.0.0.1", ""), "ECDSAP256SHA256");
     assert!(!ds.is_empty());
     let a = nsd(&bins[0], ip("127.0.0.36"), "interop.", &signed);
-    let b = named(&bins[1], ip("127.0.0.37"), "interop.", &signed, false);
+    let b = named(&bins[1], ip("127.0.0.1"), "interop.", &signed, false);
     let mut p = proposal(&a, &b);
     p.ds = ds.clone();
     let report = run_check(&origin("interop."), &p, &profile()).await;
