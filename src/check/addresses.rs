@@ -17,7 +17,11 @@ pub fn in_prefix(ip: IpAddr, prefix: IpAddr, len: u8) -> bool {
         }
         (IpAddr::V6(a), IpAddr::V6(p)) => {
             let len = u32::from(len.min(128));
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
             u128::from(a) & mask == u128::from(p) & mask
         }
         _ => false,
@@ -34,7 +38,11 @@ pub fn network(ip: IpAddr, len: u8) -> IpAddr {
         }
         IpAddr::V6(a) => {
             let len = u32::from(len.min(128));
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
             IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
         }
     }
@@ -50,7 +58,11 @@ const V4: &[(&str, u8, &str)] = &[
     ("172.16.0.0", 12, "private-use (RFC 1918)"),
     ("192.0.0.0", 24, "IETF protocol assignments (RFC 6890)"),
     ("192.0.2.0", 24, "documentation TEST-NET-1 (RFC 5737)"),
-    ("192.88.99.0", 24, "deprecated 6to4 relay anycast (RFC 7526)"),
+    (
+        "192.88.99.0",
+        24,
+        "deprecated 6to4 relay anycast (RFC 7526)",
+    ),
     ("192.168.0.0", 16, "private-use (RFC 1918)"),
     ("198.18.0.0", 15, "benchmarking (RFC 2544)"),
     ("198.51.100.0", 24, "documentation TEST-NET-2 (RFC 5737)"),
@@ -66,7 +78,11 @@ const V6: &[(&str, u8, &str)] = &[
     ("::", 128, "unspecified address (RFC 4291)"),
     ("::1", 128, "loopback (RFC 4291)"),
     ("::ffff:0:0", 96, "IPv4-mapped (RFC 4291)"),
-    ("64:ff9b:1::", 48, "local-use IPv4/IPv6 translation (RFC 8215)"),
+    (
+        "64:ff9b:1::",
+        48,
+        "local-use IPv4/IPv6 translation (RFC 8215)",
+    ),
     ("100::", 64, "discard-only (RFC 6666)"),
     ("100:0:0:1::", 64, "dummy prefix (RFC 9780)"),
     ("2001::", 23, "IETF protocol assignments (RFC 2928)"),
@@ -110,12 +126,18 @@ pub fn special_purpose(ip: IpAddr) -> Option<String> {
             if matches(ip, V6_GLOBAL) {
                 return None;
             }
-            let hit = V6.iter().find(|(p, len, _)| p.parse::<IpAddr>().is_ok_and(|p| in_prefix(ip, p, *len)));
+            let hit = V6
+                .iter()
+                .find(|(p, len, _)| p.parse::<IpAddr>().is_ok_and(|p| in_prefix(ip, p, *len)));
             if let Some((p, len, name)) = hit {
                 return Some(format!("{name}, {p}/{len}"));
             }
             // Only 2000::/3 holds global unicast today.
-            if !in_prefix(IpAddr::V6(v6), IpAddr::V6(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0)), 3) {
+            if !in_prefix(
+                IpAddr::V6(v6),
+                IpAddr::V6(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0)),
+                3,
+            ) {
                 return Some("outside global unicast space 2000::/3".into());
             }
             return None;
@@ -138,13 +160,34 @@ mod tests {
     #[test]
     fn special_purpose_blocks() {
         for bad in [
-            "10.1.2.3", "127.53.0.1", "100.64.0.1", "169.254.1.1", "172.31.255.255", "192.168.0.1",
-            "192.0.2.1", "224.0.0.1", "255.255.255.255", "0.1.2.3", "::1", "fe80::1", "fd00::53",
-            "2001:db8::1", "ff02::1", "::ffff:192.0.2.1", "3fff::1",
+            "10.1.2.3",
+            "127.53.0.1",
+            "100.64.0.1",
+            "169.254.1.1",
+            "172.31.255.255",
+            "192.168.0.1",
+            "192.0.2.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "0.1.2.3",
+            "::1",
+            "fe80::1",
+            "fd00::53",
+            "2001:db8::1",
+            "ff02::1",
+            "::ffff:192.0.2.1",
+            "3fff::1",
         ] {
             assert!(special_purpose(ip(bad)).is_some(), "{bad} accepted");
         }
-        for good in ["192.0.0.9", "8.8.8.8", "199.7.83.42", "2001:500:2f::f", "2a01:4f8::1", "2001:4:112::1"] {
+        for good in [
+            "192.0.0.9",
+            "8.8.8.8",
+            "199.7.83.42",
+            "2001:500:2f::f",
+            "2a01:4f8::1",
+            "2001:4:112::1",
+        ] {
             assert_eq!(special_purpose(ip(good)), None, "{good} refused");
         }
     }

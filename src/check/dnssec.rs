@@ -31,11 +31,17 @@ pub fn algorithm_judgement(alg: u8) -> (Judgement, &'static str) {
         15 => (Judgement::Ok, "ED25519"),
         16 => (Judgement::Ok, "ED448"),
         5 => (Judgement::Minor, "RSASHA1 (deprecated, RFC 9905)"),
-        7 => (Judgement::Minor, "RSASHA1-NSEC3-SHA1 (deprecated, RFC 9905)"),
+        7 => (
+            Judgement::Minor,
+            "RSASHA1-NSEC3-SHA1 (deprecated, RFC 9905)",
+        ),
         10 => (Judgement::Minor, "RSASHA512 (not recommended, RFC 8624)"),
         1 => (Judgement::Major, "RSAMD5 (must not be used, RFC 8624)"),
         3 => (Judgement::Major, "DSA (must not be used, RFC 8624)"),
-        6 => (Judgement::Major, "DSA-NSEC3-SHA1 (must not be used, RFC 8624)"),
+        6 => (
+            Judgement::Major,
+            "DSA-NSEC3-SHA1 (must not be used, RFC 8624)",
+        ),
         12 => (Judgement::Major, "ECC-GOST (must not be used, RFC 8624)"),
         _ => (Judgement::Major, "unknown or not a zone-signing algorithm"),
     }
@@ -126,7 +132,9 @@ pub fn signatures(zone: &Name, covered: RecordType, records: &[Record]) -> Vec<R
         .iter()
         .filter(|r| r.name.to_lowercase() == *zone)
         .filter_map(|r| match &r.data {
-            RData::DNSSEC(DNSSECRData::RRSIG(s)) if s.input().type_covered == covered => Some(s.clone()),
+            RData::DNSSEC(DNSSECRData::RRSIG(s)) if s.input().type_covered == covered => {
+                Some(s.clone())
+            }
             _ => None,
         })
         .collect()
@@ -195,7 +203,13 @@ pub enum SigStatus {
 
 /// Verifies `sig` over the `covered` RRset at `zone` in `records` with `key`, and checks its
 /// validity window.
-pub fn check_signature(zone: &Name, key: &DNSKEY, sig: &RRSIG, records: &[Record], now: u32) -> SigStatus {
+pub fn check_signature(
+    zone: &Name,
+    key: &DNSKEY,
+    sig: &RRSIG,
+    records: &[Record],
+    now: u32,
+) -> SigStatus {
     if let Err(e) = key.verify_rrsig(zone, DNSClass::IN, sig, records.iter()) {
         return SigStatus::BadSignature(e.to_string());
     }
@@ -215,12 +229,21 @@ pub fn check_signature(zone: &Name, key: &DNSKEY, sig: &RRSIG, records: &[Record
 pub fn timestamp(t: u32) -> String {
     time::OffsetDateTime::from_unix_timestamp(i64::from(t))
         .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| t.to_string())
 }
 
 /// The result of validating one signed RRset with a set of candidate keys.
-pub fn validate_rrset(zone: &Name, covered: RecordType, records: &[Record], keys: &[&ServedKey], now: u32) -> Result<(), String> {
+pub fn validate_rrset(
+    zone: &Name,
+    covered: RecordType,
+    records: &[Record],
+    keys: &[&ServedKey],
+    now: u32,
+) -> Result<(), String> {
     let sigs = signatures(zone, covered, records);
     if sigs.is_empty() {
         return Err(format!("the {covered} RRset has no RRSIG"));
@@ -231,11 +254,16 @@ pub fn validate_rrset(zone: &Name, covered: RecordType, records: &[Record], keys
             .iter()
             .filter(|s| {
                 let i = s.input();
-                i.key_tag == key.tag && u8::from(i.algorithm) == key.algorithm && i.signer_name.to_lowercase() == *zone
+                i.key_tag == key.tag
+                    && u8::from(i.algorithm) == key.algorithm
+                    && i.signer_name.to_lowercase() == *zone
             })
             .collect();
         if by_key.is_empty() {
-            problems.push(format!("no RRSIG over {covered} by key {} (algorithm {})", key.tag, key.algorithm));
+            problems.push(format!(
+                "no RRSIG over {covered} by key {} (algorithm {})",
+                key.tag, key.algorithm
+            ));
             continue;
         }
         for s in by_key {

@@ -16,7 +16,9 @@ use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::addresses::{network, special_purpose};
-use super::dnssec::{self, algorithm_judgement, ds_digest_judgements, DsMatch, Judgement, ServedKey};
+use super::dnssec::{
+    self, algorithm_judgement, ds_digest_judgements, DsMatch, Judgement, ServedKey,
+};
 use super::lookup::{AsLookup, NameResolver};
 use super::probe::{rcode_name, Answer, Outcome, ProbeError, Prober, QuerySpec, Transport};
 use super::profile::{CheckId, Profile, Severity};
@@ -148,7 +150,7 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
 
     static_checks(&zone, proposal, &mut f);
     let targets = find_addresses(&zone, proposal, profile, &mut f).await;
-    address_checks(&targets, proposal, &mut f);
+    address_checks(&targets, &mut f);
 
     let probed = probe_all(&zone, proposal, &targets, profile, &prober, &f).await;
     judge_transport(&zone, &probed, &mut f);
@@ -160,9 +162,17 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
     for id in CheckId::ALL {
         let status = if profile.checks.get(id) == Severity::Off {
             CheckStatus::Off
-        } else if f.list.iter().any(|x| x.check == id && x.severity == Severity::Error) {
+        } else if f
+            .list
+            .iter()
+            .any(|x| x.check == id && x.severity == Severity::Error)
+        {
             CheckStatus::Error
-        } else if f.list.iter().any(|x| x.check == id && x.severity == Severity::Warning) {
+        } else if f
+            .list
+            .iter()
+            .any(|x| x.check == id && x.severity == Severity::Warning)
+        {
             CheckStatus::Warning
         } else {
             CheckStatus::Pass
@@ -189,7 +199,10 @@ pub fn host_name_problem(name: &Name) -> Option<String> {
     }
     for label in &labels {
         let text = String::from_utf8_lossy(label);
-        if !label.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-') {
+        if !label
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        {
             return Some(format!(
                 "label {text:?} holds characters other than letters, digits and hyphens (RFC 1123)"
             ));
@@ -198,7 +211,10 @@ pub fn host_name_problem(name: &Name) -> Option<String> {
             return Some(format!("label {text:?} starts or ends with a hyphen"));
         }
     }
-    if labels.last().is_some_and(|l| l.iter().all(u8::is_ascii_digit)) {
+    if labels
+        .last()
+        .is_some_and(|l| l.iter().all(u8::is_ascii_digit))
+    {
         return Some("the last label is all digits".into());
     }
     None
@@ -235,7 +251,12 @@ fn static_checks(zone: &Name, proposal: &Proposal, f: &mut Findings<'_>) {
     }
     for (ds, judgement, message) in ds_digest_judgements(&proposal.ds) {
         let _ = ds;
-        f.add(CheckId::DsDigest, judgement == Judgement::Major, At::default(), message);
+        f.add(
+            CheckId::DsDigest,
+            judgement == Judgement::Major,
+            At::default(),
+            message,
+        );
     }
     let ds_algs: BTreeSet<u8> = proposal.ds.iter().map(|d| d.algorithm).collect();
     for alg in ds_algs {
@@ -267,7 +288,12 @@ fn static_checks(zone: &Name, proposal: &Proposal, f: &mut Findings<'_>) {
 }
 
 /// The addresses to probe: given ones, or resolved ones for out-of-bailiwick names.
-async fn find_addresses(zone: &Name, proposal: &Proposal, profile: &Profile, f: &mut Findings<'_>) -> Vec<Target> {
+async fn find_addresses(
+    zone: &Name,
+    proposal: &Proposal,
+    profile: &Profile,
+    f: &mut Findings<'_>,
+) -> Vec<Target> {
     let mut targets = Vec::new();
     let mut to_resolve = Vec::new();
     for ns in &proposal.nameservers {
@@ -294,7 +320,12 @@ async fn find_addresses(zone: &Name, proposal: &Proposal, profile: &Profile, f: 
         Ok(r) => r,
         Err(e) => {
             for name in &to_resolve {
-                f.add(CheckId::GlueRequired, true, At::ns(name), format!("cannot resolve {name}: {e}"));
+                f.add(
+                    CheckId::GlueRequired,
+                    true,
+                    At::ns(name),
+                    format!("cannot resolve {name}: {e}"),
+                );
             }
             return targets;
         }
@@ -331,7 +362,7 @@ async fn find_addresses(zone: &Name, proposal: &Proposal, profile: &Profile, f: 
     targets
 }
 
-fn address_checks(targets: &[Target], proposal: &Proposal, f: &mut Findings<'_>) {
+fn address_checks(targets: &[Target], f: &mut Findings<'_>) {
     let distinct: BTreeSet<SocketAddr> = targets.iter().map(|t| t.address).collect();
     let names: BTreeSet<&Name> = targets.iter().map(|t| &t.ns).collect();
     if names.len() >= 2 && distinct.len() == 1 {
@@ -340,7 +371,10 @@ fn address_checks(targets: &[Target], proposal: &Proposal, f: &mut Findings<'_>)
                 CheckId::NsCount,
                 true,
                 At::default(),
-                format!("all {} name servers are on one address, {a}: there is no redundancy", names.len()),
+                format!(
+                    "all {} name servers are on one address, {a}: there is no redundancy",
+                    names.len()
+                ),
             );
         }
     }
@@ -354,7 +388,10 @@ fn address_checks(targets: &[Target], proposal: &Proposal, f: &mut Findings<'_>)
                 CheckId::AddressRoutable,
                 true,
                 At::target(t),
-                format!("{} is not a globally reachable address: {why}", t.address.ip()),
+                format!(
+                    "{} is not a globally reachable address: {why}",
+                    t.address.ip()
+                ),
             );
         }
     }
@@ -377,10 +414,13 @@ async fn query_tc(prober: &Prober, t: &Target, via: Transport, spec: &QuerySpec)
 /// recursive servers answer at once from their built-in empty zones (RFC 6303), even offline,
 /// while an authoritative-only server refuses it.
 fn recursion_probe_name(zone: &Name) -> Option<Name> {
-    ["1.0.0.10.in-addr.arpa.", "rootdesk-recursion-probe.invalid."]
-        .iter()
-        .filter_map(|n| Name::from_ascii(n).ok())
-        .find(|n| !zone.zone_of(n) && !n.zone_of(zone))
+    [
+        "1.0.0.10.in-addr.arpa.",
+        "rootdesk-recursion-probe.invalid.",
+    ]
+    .iter()
+    .filter_map(|n| Name::from_ascii(n).ok())
+    .find(|n| !zone.zone_of(n) && !n.zone_of(zone))
 }
 
 async fn probe_all(
@@ -418,7 +458,8 @@ async fn probe_all(
     .await;
 
     let payload = profile.query.edns_payload;
-    let want_dnskey = f.on(CheckId::DsMatch) || f.on(CheckId::DnssecValid) || f.on(CheckId::DnskeyAlgorithm);
+    let want_dnskey =
+        f.on(CheckId::DsMatch) || f.on(CheckId::DnssecValid) || f.on(CheckId::DnskeyAlgorithm);
     let want_glue = f.on(CheckId::GlueMatch);
     let in_zone: Vec<&Name> = proposal
         .nameservers
@@ -456,7 +497,12 @@ async fn probe_all(
             let glue_specs: Vec<QuerySpec> = if want_glue {
                 in_zone
                     .iter()
-                    .flat_map(|n| [QuerySpec::plain(n, RecordType::A), QuerySpec::plain(n, RecordType::AAAA)])
+                    .flat_map(|n| {
+                        [
+                            QuerySpec::plain(n, RecordType::A),
+                            QuerySpec::plain(n, RecordType::AAAA),
+                        ]
+                    })
                     .collect()
             } else {
                 Vec::new()
@@ -507,13 +553,20 @@ fn judge_transport(zone: &Name, probed: &[Probed], f: &mut Findings<'_>) {
     for p in probed {
         let t = &p.target;
         for (i, transport) in [Transport::Udp, Transport::Tcp].into_iter().enumerate() {
-            let check = if transport == Transport::Udp { CheckId::ReachableUdp } else { CheckId::ReachableTcp };
+            let check = if transport == Transport::Udp {
+                CheckId::ReachableUdp
+            } else {
+                CheckId::ReachableTcp
+            };
             match &p.soa[i] {
                 Err(e) => f.add(
                     check,
                     true,
                     At::target(t).over(transport),
-                    format!("no answer to an SOA query for {zone} over {transport}: {}", describe_failure(e)),
+                    format!(
+                        "no answer to an SOA query for {zone} over {transport}: {}",
+                        describe_failure(e)
+                    ),
                 ),
                 Ok(a) => judge_authoritative(zone, t, transport, a, f),
             }
@@ -530,8 +583,14 @@ fn judge_transport(zone: &Name, probed: &[Probed], f: &mut Findings<'_>) {
             let m = &a.message;
             let rc = m.metadata.response_code;
             let rcode = rcode_name(rc);
-            if (m.metadata.recursion_available && rc != ResponseCode::Refused) || !m.answers.is_empty() {
-                let qname = m.queries.first().map(|q| q.name().to_string()).unwrap_or_default();
+            if (m.metadata.recursion_available && rc != ResponseCode::Refused)
+                || !m.answers.is_empty()
+            {
+                let qname = m
+                    .queries
+                    .first()
+                    .map(|q| q.name().to_string())
+                    .unwrap_or_default();
                 f.add(
                     CheckId::NoRecursion,
                     true,
@@ -558,10 +617,18 @@ fn transport_truncates_without_tcp(p: &Probed) -> bool {
         && (matches!(&p.soa[0], Ok(a) if a.message.metadata.truncation)
             || truncated(&p.ns_set)
             || truncated(&p.dnskey)
-            || p.glue.iter().any(|(_, _, o)| matches!(o, Ok(a) if a.message.metadata.truncation)))
+            || p.glue
+                .iter()
+                .any(|(_, _, o)| matches!(o, Ok(a) if a.message.metadata.truncation)))
 }
 
-fn judge_authoritative(zone: &Name, t: &Target, transport: Transport, a: &Answer, f: &mut Findings<'_>) {
+fn judge_authoritative(
+    zone: &Name,
+    t: &Target,
+    transport: Transport,
+    a: &Answer,
+    f: &mut Findings<'_>,
+) {
     let at = At::target(t).over(transport);
     let m = &a.message;
     if a.from != t.address {
@@ -576,7 +643,7 @@ fn judge_authoritative(zone: &Name, t: &Target, transport: Transport, a: &Answer
         );
     }
     let rc = m.metadata.response_code;
-            let rcode = rcode_name(rc);
+    let rcode = rcode_name(rc);
     if rc != ResponseCode::NoError {
         f.add(
             CheckId::Authoritative,
@@ -609,7 +676,9 @@ fn judge_authoritative(zone: &Name, t: &Target, transport: Transport, a: &Answer
 }
 
 fn judge_edns(zone: &Name, p: &Probed, f: &mut Findings<'_>) {
-    let (Some(outcome), Some(via)) = (&p.edns, p.via) else { return };
+    let (Some(outcome), Some(via)) = (&p.edns, p.via) else {
+        return;
+    };
     let at = At::target(&p.target).over(via);
     match outcome {
         Err(ProbeError::Skipped(_)) => {}
@@ -673,10 +742,16 @@ fn list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
 
 /// ns-set-match, glue-match, soa-consistent, soa-values.
 fn judge_zone_data(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Findings<'_>) {
-    let proposed: BTreeSet<Name> = proposal.nameservers.iter().map(|n| n.name.to_lowercase()).collect();
+    let proposed: BTreeSet<Name> = proposal
+        .nameservers
+        .iter()
+        .map(|n| n.name.to_lowercase())
+        .collect();
     let mut soas: Vec<(&Target, SOA)> = Vec::new();
     for p in probed {
-        let Some((_, soa)) = p.authoritative(zone) else { continue };
+        let Some((_, soa)) = p.authoritative(zone) else {
+            continue;
+        };
         soas.push((&p.target, soa));
         let at = At::target(&p.target).over(p.via.unwrap_or(Transport::Udp));
         match &p.ns_set {
@@ -701,10 +776,18 @@ fn judge_zone_data(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut 
                 CheckId::NsSetMatch,
                 true,
                 at,
-                format!("the NS query for {zone} was answered {}", rcode_name(a.message.metadata.response_code)),
+                format!(
+                    "the NS query for {zone} was answered {}",
+                    rcode_name(a.message.metadata.response_code)
+                ),
             ),
             Some(Err(ProbeError::Skipped(_))) | None => {}
-            Some(Err(e)) => f.add(CheckId::NsSetMatch, true, at, format!("no answer to the NS query for {zone}: {e}")),
+            Some(Err(e)) => f.add(
+                CheckId::NsSetMatch,
+                true,
+                at,
+                format!("no answer to the NS query for {zone}: {e}"),
+            ),
         }
         judge_glue(proposal, p, at, f);
     }
@@ -712,7 +795,10 @@ fn judge_zone_data(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut 
     // soa-consistent: serial (major), other fields (minor).
     let mut by_serial: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for (t, soa) in &soas {
-        by_serial.entry(soa.serial).or_default().push(format!("{} {}", t.ns, t.address));
+        by_serial
+            .entry(soa.serial)
+            .or_default()
+            .push(format!("{} {}", t.ns, t.address));
     }
     if by_serial.len() > 1 {
         let groups: Vec<String> = by_serial
@@ -723,25 +809,45 @@ fn judge_zone_data(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut 
             CheckId::SoaConsistent,
             true,
             At::default(),
-            format!("the servers serve different SOA serials: {}", groups.join("; ")),
+            format!(
+                "the servers serve different SOA serials: {}",
+                groups.join("; ")
+            ),
         );
     }
-    let fields = |s: &SOA| (s.mname.to_lowercase(), s.rname.to_lowercase(), s.refresh, s.retry, s.expire, s.minimum);
+    let fields = |s: &SOA| {
+        (
+            s.mname.to_lowercase(),
+            s.rname.to_lowercase(),
+            s.refresh,
+            s.retry,
+            s.expire,
+            s.minimum,
+        )
+    };
     let mut by_fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (t, soa) in &soas {
         let (m, r, re, rt, ex, mi) = fields(soa);
         by_fields
-            .entry(format!("MNAME {m} RNAME {r} refresh {re} retry {rt} expire {ex} minimum {mi}"))
+            .entry(format!(
+                "MNAME {m} RNAME {r} refresh {re} retry {rt} expire {ex} minimum {mi}"
+            ))
             .or_default()
             .push(format!("{} {}", t.ns, t.address));
     }
     if by_fields.len() > 1 {
-        let groups: Vec<String> = by_fields.iter().map(|(k, w)| format!("{k} at {}", w.join(", "))).collect();
+        let groups: Vec<String> = by_fields
+            .iter()
+            .map(|(k, w)| format!("{k} at {}", w.join(", ")))
+            .collect();
         f.add(
             CheckId::SoaConsistent,
             false,
             At::default(),
-            format!("the servers serve different SOA fields: {}", groups.join("; ")),
+            format!(
+                "the servers serve different SOA fields: {}",
+                groups.join("; ")
+            ),
         );
     }
 
@@ -761,46 +867,78 @@ fn judge_zone_data(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut 
 /// Sanity of the SOA timers (thresholds of Zonemaster's ZONE02-06 and RFC 1912 §2.2).
 pub fn soa_value_problems(soa: &SOA) -> Vec<String> {
     let mut out = Vec::new();
-    let (refresh, retry, expire, minimum) = (i64::from(soa.refresh), i64::from(soa.retry), i64::from(soa.expire), i64::from(soa.minimum));
+    let (refresh, retry, expire, minimum) = (
+        i64::from(soa.refresh),
+        i64::from(soa.retry),
+        i64::from(soa.expire),
+        i64::from(soa.minimum),
+    );
     if refresh < 14_400 {
-        out.push(format!("SOA refresh {refresh} is below 14400 seconds (4 hours)"));
+        out.push(format!(
+            "SOA refresh {refresh} is below 14400 seconds (4 hours)"
+        ));
     }
     if retry >= refresh {
-        out.push(format!("SOA retry {retry} is not lower than refresh {refresh}"));
+        out.push(format!(
+            "SOA retry {retry} is not lower than refresh {refresh}"
+        ));
     }
     if retry < 3_600 {
         out.push(format!("SOA retry {retry} is below 3600 seconds (1 hour)"));
     }
     if expire < 604_800 {
-        out.push(format!("SOA expire {expire} is below 604800 seconds (1 week)"));
+        out.push(format!(
+            "SOA expire {expire} is below 604800 seconds (1 week)"
+        ));
     }
     if expire <= refresh {
-        out.push(format!("SOA expire {expire} is not well above refresh {refresh}"));
+        out.push(format!(
+            "SOA expire {expire} is not well above refresh {refresh}"
+        ));
     }
     if minimum > 86_400 {
-        out.push(format!("SOA minimum (negative caching TTL) {minimum} is above 86400 seconds (1 day)"));
+        out.push(format!(
+            "SOA minimum (negative caching TTL) {minimum} is above 86400 seconds (1 day)"
+        ));
     }
     out
 }
 
 fn judge_glue(proposal: &Proposal, p: &Probed, at: At<'_>, f: &mut Findings<'_>) {
     for (name, qtype, outcome) in &p.glue {
-        let Some(ns) = proposal.nameservers.iter().find(|n| n.name == *name) else { continue };
+        let Some(ns) = proposal.nameservers.iter().find(|n| n.name == *name) else {
+            continue;
+        };
         let v4 = *qtype == RecordType::A;
-        let glue: BTreeSet<IpAddr> = ns.addresses.iter().map(|a| a.ip()).filter(|ip| ip.is_ipv4() == v4).collect();
+        let glue: BTreeSet<IpAddr> = ns
+            .addresses
+            .iter()
+            .map(|a| a.ip())
+            .filter(|ip| ip.is_ipv4() == v4)
+            .collect();
         match outcome {
             Ok(a) => {
                 let m = &a.message;
-                if m.metadata.response_code != ResponseCode::NoError && m.metadata.response_code != ResponseCode::NXDomain {
+                if m.metadata.response_code != ResponseCode::NoError
+                    && m.metadata.response_code != ResponseCode::NXDomain
+                {
                     f.add(
                         CheckId::GlueMatch,
                         true,
                         at,
-                        format!("the {qtype} query for {name} was answered {}", rcode_name(m.metadata.response_code)),
+                        format!(
+                            "the {qtype} query for {name} was answered {}",
+                            rcode_name(m.metadata.response_code)
+                        ),
                     );
                     continue;
                 }
-                if !m.metadata.authoritative && !m.authorities.iter().any(|r| r.record_type() == RecordType::SOA) {
+                if !m.metadata.authoritative
+                    && !m
+                        .authorities
+                        .iter()
+                        .any(|r| r.record_type() == RecordType::SOA)
+                {
                     // A referral: the name lies in a zone below this one.
                     continue;
                 }
@@ -866,14 +1004,19 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
         }
         let at = At::target(&p.target).over(p.via.unwrap_or(Transport::Udp));
         let records: &[Record] = match &p.dnskey {
-            Some(Ok(a)) if a.message.metadata.response_code == ResponseCode::NoError => &a.message.answers,
+            Some(Ok(a)) if a.message.metadata.response_code == ResponseCode::NoError => {
+                &a.message.answers
+            }
             Some(Ok(a)) => {
                 if !proposal.ds.is_empty() {
                     f.add(
                         CheckId::DsMatch,
                         true,
                         at,
-                        format!("the DNSKEY query for {zone} was answered {}", rcode_name(a.message.metadata.response_code)),
+                        format!(
+                            "the DNSKEY query for {zone} was answered {}",
+                            rcode_name(a.message.metadata.response_code)
+                        ),
                     );
                 }
                 continue;
@@ -881,7 +1024,12 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
             Some(Err(ProbeError::Skipped(_))) | None => continue,
             Some(Err(e)) => {
                 if !proposal.ds.is_empty() {
-                    f.add(CheckId::DsMatch, true, at, format!("no answer to the DNSKEY query for {zone}: {e}"));
+                    f.add(
+                        CheckId::DsMatch,
+                        true,
+                        at,
+                        format!("no answer to the DNSKEY query for {zone}: {e}"),
+                    );
                 }
                 continue;
             }
@@ -898,7 +1046,9 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
                 CheckId::DsMatch,
                 true,
                 at,
-                format!("the proposal has DS records but the server serves no DNSKEY RRset for {zone}"),
+                format!(
+                    "the proposal has DS records but the server serves no DNSKEY RRset for {zone}"
+                ),
             );
             f.add(
                 CheckId::DnssecValid,
@@ -908,7 +1058,10 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
             );
             continue;
         }
-        let tags = list(keys.iter().map(|k| format!("{} (algorithm {})", k.tag, k.algorithm)));
+        let tags = list(
+            keys.iter()
+                .map(|k| format!("{} (algorithm {})", k.tag, k.algorithm)),
+        );
         let mut trusted: Vec<&ServedKey> = Vec::new();
         for ds in &proposal.ds {
             match dnssec::match_ds(zone, ds, &keys) {
@@ -951,7 +1104,9 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
                 at,
                 format!("no DS points to a served DNSKEY, so the chain of trust into {zone} is broken (served keys: {tags})"),
             );
-        } else if let Err(e) = dnssec::validate_rrset(zone, RecordType::DNSKEY, records, &trusted, now) {
+        } else if let Err(e) =
+            dnssec::validate_rrset(zone, RecordType::DNSKEY, records, &trusted, now)
+        {
             f.add(
                 CheckId::DnssecValid,
                 true,
@@ -963,15 +1118,28 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
         match &p.edns {
             Some(Ok(a)) if a.message.metadata.response_code == ResponseCode::NoError => {
                 let zone_keys: Vec<&ServedKey> = keys.iter().filter(|k| k.key.zone_key()).collect();
-                if let Err(e) = dnssec::validate_rrset(zone, RecordType::SOA, &a.message.answers, &zone_keys, now) {
-                    f.add(CheckId::DnssecValid, true, at, format!("the SOA is not validly signed: {e}"));
+                if let Err(e) = dnssec::validate_rrset(
+                    zone,
+                    RecordType::SOA,
+                    &a.message.answers,
+                    &zone_keys,
+                    now,
+                ) {
+                    f.add(
+                        CheckId::DnssecValid,
+                        true,
+                        at,
+                        format!("the SOA is not validly signed: {e}"),
+                    );
                 }
             }
             _ => f.add(
                 CheckId::DnssecValid,
                 true,
                 at,
-                format!("the signed SOA of {zone} could not be fetched (EDNS query with DO=1 failed)"),
+                format!(
+                    "the signed SOA of {zone} could not be fetched (EDNS query with DO=1 failed)"
+                ),
             ),
         }
     }
@@ -982,12 +1150,19 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
                 CheckId::DnskeyAlgorithm,
                 j == Judgement::Major,
                 At::default(),
-                format!("DNSKEY {} of {zone} use algorithm {alg}: {name}", list(tags)),
+                format!(
+                    "DNSKEY {} of {zone} use algorithm {alg}: {name}",
+                    list(tags)
+                ),
             );
         } else if j != Judgement::Ok {
             // Already reported for the DS set; name the served keys too.
-            if let Some(last) = f.list.iter_mut().rev().find(|x| x.check == CheckId::DnskeyAlgorithm && x.message.contains(&format!("algorithm {alg}:"))) {
-                last.message.push_str(&format!(" (served DNSKEY {})", list(tags)));
+            if let Some(last) = f.list.iter_mut().rev().find(|x| {
+                x.check == CheckId::DnskeyAlgorithm
+                    && x.message.contains(&format!("algorithm {alg}:"))
+            }) {
+                last.message
+                    .push_str(&format!(" (served DNSKEY {})", list(tags)));
             }
         }
     }
@@ -1003,7 +1178,11 @@ async fn network_diversity(targets: &[Target], profile: &Profile, f: &mut Findin
         return;
     }
     for (v4, len) in [(true, 24u8), (false, 48u8)] {
-        let family: Vec<IpAddr> = ips.iter().copied().filter(|ip| ip.is_ipv4() == v4).collect();
+        let family: Vec<IpAddr> = ips
+            .iter()
+            .copied()
+            .filter(|ip| ip.is_ipv4() == v4)
+            .collect();
         let prefixes: BTreeSet<IpAddr> = family.iter().map(|ip| network(*ip, len)).collect();
         if prefixes.len() == 1 {
             if let Some(p) = prefixes.first() {
@@ -1025,7 +1204,12 @@ async fn network_diversity(targets: &[Target], profile: &Profile, f: &mut Findin
         Ok(AsLookup::None) => return,
         Ok(l) => l,
         Err(e) => {
-            f.add(CheckId::NetworkDiversity, false, At::default(), format!("origin ASes could not be looked up: {e}"));
+            f.add(
+                CheckId::NetworkDiversity,
+                false,
+                At::default(),
+                format!("origin ASes could not be looked up: {e}"),
+            );
             return;
         }
     };

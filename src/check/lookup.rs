@@ -23,7 +23,7 @@ use super::profile::{AsSource, QuerySettings, ResolverSettings};
 
 /// A resolver for ordinary lookups.
 pub enum NameResolver {
-    Stub(TokioResolver),
+    Stub(Box<TokioResolver>),
     Iterative(Box<Recursor<TokioRuntimeProvider>>),
 }
 
@@ -45,15 +45,23 @@ impl NameResolver {
                     .with_options(opts)
                     .build()
                     .map_err(|e| e.to_string())?;
-                Ok(NameResolver::Stub(resolver))
+                Ok(NameResolver::Stub(Box::new(resolver)))
             }
-            ResolverSettings::Servers { servers } => Ok(NameResolver::Stub(stub(servers, opts)?)),
+            ResolverSettings::Servers { servers } => {
+                Ok(NameResolver::Stub(Box::new(stub(servers, opts)?)))
+            }
             ResolverSettings::RootHints { roots } => {
                 let mut options = RecursorOptions::default();
                 // Labs run their own roots on loopback or private addresses.
                 options.deny_server.clear();
-                let recursor = Recursor::new(roots, DnssecPolicy::SecurityUnaware, None, options, TokioRuntimeProvider::default())
-                    .map_err(|e| format!("cannot build the iterative resolver: {e}"))?;
+                let recursor = Recursor::new(
+                    roots,
+                    DnssecPolicy::SecurityUnaware,
+                    None,
+                    options,
+                    TokioRuntimeProvider::default(),
+                )
+                .map_err(|e| format!("cannot build the iterative resolver: {e}"))?;
                 Ok(NameResolver::Iterative(Box::new(recursor)))
             }
         }
@@ -77,7 +85,10 @@ impl NameResolver {
 
     /// The addresses of `name` (A and AAAA), and whether a CNAME was met on the way.
     pub async fn addresses(&self, name: &Name) -> (Result<BTreeSet<IpAddr>, String>, Option<Name>) {
-        let (a, aaaa) = tokio::join!(self.lookup(name, RecordType::A), self.lookup(name, RecordType::AAAA));
+        let (a, aaaa) = tokio::join!(
+            self.lookup(name, RecordType::A),
+            self.lookup(name, RecordType::AAAA)
+        );
         let mut cname = None;
         let mut ips = BTreeSet::new();
         let mut errors = Vec::new();
@@ -92,7 +103,9 @@ impl NameResolver {
                             RData::AAAA(a) => {
                                 ips.insert(IpAddr::V6(a.0));
                             }
-                            RData::CNAME(c) if r.name.to_lowercase() == name.to_lowercase() => cname = Some(c.0),
+                            RData::CNAME(c) if r.name.to_lowercase() == name.to_lowercase() => {
+                                cname = Some(c.0)
+                            }
                             _ => {}
                         }
                     }
@@ -121,10 +134,13 @@ fn stub(servers: &[SocketAddr], opts: ResolverOpts) -> Result<TokioResolver, Str
             NameServerConfig::new(sa.ip(), true, vec![udp, tcp])
         })
         .collect();
-    TokioResolver::builder_with_config(ResolverConfig::from_parts(None, vec![], configs), TokioRuntimeProvider::default())
-        .with_options(opts)
-        .build()
-        .map_err(|e| e.to_string())
+    TokioResolver::builder_with_config(
+        ResolverConfig::from_parts(None, vec![], configs),
+        TokioRuntimeProvider::default(),
+    )
+    .with_options(opts)
+    .build()
+    .map_err(|e| e.to_string())
 }
 
 /// One entry of a prefix-to-AS table.
@@ -159,7 +175,9 @@ impl AsTable {
                 Some((p, l)) => (p, Some(l)),
                 None => (addr, None),
             };
-            let prefix: IpAddr = prefix.parse().map_err(|_| format!("line {}: bad address {addr:?}", i + 1))?;
+            let prefix: IpAddr = prefix
+                .parse()
+                .map_err(|_| format!("line {}: bad address {addr:?}", i + 1))?;
             let max = if prefix.is_ipv4() { 32 } else { 128 };
             let len = match len {
                 Some(l) => l
@@ -179,7 +197,8 @@ impl AsTable {
     }
 
     pub fn load(path: &Path) -> Result<AsTable, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read AS table {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read AS table {}: {e}", path.display()))?;
         AsTable::parse(&text).map_err(|e| format!("AS table {}: {e}", path.display()))
     }
 
@@ -198,7 +217,14 @@ pub fn origin_name(ip: IpAddr, zone4: &str, zone6: &str) -> Result<Name, String>
     let text = match ip {
         IpAddr::V4(v4) => {
             let o = v4.octets();
-            format!("{}.{}.{}.{}.{}", o[3], o[2], o[1], o[0], zone4.trim_end_matches('.'))
+            format!(
+                "{}.{}.{}.{}.{}",
+                o[3],
+                o[2],
+                o[1],
+                o[0],
+                zone4.trim_end_matches('.')
+            )
         }
         IpAddr::V6(v6) => {
             let mut labels: Vec<String> = v6
@@ -228,24 +254,41 @@ pub fn parse_origin_txt(text: &str) -> Vec<u32> {
 pub enum AsLookup {
     None,
     Table(AsTable),
-    Dns { zone4: String, zone6: String, resolver: NameResolver },
+    Dns {
+        zone4: String,
+        zone6: String,
+        resolver: Box<NameResolver>,
+    },
 }
 
 impl AsLookup {
-    pub fn new(source: &AsSource, resolver: &ResolverSettings, query: &QuerySettings) -> Result<AsLookup, String> {
+    pub fn new(
+        source: &AsSource,
+        resolver: &ResolverSettings,
+        query: &QuerySettings,
+    ) -> Result<AsLookup, String> {
         Ok(match source {
             AsSource::None => AsLookup::None,
             AsSource::Table { path } => AsLookup::Table(AsTable::load(path)?),
-            AsSource::Dns { zone, zone6, servers } => {
+            AsSource::Dns {
+                zone,
+                zone6,
+                servers,
+            } => {
                 let resolver = if servers.is_empty() {
                     NameResolver::new(resolver, query)?
                 } else {
-                    NameResolver::new(&ResolverSettings::Servers { servers: servers.clone() }, query)?
+                    NameResolver::new(
+                        &ResolverSettings::Servers {
+                            servers: servers.clone(),
+                        },
+                        query,
+                    )?
                 };
                 AsLookup::Dns {
                     zone4: zone.clone(),
                     zone6: zone6.clone(),
-                    resolver,
+                    resolver: Box::new(resolver),
                 }
             }
         })
@@ -255,14 +298,25 @@ impl AsLookup {
     pub async fn origin(&self, ip: IpAddr) -> Result<Vec<u32>, String> {
         match self {
             AsLookup::None => Err("no AS source configured".into()),
-            AsLookup::Table(t) => t.lookup(ip).map(|a| vec![a]).ok_or_else(|| "not in the AS table".into()),
-            AsLookup::Dns { zone4, zone6, resolver } => {
+            AsLookup::Table(t) => t
+                .lookup(ip)
+                .map(|a| vec![a])
+                .ok_or_else(|| "not in the AS table".into()),
+            AsLookup::Dns {
+                zone4,
+                zone6,
+                resolver,
+            } => {
                 let name = origin_name(ip, zone4, zone6)?;
                 let records = resolver.lookup(&name, RecordType::TXT).await?;
                 let mut asns = Vec::new();
                 for r in records {
                     if let RData::TXT(txt) = &r.data {
-                        let text: String = txt.txt_data.iter().map(|s| String::from_utf8_lossy(s)).collect();
+                        let text: String = txt
+                            .txt_data
+                            .iter()
+                            .map(|s| String::from_utf8_lossy(s))
+                            .collect();
                         asns.extend(parse_origin_txt(&text));
                     }
                 }
@@ -298,13 +352,20 @@ mod tests {
 
     #[test]
     fn origin_names_and_txt() {
-        let n = origin_name("192.0.2.1".parse().expect("ip"), "origin.asn.cymru.com.", "origin6.asn.cymru.com.")
-            .expect("name");
+        let n = origin_name(
+            "192.0.2.1".parse().expect("ip"),
+            "origin.asn.cymru.com.",
+            "origin6.asn.cymru.com.",
+        )
+        .expect("name");
         assert_eq!(n.to_string(), "1.2.0.192.origin.asn.cymru.com.");
         let n6 = origin_name("2001:db8::1".parse().expect("ip"), "o4.", "o6.").expect("name");
         assert!(n6.to_string().starts_with("1.0.0.0.0.0.0.0."));
         assert!(n6.to_string().ends_with("8.b.d.0.1.0.0.2.o6."));
-        assert_eq!(parse_origin_txt("64500 64501 | 192.0.2.0/24 | ZZ | arin | 2000-01-01"), vec![64500, 64501]);
+        assert_eq!(
+            parse_origin_txt("64500 64501 | 192.0.2.0/24 | ZZ | arin | 2000-01-01"),
+            vec![64500, 64501]
+        );
     }
 
     #[test]

@@ -25,13 +25,24 @@ pub mod report;
 
 pub use engine::run_check;
 pub use probe::Transport;
-pub use profile::{AsSource, CheckId, Profile, ProfileError, QuerySettings, ResolverSettings, Severity};
+pub use profile::{
+    AsSource, CheckId, Profile, ProfileError, QuerySettings, ResolverSettings, Severity,
+};
 pub use proposal::{Proposal, ProposedNs};
 pub use report::{CheckStatus, Finding, Report, Verdict};
 
 use crate::registry::{Delegation, TldLabel};
 
 /// Checks a TLD's delegation as the registry holds it (addresses on port 53).
-pub async fn check_delegation(tld: &TldLabel, delegation: &Delegation, profile: &Profile) -> Report {
-    run_check(&tld.to_name(), &Proposal::from_delegation(delegation), profile).await
+pub async fn check_delegation(
+    tld: &TldLabel,
+    delegation: &Delegation,
+    profile: &Profile,
+) -> Report {
+    run_check(
+        &tld.to_name(),
+        &Proposal::from_delegation(delegation),
+        profile,
+    )
+    .await
 }

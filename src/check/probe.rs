@@ -110,7 +110,10 @@ pub enum ProbeError {
 impl ProbeError {
     /// Whether this failure means nothing answers at that address and transport.
     fn is_dead(&self) -> bool {
-        matches!(self, ProbeError::Timeout(_) | ProbeError::Refused | ProbeError::Io(_))
+        matches!(
+            self,
+            ProbeError::Timeout(_) | ProbeError::Refused | ProbeError::Io(_)
+        )
     }
 }
 
@@ -200,19 +203,30 @@ impl Prober {
 
     /// Every query made so far.
     pub fn take_log(&self) -> Vec<QueryRecord> {
-        self.log.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default()
+        self.log
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default()
     }
 
     /// Sends one query to `address` over `transport` (labelled with the name server `server`
     /// in the log). An address that timed out before is not queried again.
-    pub async fn query(&self, server: &Name, address: SocketAddr, transport: Transport, spec: &QuerySpec) -> Outcome {
+    pub async fn query(
+        &self,
+        server: &Name,
+        address: SocketAddr,
+        transport: Transport,
+        spec: &QuerySpec,
+    ) -> Outcome {
         if self.is_dead(address, transport) {
             return Err(ProbeError::Skipped(format!(
                 "{address} gave no answer over {transport} earlier"
             )));
         }
         if Instant::now() >= self.deadline {
-            return Err(ProbeError::Skipped("the check's time budget is spent".into()));
+            return Err(ProbeError::Skipped(
+                "the check's time budget is spent".into(),
+            ));
         }
         let outcome = {
             let _permit = self.permits.acquire().await;
@@ -233,7 +247,14 @@ impl Prober {
         outcome
     }
 
-    fn record(&self, server: &Name, address: SocketAddr, transport: Transport, spec: &QuerySpec, outcome: &Outcome) {
+    fn record(
+        &self,
+        server: &Name,
+        address: SocketAddr,
+        transport: Transport,
+        spec: &QuerySpec,
+        outcome: &Outcome,
+    ) {
         let mut query_flags = Vec::new();
         if spec.rd {
             query_flags.push("rd".to_string());
@@ -279,7 +300,9 @@ impl Prober {
 
     async fn udp(&self, address: SocketAddr, spec: &QuerySpec, end: Instant) -> Outcome {
         let msg = spec.message();
-        let bytes = msg.to_vec().map_err(|e| ProbeError::Io(format!("cannot encode query: {e}")))?;
+        let bytes = msg
+            .to_vec()
+            .map_err(|e| ProbeError::Io(format!("cannot encode query: {e}")))?;
         // Bound to the unspecified address so that a reply from another local address (a
         // server answering from the wrong source) still arrives and can be reported.
         let bind: SocketAddr = if address.is_ipv4() {
@@ -287,7 +310,9 @@ impl Prober {
         } else {
             (Ipv6Addr::UNSPECIFIED, 0).into()
         };
-        let socket = UdpSocket::bind(bind).await.map_err(|e| ProbeError::Io(e.to_string()))?;
+        let socket = UdpSocket::bind(bind)
+            .await
+            .map_err(|e| ProbeError::Io(e.to_string()))?;
         let start = Instant::now();
         let interval = end.saturating_duration_since(start) / (self.retries + 1);
         socket
@@ -298,7 +323,11 @@ impl Prober {
         let mut next_send = start + interval;
         let mut buf = vec![0u8; 65535];
         loop {
-            let wake = if sends <= self.retries { next_send.min(end) } else { end };
+            let wake = if sends <= self.retries {
+                next_send.min(end)
+            } else {
+                end
+            };
             match timeout_at(wake, socket.recv_from(&mut buf)).await {
                 Err(_) => {
                     if Instant::now() >= end {
@@ -335,12 +364,16 @@ impl Prober {
 
 async fn tcp(address: SocketAddr, spec: &QuerySpec, end: Instant) -> Outcome {
     let msg = spec.message();
-    let bytes = msg.to_vec().map_err(|e| ProbeError::Io(format!("cannot encode query: {e}")))?;
+    let bytes = msg
+        .to_vec()
+        .map_err(|e| ProbeError::Io(format!("cannot encode query: {e}")))?;
     let start = Instant::now();
     let timeout = || ProbeError::Timeout(millis(end - start));
     let mut stream = match timeout_at(end, TcpStream::connect(address)).await {
         Err(_) => return Err(timeout()),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Err(ProbeError::Refused),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return Err(ProbeError::Refused)
+        }
         Ok(Err(e)) => return Err(ProbeError::Io(e.to_string())),
         Ok(Ok(s)) => s,
     };
@@ -379,11 +412,15 @@ async fn tcp(address: SocketAddr, spec: &QuerySpec, end: Instant) -> Outcome {
 /// A reply belongs to a query when it is a response with the same id and, if it carries a
 /// question, the same one (FORMERR replies may omit it).
 fn matches_query(query: &Message, reply: &Message) -> bool {
-    if reply.metadata.id != query.metadata.id || reply.metadata.message_type != MessageType::Response {
+    if reply.metadata.id != query.metadata.id
+        || reply.metadata.message_type != MessageType::Response
+    {
         return false;
     }
     match (reply.queries.first(), query.queries.first()) {
-        (Some(r), Some(q)) => r.query_type() == q.query_type() && r.name().to_lowercase() == q.name().to_lowercase(),
+        (Some(r), Some(q)) => {
+            r.query_type() == q.query_type() && r.name().to_lowercase() == q.name().to_lowercase()
+        }
         (None, _) => reply.metadata.response_code != ResponseCode::NoError,
         _ => false,
     }

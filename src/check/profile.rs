@@ -246,21 +246,16 @@ impl QuerySettings {
 }
 
 /// Which resolver finds the addresses of out-of-bailiwick name servers given without any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, tag = "mode", rename_all = "kebab-case")]
 pub enum ResolverSettings {
     /// The system's resolver (`/etc/resolv.conf`).
+    #[default]
     System,
     /// Given recursive servers (`"192.0.2.53:53"`, `"[2001:db8::53]:5353"`).
     Servers { servers: Vec<SocketAddr> },
     /// Iterative resolution from these root server addresses (port 53).
     RootHints { roots: Vec<IpAddr> },
-}
-
-impl Default for ResolverSettings {
-    fn default() -> Self {
-        ResolverSettings::System
-    }
 }
 
 /// Where origin AS numbers come from for the network-diversity check.
@@ -393,7 +388,9 @@ mod tests {
              [asn]\nsource = \"table\"\npath = \"ip-asn.tsv\"\n",
         )
         .expect("valid");
-        assert!(matches!(p.resolver, ResolverSettings::Servers { ref servers } if servers.len() == 2));
+        assert!(
+            matches!(p.resolver, ResolverSettings::Servers { ref servers } if servers.len() == 2)
+        );
         assert!(matches!(p.asn, AsSource::Table { .. }));
         let p = Profile::from_toml("[resolver]\nmode = \"root-hints\"\nroots = [\"127.0.0.2\"]\n")
             .expect("valid");

@@ -38,7 +38,10 @@ impl Proposal {
                 .iter()
                 .map(|(name, addresses)| ProposedNs {
                     name: host_to_name(name),
-                    addresses: addresses.iter().map(|ip| SocketAddr::new(*ip, 53)).collect(),
+                    addresses: addresses
+                        .iter()
+                        .map(|ip| SocketAddr::new(*ip, 53))
+                        .collect(),
                 })
                 .collect(),
             ds: delegation.ds.iter().cloned().collect(),

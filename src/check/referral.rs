@@ -39,7 +39,11 @@ pub fn referral_size(zone: &Name, proposal: &Proposal) -> Result<(usize, usize),
     let mut msg = Message::new(0xffff, MessageType::Response, OpCode::Query);
     msg.add_query(Query::query(longest_qname(zone)?, RecordType::A));
     for ns in &proposal.nameservers {
-        msg.add_authority(Record::from_rdata(zone.clone(), 172_800, RData::NS(NS(ns.name.clone()))));
+        msg.add_authority(Record::from_rdata(
+            zone.clone(),
+            172_800,
+            RData::NS(NS(ns.name.clone())),
+        ));
     }
     // One A and one AAAA of the in-zone servers, preferring a server that has both.
     let inside: Vec<_> = proposal
@@ -47,7 +51,9 @@ pub fn referral_size(zone: &Name, proposal: &Proposal) -> Result<(usize, usize),
         .iter()
         .filter(|ns| zone.zone_of(&ns.name) && !ns.addresses.is_empty())
         .collect();
-    let has = |ns: &&&super::proposal::ProposedNs, v4: bool| ns.addresses.iter().any(|a| a.is_ipv4() == v4);
+    let has = |ns: &&&super::proposal::ProposedNs, v4: bool| {
+        ns.addresses.iter().any(|a| a.is_ipv4() == v4)
+    };
     let both = inside.iter().find(|ns| has(ns, true) && has(ns, false));
     let mut glue = Vec::new();
     for v4 in [true, false] {
@@ -66,7 +72,9 @@ pub fn referral_size(zone: &Name, proposal: &Proposal) -> Result<(usize, usize),
     for g in glue {
         msg.add_additional(g);
     }
-    let bytes = msg.to_vec().map_err(|e| format!("cannot encode the referral: {e}"))?;
+    let bytes = msg
+        .to_vec()
+        .map_err(|e| format!("cannot encode the referral: {e}"))?;
     Ok((bytes.len(), count))
 }
 

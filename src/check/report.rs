@@ -97,8 +97,14 @@ impl Report {
             "{}: {} ({} errors, {} warnings; {} queries in {} ms)",
             self.zone,
             self.verdict.to_string().to_uppercase(),
-            self.findings.iter().filter(|f| f.severity == Severity::Error).count(),
-            self.findings.iter().filter(|f| f.severity == Severity::Warning).count(),
+            self.findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count(),
+            self.findings
+                .iter()
+                .filter(|f| f.severity == Severity::Warning)
+                .count(),
             self.queries.len(),
             self.elapsed_ms
         );
@@ -121,11 +127,20 @@ impl Report {
                 if let Some(t) = f.transport {
                     place.push(t.to_string());
                 }
-                let sev = if f.severity == Severity::Error { "error" } else { "warning" };
+                let sev = if f.severity == Severity::Error {
+                    "error"
+                } else {
+                    "warning"
+                };
                 if place.is_empty() {
                     let _ = writeln!(out, "          - {sev}: {}", f.message);
                 } else {
-                    let _ = writeln!(out, "          - {sev}: [{}] {}", place.join(" "), f.message);
+                    let _ = writeln!(
+                        out,
+                        "          - {sev}: [{}] {}",
+                        place.join(" "),
+                        f.message
+                    );
                 }
             }
         }

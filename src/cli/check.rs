@@ -28,7 +28,11 @@ pub struct CheckCmd {
     pub zone: Option<String>,
     /// A name server, optionally with an address (ADDR may carry a port: 127.0.0.1:5300,
     /// [::1]:5300); repeat for more servers or more addresses of one server
-    #[arg(long = "ns", value_name = "NAME[/ADDR]", required_unless_present = "tld")]
+    #[arg(
+        long = "ns",
+        value_name = "NAME[/ADDR]",
+        required_unless_present = "tld"
+    )]
     pub ns: Vec<String>,
     /// A DS record, 'KEYTAG ALGORITHM DIGESTTYPE HEXDIGEST' (commas also separate); repeatable
     #[arg(long = "ds", value_name = "DS", conflicts_with = "tld")]
@@ -54,21 +58,25 @@ impl CheckCmd {
             Some(label) => {
                 let tld = TldLabel::parse(label)?;
                 let store = ctx.open_store()?;
-                let delegation = store
-                    .current_delegation(&tld)?
-                    .ok_or_else(|| Error::Usage(format!("the database holds no delegation for {tld}")))?;
+                let delegation = store.current_delegation(&tld)?.ok_or_else(|| {
+                    Error::Usage(format!("the database holds no delegation for {tld}"))
+                })?;
                 (tld.to_name(), Proposal::from_delegation(&delegation))
             }
             None => {
                 let zone = self.zone.as_deref().unwrap_or_default();
-                let zone = check::proposal::parse_name(zone).map_err(|e| Error::Usage(format!("zone: {e}")))?;
+                let zone = check::proposal::parse_name(zone)
+                    .map_err(|e| Error::Usage(format!("zone: {e}")))?;
                 let mut proposal = Proposal::default();
                 for arg in &self.ns {
-                    proposal.add_arg(arg).map_err(|e| Error::Usage(format!("--ns {arg}: {e}")))?;
+                    proposal
+                        .add_arg(arg)
+                        .map_err(|e| Error::Usage(format!("--ns {arg}: {e}")))?;
                 }
                 for arg in &self.ds {
                     let text = arg.replace(',', " ");
-                    let ds = DsRecord::parse(&text).map_err(|e| Error::Usage(format!("--ds {arg}: {e}")))?;
+                    let ds = DsRecord::parse(&text)
+                        .map_err(|e| Error::Usage(format!("--ds {arg}: {e}")))?;
                     if !proposal.ds.contains(&ds) {
                         proposal.ds.push(ds);
                     }

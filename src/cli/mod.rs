@@ -15,7 +15,11 @@ use crate::error::{Error, Result};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
-#[command(name = "rootdesk", version, about = "The root zone change desk for top-level domains")]
+#[command(
+    name = "rootdesk",
+    version,
+    about = "The root zone change desk for top-level domains"
+)]
 pub struct Cli {
     /// The SQLite database file [default: ./rootdesk.db]
     #[arg(long, global = true, env = "ROOTDESK_DB")]
@@ -58,7 +62,9 @@ pub enum Format {
 pub(crate) fn emit(text: &str) -> Result<()> {
     use std::io::Write;
     match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("standard output", e)),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::io("standard output", e))
+        }
         _ => Ok(()),
     }
 }
@@ -94,9 +100,15 @@ impl Cli {
                 let (store, from) = Store::migrate(&ctx.config.db)?;
                 let to = store.schema_version()?;
                 if from == to {
-                    println!("{} is at schema version {to}; nothing to do", store.path().display());
+                    println!(
+                        "{} is at schema version {to}; nothing to do",
+                        store.path().display()
+                    );
                 } else {
-                    println!("{} migrated from schema version {from} to {to}", store.path().display());
+                    println!(
+                        "{} migrated from schema version {from} to {to}",
+                        store.path().display()
+                    );
                 }
             }
             Command::ImportZone(cmd) => cmd.run(&ctx)?,
@@ -112,7 +124,11 @@ impl Cli {
                     )));
                 }
                 ctx.open_store()?.backup(&file)?;
-                println!("backed up {} to {}", ctx.config.db.display(), file.display());
+                println!(
+                    "backed up {} to {}",
+                    ctx.config.db.display(),
+                    file.display()
+                );
             }
         }
         Ok(ExitCode::SUCCESS)

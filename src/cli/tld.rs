@@ -41,7 +41,8 @@ impl TldCmd {
                 match format {
                     Format::Json => print_json(&records),
                     Format::Csv => {
-                        let mut out = String::from("label,unicode,type,status,nameservers,ds,sponsor\n");
+                        let mut out =
+                            String::from("label,unicode,type,status,nameservers,ds,sponsor\n");
                         for r in &records {
                             let _ = writeln!(
                                 out,

@@ -204,8 +204,14 @@ mod tests {
         )
         .expect("valid");
         let diff = a.diff(&b);
-        assert_eq!(diff.added_ns, vec![HostName::parse("c.ns.example").expect("name")]);
-        assert_eq!(diff.removed_ns, vec![HostName::parse("b.nic.de").expect("name")]);
+        assert_eq!(
+            diff.added_ns,
+            vec![HostName::parse("c.ns.example").expect("name")]
+        );
+        assert_eq!(
+            diff.removed_ns,
+            vec![HostName::parse("b.nic.de").expect("name")]
+        );
         assert_eq!(diff.added_glue.len(), 1);
         assert_eq!(diff.removed_glue.len(), 3);
         assert_eq!(diff.added_ds.len(), 1);
@@ -216,8 +222,13 @@ mod tests {
     #[test]
     fn refuses_duplicates_and_unknown_fields() {
         assert!(delegation(r#"{"nameservers":[{"name":"a.de"},{"name":"A.de."}]}"#).is_err());
-        assert!(delegation(r#"{"nameservers":[{"name":"a.de","addresses":["192.0.2.1","192.0.2.1"]}]}"#).is_err());
+        assert!(delegation(
+            r#"{"nameservers":[{"name":"a.de","addresses":["192.0.2.1","192.0.2.1"]}]}"#
+        )
+        .is_err());
         assert!(delegation(r#"{"nameservers":[{"name":"a.de","ttl":5}]}"#).is_err());
-        assert!(delegation(r#"{"nameservers":[{"name":"a.de","addresses":["999.1.1.1"]}]}"#).is_err());
+        assert!(
+            delegation(r#"{"nameservers":[{"name":"a.de","addresses":["999.1.1.1"]}]}"#).is_err()
+        );
     }
 }

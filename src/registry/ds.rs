@@ -33,7 +33,12 @@ pub fn digest_length(digest_type: u8) -> Option<usize> {
 }
 
 impl DsRecord {
-    pub fn new(key_tag: u16, algorithm: u8, digest_type: u8, digest: Vec<u8>) -> Result<Self, Invalid> {
+    pub fn new(
+        key_tag: u16,
+        algorithm: u8,
+        digest_type: u8,
+        digest: Vec<u8>,
+    ) -> Result<Self, Invalid> {
         let record = DsRecord {
             key_tag,
             algorithm,

@@ -26,7 +26,11 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    pub(crate) fn new(what: &'static str, value: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        what: &'static str,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
         Invalid {
             what,
             value: value.into(),

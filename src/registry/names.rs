@@ -228,12 +228,27 @@ mod tests {
 
     #[test]
     fn tld_labels() {
-        assert_eq!(TldLabel::parse("DE.").map(|l| l.to_string()), Ok("de".into()));
+        assert_eq!(
+            TldLabel::parse("DE.").map(|l| l.to_string()),
+            Ok("de".into())
+        );
         let rf = TldLabel::parse("рф").expect("U-label");
         assert_eq!(rf.as_str(), "xn--p1ai");
         assert_eq!(rf.unicode(), "рф");
-        assert_eq!(TldLabel::parse("xn--p1ai").map(|l| l.unicode()), Ok("рф".into()));
-        for bad in ["", "a.b", "de1", "-de", "x_y", "xn--", "xn--zz-", &"a".repeat(64)] {
+        assert_eq!(
+            TldLabel::parse("xn--p1ai").map(|l| l.unicode()),
+            Ok("рф".into())
+        );
+        for bad in [
+            "",
+            "a.b",
+            "de1",
+            "-de",
+            "x_y",
+            "xn--",
+            "xn--zz-",
+            &"a".repeat(64),
+        ] {
             assert!(TldLabel::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -244,7 +259,9 @@ mod tests {
         assert_eq!(h.as_str(), "ns1.example.de");
         assert_eq!(h.to_fqdn(), "ns1.example.de.");
         assert!(h.is_under(&TldLabel::parse("de").expect("label")));
-        for bad in ["de", "a..de", "-a.de", "a-.de", "a_b.de", "a.123", "a b.de", ""] {
+        for bad in [
+            "de", "a..de", "-a.de", "a-.de", "a_b.de", "a.123", "a b.de", "",
+        ] {
             assert!(HostName::parse(bad).is_err(), "{bad:?} accepted");
         }
         let long = format!("{}.de", vec!["a".repeat(63); 4].join("."));

@@ -83,13 +83,15 @@ impl Contact {
     pub fn validate(&self) -> Result<(), Invalid> {
         validate_handle(&self.handle)?;
         if let Some(email) = &self.email {
-            let valid = email
-                .split_once('@')
-                .is_some_and(|(local, domain)| {
-                    !local.is_empty() && domain.contains('.') && !email.contains(char::is_whitespace)
-                });
+            let valid = email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !email.contains(char::is_whitespace)
+            });
             if !valid {
-                return Err(Invalid::new("e-mail address", email, "expected local@domain"));
+                return Err(Invalid::new(
+                    "e-mail address",
+                    email,
+                    "expected local@domain",
+                ));
             }
         }
         Ok(())
@@ -304,7 +306,10 @@ mod tests {
 {"tld": "xn--p1ai", "type": "cctld", "delegated": true, "admin_org": "Coordination Center", "admin": {"handle": "rf-admin", "email": "admin@cctld.ru"}}"#;
         let records = parse_tld_lines(text).expect("parses");
         assert_eq!(records.len(), 2);
-        assert_eq!(records[0].admin.as_ref().map(|c| c.handle.as_str()), Some("aaa-admin"));
+        assert_eq!(
+            records[0].admin.as_ref().map(|c| c.handle.as_str()),
+            Some("aaa-admin")
+        );
         assert_eq!(records[1].unicode, "рф");
         assert_eq!(records[1].tech, None);
     }
@@ -313,12 +318,30 @@ mod tests {
     fn refuses_bad_lines_by_number() {
         let good = r#"{"tld": "de", "type": "cctld", "delegated": true}"#;
         let cases = [
-            (r#"{"tld": "d e", "type": "cctld", "delegated": true}"#, "TLD label"),
-            (r#"{"tld": "fr", "type": "cctld", "delegated": true, "colour": 1}"#, "unknown field"),
-            (r#"{"tld": "fr", "type": "cctld", "delegated": true, "created": "2020-13-01"}"#, "YYYY-MM-DD"),
-            (r#"{"tld": "fr", "type": "tld", "delegated": true}"#, "unknown variant"),
-            (r#"{"tld": "DE", "type": "cctld", "delegated": true}"#, "already on line 1"),
-            (r#"{"tld": "fr", "type": "cctld", "delegated": true, "admin": {"email": "nope"}}"#, "e-mail"),
+            (
+                r#"{"tld": "d e", "type": "cctld", "delegated": true}"#,
+                "TLD label",
+            ),
+            (
+                r#"{"tld": "fr", "type": "cctld", "delegated": true, "colour": 1}"#,
+                "unknown field",
+            ),
+            (
+                r#"{"tld": "fr", "type": "cctld", "delegated": true, "created": "2020-13-01"}"#,
+                "YYYY-MM-DD",
+            ),
+            (
+                r#"{"tld": "fr", "type": "tld", "delegated": true}"#,
+                "unknown variant",
+            ),
+            (
+                r#"{"tld": "DE", "type": "cctld", "delegated": true}"#,
+                "already on line 1",
+            ),
+            (
+                r#"{"tld": "fr", "type": "cctld", "delegated": true, "admin": {"email": "nope"}}"#,
+                "e-mail",
+            ),
             ("{", "EOF"),
         ];
         for (line, expect) in cases {

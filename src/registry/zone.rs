@@ -120,14 +120,20 @@ impl RootZone {
     pub fn diff(&self, new: &RootZone) -> ZoneDiff {
         let mut diff = ZoneDiff {
             apex_changed: self.apex != new.apex
-                || self.apex.ns.iter().any(|h| self.hosts.get(h) != new.hosts.get(h)),
+                || self
+                    .apex
+                    .ns
+                    .iter()
+                    .any(|h| self.hosts.get(h) != new.hosts.get(h)),
             ..ZoneDiff::default()
         };
         for (label, old_entry) in &self.tlds {
             match new.tlds.get(label) {
                 None => diff.removed.push(label.clone()),
                 Some(new_entry) => {
-                    let changes = self.delegation_of(old_entry).diff(&new.delegation_of(new_entry));
+                    let changes = self
+                        .delegation_of(old_entry)
+                        .diff(&new.delegation_of(new_entry));
                     if !changes.is_empty() {
                         diff.changed.insert(label.clone(), changes);
                     } else if old_entry.ns_ttl != new_entry.ns_ttl

@@ -220,7 +220,10 @@ mod tests {
     fn create_open_and_refuse_newer() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.db");
-        assert!(matches!(Store::open(&path), Err(StoreError::NotInitialised(_))));
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::NotInitialised(_))
+        ));
         let store = Store::create(&path).expect("create");
         assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
         let mode: String = store
@@ -229,7 +232,10 @@ mod tests {
             .expect("pragma");
         assert_eq!(mode, "wal");
         drop(store);
-        assert!(matches!(Store::create(&path), Err(StoreError::AlreadyInitialised(..))));
+        assert!(matches!(
+            Store::create(&path),
+            Err(StoreError::AlreadyInitialised(..))
+        ));
         Store::open(&path).expect("reopen");
         {
             let conn = Connection::open(&path).expect("raw");
@@ -237,6 +243,9 @@ mod tests {
                 .expect("bump");
         }
         let err = Store::open(&path).err().expect("too new");
-        assert!(err.to_string().contains("newer than this rootdesk"), "{err}");
+        assert!(
+            err.to_string().contains("newer than this rootdesk"),
+            "{err}"
+        );
     }
 }

@@ -23,8 +23,7 @@ impl TldImportReport {
     }
 }
 
-const TLD_COLUMNS: &str =
-    "label, type, tag, country, status, sponsor, created, updated";
+const TLD_COLUMNS: &str = "label, type, tag, country, status, sponsor, created, updated";
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -143,7 +142,11 @@ impl Store {
     }
 
     /// Adds or updates TLD records and their contacts in one transaction.
-    pub fn import_tlds(&mut self, records: &[TldRecord], now: OffsetDateTime) -> Result<TldImportReport> {
+    pub fn import_tlds(
+        &mut self,
+        records: &[TldRecord],
+        now: OffsetDateTime,
+    ) -> Result<TldImportReport> {
         self.write(|tx| import_tlds_tx(tx, records, now))
     }
 }
@@ -183,7 +186,8 @@ pub fn import_tlds_tx(
         "INSERT INTO tld_contacts (tld, role, contact) VALUES (?1, ?2, ?3) \
          ON CONFLICT (tld, role) DO UPDATE SET contact = ?3",
     )?;
-    let mut clear_role = tx.prepare_cached("DELETE FROM tld_contacts WHERE tld = ?1 AND role = ?2")?;
+    let mut clear_role =
+        tx.prepare_cached("DELETE FROM tld_contacts WHERE tld = ?1 AND role = ?2")?;
     for record in records {
         let label = record.label.as_str();
         let old = existing.get(&record.label);
@@ -196,9 +200,12 @@ pub fn import_tlds_tx(
                 && o.created == record.created
                 && o.updated == record.updated
         });
-        let same_contacts = [(ContactRole::Admin, &record.admin), (ContactRole::Tech, &record.tech)]
-            .iter()
-            .all(|(role, c)| contacts.get(&(label.to_string(), *role)) == c.as_ref());
+        let same_contacts = [
+            (ContactRole::Admin, &record.admin),
+            (ContactRole::Tech, &record.tech),
+        ]
+        .iter()
+        .all(|(role, c)| contacts.get(&(label.to_string(), *role)) == c.as_ref());
         if same_record && same_contacts {
             report.unchanged += 1;
             continue;
@@ -214,10 +221,20 @@ pub fn import_tlds_tx(
             record.updated,
             now
         ])?;
-        for (role, contact) in [(ContactRole::Admin, &record.admin), (ContactRole::Tech, &record.tech)] {
+        for (role, contact) in [
+            (ContactRole::Admin, &record.admin),
+            (ContactRole::Tech, &record.tech),
+        ] {
             match contact {
                 Some(c) => {
-                    upsert_contact.execute(params![c.handle, c.organisation, c.name, c.email, c.phone, c.address])?;
+                    upsert_contact.execute(params![
+                        c.handle,
+                        c.organisation,
+                        c.name,
+                        c.email,
+                        c.phone,
+                        c.address
+                    ])?;
                     set_role.execute(params![label, role.as_str(), c.handle])?;
                 }
                 None => {

@@ -13,8 +13,7 @@ use time::OffsetDateTime;
 
 use super::{timestamp, Result, Store, StoreError};
 use crate::registry::{
-    Apex, Delegation, DsRecord, HostName, RootZone, Soa, TldDelegation, TldLabel, TldType,
-    ZoneDiff,
+    Apex, Delegation, DsRecord, HostName, RootZone, Soa, TldDelegation, TldLabel, TldType, ZoneDiff,
 };
 
 /// One root zone publication.
@@ -86,18 +85,18 @@ impl Store {
 
     /// The delegation a TLD has in the current publication.
     pub fn current_delegation(&self, tld: &TldLabel) -> Result<Option<Delegation>> {
-        let mut ns_stmt = self.conn.prepare_cached(
-            "SELECT host FROM zone_ns WHERE tld = ?1 AND until IS NULL",
-        )?;
+        let mut ns_stmt = self
+            .conn
+            .prepare_cached("SELECT host FROM zone_ns WHERE tld = ?1 AND until IS NULL")?;
         let hosts: Vec<String> = ns_stmt
             .query_map([tld.as_str()], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         if hosts.is_empty() {
             return Ok(None);
         }
-        let mut glue_stmt = self.conn.prepare_cached(
-            "SELECT address FROM zone_glue WHERE host = ?1 AND until IS NULL",
-        )?;
+        let mut glue_stmt = self
+            .conn
+            .prepare_cached("SELECT address FROM zone_glue WHERE host = ?1 AND until IS NULL")?;
         let mut delegation = Delegation::default();
         for name in hosts {
             let addresses: Vec<String> = glue_stmt
@@ -113,7 +112,9 @@ impl Store {
             "SELECT key_tag, algorithm, digest_type, digest FROM zone_ds WHERE tld = ?1 AND until IS NULL",
         )?;
         let rows: Vec<(u16, u8, u8, Vec<u8>)> = ds_stmt
-            .query_map([tld.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .query_map([tld.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         for (tag, alg, dt, digest) in rows {
             let ds = DsRecord::new(tag, alg, dt, digest)
@@ -255,14 +256,30 @@ pub fn publish_tx(
          AND digest_type = ?5 AND digest = ?6 AND ttl = ?7 AND until IS NULL",
     )?;
     for (tld, ds, ttl) in old_ds.difference(&new_ds) {
-        close.execute(params![serial, tld, ds.key_tag, ds.algorithm, ds.digest_type, ds.digest, ttl])?;
+        close.execute(params![
+            serial,
+            tld,
+            ds.key_tag,
+            ds.algorithm,
+            ds.digest_type,
+            ds.digest,
+            ttl
+        ])?;
     }
     let mut insert = tx.prepare_cached(
         "INSERT INTO zone_ds (tld, key_tag, algorithm, digest_type, digest, ttl, since) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     for (tld, ds, ttl) in new_ds.difference(&old_ds) {
-        insert.execute(params![tld, ds.key_tag, ds.algorithm, ds.digest_type, ds.digest, ttl, serial])?;
+        insert.execute(params![
+            tld,
+            ds.key_tag,
+            ds.algorithm,
+            ds.digest_type,
+            ds.digest,
+            ttl,
+            serial
+        ])?;
     }
 
     let mut close = tx.prepare_cached(
@@ -358,7 +375,9 @@ fn read_zone(conn: &rusqlite::Connection, serial: Option<u32>) -> Result<Option<
         hosts: BTreeMap::new(),
     };
 
-    let mut stmt = conn.prepare(&format!("SELECT tld, host, ttl FROM zone_ns WHERE {filter}"))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT tld, host, ttl FROM zone_ns WHERE {filter}"
+    ))?;
     let mut rows = stmt.query([serial])?;
     while let Some(row) = rows.next()? {
         let entry: &mut TldDelegation = zone.tlds.entry(label(row.get(0)?)?).or_default();
@@ -389,7 +408,9 @@ fn read_zone(conn: &rusqlite::Connection, serial: Option<u32>) -> Result<Option<
             .or_default()
             .insert(ip, row.get(2)?);
     }
-    let mut stmt = conn.prepare(&format!("SELECT host, ttl FROM zone_apex_ns WHERE {filter}"))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT host, ttl FROM zone_apex_ns WHERE {filter}"
+    ))?;
     let mut rows = stmt.query([serial])?;
     while let Some(row) = rows.next()? {
         zone.apex.ns.insert(host(row.get(0)?)?);

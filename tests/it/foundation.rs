@@ -26,7 +26,8 @@ fn init_migrate_and_refusals() {
     assert!(out.contains("nothing to do"), "{out}");
     {
         let conn = rusqlite::Connection::open(desk.db()).expect("open");
-        conn.pragma_update(None, "user_version", 99).expect("bump version");
+        conn.pragma_update(None, "user_version", 99)
+            .expect("bump version");
     }
     let err = desk.fails(&["tld", "list"]);
     assert!(err.contains("newer than this rootdesk supports"), "{err}");
@@ -41,7 +42,12 @@ fn import_is_idempotent_and_reports_changes() {
     let out = desk.ok(&["import-zone", zone.to_str().expect("path")]);
     assert!(out.contains("nothing changed"), "{out}");
     let before = desk.dump();
-    let out = desk.ok(&["import-tlds", repo_file("fixtures/demo/tlds.jsonl").to_str().expect("path")]);
+    let out = desk.ok(&[
+        "import-tlds",
+        repo_file("fixtures/demo/tlds.jsonl")
+            .to_str()
+            .expect("path"),
+    ]);
     assert!(out.contains("nothing changed"), "{out}");
     assert_eq!(before, desk.dump());
 
@@ -64,7 +70,10 @@ fn import_is_idempotent_and_reports_changes() {
     let newer_path = desk.path("newer.zone");
     std::fs::write(&newer_path, newer).expect("write");
     let out = desk.ok(&["import-zone", newer_path.to_str().expect("path")]);
-    assert!(out.contains("published serial 2026110101 (was 2026110100)"), "{out}");
+    assert!(
+        out.contains("published serial 2026110101 (was 2026110100)"),
+        "{out}"
+    );
     assert!(out.contains("removed xc"), "{out}");
     for line in [
         "-NS ns2.nic.xa",
@@ -80,16 +89,28 @@ fn import_is_idempotent_and_reports_changes() {
 
     // Both publications can be rendered.
     let old = desk.ok(&["export-zone", "--serial", "2026110100"]);
-    assert!(old.contains("ns2.nic.xa.") && old.contains("xc. 172800 IN NS"), "{old}");
+    assert!(
+        old.contains("ns2.nic.xa.") && old.contains("xc. 172800 IN NS"),
+        "{old}"
+    );
     let new = desk.ok(&["export-zone"]);
-    assert!(new.contains("ns3.nic.xa.") && !new.contains("xc. 172800 IN NS"), "{new}");
+    assert!(
+        new.contains("ns3.nic.xa.") && !new.contains("xc. 172800 IN NS"),
+        "{new}"
+    );
     let err = desk.fails(&["export-zone", "--serial", "2000010100"]);
-    assert!(err.contains("no publication with serial 2000010100"), "{err}");
+    assert!(
+        err.contains("no publication with serial 2000010100"),
+        "{err}"
+    );
 
     // The older file again: its serial is lower and its data differs.
     let before = desk.dump();
     let err = desk.fails(&["import-zone", zone.to_str().expect("path")]);
-    assert!(err.contains("not newer than the current publication"), "{err}");
+    assert!(
+        err.contains("not newer than the current publication"),
+        "{err}"
+    );
     assert_eq!(before, desk.dump(), "a refused import changed the database");
 }
 
@@ -117,14 +138,31 @@ fn bad_zone_files_are_refused_with_their_line_and_change_nothing() {
         assert!(err.contains(expect), "{expect:?} not in {err}");
         // The line the refusal must name: the changed (or repeated) record's own line.
         let changed = to.lines().last().unwrap_or(to);
-        let line = bad.lines().collect::<Vec<_>>().iter().rposition(|l| l.contains(changed)).map(|i| i + 1).expect("changed line");
+        let line = bad
+            .lines()
+            .collect::<Vec<_>>()
+            .iter()
+            .rposition(|l| l.contains(changed))
+            .map(|i| i + 1)
+            .expect("changed line");
         if *expect == "32-octet digest" {
             // A record continued in parentheses is named by the line it starts on.
-            assert!(err.contains(&format!(":{}:", line - 1)), "line {} not named in {err}", line - 1);
+            assert!(
+                err.contains(&format!(":{}:", line - 1)),
+                "line {} not named in {err}",
+                line - 1
+            );
         } else {
-            assert!(err.contains(&format!("bad.zone:{line}:")), "line {line} not named in {err}");
+            assert!(
+                err.contains(&format!("bad.zone:{line}:")),
+                "line {line} not named in {err}"
+            );
         }
-        assert_eq!(before, desk.dump(), "{expect}: a refused import changed the database");
+        assert_eq!(
+            before,
+            desk.dump(),
+            "{expect}: a refused import changed the database"
+        );
     }
 }
 
@@ -137,12 +175,19 @@ fn bad_tld_files_are_refused_and_change_nothing() {
     let cases = [
         (first.replace("\"xa\"", "\"x1\""), "letters only"),
         (first.replace("\"cctld\"", "\"country\""), "unknown variant"),
-        (first.replace("admin@nic.xa.example", "not-an-address"), "e-mail"),
+        (
+            first.replace("admin@nic.xa.example", "not-an-address"),
+            "e-mail",
+        ),
         (first.replace("\"created\"", "\"founded\""), "unknown field"),
     ];
     for (line, expect) in cases {
         let path = desk.path("bad.jsonl");
-        std::fs::write(&path, format!("{}\n{line}\n", good.lines().nth(1).expect("line 2"))).expect("write");
+        std::fs::write(
+            &path,
+            format!("{}\n{line}\n", good.lines().nth(1).expect("line 2")),
+        )
+        .expect("write");
         let err = desk.fails(&["import-tlds", path.to_str().expect("path")]);
         assert!(err.contains("bad.jsonl:2:"), "{err}");
         assert!(err.contains(expect), "{expect:?} not in {err}");
@@ -154,7 +199,12 @@ fn bad_tld_files_are_refused_and_change_nothing() {
 fn tld_list_and_show_formats() {
     let desk = demo_desk();
     let table = desk.ok(&["tld", "list"]);
-    assert!(table.lines().any(|l| l.starts_with("xb ") && l.contains("active")), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("xb ") && l.contains("active")),
+        "{table}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&desk.ok(&["tld", "list", "--format", "json"])).expect("JSON");
     let labels: Vec<&str> = json
@@ -170,7 +220,10 @@ fn tld_list_and_show_formats() {
         serde_json::from_str(&desk.ok(&["tld", "show", "XB.", "--format", "json"])).expect("JSON");
     assert_eq!(xb["tech"]["handle"], "ndo-noc");
     assert_eq!(xb["delegation"]["nameservers"][1]["name"], "dns.ndo.xc");
-    assert_eq!(xb["delegation"]["nameservers"][1]["addresses"][1], "2001:db8:53::53");
+    assert_eq!(
+        xb["delegation"]["nameservers"][1]["addresses"][1],
+        "2001:db8:53::53"
+    );
     let err = desk.fails(&["tld", "show", "zz"]);
     assert!(err.contains("no TLD record for zz"), "{err}");
 }
@@ -209,15 +262,24 @@ fn real_root_zone_round_trip() {
             .lines()
             .filter(|l| {
                 let fields: Vec<&str> = l.split_whitespace().collect();
-                fields.len() > 3 && ["NS", "DS", "A", "AAAA"].contains(&fields[3]) && fields[0] != "."
+                fields.len() > 3
+                    && ["NS", "DS", "A", "AAAA"].contains(&fields[3])
+                    && fields[0] != "."
             })
             .map(|l| format!("{l}\n"))
             .collect();
-        let (_, sets) = hickory_proto::serialize::txt::Parser::new(kept, None, Some(hickory_proto::rr::Name::root()))
-            .parse()
-            .expect("hickory parses");
+        let (_, sets) = hickory_proto::serialize::txt::Parser::new(
+            kept,
+            None,
+            Some(hickory_proto::rr::Name::root()),
+        )
+        .parse()
+        .expect("hickory parses");
         sets.values()
-            .flat_map(|s| s.records_without_rrsigs().map(|r| r.to_string().to_lowercase()))
+            .flat_map(|s| {
+                s.records_without_rrsigs()
+                    .map(|r| r.to_string().to_lowercase())
+            })
             .collect()
     };
     let original = records(&std::fs::read_to_string(&root).expect("read root zone"));
@@ -225,11 +287,17 @@ fn real_root_zone_round_trip() {
     assert_eq!(original.len(), 7581 - 13 + 5941 + 5646 + 1480);
     let missing: Vec<_> = original.difference(&round_trip).take(5).collect();
     let extra: Vec<_> = round_trip.difference(&original).take(5).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
 
     let tlds = shared_data("tlds.jsonl").expect("tlds.jsonl beside root.zone");
     let out = desk.ok(&["import-tlds", tlds.to_str().expect("path")]);
     assert!(out.contains("157 TLD records added, 1438 updated"), "{out}");
     let rf = desk.ok(&["tld", "show", "рф"]);
-    assert!(rf.contains("xn--p1ai (рф)") && rf.contains("Russian Federation"), "{rf}");
+    assert!(
+        rf.contains("xn--p1ai (рф)") && rf.contains("Russian Federation"),
+        "{rf}"
+    );
 }

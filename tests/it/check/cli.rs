@@ -21,7 +21,9 @@ fn lab_profile() -> String {
 }
 
 async fn run(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || rootdesk(args)).await.expect("join")
+    tokio::task::spawn_blocking(move || rootdesk(args))
+        .await
+        .expect("join")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -32,9 +34,19 @@ async fn pass_exits_0_with_json_report() {
         args.push("--ns".into());
         args.push(format!("{}/{}", ns.name, ns.addresses[0]));
     }
-    args.extend(["--profile".into(), lab_profile(), "--format".into(), "json".into()]);
+    args.extend([
+        "--profile".into(),
+        lab_profile(),
+        "--format".into(),
+        "json".into(),
+    ]);
     let out = run(args).await;
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(json["verdict"], "pass");
     assert_eq!(json["zone"], "test.");
@@ -44,7 +56,12 @@ async fn pass_exits_0_with_json_report() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fail_exits_1_and_text_names_server_and_address() {
     let (_s, p) = two_servers(test_zone(3), test_zone(4), Faults::default()).await;
-    let mut args = vec!["check".to_string(), "test.".into(), "--profile".into(), lab_profile()];
+    let mut args = vec![
+        "check".to_string(),
+        "test.".into(),
+        "--profile".into(),
+        lab_profile(),
+    ];
     for ns in &p.nameservers {
         args.push("--ns".into());
         args.push(format!("{}/{}", ns.name, ns.addresses[0]));
@@ -54,7 +71,10 @@ async fn fail_exits_1_and_text_names_server_and_address() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("FAIL"), "{text}");
     assert!(text.contains("soa-consistent"), "{text}");
-    assert!(text.contains(&p.nameservers[1].addresses[0].to_string()), "{text}");
+    assert!(
+        text.contains(&p.nameservers[1].addresses[0].to_string()),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -64,7 +84,14 @@ async fn warn_exits_0() {
         ..Faults::default()
     };
     let (_s, p) = two_servers(test_zone(3), test_zone(3), f).await;
-    let mut args = vec!["check".to_string(), "test.".into(), "--profile".into(), lab_profile(), "--format".into(), "json".into()];
+    let mut args = vec![
+        "check".to_string(),
+        "test.".into(),
+        "--profile".into(),
+        lab_profile(),
+        "--format".into(),
+        "json".into(),
+    ];
     for ns in &p.nameservers {
         args.push("--ns".into());
         args.push(format!("{}/{}", ns.name, ns.addresses[0]));
@@ -81,13 +108,32 @@ async fn warn_exits_0() {
 fn usage_errors_exit_2() {
     for args in [
         vec!["check", "test.", "--ns", "ns1.test/999.1.1.1"],
-        vec!["check", "test.", "--ns", "ns1.test/127.0.0.1", "--ds", "1 13 2 zz"],
-        vec!["check", "test.", "--ns", "ns1.test", "--profile", "/nonexistent/profile.toml"],
+        vec![
+            "check",
+            "test.",
+            "--ns",
+            "ns1.test/127.0.0.1",
+            "--ds",
+            "1 13 2 zz",
+        ],
+        vec![
+            "check",
+            "test.",
+            "--ns",
+            "ns1.test",
+            "--profile",
+            "/nonexistent/profile.toml",
+        ],
         vec!["check", "test."],
         vec!["check", "--tld", "de", "--ns", "ns1.de"],
     ] {
         let out = rootdesk(args.iter().map(|s| s.to_string()).collect());
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -96,8 +142,17 @@ fn tld_without_delegation_in_the_database_is_an_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("desk.db");
     let bin = env!("CARGO_BIN_EXE_rootdesk");
-    let init = Command::new(bin).arg("--db").arg(&db).arg("init").output().expect("init");
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let init = Command::new(bin)
+        .arg("--db")
+        .arg(&db)
+        .arg("init")
+        .output()
+        .expect("init");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     let out = Command::new(bin)
         .arg("--db")
         .arg(&db)
@@ -105,5 +160,9 @@ fn tld_without_delegation_in_the_database_is_an_error() {
         .output()
         .expect("check");
     assert_ne!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("zz"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("zz"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -60,13 +60,28 @@ async fn hickory_signed_zone_passes_and_a_foreign_key_fails() {
     // DS points to.
     let broken = Hickory::start(ip("127.0.0.2"), &zone, Some(signer2)).await;
     let mut proposal = Proposal::default();
-    proposal.add_arg(&format!("ns1.test/{}", server.addr)).expect("ns1");
-    proposal.add_arg(&format!("ns2.test/{}", broken.addr)).expect("ns2");
-    proposal.ds = vec![TestKey::ds_of(&key.dnskey, key.tag, 13, &origin("test."), 2)];
+    proposal
+        .add_arg(&format!("ns1.test/{}", server.addr))
+        .expect("ns1");
+    proposal
+        .add_arg(&format!("ns2.test/{}", broken.addr))
+        .expect("ns2");
+    proposal.ds = vec![TestKey::ds_of(
+        &key.dnskey,
+        key.tag,
+        13,
+        &origin("test."),
+        2,
+    )];
     let report = run_check(&origin("test."), &proposal, &profile()).await;
     assert_findings(&report, &[(DsMatch, Error), (DnssecValid, Error)]);
     for f in &report.findings {
-        assert_eq!(f.nameserver.as_deref(), Some("ns2.test."), "{}", report.to_text());
+        assert_eq!(
+            f.nameserver.as_deref(),
+            Some("ns2.test."),
+            "{}",
+            report.to_text()
+        );
     }
     server.stop().await;
     broken.stop().await;
@@ -116,7 +131,7 @@ async fn signature_not_yet_valid_fails() {
     z.sign(RecordType::SOA, &zsk, t + 86_400, t + 86_400 * 2);
     let report = check(z, vec![ksk.ds(&origin("test."), 2)]).await;
     assert_findings(&report, &[(DnssecValid, Error)]);
-    assert!(assert_has(&report, DnssecValid, Error)[0].contains("SOA") );
+    assert!(assert_has(&report, DnssecValid, Error)[0].contains("SOA"));
 }
 
 #[tokio::test]
@@ -202,7 +217,11 @@ async fn deprecated_and_forbidden_algorithms() {
     z.add_dnskey(&foreign_dnskey(10));
     let z = {
         let mut s = signed(&ksk, &zsk);
-        s.records.extend(z.records.into_iter().filter(|r| r.record_type() == RecordType::DNSKEY));
+        s.records.extend(
+            z.records
+                .into_iter()
+                .filter(|r| r.record_type() == RecordType::DNSKEY),
+        );
         // Re-sign DNSKEY over the larger set.
         s.records.retain(|r| {
             !matches!(&r.data, hickory_proto::rr::RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(x)) if x.input().type_covered == RecordType::DNSKEY)
@@ -224,7 +243,15 @@ async fn deprecated_and_forbidden_algorithms() {
     z1.sign(RecordType::DNSKEY, &ksk, t - 3600, t + 86_400);
     let report = check(z1, vec![ksk.ds(&zone, 2)]).await;
     let outcomes = super::outcomes(&report);
-    assert!(outcomes.contains(&(DnskeyAlgorithm, Error)), "{}", report.to_text());
-    assert!(outcomes.contains(&(DnskeyAlgorithm, Warning)), "{}", report.to_text());
+    assert!(
+        outcomes.contains(&(DnskeyAlgorithm, Error)),
+        "{}",
+        report.to_text()
+    );
+    assert!(
+        outcomes.contains(&(DnskeyAlgorithm, Warning)),
+        "{}",
+        report.to_text()
+    );
     assert_eq!(outcomes.len(), 2, "{}", report.to_text());
 }

@@ -24,25 +24,44 @@ async fn healthy_scripted_delegation_passes() {
     for s in &proposal.nameservers {
         for t in [Transport::Udp, Transport::Tcp] {
             assert!(
-                report
-                    .queries
-                    .iter()
-                    .any(|q| q.address == s.addresses[0] && q.transport == t && q.qtype == "SOA" && q.rcode.as_deref() == Some("NOERROR")),
+                report.queries.iter().any(|q| q.address == s.addresses[0]
+                    && q.transport == t
+                    && q.qtype == "SOA"
+                    && q.rcode.as_deref() == Some("NOERROR")),
                 "no {t} SOA query to {}: {:#?}",
                 s.addresses[0],
                 report.queries
             );
         }
     }
-    assert!(report.queries.iter().all(|q| q.error.is_none() && q.rtt_ms.is_some()));
+    assert!(report
+        .queries
+        .iter()
+        .all(|q| q.error.is_none() && q.rtt_ms.is_some()));
     assert!(report.elapsed_ms < 2000, "took {} ms", report.elapsed_ms);
     let json = serde_json::to_value(&report).expect("json");
-    for key in ["zone", "verdict", "findings", "queries", "started", "elapsed_ms"] {
+    for key in [
+        "zone",
+        "verdict",
+        "findings",
+        "queries",
+        "started",
+        "elapsed_ms",
+    ] {
         assert!(json.get(key).is_some(), "{key} missing");
     }
     assert_eq!(json["verdict"], "pass");
     let q = &json["queries"][0];
-    for key in ["server", "address", "transport", "qname", "qtype", "rcode", "flags", "rtt_ms"] {
+    for key in [
+        "server",
+        "address",
+        "transport",
+        "qname",
+        "qtype",
+        "rcode",
+        "flags",
+        "rtt_ms",
+    ] {
         assert!(q.get(key).is_some(), "query {key} missing: {q}");
     }
 }
@@ -53,8 +72,12 @@ async fn healthy_hickory_server_delegation_passes() {
     let a = Hickory::start(ip("127.0.0.1"), &zone, None).await;
     let b = Hickory::start(ip("127.0.0.2"), &zone, None).await;
     let mut proposal = rootdesk::check::Proposal::default();
-    proposal.add_arg(&format!("ns1.test/{}", a.addr)).expect("ns1");
-    proposal.add_arg(&format!("ns2.test/{}", b.addr)).expect("ns2");
+    proposal
+        .add_arg(&format!("ns1.test/{}", a.addr))
+        .expect("ns1");
+    proposal
+        .add_arg(&format!("ns2.test/{}", b.addr))
+        .expect("ns2");
     let report = run_check(&origin("test."), &proposal, &profile()).await;
     assert_findings(&report, &[]);
     a.stop().await;

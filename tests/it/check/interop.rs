@@ -16,7 +16,14 @@ use super::server::{ip, origin};
 use super::{assert_findings, assert_has, profile};
 
 fn find(program: &str) -> Option<PathBuf> {
-    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"] {
+    for dir in [
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+        "/usr/local/sbin",
+        "/usr/local/bin",
+    ] {
         let p = Path::new(dir).join(program);
         if p.exists() {
             return Some(p);
@@ -29,8 +36,16 @@ fn find(program: &str) -> Option<PathBuf> {
 fn programs(names: &[&str]) -> Option<Vec<PathBuf>> {
     let found: Vec<Option<PathBuf>> = names.iter().map(|n| find(n)).collect();
     if found.iter().any(Option::is_none) {
-        let missing: Vec<&str> = names.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(n, _)| *n).collect();
-        eprintln!("SKIPPED: {} not installed (apt-get install nsd bind9 bind9-utils)", missing.join(", "));
+        let missing: Vec<&str> = names
+            .iter()
+            .zip(&found)
+            .filter(|(_, f)| f.is_none())
+            .map(|(n, _)| *n)
+            .collect();
+        eprintln!(
+            "SKIPPED: {} not installed (apt-get install nsd bind9 bind9-utils)",
+            missing.join(", ")
+        );
         return None;
     }
     Some(found.into_iter().flatten().collect())
@@ -68,14 +83,18 @@ impl Daemon {
     fn wait_ready(&mut self, zone: &Name) {
         let deadline = Instant::now() + Duration::from_secs(15);
         let sock = UdpSocket::bind(SocketAddr::new(self.addr.ip(), 0)).expect("bind");
-        sock.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
         let mut q = Message::query();
         q.add_query(Query::query(zone.clone(), RecordType::SOA));
         let bytes = q.to_vec().expect("encode");
         let mut buf = [0u8; 4096];
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("server exited with {status}: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+                panic!(
+                    "server exited with {status}: {}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
             }
             let _ = sock.send_to(&bytes, self.addr);
             if let Ok((n, _)) = sock.recv_from(&mut buf) {
@@ -87,7 +106,11 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("server on {} never answered: {}", self.addr, std::fs::read_to_string(&self.log).unwrap_or_default());
+        panic!(
+            "server on {} never answered: {}",
+            self.addr,
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
     }
 }
 
@@ -181,7 +204,9 @@ fn proposal(a: &Daemon, b: &Daemon) -> Proposal {
 
 #[tokio::test]
 async fn nsd_and_bind_serving_a_good_zone_pass() {
-    let Some(bins) = programs(&["nsd", "named"]) else { return };
+    let Some(bins) = programs(&["nsd", "named"]) else {
+        return;
+    };
     let text = zone_text(2026112301, "127.0.0.31", "127.0.0.1", "");
     let a = nsd(&bins[0], ip("127.0.0.31"), "interop.", &text);
     let b = named(&bins[1], ip("127.0.0.1"), "interop.", &text, false);
@@ -192,43 +217,101 @@ async fn nsd_and_bind_serving_a_good_zone_pass() {
 
 #[tokio::test]
 async fn nsd_and_bind_with_broken_delegations() {
-    let Some(bins) = programs(&["nsd", "named"]) else { return };
+    let Some(bins) = programs(&["nsd", "named"]) else {
+        return;
+    };
     // BIND has a newer serial and lists a third name server; BIND also recurses. Both zones
     // give ns1 another address (127.0.0.99) than the proposal's glue.
-    let a = nsd(&bins[0], ip("127.0.0.33"), "interop.", &zone_text(1, "127.0.0.99", "127.0.0.1", ""));
+    let a = nsd(
+        &bins[0],
+        ip("127.0.0.33"),
+        "interop.",
+        &zone_text(1, "127.0.0.99", "127.0.0.1", ""),
+    );
     let extra = "@ IN NS ns3.interop.\nns3 IN A 127.0.0.35\n";
-    let b = named(&bins[1], ip("127.0.0.1"), "interop.", &zone_text(2, "127.0.0.99", "127.0.0.1", extra), true);
+    let b = named(
+        &bins[1],
+        ip("127.0.0.1"),
+        "interop.",
+        &zone_text(2, "127.0.0.99", "127.0.0.1", extra),
+        true,
+    );
     let mut p = proposal(&a, &b);
     let report = run_check(&origin("interop."), &p, &profile()).await;
     let checks: Vec<CheckId> = report.findings.iter().map(|f| f.check).collect();
-    assert!(checks.contains(&CheckId::SoaConsistent), "{}", report.to_text());
-    assert!(checks.contains(&CheckId::NsSetMatch), "{}", report.to_text());
+    assert!(
+        checks.contains(&CheckId::SoaConsistent),
+        "{}",
+        report.to_text()
+    );
+    assert!(
+        checks.contains(&CheckId::NsSetMatch),
+        "{}",
+        report.to_text()
+    );
     assert!(checks.contains(&CheckId::GlueMatch), "{}", report.to_text());
-    assert!(checks.contains(&CheckId::NoRecursion), "{}", report.to_text());
+    assert!(
+        checks.contains(&CheckId::NoRecursion),
+        "{}",
+        report.to_text()
+    );
     let ns = assert_has(&report, CheckId::NsSetMatch, Severity::Error);
     assert!(ns.iter().all(|m| m.contains("ns3.interop.")), "{ns:?}");
     let rec: Vec<_> = report.findings_of(CheckId::NoRecursion).collect();
-    assert!(rec.iter().all(|f| f.address == Some(b.addr)), "only BIND recurses: {}", report.to_text());
+    assert!(
+        rec.iter().all(|f| f.address == Some(b.addr)),
+        "only BIND recurses: {}",
+        report.to_text()
+    );
     // A proposal naming a server that does not serve the zone: NSD refuses (not authoritative).
-    p.add_arg(&format!("ns3.interop/{}", SocketAddr::new(ip("127.0.0.33"), free_port(ip("127.0.0.33"))))).expect("ns3");
+    p.add_arg(&format!(
+        "ns3.interop/{}",
+        SocketAddr::new(ip("127.0.0.33"), free_port(ip("127.0.0.33")))
+    ))
+    .expect("ns3");
     let report = run_check(&origin("interop."), &p, &profile()).await;
     assert_has(&report, CheckId::ReachableUdp, Severity::Error);
 }
 
 /// Signs `text` with BIND's dnssec-keygen and dnssec-signzone; returns the signed zone and
 /// its DS records (from the dsset file).
-fn bind_sign(keygen: &Path, signzone: &Path, text: &str, algorithm: &str) -> (String, Vec<DsRecord>) {
+fn bind_sign(
+    keygen: &Path,
+    signzone: &Path,
+    text: &str,
+    algorithm: &str,
+) -> (String, Vec<DsRecord>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let run = |cmd: &mut Command| {
         let out = cmd.current_dir(d).output().expect("run BIND tool");
-        assert!(out.status.success(), "{:?}: {}", cmd, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{:?}: {}",
+            cmd,
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     };
-    run(Command::new(keygen).args(["-K", ".", "-a", algorithm, "-f", "KSK", "-n", "ZONE", "interop."]));
+    run(Command::new(keygen).args([
+        "-K", ".", "-a", algorithm, "-f", "KSK", "-n", "ZONE", "interop.",
+    ]));
     run(Command::new(keygen).args(["-K", ".", "-a", algorithm, "-n", "ZONE", "interop."]));
     std::fs::write(d.join("interop.db"), text).expect("zone");
-    run(Command::new(signzone).args(["-K", ".", "-S", "-O", "full", "-o", "interop.", "-e", "+2592000", "-f", "signed.db", "interop.db"]));
+    run(Command::new(signzone).args([
+        "-K",
+        ".",
+        "-S",
+        "-O",
+        "full",
+        "-o",
+        "interop.",
+        "-e",
+        "+2592000",
+        "-f",
+        "signed.db",
+        "interop.db",
+    ]));
     let signed = std::fs::read_to_string(d.join("signed.db")).expect("signed zone");
     let dsset = std::fs::read_to_string(d.join("dsset-interop.")).expect("dsset");
     let ds = dsset
@@ -241,8 +324,15 @@ fn bind_sign(keygen: &Path, signzone: &Path, text: &str, algorithm: &str) -> (St
 
 #[tokio::test]
 async fn bind_signed_zone_on_nsd_and_bind() {
-    let Some(bins) = programs(&["nsd", "named", "dnssec-keygen", "dnssec-signzone"]) else { return };
-    let (signed, ds) = bind_sign(&bins[2], &bins[3], &zone_text(7, "127.0.0.36", "127.0.0.1", ""), "ECDSAP256SHA256");
+    let Some(bins) = programs(&["nsd", "named", "dnssec-keygen", "dnssec-signzone"]) else {
+        return;
+    };
+    let (signed, ds) = bind_sign(
+        &bins[2],
+        &bins[3],
+        &zone_text(7, "127.0.0.36", "127.0.0.1", ""),
+        "ECDSAP256SHA256",
+    );
     assert!(!ds.is_empty());
     let a = nsd(&bins[0], ip("127.0.0.36"), "interop.", &signed);
     let b = named(&bins[1], ip("127.0.0.1"), "interop.", &signed, false);
@@ -256,13 +346,26 @@ async fn bind_signed_zone_on_nsd_and_bind() {
     wrong.digest[0] ^= 0x55;
     p.ds = vec![wrong];
     let report = run_check(&origin("interop."), &p, &profile()).await;
-    assert_findings(&report, &[(CheckId::DsMatch, Severity::Error), (CheckId::DnssecValid, Severity::Error)]);
+    assert_findings(
+        &report,
+        &[
+            (CheckId::DsMatch, Severity::Error),
+            (CheckId::DnssecValid, Severity::Error),
+        ],
+    );
 }
 
 #[tokio::test]
 async fn bind_signed_zone_with_deprecated_algorithm_warns() {
-    let Some(bins) = programs(&["nsd", "dnssec-keygen", "dnssec-signzone"]) else { return };
-    let (signed, ds) = bind_sign(&bins[1], &bins[2], &zone_text(8, "127.0.0.38", "127.0.0.39", ""), "RSASHA1");
+    let Some(bins) = programs(&["nsd", "dnssec-keygen", "dnssec-signzone"]) else {
+        return;
+    };
+    let (signed, ds) = bind_sign(
+        &bins[1],
+        &bins[2],
+        &zone_text(8, "127.0.0.38", "127.0.0.39", ""),
+        "RSASHA1",
+    );
     let a = nsd(&bins[0], ip("127.0.0.38"), "interop.", &signed);
     let b = nsd(&bins[0], ip("127.0.0.39"), "interop.", &signed);
     let mut p = Proposal::default();
@@ -273,9 +376,19 @@ async fn bind_signed_zone_with_deprecated_algorithm_warns() {
     // RSASHA1 signatures verify, but the algorithm is deprecated: a warning only (and a SHA-1
     // DS next to the SHA-256 one, if dnssec-signzone wrote one, is a warning too).
     let outcomes = super::outcomes(&report);
-    assert!(outcomes.contains(&(CheckId::DnskeyAlgorithm, Severity::Warning)), "{}", report.to_text());
     assert!(
-        outcomes.iter().all(|o| matches!(o, (CheckId::DnskeyAlgorithm | CheckId::DsDigest, Severity::Warning))),
+        outcomes.contains(&(CheckId::DnskeyAlgorithm, Severity::Warning)),
+        "{}",
+        report.to_text()
+    );
+    assert!(
+        outcomes.iter().all(|o| matches!(
+            o,
+            (
+                CheckId::DnskeyAlgorithm | CheckId::DsDigest,
+                Severity::Warning
+            )
+        )),
         "{}",
         report.to_text()
     );

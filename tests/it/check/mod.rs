@@ -28,14 +28,23 @@ pub fn profile() -> Profile {
 
 /// The (check, severity) pairs of a report's findings.
 pub fn outcomes(report: &Report) -> BTreeSet<(CheckId, Severity)> {
-    report.findings.iter().map(|f| (f.check, f.severity)).collect()
+    report
+        .findings
+        .iter()
+        .map(|f| (f.check, f.severity))
+        .collect()
 }
 
 /// Asserts that the findings are exactly of these checks and severities.
 #[track_caller]
 pub fn assert_findings(report: &Report, expected: &[(CheckId, Severity)]) {
     let want: BTreeSet<(CheckId, Severity)> = expected.iter().copied().collect();
-    assert_eq!(outcomes(report), want, "unexpected findings:\n{}", report.to_text());
+    assert_eq!(
+        outcomes(report),
+        want,
+        "unexpected findings:\n{}",
+        report.to_text()
+    );
 }
 
 /// Asserts that some finding has this check and severity, and returns its messages.
@@ -47,7 +56,11 @@ pub fn assert_has(report: &Report, check: CheckId, severity: Severity) -> Vec<St
         .filter(|f| f.check == check && f.severity == severity)
         .map(|f| f.message.clone())
         .collect();
-    assert!(!msgs.is_empty(), "no {severity} for {check}:\n{}", report.to_text());
+    assert!(
+        !msgs.is_empty(),
+        "no {severity} for {check}:\n{}",
+        report.to_text()
+    );
     msgs
 }
 

@@ -57,7 +57,9 @@ impl Drop for Scripted {
 /// Binds UDP and TCP on one free port of `ip`.
 async fn bind_pair(ip: IpAddr, tcp: bool) -> (UdpSocket, Option<TcpListener>) {
     for _ in 0..50 {
-        let udp = UdpSocket::bind(SocketAddr::new(ip, 0)).await.expect("bind UDP");
+        let udp = UdpSocket::bind(SocketAddr::new(ip, 0))
+            .await
+            .expect("bind UDP");
         let port = udp.local_addr().expect("local addr").port();
         if !tcp {
             // Keep the TCP port closed: make sure nobody else listens there.
@@ -83,13 +85,22 @@ impl Scripted {
         Scripted::serve(udp, tcp, zone, faults).await
     }
 
-    async fn serve(udp: UdpSocket, tcp: Option<TcpListener>, zone: Zone, faults: Faults) -> Scripted {
+    async fn serve(
+        udp: UdpSocket,
+        tcp: Option<TcpListener>,
+        zone: Zone,
+        faults: Faults,
+    ) -> Scripted {
         let zone = Arc::new(zone);
         let faults = Arc::new(faults);
         let addr = udp.local_addr().expect("local addr");
         let mut tasks = Vec::new();
         let reply_socket = match faults.reply_from {
-            Some(other) => Some(UdpSocket::bind(SocketAddr::new(other, 0)).await.expect("bind reply socket")),
+            Some(other) => Some(
+                UdpSocket::bind(SocketAddr::new(other, 0))
+                    .await
+                    .expect("bind reply socket"),
+            ),
             None => None,
         };
         {
@@ -97,8 +108,12 @@ impl Scripted {
             tasks.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; 65535];
                 loop {
-                    let Ok((n, from)) = udp.recv_from(&mut buf).await else { return };
-                    let Some(reply) = answer(&zone, &faults, &buf[..n], true) else { continue };
+                    let Ok((n, from)) = udp.recv_from(&mut buf).await else {
+                        return;
+                    };
+                    let Some(reply) = answer(&zone, &faults, &buf[..n], true) else {
+                        continue;
+                    };
                     let socket = reply_socket.as_ref().unwrap_or(&udp);
                     let _ = socket.send_to(&reply, from).await;
                 }
@@ -107,17 +122,25 @@ impl Scripted {
         if let Some(listener) = tcp {
             tasks.push(tokio::spawn(async move {
                 loop {
-                    let Ok((mut stream, _)) = listener.accept().await else { return };
+                    let Ok((mut stream, _)) = listener.accept().await else {
+                        return;
+                    };
                     let (zone, faults) = (zone.clone(), faults.clone());
                     tokio::spawn(async move {
                         loop {
-                            let Ok(len) = stream.read_u16().await else { return };
+                            let Ok(len) = stream.read_u16().await else {
+                                return;
+                            };
                             let mut buf = vec![0u8; usize::from(len)];
                             if stream.read_exact(&mut buf).await.is_err() {
                                 return;
                             }
-                            let Some(reply) = answer(&zone, &faults, &buf, false) else { continue };
-                            let Ok(rlen) = u16::try_from(reply.len()) else { return };
+                            let Some(reply) = answer(&zone, &faults, &buf, false) else {
+                                continue;
+                            };
+                            let Ok(rlen) = u16::try_from(reply.len()) else {
+                                return;
+                            };
                             let mut framed = rlen.to_be_bytes().to_vec();
                             framed.extend_from_slice(&reply);
                             if stream.write_all(&framed).await.is_err() {
@@ -165,7 +188,11 @@ fn answer(zone: &Zone, faults: &Faults, query: &[u8], udp: bool) -> Option<Vec<u
         if faults.open_resolver && query.metadata.recursion_desired {
             reply.metadata.recursion_available = true;
             if qtype == RecordType::A {
-                reply.add_answer(Record::from_rdata(qname, 60, RData::A(A::new(192, 0, 2, 1))));
+                reply.add_answer(Record::from_rdata(
+                    qname,
+                    60,
+                    RData::A(A::new(192, 0, 2, 1)),
+                ));
             } else {
                 reply.metadata.response_code = ResponseCode::NXDomain;
             }
@@ -176,17 +203,28 @@ fn answer(zone: &Zone, faults: &Faults, query: &[u8], udp: bool) -> Option<Vec<u
     }
     reply.metadata.authoritative = !faults.no_aa;
     let dnssec_ok = query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-    let at_name: Vec<&Record> = zone.records.iter().filter(|r| r.name.to_lowercase() == qname).collect();
+    let at_name: Vec<&Record> = zone
+        .records
+        .iter()
+        .filter(|r| r.name.to_lowercase() == qname)
+        .collect();
     let matching: Vec<Record> = at_name
         .iter()
-        .filter(|r| r.record_type() == qtype || (qtype != RecordType::CNAME && r.record_type() == RecordType::CNAME))
+        .filter(|r| {
+            r.record_type() == qtype
+                || (qtype != RecordType::CNAME && r.record_type() == RecordType::CNAME)
+        })
         .map(|r| (*r).clone())
         .collect();
     if matching.is_empty() {
         if at_name.is_empty() {
             reply.metadata.response_code = ResponseCode::NXDomain;
         }
-        if let Some(soa) = zone.records.iter().find(|r| r.record_type() == RecordType::SOA) {
+        if let Some(soa) = zone
+            .records
+            .iter()
+            .find(|r| r.record_type() == RecordType::SOA)
+        {
             reply.add_authority(soa.clone());
         }
     } else {
@@ -206,7 +244,10 @@ fn answer(zone: &Zone, faults: &Faults, query: &[u8], udp: bool) -> Option<Vec<u
         reply.authorities.clear();
     }
     let bytes = reply.to_vec().ok()?;
-    let limit = query.edns.as_ref().map_or(512, |e| usize::from(e.max_payload().max(512)));
+    let limit = query
+        .edns
+        .as_ref()
+        .map_or(512, |e| usize::from(e.max_payload().max(512)));
     if udp && bytes.len() > limit {
         let mut t = reply.clone();
         t.metadata.truncation = true;
@@ -226,7 +267,11 @@ pub struct Hickory {
 
 impl Hickory {
     /// Serves `zone` (signed by `signer` with hickory's own signing if given).
-    pub async fn start(ip: IpAddr, zone: &Zone, signer: Option<hickory_proto::dnssec::DnssecSigner>) -> Hickory {
+    pub async fn start(
+        ip: IpAddr,
+        zone: &Zone,
+        signer: Option<hickory_proto::dnssec::DnssecSigner>,
+    ) -> Hickory {
         use hickory_server::dnssec::NxProofKind;
         use hickory_server::store::in_memory::InMemoryZoneHandler;
         use hickory_server::zone_handler::{AxfrPolicy, Catalog, DnssecZoneHandler, ZoneType};
@@ -239,14 +284,15 @@ impl Hickory {
                 .insert(r.clone(), 1);
         }
         let nx = signer.as_ref().map(|_| NxProofKind::Nsec);
-        let handler = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(
-            zone.origin.clone(),
-            records,
-            ZoneType::Primary,
-            AxfrPolicy::Deny,
-            nx,
-        )
-        .expect("zone handler");
+        let handler =
+            InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(
+                zone.origin.clone(),
+                records,
+                ZoneType::Primary,
+                AxfrPolicy::Deny,
+                nx,
+            )
+            .expect("zone handler");
         if let Some(signer) = signer {
             handler.add_zone_signing_key(signer).await.expect("add key");
             handler.secure_zone().await.expect("sign zone");

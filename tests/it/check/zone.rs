@@ -36,7 +36,11 @@ impl Zone {
         z.set_soa(serial, GOOD_TIMERS);
         for (host, ips) in ns {
             let host = name(host);
-            z.records.push(Record::from_rdata(origin.clone(), 3600, RData::NS(NS(host.clone()))));
+            z.records.push(Record::from_rdata(
+                origin.clone(),
+                3600,
+                RData::NS(NS(host.clone())),
+            ));
             if origin.zone_of(&host) {
                 for ip in ips.iter() {
                     z.add_address(&host, *ip);
@@ -46,7 +50,11 @@ impl Zone {
         z
     }
 
-    pub fn set_soa(&mut self, serial: u32, (refresh, retry, expire, minimum): (i32, i32, i32, u32)) {
+    pub fn set_soa(
+        &mut self,
+        serial: u32,
+        (refresh, retry, expire, minimum): (i32, i32, i32, u32),
+    ) {
         self.records.retain(|r| r.record_type() != RecordType::SOA);
         let soa = SOA::new(
             self.origin.prepend_label("ns1").expect("mname"),
@@ -57,7 +65,10 @@ impl Zone {
             expire,
             minimum,
         );
-        self.records.insert(0, Record::from_rdata(self.origin.clone(), 3600, RData::SOA(soa)));
+        self.records.insert(
+            0,
+            Record::from_rdata(self.origin.clone(), 3600, RData::SOA(soa)),
+        );
     }
 
     pub fn add_address(&mut self, host: &Name, ip: IpAddr) {
@@ -65,12 +76,14 @@ impl Zone {
             IpAddr::V4(v4) => RData::A(A(v4)),
             IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
         };
-        self.records.push(Record::from_rdata(host.clone(), 3600, rdata));
+        self.records
+            .push(Record::from_rdata(host.clone(), 3600, rdata));
     }
 
     /// Removes every record of `rtype` at `owner`.
     pub fn remove(&mut self, owner: &Name, rtype: RecordType) {
-        self.records.retain(|r| !(r.name == *owner && r.record_type() == rtype));
+        self.records
+            .retain(|r| !(r.name == *owner && r.record_type() == rtype));
     }
 
     pub fn add_dnskey(&mut self, key: &DNSKEY) {
@@ -108,31 +121,6 @@ impl Zone {
             RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(input, sig))),
         ));
     }
-
-    /// Publishes `keys` and signs DNSKEY (with every key) and SOA and NS (with the first),
-    /// valid from a day ago for 30 days.
-    pub fn sign_all(&mut self, keys: &[&TestKey]) {
-        let now = now();
-        for k in keys {
-            self.add_dnskey(&k.dnskey);
-        }
-        for k in keys {
-            self.sign(RecordType::DNSKEY, k, now - 86_400, now + 30 * 86_400);
-        }
-        if let Some(k) = keys.first() {
-            self.sign(RecordType::SOA, k, now - 86_400, now + 30 * 86_400);
-            self.sign(RecordType::NS, k, now - 86_400, now + 30 * 86_400);
-        }
-    }
-
-    /// The zone in master file format (one record per line), for real servers.
-    pub fn to_text(&self) -> String {
-        let mut out = format!("$ORIGIN {}\n", self.origin);
-        for r in &self.records {
-            out.push_str(&format!("{} {} IN {} {}\n", r.name, r.ttl, r.record_type(), r.data));
-        }
-        out
-    }
 }
 
 pub fn now() -> u32 {
@@ -162,19 +150,42 @@ impl TestKey {
     }
 
     fn from_signing(signing: Box<dyn SigningKey>, ksk: bool) -> TestKey {
-        let dnskey = DNSKEY::new(true, ksk, false, signing.to_public_key().expect("public key"));
+        let dnskey = DNSKEY::new(
+            true,
+            ksk,
+            false,
+            signing.to_public_key().expect("public key"),
+        );
         let tag = dnskey.calculate_key_tag().expect("tag");
-        TestKey { signing, dnskey, tag }
+        TestKey {
+            signing,
+            dnskey,
+            tag,
+        }
     }
 
     /// The DS for this key at `zone` with the given digest type.
     pub fn ds(&self, zone: &Name, digest_type: u8) -> DsRecord {
-        TestKey::ds_of(&self.dnskey, self.tag, u8::from(self.signing.algorithm()), zone, digest_type)
+        TestKey::ds_of(
+            &self.dnskey,
+            self.tag,
+            u8::from(self.signing.algorithm()),
+            zone,
+            digest_type,
+        )
     }
 
     /// The DS for any DNSKEY.
-    pub fn ds_of(dnskey: &DNSKEY, tag: u16, algorithm: u8, zone: &Name, digest_type: u8) -> DsRecord {
-        let digest = dnskey.to_digest(zone, DigestType::from(digest_type)).expect("digest");
+    pub fn ds_of(
+        dnskey: &DNSKEY,
+        tag: u16,
+        algorithm: u8,
+        zone: &Name,
+        digest_type: u8,
+    ) -> DsRecord {
+        let digest = dnskey
+            .to_digest(zone, DigestType::from(digest_type))
+            .expect("digest");
         DsRecord::new(tag, algorithm, digest_type, digest.as_ref().to_vec()).expect("ds")
     }
 }
@@ -182,5 +193,13 @@ impl TestKey {
 /// A DNSKEY of an algorithm hickory cannot sign with (arbitrary key material): enough for
 /// algorithm judgements.
 pub fn foreign_dnskey(algorithm: u8) -> DNSKEY {
-    DNSKEY::new(true, false, false, PublicKeyBuf::new(vec![3, 1, 0, 1, 0xab, 0xcd, 0xef, 0x12], Algorithm::from_u8(algorithm)))
+    DNSKEY::new(
+        true,
+        false,
+        false,
+        PublicKeyBuf::new(
+            vec![3, 1, 0, 1, 0xab, 0xcd, 0xef, 0x12],
+            Algorithm::from_u8(algorithm),
+        ),
+    )
 }
