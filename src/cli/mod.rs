@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod audit;
+mod check;
 mod tld;
 mod token;
 mod zone;
@@ -43,6 +44,7 @@ pub enum Command {
     ExportZone(zone::ExportZone),
     Tld(tld::TldCmd),
     Token(token::TokenCmd),
+    Check(check::CheckCmd),
     /// Copy the database with SQLite's online backup (safe while the daemon runs)
     Backup {
         /// The copy to write; it must not exist yet
@@ -131,6 +133,7 @@ impl Cli {
             Command::ExportZone(cmd) => cmd.run(&ctx)?,
             Command::Tld(cmd) => cmd.run(&ctx)?,
             Command::Token(cmd) => cmd.run(&ctx)?,
+            Command::Check(cmd) => return cmd.run(&ctx),
             Command::Backup { file } => {
                 if file.exists() {
                     return Err(Error::Failed(format!(
