@@ -30,6 +30,17 @@ pub struct Config {
     pub check: CheckSettings,
     pub server: ServerSettings,
     pub workflow: WorkflowSettings,
+    pub client: ClientSettings,
+}
+
+/// The API client (`rootdesk request ...`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientSettings {
+    /// The daemon's base URL.
+    pub server: Option<String>,
+    /// A bearer token; prefer ROOTDESK_TOKEN to keeping it in a file.
+    pub token: Option<String>,
 }
 
 /// How the root zone is published.
@@ -131,6 +142,7 @@ impl Default for Config {
             check: CheckSettings::default(),
             server: ServerSettings::default(),
             workflow: WorkflowSettings::default(),
+            client: ClientSettings::default(),
         }
     }
 }
@@ -274,7 +286,9 @@ fn apply_env(
 fn is_optional_key(path: &[String]) -> bool {
     matches!(
         path,
-        [a, b] if (a == "check" && b == "profile") || (a == "server" && (b == "tls_cert" || b == "tls_key"))
+        [a, b] if (a == "check" && b == "profile")
+            || (a == "server" && (b == "tls_cert" || b == "tls_key"))
+            || (a == "client" && (b == "server" || b == "token"))
     )
 }
 

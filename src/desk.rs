@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::audit::{Actor, NewEvent};
-use crate::check::{self, Profile, ProposedNs};
+use crate::check::{self, Profile};
 use crate::registry::{Delegation, TldLabel};
 use crate::store::{self, PublishTtls, Role, Store, StoreError, Token};
 use crate::workflow::{
-    CheckPhase, Command, Event, Facts, Party, Priority, Proposal, Recorded, Request, RequestKind,
-    State, Verdict, WorkflowError,
+    CheckPhase, Command, Event, Facts, Party, Priority, Proposal, Recorded, Request, State,
+    Verdict, WorkflowError,
 };
 
 /// Why the desk refused or failed.
@@ -257,6 +257,7 @@ impl Desk {
                     return Err(DeskError::Forbidden("auditors read; they do not submit requests".into()));
                 }
                 let facts = facts_for(tx, label.as_str(), None)?;
+                submission.proposal.validate()?;
                 if let Proposal::Transfer { evidence, .. } = &submission.proposal {
                     for e in evidence {
                         if !store::has_document(tx, &e.sha256)? {
@@ -326,16 +327,18 @@ impl Desk {
                 caller,
                 Some(&request.ticket),
                 Some(&request.tld),
-                &serde_json::to_value(action)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default(),
+                action_name(action),
                 &reason,
             )?;
             Err(DeskError::Forbidden(reason))
         };
         match caller.role {
-            Role::Staff => Ok(()),
+            // Staff read and review; they never act for the TLD or consent for a contact.
+            Role::Staff if action == Action::Read || action.staff_only() => Ok(()),
+            Role::Staff => refuse(format!(
+                "only the TLD's contacts may {}; staff act through review",
+                action_name(action)
+            )),
             Role::Auditor if action == Action::Read => Ok(()),
             Role::Auditor => refuse("auditors read; they do not act on requests".into()),
             Role::Contact if action.staff_only() => refuse("only desk staff may do this".into()),
@@ -359,6 +362,20 @@ impl Desk {
                 }
             }
         }
+    }
+
+    /// The permission gate alone: whether `caller` may do `action` on the request `ticket`
+    /// (a refusal is recorded). The API calls it before it reads a request body.
+    pub fn authorize(
+        &self,
+        caller: &Caller,
+        ticket: &str,
+        action: Action,
+    ) -> Result<(), DeskError> {
+        let request = self
+            .with_store(|s| Ok(s.request(ticket)?))?
+            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
+        self.permit(caller, action, &request)
     }
 
     /// Runs a command on a request for `caller`.
@@ -700,6 +717,22 @@ impl Desk {
     }
 }
 
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Read => "read",
+        Action::Amend => "amend",
+        Action::Withdraw => "withdraw",
+        Action::Answer => "answer",
+        Action::Confirm => "confirm",
+        Action::Decline => "decline",
+        Action::Approve => "approve",
+        Action::Reject => "reject",
+        Action::Ask => "ask",
+        Action::Evaluate => "evaluate",
+        Action::Implement => "implement",
+    }
+}
+
 /// What the workflow needs to know about the TLD, read in the transaction.
 fn facts_for(
     tx: &rusqlite::Transaction<'_>,
@@ -772,14 +805,4 @@ fn summarise(report: &check::Report) -> String {
     } else {
         format!("{}: {}", report.verdict, problems.join("; "))
     }
-}
-
-/// Kinds that change the root zone and so run the technical checks.
-pub fn touches_zone(kind: RequestKind) -> bool {
-    matches!(kind, RequestKind::Delegation | RequestKind::Transfer)
-}
-
-/// Helper for callers that need a name server list with ports.
-pub fn proposed(ns: &ProposedNs) -> String {
-    format!("{} {:?}", ns.name, ns.addresses)
 }

@@ -216,7 +216,13 @@ async fn submit(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
-    let submission: Submission = parse_body(body)?;
+    let body: SubmissionBody = parse_body(body)?;
+    let submission = Submission {
+        tld: body.tld,
+        priority: body.priority,
+        emergency_reason: body.emergency_reason,
+        proposal: proposal_from_value(body.proposal)?,
+    };
     let key = headers
         .get("idempotency-key")
         .map(|v| {
@@ -327,52 +333,65 @@ async fn act(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
-    let (action, command) = match action.as_str() {
-        "amend" => {
-            let b: AmendBody = parse_body(body)?;
-            (Action::Amend, Command::Amend { proposal: Box::new(b.proposal) })
-        }
-        "withdraw" => {
-            let b: ReasonBody = parse_body(body)?;
-            (Action::Withdraw, Command::Withdraw { reason: b.reason })
-        }
-        "confirm" => {
-            let _: EmptyBody = parse_body(body)?;
-            (Action::Confirm, Command::Confirm)
-        }
-        "decline" => {
-            let b: ReasonBody = parse_body(body)?;
-            (Action::Decline, Command::Decline { reason: b.reason })
-        }
-        "answer" => {
-            let b: AnswerBody = parse_body(body)?;
-            (Action::Answer, Command::Answer { answer: b.answer })
-        }
-        "approve" => {
-            let b: NoteBody = parse_body(body)?;
-            (Action::Approve, Command::Approve { note: b.note })
-        }
-        "reject" => {
-            let b: ReasonBody = parse_body(body)?;
-            (Action::Reject, Command::Reject { reason: b.reason })
-        }
-        "ask" => {
-            let b: QuestionBody = parse_body(body)?;
-            (Action::Ask, Command::Ask { question: b.question })
-        }
-        "evaluate" => {
-            let b: EvaluateBody = parse_body(body)?;
-            (Action::Evaluate, Command::Evaluate { evaluation: b.evaluation })
-        }
-        "implement" => {
-            let _: EmptyBody = parse_body(body)?;
-            (Action::Implement, Command::Implement { serial: None })
-        }
+    let action = match action.as_str() {
+        "amend" => Action::Amend,
+        "withdraw" => Action::Withdraw,
+        "confirm" => Action::Confirm,
+        "decline" => Action::Decline,
+        "answer" => Action::Answer,
+        "approve" => Action::Approve,
+        "reject" => Action::Reject,
+        "ask" => Action::Ask,
+        "evaluate" => Action::Evaluate,
+        "implement" => Action::Implement,
         other => {
             return Err(ApiError::not_found(format!(
                 "no action {other:?}: amend, withdraw, confirm, decline, answer, approve, reject, ask, evaluate or implement"
             )))
         }
+    };
+    // The permission gate comes before the body is read.
+    {
+        let (desk, who, ticket) = (desk.clone(), who.clone(), ticket.clone());
+        blocking(move || desk.authorize(&who, &ticket, action)).await?;
+    }
+    let command = match action {
+        Action::Amend => {
+            let b: AmendBody = parse_body(body)?;
+            Command::Amend {
+                proposal: Box::new(proposal_from_value(b.proposal)?),
+            }
+        }
+        Action::Withdraw => Command::Withdraw {
+            reason: parse_body::<ReasonBody>(body)?.reason,
+        },
+        Action::Confirm => {
+            parse_body::<EmptyBody>(body)?;
+            Command::Confirm
+        }
+        Action::Decline => Command::Decline {
+            reason: parse_body::<ReasonBody>(body)?.reason,
+        },
+        Action::Answer => Command::Answer {
+            answer: parse_body::<AnswerBody>(body)?.answer,
+        },
+        Action::Approve => Command::Approve {
+            note: parse_body::<NoteBody>(body)?.note,
+        },
+        Action::Reject => Command::Reject {
+            reason: parse_body::<ReasonBody>(body)?.reason,
+        },
+        Action::Ask => Command::Ask {
+            question: parse_body::<QuestionBody>(body)?.question,
+        },
+        Action::Evaluate => Command::Evaluate {
+            evaluation: parse_body::<EvaluateBody>(body)?.evaluation,
+        },
+        Action::Implement => {
+            parse_body::<EmptyBody>(body)?;
+            Command::Implement { serial: None }
+        }
+        Action::Read => return Err(ApiError::not_found("reading is GET /v1/requests/{ticket}")),
     };
     let request = blocking(move || desk.act(&who, &ticket, action, command)).await?;
     Ok(Json(RequestView::new(request)).into_response())

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ApiError;
+
 use crate::registry::Delegation;
 use crate::store::{CheckJob, RequestSummary};
 use crate::workflow::{Evaluation, Proposal, Recorded, Request};
@@ -41,7 +43,96 @@ pub struct RequestList {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmendBody {
-    pub proposal: Proposal,
+    pub proposal: serde_json::Value,
+}
+
+/// A submission as received; the proposal is read by [`proposal_from_value`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionBody {
+    pub tld: String,
+    #[serde(default)]
+    pub priority: crate::workflow::Priority,
+    #[serde(default)]
+    pub emergency_reason: Option<String>,
+    pub proposal: serde_json::Value,
+}
+
+/// Reads a proposal by its `kind`, so that an error names the exact field
+/// (`proposal.delegation.ds[0].key_tag`), which serde's tagged enums cannot.
+pub fn proposal_from_value(value: serde_json::Value) -> Result<Proposal, ApiError> {
+    use crate::registry::Contact;
+    use crate::workflow::Evidence;
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct DelegationP {
+        delegation: Delegation,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ContactsP {
+        #[serde(default)]
+        admin: Option<Contact>,
+        #[serde(default)]
+        tech: Option<Contact>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SponsorP {
+        sponsor: String,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct TransferP {
+        sponsor: String,
+        admin: Contact,
+        tech: Contact,
+        #[serde(default)]
+        delegation: Option<Delegation>,
+        evidence: Vec<Evidence>,
+    }
+    fn read<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "proposal".to_string()
+            } else {
+                format!("proposal.{path}")
+            };
+            ApiError::invalid(&field, format!("{field}: {}", e.inner()))
+        })
+    }
+    let serde_json::Value::Object(mut map) = value else {
+        return Err(ApiError::invalid(
+            "proposal",
+            "proposal: expected an object with a `kind`",
+        ));
+    };
+    let kind = map.remove("kind");
+    let rest = serde_json::Value::Object(map);
+    match kind.as_ref().and_then(|k| k.as_str()) {
+        Some("delegation") => Ok(Proposal::Delegation { delegation: read::<DelegationP>(rest)?.delegation }),
+        Some("contacts") => {
+            let p: ContactsP = read(rest)?;
+            Ok(Proposal::Contacts { admin: p.admin, tech: p.tech })
+        }
+        Some("sponsor") => Ok(Proposal::Sponsor { sponsor: read::<SponsorP>(rest)?.sponsor }),
+        Some("transfer") => {
+            let p: TransferP = read(rest)?;
+            Ok(Proposal::Transfer {
+                sponsor: p.sponsor,
+                admin: p.admin,
+                tech: p.tech,
+                delegation: p.delegation,
+                evidence: p.evidence,
+            })
+        }
+        Some(other) => Err(ApiError::invalid(
+            "proposal.kind",
+            format!("proposal.kind: unknown variant `{other}`, expected one of `delegation`, `contacts`, `sponsor`, `transfer`"),
+        )),
+        None => Err(ApiError::invalid("proposal.kind", "proposal.kind: missing; use delegation, contacts, sponsor or transfer")),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod audit;
 mod check;
+mod request;
 mod serve;
 mod tld;
 mod token;
@@ -47,6 +48,7 @@ pub enum Command {
     Token(token::TokenCmd),
     Check(check::CheckCmd),
     Serve(serve::Serve),
+    Request(request::RequestCmd),
     /// Copy the database with SQLite's online backup (safe while the daemon runs)
     Backup {
         /// The copy to write; it must not exist yet
@@ -137,6 +139,7 @@ impl Cli {
             Command::Token(cmd) => cmd.run(&ctx)?,
             Command::Check(cmd) => return cmd.run(&ctx),
             Command::Serve(cmd) => cmd.run(&mut ctx)?,
+            Command::Request(cmd) => cmd.run(&ctx)?,
             Command::Backup { file } => {
                 if file.exists() {
                     return Err(Error::Failed(format!(
