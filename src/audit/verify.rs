@@ -544,3 +544,158 @@ impl Verifier {
         report
     }
 }
+
+/// How many events travel together from the reader to the verifying thread.
+const BATCH: usize = 4096;
+
+/// Where the fields of one event lie in a [`Batch`]'s text; `u32::MAX` marks an absent one.
+type Spans = [(u32, u32); 12];
+
+enum Item {
+    Event { seq: u64, spans: Spans },
+    Checkpoint(Checkpoint),
+    Malformed(String),
+}
+
+/// Owned copies of a run of entries: one text buffer and the spans into it.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    items: Vec<Item>,
+}
+
+impl Batch {
+    fn span(&mut self, value: Option<&str>) -> (u32, u32) {
+        match value {
+            Some(v) => {
+                let start = self.text.len() as u32;
+                self.text.push_str(v);
+                (start, self.text.len() as u32)
+            }
+            None => (u32::MAX, 0),
+        }
+    }
+
+    fn push(&mut self, r: &EventRecord<'_>) {
+        let fields = [
+            Some(r.time),
+            Some(r.actor_kind),
+            Some(r.actor_id),
+            r.actor_role,
+            r.actor_contact,
+            r.source,
+            r.tld,
+            r.request,
+            Some(r.kind),
+            Some(r.payload),
+            Some(r.prev_hash),
+            Some(r.hash),
+        ];
+        let mut spans = [(u32::MAX, 0); 12];
+        for (span, field) in spans.iter_mut().zip(fields) {
+            *span = self.span(field);
+        }
+        self.items.push(Item::Event { seq: r.seq, spans });
+    }
+
+    fn get(&self, (start, end): (u32, u32)) -> Option<&str> {
+        (start != u32::MAX).then(|| &self.text[start as usize..end as usize])
+    }
+
+    fn feed(&mut self, verifier: &mut Verifier) {
+        for item in std::mem::take(&mut self.items) {
+            match item {
+                Item::Event { seq, spans } => {
+                    let f = |i: usize| self.get(spans[i]);
+                    verifier.event(&EventRecord {
+                        seq,
+                        time: f(0).unwrap_or_default(),
+                        actor_kind: f(1).unwrap_or_default(),
+                        actor_id: f(2).unwrap_or_default(),
+                        actor_role: f(3),
+                        actor_contact: f(4),
+                        source: f(5),
+                        tld: f(6),
+                        request: f(7),
+                        kind: f(8).unwrap_or_default(),
+                        payload: f(9).unwrap_or_default(),
+                        prev_hash: f(10).unwrap_or_default(),
+                        hash: f(11).unwrap_or_default(),
+                    });
+                }
+                Item::Checkpoint(c) => verifier.checkpoint(c),
+                Item::Malformed(detail) => verifier.malformed(detail),
+            }
+        }
+        self.text.clear();
+    }
+}
+
+/// A [`Verifier`] running on a thread of its own, so that reading the next events (SQLite,
+/// JSON parsing) overlaps with hashing the previous ones. Same calls, same order, same report.
+pub struct Pipeline {
+    current: Batch,
+    to_worker: std::sync::mpsc::SyncSender<Batch>,
+    from_worker: std::sync::mpsc::Receiver<Batch>,
+    worker: std::thread::JoinHandle<Verifier>,
+}
+
+impl Pipeline {
+    /// Moves `verifier` (with its expectations set) onto the verifying thread.
+    pub fn new(mut verifier: Verifier) -> Pipeline {
+        let (to_worker, inbox) = std::sync::mpsc::sync_channel::<Batch>(2);
+        let (outbox, from_worker) = std::sync::mpsc::sync_channel::<Batch>(4);
+        let worker = std::thread::spawn(move || {
+            for mut batch in inbox {
+                batch.feed(&mut verifier);
+                // The reader may be gone or have enough spare batches; either is fine.
+                let _ = outbox.try_send(batch);
+            }
+            verifier
+        });
+        Pipeline {
+            current: Batch::default(),
+            to_worker,
+            from_worker,
+            worker,
+        }
+    }
+
+    fn flush(&mut self) {
+        let spare = self.from_worker.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.current, spare);
+        // Fails only if the worker died; `finish` reports that.
+        let _ = self.to_worker.send(full);
+    }
+
+    /// As [`Verifier::event`].
+    pub fn event(&mut self, rec: &EventRecord<'_>) {
+        self.current.push(rec);
+        if self.current.items.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    /// As [`Verifier::checkpoint`].
+    pub fn checkpoint(&mut self, checkpoint: Checkpoint) {
+        self.current.items.push(Item::Checkpoint(checkpoint));
+    }
+
+    /// As [`Verifier::malformed`].
+    pub fn malformed(&mut self, detail: String) {
+        self.current.items.push(Item::Malformed(detail));
+    }
+
+    /// Waits for the verifying thread and returns the report.
+    pub fn finish(mut self) -> Report {
+        self.flush();
+        let Pipeline {
+            to_worker, worker, ..
+        } = self;
+        drop(to_worker);
+        match worker.join() {
+            Ok(verifier) => verifier.finish(),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
