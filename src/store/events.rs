@@ -318,6 +318,10 @@ impl Store {
         mut f: impl FnMut(&EventRecord<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         let to = to.unwrap_or(i64::MAX as u64).min(i64::MAX as u64) as i64;
+        // Long scans read through a memory map rather than a read call per page.
+        self.conn()
+            .pragma_update(None, "mmap_size", 1_i64 << 30)
+            .map_err(StoreError::from)?;
         let mut stmt = self
             .conn()
             .prepare(&format!(
