@@ -101,6 +101,17 @@ CREATE TABLE zone_glue (
 CREATE INDEX zone_glue_current ON zone_glue (host) WHERE until IS NULL;
 CREATE INDEX zone_glue_history ON zone_glue (since, until);
 
+-- API bearer tokens. The secret is shown once when issued; only its SHA-256 is kept.
+CREATE TABLE tokens (
+    id         TEXT PRIMARY KEY,             -- public identifier, e.g. tok-3f9a0c1b
+    hash       TEXT NOT NULL UNIQUE,         -- hex SHA-256 of the secret
+    role       TEXT NOT NULL CHECK (role IN ('contact', 'staff', 'auditor')),
+    subject    TEXT NOT NULL,                -- contact handle (role contact) or a person's name
+    created_at TEXT NOT NULL,
+    expires_at TEXT,                         -- RFC 3339; NULL: never
+    revoked_at TEXT
+) WITHOUT ROWID;
+
 -- The audit trail (README-audit.md): every recorded fact, appended in the same transaction
 -- as the state change it describes. Nothing ever updates or deletes an event; the triggers
 -- below make the database refuse it. Each event's hash covers the previous one, so an edit
@@ -165,3 +176,46 @@ WHEN NEW.hash IS NOT (SELECT hash FROM events WHERE seq = NEW.seq)
 BEGIN
     SELECT RAISE(ABORT, 'a checkpoint must sign the hash of an existing event');
 END;
+
+-- Change requests: the projection of their `request-*` events (the events are the truth; this
+-- table is rebuilt from them and serves listing and lookups).
+CREATE TABLE requests (
+    ticket          TEXT PRIMARY KEY,        -- RD-YYYYMMDD-NNNN
+    tld             TEXT NOT NULL REFERENCES tlds (label),
+    kind            TEXT NOT NULL CHECK (kind IN ('delegation', 'contacts', 'sponsor', 'transfer')),
+    priority        TEXT NOT NULL CHECK (priority IN ('normal', 'emergency')),
+    state           TEXT NOT NULL,
+    owner           TEXT,                    -- desk, tld, or NULL when final
+    revision        INTEGER NOT NULL,
+    submitter       TEXT NOT NULL,           -- the submitting party, as JSON
+    submitted_at    TEXT NOT NULL,
+    state_since     TEXT NOT NULL,
+    idempotency_key TEXT,                    -- the submitter's Idempotency-Key header
+    token           TEXT                     -- the token that submitted it
+) WITHOUT ROWID;
+CREATE INDEX requests_by_tld ON requests (tld, state);
+CREATE INDEX requests_by_state ON requests (state);
+CREATE UNIQUE INDEX requests_idempotency ON requests (token, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+-- Technical checks the daemon must run: persisted so that a restart resumes them.
+CREATE TABLE check_jobs (
+    id          INTEGER PRIMARY KEY,
+    ticket      TEXT NOT NULL REFERENCES requests (ticket),
+    revision    INTEGER NOT NULL,
+    phase       TEXT NOT NULL CHECK (phase IN ('initial', 'supplemental')),
+    created_at  TEXT NOT NULL,
+    finished_at TEXT,
+    verdict     TEXT CHECK (verdict IN ('pass', 'warn', 'fail')),
+    report      TEXT                         -- the complete check report (JSON)
+);
+CREATE INDEX check_jobs_pending ON check_jobs (id) WHERE finished_at IS NULL;
+CREATE INDEX check_jobs_by_ticket ON check_jobs (ticket);
+
+-- Evidence documents of transfers, by content hash.
+CREATE TABLE documents (
+    sha256     TEXT PRIMARY KEY,
+    media_type TEXT NOT NULL,
+    content    BLOB NOT NULL,
+    stored_at  TEXT NOT NULL
+) WITHOUT ROWID;

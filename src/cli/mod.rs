@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod audit;
+mod check;
 mod tld;
+mod token;
 mod zone;
 
 use crate::config::Config;
@@ -41,6 +43,8 @@ pub enum Command {
     ImportTlds(zone::ImportTlds),
     ExportZone(zone::ExportZone),
     Tld(tld::TldCmd),
+    Token(token::TokenCmd),
+    Check(check::CheckCmd),
     /// Copy the database with SQLite's online backup (safe while the daemon runs)
     Backup {
         /// The copy to write; it must not exist yet
@@ -128,6 +132,8 @@ impl Cli {
             Command::ImportTlds(cmd) => cmd.run(&ctx)?,
             Command::ExportZone(cmd) => cmd.run(&ctx)?,
             Command::Tld(cmd) => cmd.run(&ctx)?,
+            Command::Token(cmd) => cmd.run(&ctx)?,
+            Command::Check(cmd) => return cmd.run(&ctx),
             Command::Backup { file } => {
                 if file.exists() {
                     return Err(Error::Failed(format!(

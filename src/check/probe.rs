@@ -1,0 +1,450 @@
+//! The probe: one DNS query to one server address over one transport, and its outcome.
+//!
+//! Queries go over raw tokio sockets with hickory-proto's encoder and decoder (never
+//! hand-written wire code), so that the checker sees what a resolver library would hide:
+//! the address a reply really came from, a missing AA bit, TC without a TCP service,
+//! FORMERR on EDNS. An outcome keeps "no answer / transport failure" apart from "answered
+//! with this rcode" (STYLE §4). The [`Prober`] bounds the queries in flight, applies the
+//! per-query timeout (UDP retransmissions happen within it), stops at the check's time
+//! budget, remembers addresses that gave no answer so that a dead server costs one timeout
+//! and not one per query, and logs every query for the report.
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
+use hickory_proto::rr::{Name, RecordType};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
+use tokio::time::{timeout_at, Instant};
+
+/// The transport of a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        })
+    }
+}
+
+/// What to ask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuerySpec {
+    pub qname: Name,
+    pub qtype: RecordType,
+    /// Recursion desired (only the open-resolver probe sets it).
+    pub rd: bool,
+    /// EDNS0 with this payload size, and the DO bit.
+    pub edns: Option<(u16, bool)>,
+}
+
+impl QuerySpec {
+    /// A plain query: RD=0, no EDNS.
+    pub fn plain(qname: &Name, qtype: RecordType) -> Self {
+        QuerySpec {
+            qname: qname.clone(),
+            qtype,
+            rd: false,
+            edns: None,
+        }
+    }
+
+    /// An EDNS0 query with the given payload size and DO bit.
+    pub fn edns(qname: &Name, qtype: RecordType, payload: u16, dnssec_ok: bool) -> Self {
+        QuerySpec {
+            edns: Some((payload, dnssec_ok)),
+            ..QuerySpec::plain(qname, qtype)
+        }
+    }
+
+    fn message(&self) -> Message {
+        let mut msg = Message::query();
+        msg.metadata.recursion_desired = self.rd;
+        msg.add_query(Query::query(self.qname.clone(), self.qtype));
+        if let Some((payload, dnssec_ok)) = self.edns {
+            let mut edns = Edns::new();
+            edns.set_max_payload(payload.max(512));
+            edns.set_dnssec_ok(dnssec_ok);
+            msg.set_edns(edns);
+        }
+        msg
+    }
+}
+
+/// A reply that was received and decoded.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub message: Message,
+    /// Where the reply came from (for UDP it may differ from the address queried).
+    pub from: SocketAddr,
+    pub rtt: Duration,
+}
+
+/// Why a query got no usable reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("no reply within {0} ms")]
+    Timeout(u64),
+    #[error("TCP connection refused")]
+    Refused,
+    #[error("network error: {0}")]
+    Io(String),
+    #[error("malformed reply: {0}")]
+    Malformed(String),
+    #[error("not sent: {0}")]
+    Skipped(String),
+}
+
+impl ProbeError {
+    /// Whether this failure means nothing answers at that address and transport.
+    fn is_dead(&self) -> bool {
+        matches!(
+            self,
+            ProbeError::Timeout(_) | ProbeError::Refused | ProbeError::Io(_)
+        )
+    }
+}
+
+/// The outcome of one query.
+pub type Outcome = Result<Answer, ProbeError>;
+
+/// One query as the report records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryRecord {
+    /// The name server the address belongs to.
+    pub server: String,
+    pub address: SocketAddr,
+    pub transport: Transport,
+    pub qname: String,
+    pub qtype: String,
+    /// `rd`, `edns`, `do`: what the query asked for.
+    pub query_flags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rcode: Option<String>,
+    /// Header flags of the reply (`qr aa tc rd ra ad cd`), plus `edns` when it carried OPT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flags: Option<Vec<String>>,
+    /// Answer, authority and additional record counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<[usize; 3]>,
+    /// Set when the reply came from another address than the one queried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Header flags of a message, in the order dig prints them.
+pub fn flags_of(msg: &Message) -> Vec<String> {
+    let m = &msg.metadata;
+    let mut flags = Vec::new();
+    for (set, name) in [
+        (m.message_type == MessageType::Response, "qr"),
+        (m.authoritative, "aa"),
+        (m.truncation, "tc"),
+        (m.recursion_desired, "rd"),
+        (m.recursion_available, "ra"),
+        (m.authentic_data, "ad"),
+        (m.checking_disabled, "cd"),
+        (msg.edns.is_some(), "edns"),
+    ] {
+        if set {
+            flags.push(name.to_string());
+        }
+    }
+    flags
+}
+
+/// Sends queries under the profile's limits and logs them.
+pub struct Prober {
+    permits: Semaphore,
+    timeout: Duration,
+    retries: u32,
+    deadline: Instant,
+    dead: Mutex<HashSet<(SocketAddr, Transport)>>,
+    log: Mutex<Vec<QueryRecord>>,
+}
+
+impl Prober {
+    /// A prober with `concurrency` queries in flight, a per-query `timeout` (with `retries`
+    /// UDP retransmissions inside it) and an overall `budget` from now.
+    pub fn new(concurrency: usize, timeout: Duration, retries: u32, budget: Duration) -> Self {
+        Prober {
+            permits: Semaphore::new(concurrency.max(1)),
+            timeout,
+            retries,
+            deadline: Instant::now() + budget,
+            dead: Mutex::new(HashSet::new()),
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Whether an earlier query to this address and transport got no answer at all.
+    pub fn is_dead(&self, address: SocketAddr, transport: Transport) -> bool {
+        self.dead
+            .lock()
+            .map(|d| d.contains(&(address, transport)))
+            .unwrap_or(false)
+    }
+
+    /// Every query made so far.
+    pub fn take_log(&self) -> Vec<QueryRecord> {
+        self.log
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default()
+    }
+
+    /// Sends one query to `address` over `transport` (labelled with the name server `server`
+    /// in the log). An address that timed out before is not queried again.
+    pub async fn query(
+        &self,
+        server: &Name,
+        address: SocketAddr,
+        transport: Transport,
+        spec: &QuerySpec,
+    ) -> Outcome {
+        if self.is_dead(address, transport) {
+            return Err(ProbeError::Skipped(format!(
+                "{address} gave no answer over {transport} earlier"
+            )));
+        }
+        if Instant::now() >= self.deadline {
+            return Err(ProbeError::Skipped(
+                "the check's time budget is spent".into(),
+            ));
+        }
+        let outcome = {
+            let _permit = self.permits.acquire().await;
+            let end = (Instant::now() + self.timeout).min(self.deadline);
+            match transport {
+                Transport::Udp => self.udp(address, spec, end).await,
+                Transport::Tcp => tcp(address, spec, end).await,
+            }
+        };
+        if let Err(e) = &outcome {
+            if e.is_dead() {
+                if let Ok(mut dead) = self.dead.lock() {
+                    dead.insert((address, transport));
+                }
+            }
+        }
+        self.record(server, address, transport, spec, &outcome);
+        outcome
+    }
+
+    fn record(
+        &self,
+        server: &Name,
+        address: SocketAddr,
+        transport: Transport,
+        spec: &QuerySpec,
+        outcome: &Outcome,
+    ) {
+        let mut query_flags = Vec::new();
+        if spec.rd {
+            query_flags.push("rd".to_string());
+        }
+        if let Some((_, dnssec_ok)) = spec.edns {
+            query_flags.push("edns".to_string());
+            if dnssec_ok {
+                query_flags.push("do".to_string());
+            }
+        }
+        let mut rec = QueryRecord {
+            server: server.to_string(),
+            address,
+            transport,
+            qname: spec.qname.to_string(),
+            qtype: spec.qtype.to_string(),
+            query_flags,
+            rcode: None,
+            flags: None,
+            counts: None,
+            from: None,
+            rtt_ms: None,
+            error: None,
+        };
+        match outcome {
+            Ok(a) => {
+                rec.rcode = Some(rcode_name(a.message.metadata.response_code));
+                rec.flags = Some(flags_of(&a.message));
+                rec.counts = Some([
+                    a.message.answers.len(),
+                    a.message.authorities.len(),
+                    a.message.additionals.len(),
+                ]);
+                rec.from = (a.from != address).then_some(a.from);
+                rec.rtt_ms = Some((a.rtt.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0);
+            }
+            Err(e) => rec.error = Some(e.to_string()),
+        }
+        if let Ok(mut log) = self.log.lock() {
+            log.push(rec);
+        }
+    }
+
+    async fn udp(&self, address: SocketAddr, spec: &QuerySpec, end: Instant) -> Outcome {
+        let msg = spec.message();
+        let bytes = msg
+            .to_vec()
+            .map_err(|e| ProbeError::Io(format!("cannot encode query: {e}")))?;
+        // Bound to the unspecified address so that a reply from another local address (a
+        // server answering from the wrong source) still arrives and can be reported.
+        let bind: SocketAddr = if address.is_ipv4() {
+            (Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = UdpSocket::bind(bind)
+            .await
+            .map_err(|e| ProbeError::Io(e.to_string()))?;
+        let start = Instant::now();
+        let interval = end.saturating_duration_since(start) / (self.retries + 1);
+        socket
+            .send_to(&bytes, address)
+            .await
+            .map_err(|e| ProbeError::Io(e.to_string()))?;
+        let mut sends = 1;
+        let mut next_send = start + interval;
+        let mut buf = vec![0u8; 65535];
+        loop {
+            let wake = if sends <= self.retries {
+                next_send.min(end)
+            } else {
+                end
+            };
+            match timeout_at(wake, socket.recv_from(&mut buf)).await {
+                Err(_) => {
+                    if Instant::now() >= end {
+                        return Err(ProbeError::Timeout(millis(end - start)));
+                    }
+                    // Retransmit the same query (same id): a late first reply still counts.
+                    let _ = socket.send_to(&bytes, address).await;
+                    sends += 1;
+                    next_send += interval;
+                }
+                Ok(Err(e)) => return Err(ProbeError::Io(e.to_string())),
+                Ok(Ok((n, from))) => {
+                    let Some(data) = buf.get(..n) else { continue };
+                    match Message::from_vec(data) {
+                        Ok(reply) if matches_query(&msg, &reply) => {
+                            return Ok(Answer {
+                                message: reply,
+                                from,
+                                rtt: start.elapsed(),
+                            })
+                        }
+                        // A reply to our id that does not decode is the server's fault.
+                        Err(e) if data.len() >= 2 && data[..2] == msg.metadata.id.to_be_bytes() => {
+                            return Err(ProbeError::Malformed(e.to_string()))
+                        }
+                        // Anything else is not ours: keep waiting.
+                        _ => continue,
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn tcp(address: SocketAddr, spec: &QuerySpec, end: Instant) -> Outcome {
+    let msg = spec.message();
+    let bytes = msg
+        .to_vec()
+        .map_err(|e| ProbeError::Io(format!("cannot encode query: {e}")))?;
+    let start = Instant::now();
+    let timeout = || ProbeError::Timeout(millis(end - start));
+    let mut stream = match timeout_at(end, TcpStream::connect(address)).await {
+        Err(_) => return Err(timeout()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return Err(ProbeError::Refused)
+        }
+        Ok(Err(e)) => return Err(ProbeError::Io(e.to_string())),
+        Ok(Ok(s)) => s,
+    };
+    let len = u16::try_from(bytes.len()).map_err(|_| ProbeError::Io("query too long".into()))?;
+    let mut framed = Vec::with_capacity(bytes.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(&bytes);
+    let exchange = async {
+        stream.write_all(&framed).await?;
+        let n = stream.read_u16().await?;
+        let mut buf = vec![0u8; usize::from(n)];
+        stream.read_exact(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    let buf = match timeout_at(end, exchange).await {
+        Err(_) => return Err(timeout()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(ProbeError::Io("connection closed without a reply".into()))
+        }
+        Ok(Err(e)) => return Err(ProbeError::Io(e.to_string())),
+        Ok(Ok(buf)) => buf,
+    };
+    let reply = Message::from_vec(&buf).map_err(|e| ProbeError::Malformed(e.to_string()))?;
+    if !matches_query(&msg, &reply) {
+        return Err(ProbeError::Malformed(
+            "the reply's id or question does not match the query".into(),
+        ));
+    }
+    Ok(Answer {
+        message: reply,
+        from: address,
+        rtt: start.elapsed(),
+    })
+}
+
+/// A reply belongs to a query when it is a response with the same id and, if it carries a
+/// question, the same one (FORMERR replies may omit it).
+fn matches_query(query: &Message, reply: &Message) -> bool {
+    if reply.metadata.id != query.metadata.id
+        || reply.metadata.message_type != MessageType::Response
+    {
+        return false;
+    }
+    match (reply.queries.first(), query.queries.first()) {
+        (Some(r), Some(q)) => {
+            r.query_type() == q.query_type() && r.name().to_lowercase() == q.name().to_lowercase()
+        }
+        (None, _) => reply.metadata.response_code != ResponseCode::NoError,
+        _ => false,
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The mnemonic of a response code, as dig prints it (`NOERROR`, `REFUSED`, ...).
+pub fn rcode_name(rc: ResponseCode) -> String {
+    match u16::from(rc) {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        6 => "YXDOMAIN".into(),
+        7 => "YXRRSET".into(),
+        8 => "NXRRSET".into(),
+        9 => "NOTAUTH".into(),
+        10 => "NOTZONE".into(),
+        16 => "BADVERS".into(),
+        n => format!("RCODE{n}"),
+    }
+}

@@ -1,0 +1,408 @@
+//! The policy profile: how severe each check is, and how patient the prober is.
+//!
+//! A desk tightens or relaxes its checks by editing a TOML profile rather than the code
+//! (DESIGN §5). The built-in default matches the severities of the design's table; the lab
+//! profile shipped in `fixtures/profiles/lab.toml` allows loopback addresses and skips the
+//! origin-AS diversity that loopback cannot have. Unknown keys are errors, so that a typo
+//! never silently leaves a check at its default.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How a check's findings count toward the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The check is not run (or its findings are dropped).
+    Off,
+    /// Reported; the verdict becomes `warn` at worst.
+    Warning,
+    /// Reported; the verdict becomes `fail`.
+    Error,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Off => "off",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// The severity of every check, by check id. A check with two levels (for example
+/// `soa-consistent`: serial mismatch versus timer differences) gives its major findings
+/// this severity and its minor ones at most `warning`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
+pub struct Severities {
+    pub ns_count: Severity,
+    pub ns_name_syntax: Severity,
+    pub glue_required: Severity,
+    pub address_routable: Severity,
+    pub reachable_udp: Severity,
+    pub reachable_tcp: Severity,
+    pub authoritative: Severity,
+    pub ns_set_match: Severity,
+    pub glue_match: Severity,
+    pub soa_consistent: Severity,
+    pub network_diversity: Severity,
+    pub no_recursion: Severity,
+    pub referral_size: Severity,
+    pub edns: Severity,
+    pub ds_digest: Severity,
+    pub ds_match: Severity,
+    pub dnssec_valid: Severity,
+    pub dnskey_algorithm: Severity,
+    pub soa_values: Severity,
+}
+
+impl Default for Severities {
+    fn default() -> Self {
+        use Severity::*;
+        Severities {
+            ns_count: Error,
+            ns_name_syntax: Error,
+            glue_required: Error,
+            address_routable: Error,
+            reachable_udp: Error,
+            reachable_tcp: Error,
+            authoritative: Error,
+            ns_set_match: Error,
+            glue_match: Error,
+            soa_consistent: Error,
+            network_diversity: Error,
+            no_recursion: Error,
+            referral_size: Error,
+            edns: Warning,
+            ds_digest: Error,
+            ds_match: Error,
+            dnssec_valid: Error,
+            dnskey_algorithm: Error,
+            soa_values: Warning,
+        }
+    }
+}
+
+impl Severities {
+    /// The configured severity of a check, by its id.
+    pub fn get(&self, id: CheckId) -> Severity {
+        let mut copy = self.clone();
+        *copy.slot(id)
+    }
+
+    /// Sets the severity of a check.
+    pub fn set(&mut self, id: CheckId, severity: Severity) {
+        *self.slot(id) = severity;
+    }
+
+    fn slot(&mut self, id: CheckId) -> &mut Severity {
+        use CheckId::*;
+        match id {
+            NsCount => &mut self.ns_count,
+            NsNameSyntax => &mut self.ns_name_syntax,
+            GlueRequired => &mut self.glue_required,
+            AddressRoutable => &mut self.address_routable,
+            ReachableUdp => &mut self.reachable_udp,
+            ReachableTcp => &mut self.reachable_tcp,
+            Authoritative => &mut self.authoritative,
+            NsSetMatch => &mut self.ns_set_match,
+            GlueMatch => &mut self.glue_match,
+            SoaConsistent => &mut self.soa_consistent,
+            NetworkDiversity => &mut self.network_diversity,
+            NoRecursion => &mut self.no_recursion,
+            ReferralSize => &mut self.referral_size,
+            Edns => &mut self.edns,
+            DsDigest => &mut self.ds_digest,
+            DsMatch => &mut self.ds_match,
+            DnssecValid => &mut self.dnssec_valid,
+            DnskeyAlgorithm => &mut self.dnskey_algorithm,
+            SoaValues => &mut self.soa_values,
+        }
+    }
+}
+
+/// The identifiers of the checks (DESIGN §5), in the order of the design's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckId {
+    NsCount,
+    NsNameSyntax,
+    GlueRequired,
+    AddressRoutable,
+    ReachableUdp,
+    ReachableTcp,
+    Authoritative,
+    NsSetMatch,
+    GlueMatch,
+    SoaConsistent,
+    NetworkDiversity,
+    NoRecursion,
+    ReferralSize,
+    Edns,
+    DsDigest,
+    DsMatch,
+    DnssecValid,
+    DnskeyAlgorithm,
+    SoaValues,
+}
+
+impl CheckId {
+    /// Every check, in table order.
+    pub const ALL: [CheckId; 19] = [
+        CheckId::NsCount,
+        CheckId::NsNameSyntax,
+        CheckId::GlueRequired,
+        CheckId::AddressRoutable,
+        CheckId::ReachableUdp,
+        CheckId::ReachableTcp,
+        CheckId::Authoritative,
+        CheckId::NsSetMatch,
+        CheckId::GlueMatch,
+        CheckId::SoaConsistent,
+        CheckId::NetworkDiversity,
+        CheckId::NoRecursion,
+        CheckId::ReferralSize,
+        CheckId::Edns,
+        CheckId::DsDigest,
+        CheckId::DsMatch,
+        CheckId::DnssecValid,
+        CheckId::DnskeyAlgorithm,
+        CheckId::SoaValues,
+    ];
+
+    /// The id as written in profiles and reports (`ns-count`).
+    pub fn as_str(self) -> &'static str {
+        use CheckId::*;
+        match self {
+            NsCount => "ns-count",
+            NsNameSyntax => "ns-name-syntax",
+            GlueRequired => "glue-required",
+            AddressRoutable => "address-routable",
+            ReachableUdp => "reachable-udp",
+            ReachableTcp => "reachable-tcp",
+            Authoritative => "authoritative",
+            NsSetMatch => "ns-set-match",
+            GlueMatch => "glue-match",
+            SoaConsistent => "soa-consistent",
+            NetworkDiversity => "network-diversity",
+            NoRecursion => "no-recursion",
+            ReferralSize => "referral-size",
+            Edns => "edns",
+            DsDigest => "ds-digest",
+            DsMatch => "ds-match",
+            DnssecValid => "dnssec-valid",
+            DnskeyAlgorithm => "dnskey-algorithm",
+            SoaValues => "soa-values",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How patient the prober is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuerySettings {
+    /// How long one query waits for its answer, retransmissions included (milliseconds).
+    pub timeout_ms: u64,
+    /// UDP retransmissions within that timeout (0: send once).
+    pub retries: u32,
+    /// Queries in flight at once, over all servers.
+    pub concurrency: usize,
+    /// The whole check's time budget (milliseconds); queries not done by then fail.
+    pub budget_ms: u64,
+    /// The EDNS0 UDP payload size advertised in EDNS queries.
+    pub edns_payload: u16,
+}
+
+impl Default for QuerySettings {
+    fn default() -> Self {
+        QuerySettings {
+            timeout_ms: 3000,
+            retries: 2,
+            concurrency: 64,
+            budget_ms: 60_000,
+            edns_payload: 1232,
+        }
+    }
+}
+
+impl QuerySettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.max(1))
+    }
+    pub fn budget(&self) -> Duration {
+        Duration::from_millis(self.budget_ms.max(1))
+    }
+}
+
+/// Which resolver finds the addresses of out-of-bailiwick name servers given without any.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, tag = "mode", rename_all = "kebab-case")]
+pub enum ResolverSettings {
+    /// The system's resolver (`/etc/resolv.conf`).
+    #[default]
+    System,
+    /// Given recursive servers (`"192.0.2.53:53"`, `"[2001:db8::53]:5353"`).
+    Servers { servers: Vec<SocketAddr> },
+    /// Iterative resolution from these root server addresses (port 53).
+    RootHints { roots: Vec<IpAddr> },
+}
+
+/// Where origin AS numbers come from for the network-diversity check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, tag = "source", rename_all = "kebab-case")]
+pub enum AsSource {
+    /// No AS lookups: only the /24 and /48 prefix diversity is judged.
+    None,
+    /// TXT lookups in an origin zone in the Team Cymru style
+    /// (`4.3.2.1.origin.asn.cymru.com TXT "64500 | 1.2.3.0/24 | ..."`).
+    Dns {
+        /// Zone for IPv4 addresses (reversed octets).
+        #[serde(default = "default_origin4")]
+        zone: String,
+        /// Zone for IPv6 addresses (reversed nibbles).
+        #[serde(default = "default_origin6")]
+        zone6: String,
+        /// Recursive servers to ask; empty: the profile's resolver.
+        #[serde(default)]
+        servers: Vec<SocketAddr>,
+    },
+    /// A local table: `ADDRESS-OR-PREFIX<TAB>ASN[<TAB>NAME]` lines (`#` comments), longest
+    /// prefix wins. A relative path is taken from the profile file's directory.
+    Table { path: PathBuf },
+}
+
+fn default_origin4() -> String {
+    "origin.asn.cymru.com.".into()
+}
+fn default_origin6() -> String {
+    "origin6.asn.cymru.com.".into()
+}
+
+impl Default for AsSource {
+    fn default() -> Self {
+        AsSource::Dns {
+            zone: default_origin4(),
+            zone6: default_origin6(),
+            servers: Vec::new(),
+        }
+    }
+}
+
+/// A complete policy profile.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Profile {
+    /// Severity per check id.
+    pub checks: Severities,
+    pub query: QuerySettings,
+    pub resolver: ResolverSettings,
+    pub asn: AsSource,
+}
+
+/// A profile that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("cannot read profile {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid profile {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+impl Profile {
+    /// Parses a profile from TOML text; missing keys take the default.
+    pub fn from_toml(text: &str) -> Result<Profile, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Reads a profile file. A relative AS table path is resolved against the file's directory.
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut profile = Profile::from_toml(&text).map_err(|message| ProfileError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        if let AsSource::Table { path: table } = &mut profile.asn {
+            if table.is_relative() {
+                if let Some(dir) = path.parent() {
+                    *table = dir.join(&*table);
+                }
+            }
+        }
+        Ok(profile)
+    }
+
+    /// The lab profile: loopback and other special-purpose addresses allowed, no
+    /// network-diversity check, short timeouts; the built-in twin of `fixtures/profiles/lab.toml`.
+    pub fn lab() -> Profile {
+        let mut p = Profile::default();
+        p.checks.address_routable = Severity::Off;
+        p.checks.network_diversity = Severity::Off;
+        p.query.timeout_ms = 1000;
+        p.query.retries = 1;
+        p.query.budget_ms = 20_000;
+        p.asn = AsSource::None;
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(Profile::from_toml("[checks]\nns-cuont = \"off\"\n").is_err());
+        assert!(Profile::from_toml("[query]\ntimeout = 5\n").is_err());
+        assert!(Profile::from_toml("[checks]\nedns = \"fatal\"\n").is_err());
+    }
+
+    #[test]
+    fn partial_profile_keeps_defaults() {
+        let p = Profile::from_toml("[checks]\nedns = \"error\"\n").expect("valid");
+        assert_eq!(p.checks.edns, Severity::Error);
+        assert_eq!(p.checks.ns_count, Severity::Error);
+        assert_eq!(p.query, QuerySettings::default());
+    }
+
+    #[test]
+    fn resolver_and_asn_forms() {
+        let p = Profile::from_toml(
+            "[resolver]\nmode = \"servers\"\nservers = [\"127.0.0.1:5353\", \"[::1]:53\"]\n\
+             [asn]\nsource = \"table\"\npath = \"ip-asn.tsv\"\n",
+        )
+        .expect("valid");
+        assert!(
+            matches!(p.resolver, ResolverSettings::Servers { ref servers } if servers.len() == 2)
+        );
+        assert!(matches!(p.asn, AsSource::Table { .. }));
+        let p = Profile::from_toml("[resolver]\nmode = \"root-hints\"\nroots = [\"127.0.0.2\"]\n")
+            .expect("valid");
+        assert!(matches!(p.resolver, ResolverSettings::RootHints { .. }));
+    }
+
+    #[test]
+    fn shipped_profiles_match_the_built_in_ones() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/profiles");
+        let default = Profile::load(&dir.join("default.toml")).expect("default.toml parses");
+        assert_eq!(default, Profile::default());
+        let lab = Profile::load(&dir.join("lab.toml")).expect("lab.toml parses");
+        assert_eq!(lab, Profile::lab());
+    }
+}

@@ -1,0 +1,149 @@
+//! The report of one check run: verdict, findings and every query made.
+//!
+//! The report is stored with the request it judged (DESIGN §2, "check run"), so it carries
+//! the raw per-query outcomes as well as the findings: a verdict can be explained, or
+//! recomputed, long after the servers changed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::probe::{QueryRecord, Transport};
+use super::profile::{CheckId, Severity};
+
+/// The overall result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "pass",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "fail",
+        })
+    }
+}
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub check: CheckId,
+    pub severity: Severity,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nameserver: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+}
+
+/// What each check came to: `pass`, `warning`, `error`, or `off` when the profile disabled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Pass,
+    Warning,
+    Error,
+    Off,
+}
+
+/// The complete report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The zone checked, absolute (`test.`).
+    pub zone: String,
+    pub verdict: Verdict,
+    /// Per-check outcome, in table order.
+    pub checks: BTreeMap<CheckId, CheckStatus>,
+    pub findings: Vec<Finding>,
+    pub queries: Vec<QueryRecord>,
+    /// RFC 3339 UTC time the check started.
+    pub started: String,
+    pub elapsed_ms: u64,
+}
+
+impl Report {
+    /// `fail` if any error, `warn` if any warning, else `pass`.
+    pub fn verdict_of(findings: &[Finding]) -> Verdict {
+        if findings.iter().any(|f| f.severity == Severity::Error) {
+            Verdict::Fail
+        } else if findings.iter().any(|f| f.severity == Severity::Warning) {
+            Verdict::Warn
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    /// The findings of one check.
+    pub fn findings_of(&self, check: CheckId) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.check == check)
+    }
+
+    /// A readable rendering for terminals: the verdict, then the findings grouped by check,
+    /// each naming the server, address and transport concerned.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}: {} ({} errors, {} warnings; {} queries in {} ms)",
+            self.zone,
+            self.verdict.to_string().to_uppercase(),
+            self.findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count(),
+            self.findings
+                .iter()
+                .filter(|f| f.severity == Severity::Warning)
+                .count(),
+            self.queries.len(),
+            self.elapsed_ms
+        );
+        for (check, status) in &self.checks {
+            let label = match status {
+                CheckStatus::Pass => "ok",
+                CheckStatus::Warning => "WARNING",
+                CheckStatus::Error => "ERROR",
+                CheckStatus::Off => "off",
+            };
+            let _ = writeln!(out, "  {label:<7} {check}");
+            for f in self.findings_of(*check) {
+                let mut place = Vec::new();
+                if let Some(ns) = &f.nameserver {
+                    place.push(ns.clone());
+                }
+                if let Some(a) = f.address {
+                    place.push(a.to_string());
+                }
+                if let Some(t) = f.transport {
+                    place.push(t.to_string());
+                }
+                let sev = if f.severity == Severity::Error {
+                    "error"
+                } else {
+                    "warning"
+                };
+                if place.is_empty() {
+                    let _ = writeln!(out, "          - {sev}: {}", f.message);
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "          - {sev}: [{}] {}",
+                        place.join(" "),
+                        f.message
+                    );
+                }
+            }
+        }
+        out
+    }
+}
