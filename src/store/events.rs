@@ -170,21 +170,46 @@ fn checkpoint_from_row(row: &Row<'_>) -> rusqlite::Result<Checkpoint> {
     })
 }
 
+/// The names of the columns of [`EVENT_COLUMNS`], for error messages.
+const COLUMN_NAMES: [&str; 13] = [
+    "seq",
+    "time",
+    "actor_kind",
+    "actor_id",
+    "actor_role",
+    "actor_contact",
+    "source",
+    "tld",
+    "request",
+    "kind",
+    "payload",
+    "prev_hash",
+    "hash",
+];
+
 fn text<'r>(row: &'r Row<'_>, index: usize, seq: i64) -> Result<Option<&'r str>> {
+    let corrupt = |what: &str| {
+        StoreError::Corrupt(format!(
+            "event {seq}: column {} {what}; the database was edited outside rootdesk (see `rootdesk audit verify`)",
+            COLUMN_NAMES[index]
+        ))
+    };
     match row.get_ref(index)? {
         ValueRef::Null => Ok(None),
-        ValueRef::Text(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|_| {
-            StoreError::Corrupt(format!("event {seq}: column {index} is not valid UTF-8"))
-        }),
-        _ => Err(StoreError::Corrupt(format!(
-            "event {seq}: column {index} is not text"
-        ))),
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| corrupt("is not valid UTF-8")),
+        _ => Err(corrupt("is not text")),
     }
 }
 
 fn required<'r>(row: &'r Row<'_>, index: usize, seq: i64) -> Result<&'r str> {
-    text(row, index, seq)?
-        .ok_or_else(|| StoreError::Corrupt(format!("event {seq}: column {index} is empty")))
+    text(row, index, seq)?.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "event {seq}: column {} is NULL; the database was edited outside rootdesk",
+            COLUMN_NAMES[index]
+        ))
+    })
 }
 
 fn record_from_row<'r>(row: &'r Row<'_>) -> Result<EventRecord<'r>> {
