@@ -9,8 +9,9 @@
 //! What it concludes:
 //! - an event whose content does not give its stored hash was altered (`hash-mismatch`);
 //! - an event whose `prev_hash` is not the previous event's hash means events were removed,
-//!   inserted or reordered (`broken-link`); missing or repeated numbers are `gap` and
-//!   `out-of-order`;
+//!   inserted or reordered, or, when that event is itself intact, that the previous one was
+//!   changed and re-hashed, and that one is named (`broken-link`); missing or repeated numbers
+//!   are `gap` and `out-of-order`;
 //! - a checkpoint whose signature fails was forged or altered (`bad-signature`); one whose
 //!   hash differs from the chain's means the chain was rewritten after signing
 //!   (`checkpoint-mismatch`); one beyond the last event means the log was cut short
@@ -314,6 +315,36 @@ impl Verifier {
         self.events += 1;
         let expected = self.next_seq();
         let prev_raw = from_hex(rec.prev_hash);
+        let stored = from_hex(rec.hash);
+        let hash_ok = match (prev_raw, stored) {
+            (Some(prev), Some(stored)) => {
+                self.buf.clear();
+                rec.write_canonical(&mut self.buf);
+                if chain_hash(&prev, &self.buf) == stored {
+                    true
+                } else if self.matches_with_canonical_payload(rec, &prev, &stored) {
+                    self.noncanonical.push(seq);
+                    true
+                } else {
+                    self.problem(
+                        seq,
+                        ProblemKind::HashMismatch,
+                        "its content does not hash to its stored hash: the event was altered"
+                            .into(),
+                    );
+                    false
+                }
+            }
+            _ => {
+                self.problem(
+                    seq,
+                    ProblemKind::Malformed,
+                    "prev_hash or hash is not 64 hex digits".into(),
+                );
+                false
+            }
+        };
+
         match self.last {
             None => {
                 self.first = Some(seq);
@@ -366,47 +397,30 @@ impl Verifier {
                     );
                 }
                 if check_link && prev_raw != Some(last_hash) {
-                    self.problem(
-                        seq,
-                        ProblemKind::BrokenLink,
-                        format!(
-                            "prev_hash {} is not the hash of event {last_seq}: events were removed, inserted or reordered",
-                            rec.prev_hash
-                        ),
-                    );
+                    if hash_ok {
+                        // This event is intact and names the hash its predecessor had: the
+                        // predecessor is what changed.
+                        self.problem(
+                            last_seq,
+                            ProblemKind::BrokenLink,
+                            format!(
+                                "event {seq} links to hash {}, not to the stored hash of event {last_seq}: event {last_seq} was changed and its hash recomputed, or replaced",
+                                rec.prev_hash
+                            ),
+                        );
+                    } else {
+                        self.problem(
+                            seq,
+                            ProblemKind::BrokenLink,
+                            format!(
+                                "prev_hash {} is not the hash of event {last_seq}: events were removed, inserted or reordered",
+                                rec.prev_hash
+                            ),
+                        );
+                    }
                 }
             }
         }
-
-        let stored = from_hex(rec.hash);
-        let hash_ok = match (prev_raw, stored) {
-            (Some(prev), Some(stored)) => {
-                self.buf.clear();
-                rec.write_canonical(&mut self.buf);
-                if chain_hash(&prev, &self.buf) == stored {
-                    true
-                } else if self.matches_with_canonical_payload(rec, &prev, &stored) {
-                    self.noncanonical.push(seq);
-                    true
-                } else {
-                    self.problem(
-                        seq,
-                        ProblemKind::HashMismatch,
-                        "its content does not hash to its stored hash: the event was altered"
-                            .into(),
-                    );
-                    false
-                }
-            }
-            _ => {
-                self.problem(
-                    seq,
-                    ProblemKind::Malformed,
-                    "prev_hash or hash is not 64 hex digits".into(),
-                );
-                false
-            }
-        };
 
         if let Some(checkpoints) = self.pending.remove(&seq) {
             for checkpoint in checkpoints {
