@@ -471,6 +471,43 @@ mod tests {
     }
 
     #[test]
+    fn reads_by_time_range_and_keeps_microseconds() {
+        let (_dir, mut store) = store();
+        let t0 = time::macros::datetime!(2026-03-01 10:00:00.123456789 UTC);
+        let events: Vec<NewEvent> = (0..5)
+            .map(|i| {
+                NewEvent::new(Actor::cli(), "tick", json!({"i": i}))
+                    .at(t0 + time::Duration::minutes(i))
+            })
+            .collect();
+        let stored = store.append_events(&events).expect("append");
+        assert_eq!(
+            stored[0].time,
+            time::macros::datetime!(2026-03-01 10:00:00.123456 UTC),
+            "recorded to the microsecond"
+        );
+        let middle = store
+            .events(&EventQuery {
+                since: Some(t0 + time::Duration::minutes(1)),
+                until: Some(t0 + time::Duration::minutes(3)),
+                ..Default::default()
+            })
+            .expect("read");
+        let seqs: Vec<u64> = middle.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [2, 3]);
+        let range = store.event_range(2, Some(4)).expect("range");
+        assert_eq!(
+            range,
+            Some(EventRange {
+                first: 2,
+                last: 4,
+                count: 3
+            })
+        );
+        assert_eq!(store.event_range(9, None).expect("range"), None);
+    }
+
+    #[test]
     fn refuses_what_cannot_be_canonical_and_rolls_back() {
         let (_dir, mut store) = store();
         let err = store
