@@ -311,40 +311,33 @@ impl Verifier {
 
     /// Checks the next event.
     pub fn event(&mut self, rec: &EventRecord<'_>) {
+        let check = hash_check(rec, &mut self.buf);
+        self.apply(rec, check);
+    }
+
+    /// The checks of `rec` that depend on the events before it, given its own hash check.
+    fn apply(&mut self, rec: &EventRecord<'_>, check: HashCheck) {
         let seq = rec.seq;
         self.events += 1;
         let expected = self.next_seq();
-        let prev_raw = from_hex(rec.prev_hash);
-        let stored = from_hex(rec.hash);
-        let hash_ok = match (prev_raw, stored) {
-            (Some(prev), Some(stored)) => {
-                self.buf.clear();
-                rec.write_canonical(&mut self.buf);
-                if chain_hash(&prev, &self.buf) == stored {
-                    true
-                } else if self.matches_with_canonical_payload(rec, &prev, &stored) {
-                    self.noncanonical.push(seq);
-                    true
-                } else {
-                    self.problem(
-                        seq,
-                        ProblemKind::HashMismatch,
-                        "its content does not hash to its stored hash: the event was altered"
-                            .into(),
-                    );
-                    false
-                }
-            }
-            _ => {
-                self.problem(
-                    seq,
-                    ProblemKind::Malformed,
-                    "prev_hash or hash is not 64 hex digits".into(),
-                );
-                false
-            }
-        };
-
+        let (prev_raw, stored) = (check.prev, check.stored);
+        let hash_ok = check.ok;
+        if check.noncanonical {
+            self.noncanonical.push(seq);
+        }
+        if check.prev.is_none() || check.stored.is_none() {
+            self.problem(
+                seq,
+                ProblemKind::Malformed,
+                "prev_hash or hash is not 64 hex digits".into(),
+            );
+        } else if !hash_ok {
+            self.problem(
+                seq,
+                ProblemKind::HashMismatch,
+                "its content does not hash to its stored hash: the event was altered".into(),
+            );
+        }
         match self.last {
             None => {
                 self.first = Some(seq);
@@ -449,32 +442,6 @@ impl Verifier {
         }
     }
 
-    /// Whether the event hashes correctly once its payload is put in canonical form (an export
-    /// re-formatted by a tool: the content is unchanged).
-    fn matches_with_canonical_payload(
-        &mut self,
-        rec: &EventRecord<'_>,
-        prev: &[u8; 32],
-        stored: &[u8; 32],
-    ) -> bool {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(rec.payload) else {
-            return false;
-        };
-        let Ok(canonical) = super::canonical::to_canonical_string(&value) else {
-            return false;
-        };
-        if canonical == rec.payload {
-            return false;
-        }
-        let fixed = EventRecord {
-            payload: &canonical,
-            ..*rec
-        };
-        self.buf.clear();
-        fixed.write_canonical(&mut self.buf);
-        chain_hash(prev, &self.buf) == *stored
-    }
-
     /// The report.
     pub fn finish(mut self) -> Report {
         let last = self.last.map(|(seq, _)| seq);
@@ -559,6 +526,68 @@ impl Verifier {
     }
 }
 
+/// What an event's own content says about its hash; needs no other event, so that it can be
+/// computed on any thread.
+#[derive(Debug, Clone, Copy, Default)]
+struct HashCheck {
+    prev: Option<[u8; 32]>,
+    stored: Option<[u8; 32]>,
+    /// The content and `prev_hash` give the stored hash.
+    ok: bool,
+    /// ... but only once the payload is put in canonical form.
+    noncanonical: bool,
+}
+
+fn hash_check(rec: &EventRecord<'_>, buf: &mut Vec<u8>) -> HashCheck {
+    let prev = from_hex(rec.prev_hash);
+    let stored = from_hex(rec.hash);
+    let (ok, noncanonical) = match (prev, stored) {
+        (Some(p), Some(s)) => {
+            buf.clear();
+            rec.write_canonical(buf);
+            if chain_hash(&p, buf) == s {
+                (true, false)
+            } else {
+                let fixed = matches_with_canonical_payload(rec, &p, &s, buf);
+                (fixed, fixed)
+            }
+        }
+        _ => (false, false),
+    };
+    HashCheck {
+        prev,
+        stored,
+        ok,
+        noncanonical,
+    }
+}
+
+/// Whether the event hashes correctly once its payload is put in canonical form (an export
+/// re-formatted by a tool: the content is unchanged).
+fn matches_with_canonical_payload(
+    rec: &EventRecord<'_>,
+    prev: &[u8; 32],
+    stored: &[u8; 32],
+    buf: &mut Vec<u8>,
+) -> bool {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(rec.payload) else {
+        return false;
+    };
+    let Ok(canonical) = super::canonical::to_canonical_string(&value) else {
+        return false;
+    };
+    if canonical == rec.payload {
+        return false;
+    }
+    let fixed = EventRecord {
+        payload: &canonical,
+        ..*rec
+    };
+    buf.clear();
+    fixed.write_canonical(buf);
+    chain_hash(prev, buf) == *stored
+}
+
 /// How many events travel together from the reader to the verifying thread.
 const BATCH: usize = 4096;
 
@@ -616,31 +645,69 @@ impl Batch {
         (start != u32::MAX).then(|| &self.text[start as usize..end as usize])
     }
 
-    fn feed(&mut self, verifier: &mut Verifier) {
-        for item in std::mem::take(&mut self.items) {
-            match item {
-                Item::Event { seq, spans } => {
-                    let f = |i: usize| self.get(spans[i]);
-                    verifier.event(&EventRecord {
-                        seq,
-                        time: f(0).unwrap_or_default(),
-                        actor_kind: f(1).unwrap_or_default(),
-                        actor_id: f(2).unwrap_or_default(),
-                        actor_role: f(3),
-                        actor_contact: f(4),
-                        source: f(5),
-                        tld: f(6),
-                        request: f(7),
-                        kind: f(8).unwrap_or_default(),
-                        payload: f(9).unwrap_or_default(),
-                        prev_hash: f(10).unwrap_or_default(),
-                        hash: f(11).unwrap_or_default(),
-                    });
+    fn record(&self, seq: u64, spans: &Spans) -> EventRecord<'_> {
+        let f = |i: usize| self.get(spans[i]);
+        EventRecord {
+            seq,
+            time: f(0).unwrap_or_default(),
+            actor_kind: f(1).unwrap_or_default(),
+            actor_id: f(2).unwrap_or_default(),
+            actor_role: f(3),
+            actor_contact: f(4),
+            source: f(5),
+            tld: f(6),
+            request: f(7),
+            kind: f(8).unwrap_or_default(),
+            payload: f(9).unwrap_or_default(),
+            prev_hash: f(10).unwrap_or_default(),
+            hash: f(11).unwrap_or_default(),
+        }
+    }
+
+    /// Hands the entries to `verifier` in order; the hashing, which needs no other event, is
+    /// spread over `hashers` threads.
+    fn feed(&mut self, verifier: &mut Verifier, hashers: usize) {
+        let items = std::mem::take(&mut self.items);
+        let records: Vec<Option<EventRecord<'_>>> = items
+            .iter()
+            .map(|item| match item {
+                Item::Event { seq, spans } => Some(self.record(*seq, spans)),
+                _ => None,
+            })
+            .collect();
+        let mut checks = vec![HashCheck::default(); records.len()];
+        let hash_all = |records: &[Option<EventRecord<'_>>], checks: &mut [HashCheck]| {
+            let mut buf = Vec::with_capacity(1024);
+            for (record, check) in records.iter().zip(checks) {
+                if let Some(record) = record {
+                    *check = hash_check(record, &mut buf);
                 }
-                Item::Checkpoint(c) => verifier.checkpoint(c),
-                Item::Malformed(detail) => verifier.malformed(detail),
+            }
+        };
+        if hashers > 1 && records.len() >= 2 * hashers {
+            let size = records.len().div_ceil(hashers);
+            std::thread::scope(|scope| {
+                let mut parts = records.chunks(size).zip(checks.chunks_mut(size));
+                let first = parts.next();
+                for (records, checks) in parts {
+                    scope.spawn(move || hash_all(records, checks));
+                }
+                if let Some((records, checks)) = first {
+                    hash_all(records, checks);
+                }
+            });
+        } else {
+            hash_all(&records, &mut checks);
+        }
+        for ((item, record), check) in items.into_iter().zip(&records).zip(checks) {
+            match (item, record) {
+                (Item::Event { .. }, Some(record)) => verifier.apply(record, check),
+                (Item::Checkpoint(c), _) => verifier.checkpoint(c),
+                (Item::Malformed(detail), _) => verifier.malformed(detail),
+                (Item::Event { .. }, None) => {}
             }
         }
+        drop(records);
         self.text.clear();
     }
 }
@@ -655,13 +722,20 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Moves `verifier` (with its expectations set) onto the verifying thread.
-    pub fn new(mut verifier: Verifier) -> Pipeline {
+    /// Moves `verifier` (with its expectations set) onto the verifying thread, hashing on as
+    /// many threads as there are cores besides the reader's.
+    pub fn new(verifier: Verifier) -> Pipeline {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Pipeline::with_hashers(verifier, cores.saturating_sub(1).max(1))
+    }
+
+    /// As [`Pipeline::new`], hashing on `hashers` threads.
+    pub fn with_hashers(mut verifier: Verifier, hashers: usize) -> Pipeline {
         let (to_worker, inbox) = std::sync::mpsc::sync_channel::<Batch>(2);
         let (outbox, from_worker) = std::sync::mpsc::sync_channel::<Batch>(4);
         let worker = std::thread::spawn(move || {
             for mut batch in inbox {
-                batch.feed(&mut verifier);
+                batch.feed(&mut verifier, hashers);
                 // The reader may be gone or have enough spare batches; either is fine.
                 let _ = outbox.try_send(batch);
             }
@@ -711,5 +785,96 @@ impl Pipeline {
             Ok(verifier) => verifier.finish(),
             Err(panic) => std::panic::resume_unwind(panic),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::chain::to_hex;
+    use ed25519_dalek::SigningKey;
+
+    /// A chain of `n` events as owned (time, payload, prev_hash, hash) texts.
+    fn chain(n: u64) -> Vec<(u64, String, String, String, String)> {
+        let mut prev = [0u8; 32];
+        (1..=n)
+            .map(|seq| {
+                let time = format!("2026-01-01T00:00:{:02}.000000Z", seq % 60);
+                let payload = format!("{{\"n\":{seq}}}");
+                let prev_hex = to_hex(&prev);
+                let rec = record(seq, &time, &payload, &prev_hex, "");
+                let hash = chain_hash(&prev, &rec.canonical_bytes());
+                prev = hash;
+                (seq, time, payload, prev_hex, to_hex(&hash))
+            })
+            .collect()
+    }
+
+    fn record<'a>(
+        seq: u64,
+        time: &'a str,
+        payload: &'a str,
+        prev: &'a str,
+        hash: &'a str,
+    ) -> EventRecord<'a> {
+        EventRecord {
+            seq,
+            time,
+            actor_kind: "system",
+            actor_id: "test",
+            actor_role: None,
+            actor_contact: Some("x"),
+            source: None,
+            tld: Some("de"),
+            request: None,
+            kind: "k",
+            payload,
+            prev_hash: prev,
+            hash,
+        }
+    }
+
+    #[test]
+    fn pipeline_with_many_hashers_reports_like_the_plain_verifier() {
+        let key = SigningKey::from_bytes(&[4; 32]);
+        let mut events = chain(10_000);
+        let checkpoint = Checkpoint::sign(
+            &key,
+            6_000,
+            &events[5_999].4,
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
+        events[7_000].2 = "{\"n\":0}".into();
+        events.remove(9_000);
+        let keys = [key.verifying_key()];
+        let mut plain = Verifier::new(&keys);
+        plain.expect_first(1);
+        plain.checkpoint(checkpoint.clone());
+        let mut piped = Pipeline::with_hashers(
+            {
+                let mut v = Verifier::new(&keys);
+                v.expect_first(1);
+                v
+            },
+            3,
+        );
+        piped.checkpoint(checkpoint);
+        for (seq, time, payload, prev, hash) in &events {
+            let rec = record(*seq, time, payload, prev, hash);
+            plain.event(&rec);
+            piped.event(&rec);
+        }
+        let (plain, piped) = (plain.finish(), piped.finish());
+        assert_eq!(plain, piped);
+        assert_eq!(plain.signed_through, Some(6_000));
+        let found: Vec<(u64, ProblemKind)> =
+            plain.problems.iter().map(|p| (p.seq, p.kind)).collect();
+        assert_eq!(
+            found,
+            [
+                (7_001, ProblemKind::HashMismatch),
+                (9_001, ProblemKind::Gap)
+            ]
+        );
     }
 }
