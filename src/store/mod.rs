@@ -6,6 +6,7 @@
 //! database exactly as it was.
 
 mod events;
+mod metrics;
 mod requests;
 mod tlds;
 mod tokens;

@@ -1,0 +1,464 @@
+//! Timeliness metrics (DESIGN §7): how long the desk took and how long it waited on the TLD.
+//!
+//! Every figure is derived from the workflow events in the audit trail and nothing else, so a
+//! report can always be recomputed and checked against the log. A request's events are
+//! replayed through the workflow itself ([`Request::apply`]), so the states, and therefore the
+//! owner charged with each interval, are exactly those the desk acted on: the desk's clock runs
+//! only in desk-owned states and stops while the TLD owns the request (DESIGN §4.1).
+//!
+//! Intervals end in a [`Measurement`] dated by the event that ended it; reports group and
+//! filter measurements by that date (or by the request's TLD, kind or priority) and compare
+//! them with the configured [`ServiceLevels`].
+
+mod chart;
+mod prometheus;
+mod report;
+pub mod simulate;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::workflow::{
+    CheckPhase, Event, Owner, Priority, Recorded, Request, RequestKind, State,
+};
+
+pub use chart::render_chart;
+pub use prometheus::{render_prometheus, CheckDuration};
+pub use report::{
+    percentile, Breach, GroupBy, GroupReport, MeasureStats, Report, ReportOptions,
+};
+
+/// What is measured. The first group has service levels (DESIGN §7); the rest are totals
+/// reported for trends and attribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Measure {
+    /// Submission to acceptance (the ticket confirmation).
+    Acknowledge,
+    /// Entering `technical-check` to the first initial check result.
+    FirstCheck,
+    /// An amendment (re-entering `technical-check`) to its check result.
+    Recheck,
+    /// End of the previous phase to entering `contact-confirmation`.
+    ContactsAsked,
+    /// Entering `manual-review` to release for implementation (or rejection), without the
+    /// time the TLD spent answering questions.
+    StaffReview,
+    /// Entering `supplemental-check` to its result.
+    SupplementalCheck,
+    /// Release after review to the `implemented` event (publication).
+    Publication,
+    /// Publication to the completion notice: no event records the notice yet.
+    CompletionNotice,
+    /// Desk time of a completed emergency request.
+    EmergencyDesk,
+    /// Time in desk-owned states, per finished request.
+    DeskTime,
+    /// Time in TLD-owned states, per finished request.
+    TldTime,
+    /// Submission to the final state.
+    EndToEnd,
+    /// Time stopped by desk questions (`awaiting-info`), per finished request.
+    AwaitingInfo,
+    /// Questions asked by the desk, per finished request (a count, not seconds).
+    Questions,
+}
+
+impl Measure {
+    pub const ALL: [Measure; 14] = [
+        Measure::Acknowledge,
+        Measure::FirstCheck,
+        Measure::Recheck,
+        Measure::ContactsAsked,
+        Measure::StaffReview,
+        Measure::SupplementalCheck,
+        Measure::Publication,
+        Measure::CompletionNotice,
+        Measure::EmergencyDesk,
+        Measure::DeskTime,
+        Measure::TldTime,
+        Measure::EndToEnd,
+        Measure::AwaitingInfo,
+        Measure::Questions,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::Acknowledge => "acknowledge",
+            Measure::FirstCheck => "first-check",
+            Measure::Recheck => "recheck",
+            Measure::ContactsAsked => "contacts-asked",
+            Measure::StaffReview => "staff-review",
+            Measure::SupplementalCheck => "supplemental-check",
+            Measure::Publication => "publication",
+            Measure::CompletionNotice => "completion-notice",
+            Measure::EmergencyDesk => "emergency-desk",
+            Measure::DeskTime => "desk-time",
+            Measure::TldTime => "tld-time",
+            Measure::EndToEnd => "end-to-end",
+            Measure::AwaitingInfo => "awaiting-info",
+            Measure::Questions => "questions",
+        }
+    }
+
+    /// Whether values are counts rather than seconds.
+    pub fn is_count(self) -> bool {
+        self == Measure::Questions
+    }
+
+    /// Why a measure has no values by construction, if so.
+    pub fn not_measurable(self) -> Option<&'static str> {
+        (self == Measure::CompletionNotice).then_some(
+            "not measurable: rootdesk records no completion-notice event yet (notifications are not built)",
+        )
+    }
+}
+
+/// One service level: the limit an interval must meet and the share of measurements that must
+/// meet it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLevel {
+    pub limit_secs: u64,
+    /// Share of measurements that must be within the limit, in percent.
+    pub target_percent: u32,
+}
+
+/// The service levels of DESIGN §7, from IANA's Category I expectations (configurable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceLevels {
+    pub acknowledge: ServiceLevel,
+    pub first_check: ServiceLevel,
+    pub recheck: ServiceLevel,
+    pub contacts_asked: ServiceLevel,
+    pub staff_review: ServiceLevel,
+    pub supplemental_check: ServiceLevel,
+    pub publication: ServiceLevel,
+    pub completion_notice: ServiceLevel,
+    pub emergency_desk: ServiceLevel,
+}
+
+const fn level(limit_secs: u64, target_percent: u32) -> ServiceLevel {
+    ServiceLevel {
+        limit_secs,
+        target_percent,
+    }
+}
+
+impl Default for ServiceLevels {
+    fn default() -> Self {
+        ServiceLevels {
+            acknowledge: level(60, 95),
+            first_check: level(50 * 60, 95),
+            recheck: level(10 * 60, 95),
+            contacts_asked: level(60, 95),
+            staff_review: level(5 * 86_400, 90),
+            supplemental_check: level(10 * 60, 95),
+            publication: level(72 * 3600, 99),
+            completion_notice: level(60, 95),
+            emergency_desk: level(12 * 3600, 95),
+        }
+    }
+}
+
+impl ServiceLevels {
+    /// The service level of a measure, if it has one.
+    pub fn of(&self, measure: Measure) -> Option<ServiceLevel> {
+        Some(match measure {
+            Measure::Acknowledge => self.acknowledge,
+            Measure::FirstCheck => self.first_check,
+            Measure::Recheck => self.recheck,
+            Measure::ContactsAsked => self.contacts_asked,
+            Measure::StaffReview => self.staff_review,
+            Measure::SupplementalCheck => self.supplemental_check,
+            Measure::Publication => self.publication,
+            Measure::CompletionNotice => self.completion_notice,
+            Measure::EmergencyDesk => self.emergency_desk,
+            _ => return None,
+        })
+    }
+}
+
+/// A finished interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Measurement {
+    pub measure: Measure,
+    /// Seconds (a count for [`Measure::Questions`]).
+    pub value: f64,
+    /// When the interval ended.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// A span of time a request spent in one state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stay {
+    pub state: State,
+    pub owner: Option<Owner>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    /// `None` while the request is still in this state.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub to: Option<OffsetDateTime>,
+}
+
+impl Stay {
+    /// Seconds in the state, up to `now` if it has not ended.
+    pub fn seconds(&self, now: OffsetDateTime) -> f64 {
+        seconds(self.to.unwrap_or(now) - self.from)
+    }
+}
+
+/// Everything measured about one request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timeline {
+    pub ticket: String,
+    pub tld: String,
+    pub kind: RequestKind,
+    pub priority: Priority,
+    #[serde(with = "time::serde::rfc3339")]
+    pub submitted_at: OffsetDateTime,
+    pub state: State,
+    /// When the request reached its final state.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ended_at: Option<OffsetDateTime>,
+    pub stays: Vec<Stay>,
+    pub measurements: Vec<Measurement>,
+    pub questions: u32,
+}
+
+fn seconds(d: time::Duration) -> f64 {
+    d.as_seconds_f64().max(0.0)
+}
+
+impl Timeline {
+    /// Replays a request's events (oldest first) and measures it. `None` when the first
+    /// event is not a submission.
+    pub fn from_events(events: &[Recorded]) -> Option<Timeline> {
+        let first = events.first()?;
+        let mut request = Request::replay(std::iter::once(first))?;
+        let mut m = Meter::new(&request, first.time);
+        for event in &events[1..] {
+            let before = request.state;
+            request.apply(event);
+            m.step(&request, before, event);
+        }
+        Some(m.finish(&request))
+    }
+
+    /// Seconds charged to `owner` so far (open stays up to `now`).
+    pub fn owned_seconds(&self, owner: Owner, now: OffsetDateTime) -> f64 {
+        self.stays
+            .iter()
+            .filter(|s| s.owner == Some(owner))
+            .map(|s| s.seconds(now))
+            .sum()
+    }
+
+    /// Seconds per state (summed over repeated stays), up to `now`.
+    pub fn per_state(&self, now: OffsetDateTime) -> BTreeMap<State, f64> {
+        let mut out = BTreeMap::new();
+        for stay in self.stays.iter().filter(|s| !s.state.is_final()) {
+            *out.entry(stay.state).or_insert(0.0) += stay.seconds(now);
+        }
+        out
+    }
+
+    /// The values of one measure.
+    pub fn values(&self, measure: Measure) -> impl Iterator<Item = f64> + '_ {
+        self.measurements
+            .iter()
+            .filter(move |x| x.measure == measure)
+            .map(|x| x.value)
+    }
+}
+
+/// The interval bookkeeping of one replay.
+struct Meter {
+    submitted_at: OffsetDateTime,
+    stays: Vec<Stay>,
+    measurements: Vec<Measurement>,
+    desk: f64,
+    tld: f64,
+    info: f64,
+    questions: u32,
+    /// Entering `technical-check`: which interval its result ends, and since when.
+    check: Option<(Measure, OffsetDateTime)>,
+    initial_done: bool,
+    supplemental: Option<OffsetDateTime>,
+    /// Staff review under way: when it began, and TLD time inside it so far.
+    review: Option<(OffsetDateTime, f64)>,
+    released: Option<OffsetDateTime>,
+}
+
+impl Meter {
+    fn new(request: &Request, at: OffsetDateTime) -> Meter {
+        Meter {
+            submitted_at: at,
+            stays: vec![Stay {
+                state: request.state,
+                owner: request.state.owner(),
+                from: at,
+                to: None,
+            }],
+            measurements: Vec::new(),
+            desk: 0.0,
+            tld: 0.0,
+            info: 0.0,
+            questions: 0,
+            check: None,
+            initial_done: false,
+            supplemental: None,
+            review: None,
+            released: None,
+        }
+    }
+
+    fn measure(&mut self, measure: Measure, value: f64, at: OffsetDateTime) {
+        self.measurements.push(Measurement { measure, value, at });
+    }
+
+    fn step(&mut self, request: &Request, before: State, event: &Recorded) {
+        let t = event.time;
+        match &event.event {
+            Event::Accepted => self.measure(Measure::Acknowledge, seconds(t - self.submitted_at), t),
+            Event::QuestionAsked { .. } => self.questions += 1,
+            Event::CheckFinished { phase, .. } => match phase {
+                CheckPhase::Initial if before == State::TechnicalCheck => {
+                    if let Some((measure, since)) = self.check.take() {
+                        self.measure(measure, seconds(t - since), t);
+                    }
+                    self.initial_done = true;
+                }
+                CheckPhase::Supplemental if before == State::SupplementalCheck => {
+                    if let Some(since) = self.supplemental.take() {
+                        self.measure(Measure::SupplementalCheck, seconds(t - since), t);
+                    }
+                }
+                _ => {}
+            },
+            Event::Implemented { .. } => {
+                if let Some(since) = self.released.take() {
+                    self.measure(Measure::Publication, seconds(t - since), t);
+                }
+            }
+            _ => {}
+        }
+        let after = request.state;
+        if after == before {
+            return;
+        }
+        // Close the stay that ended, and charge it to its owner.
+        if let Some(stay) = self.stays.last_mut() {
+            stay.to = Some(t);
+            let d = seconds(t - stay.from);
+            match stay.owner {
+                Some(Owner::Desk) => self.desk += d,
+                Some(Owner::Tld) => {
+                    self.tld += d;
+                    if let Some((_, stopped)) = &mut self.review {
+                        *stopped += d;
+                    }
+                }
+                None => {}
+            }
+            if stay.state == State::AwaitingInfo {
+                self.info += d;
+            }
+        }
+        self.stays.push(Stay {
+            state: after,
+            owner: after.owner(),
+            from: t,
+            to: None,
+        });
+        match after {
+            State::TechnicalCheck => {
+                let measure = if self.initial_done {
+                    Measure::Recheck
+                } else {
+                    Measure::FirstCheck
+                };
+                self.check = Some((measure, t));
+            }
+            // The previous phase ended with this very event: with no notification step in
+            // between, the contacts are asked at once.
+            State::ContactConfirmation => self.measure(Measure::ContactsAsked, 0.0, t),
+            State::ManualReview if before != State::AwaitingInfo => self.review = Some((t, 0.0)),
+            State::SupplementalCheck => self.supplemental = Some(t),
+            _ => {}
+        }
+        let released = matches!(
+            after,
+            State::SupplementalCheck | State::Implementation | State::Rejected
+        );
+        if released {
+            if let Some((since, stopped)) = self.review.take() {
+                self.measure(Measure::StaffReview, (seconds(t - since) - stopped).max(0.0), t);
+                if after != State::Rejected {
+                    self.released = Some(t);
+                }
+            }
+        }
+        if after.is_final() {
+            self.review = None;
+            self.stays.last_mut().map(|s| s.to = Some(t));
+            if after == State::Completed && request.priority == Priority::Emergency {
+                self.measure(Measure::EmergencyDesk, self.desk, t);
+            }
+            let end_to_end = seconds(t - self.submitted_at);
+            let (desk, tld, info, questions) = (self.desk, self.tld, self.info, self.questions);
+            self.measure(Measure::DeskTime, desk, t);
+            self.measure(Measure::TldTime, tld, t);
+            self.measure(Measure::EndToEnd, end_to_end, t);
+            self.measure(Measure::AwaitingInfo, info, t);
+            self.measure(Measure::Questions, f64::from(questions), t);
+        }
+    }
+
+    fn finish(self, request: &Request) -> Timeline {
+        let ended_at = request
+            .state
+            .is_final()
+            .then(|| self.stays.last().map(|s| s.from))
+            .flatten();
+        Timeline {
+            ticket: request.ticket.clone(),
+            tld: request.tld.clone(),
+            kind: request.kind,
+            priority: request.priority,
+            submitted_at: self.submitted_at,
+            state: request.state,
+            ended_at,
+            stays: self.stays,
+            measurements: self.measurements,
+            questions: self.questions,
+        }
+    }
+}
+
+/// Derives the timelines of every request from the workflow events of the audit trail, in
+/// one pass over the log (oldest submission first).
+pub fn timelines(store: &crate::store::Store) -> Result<Vec<Timeline>, crate::store::StoreError> {
+    let mut per_request: Vec<Vec<Recorded>> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    store.scan_request_events(|ticket, recorded| {
+        let slot = match index.get(ticket) {
+            Some(i) => *i,
+            None => {
+                index.insert(ticket.to_string(), per_request.len());
+                per_request.push(Vec::new());
+                per_request.len() - 1
+            }
+        };
+        per_request[slot].push(recorded);
+        Ok(())
+    })?;
+    Ok(per_request
+        .iter()
+        .filter_map(|events| Timeline::from_events(events))
+        .collect())
+}

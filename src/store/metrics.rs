@@ -1,0 +1,74 @@
+//! Reads for the timeliness metrics: the workflow events in log order, and check durations.
+
+use rusqlite::types::ValueRef;
+
+use super::{Result, Store, StoreError};
+use crate::workflow::{CheckPhase, Recorded};
+
+fn text<'r>(value: ValueRef<'r>, what: &str) -> Result<&'r str> {
+    match value {
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            .map_err(|_| StoreError::Corrupt(format!("{what} is not UTF-8"))),
+        _ => Err(StoreError::Corrupt(format!("{what} is not text"))),
+    }
+}
+
+impl Store {
+    /// Calls `f` with the ticket and the parsed workflow event of every `request-*` event, in
+    /// sequence order.
+    pub fn scan_request_events(
+        &self,
+        mut f: impl FnMut(&str, Recorded) -> Result<()>,
+    ) -> Result<()> {
+        self.scan_request_payloads(|ticket, payload| {
+            let recorded: Recorded = serde_json::from_str(payload).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "event of {ticket} does not read as a workflow event: {e}"
+                ))
+            })?;
+            f(ticket, recorded)
+        })
+    }
+
+    /// Calls `f` with the ticket and the raw payload of every `request-*` event, in sequence
+    /// order, without copying either.
+    pub fn scan_request_payloads(&self, mut f: impl FnMut(&str, &str) -> Result<()>) -> Result<()> {
+        self.conn()
+            .pragma_update(None, "mmap_size", 1_i64 << 30)?;
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT request, payload FROM events \
+             WHERE kind >= 'request-' AND kind < 'request.' AND request IS NOT NULL ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let ticket = text(row.get_ref(0)?, "an event's request")?;
+            let payload = text(row.get_ref(1)?, "an event's payload")?;
+            f(ticket, payload)?;
+        }
+        Ok(())
+    }
+
+    /// Finished checks: phase and seconds from queueing to result.
+    pub fn check_durations(&self) -> Result<Vec<(CheckPhase, f64)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT phase, (julianday(finished_at) - julianday(created_at)) * 86400.0 \
+             FROM check_jobs WHERE finished_at IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let phase: String = r.get(0)?;
+            let secs: Option<f64> = r.get(1)?;
+            Ok((phase, secs))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (phase, secs) = row?;
+            let phase = if phase == "supplemental" {
+                CheckPhase::Supplemental
+            } else {
+                CheckPhase::Initial
+            };
+            out.push((phase, secs.unwrap_or(0.0).max(0.0)));
+        }
+        Ok(out)
+    }
+}
