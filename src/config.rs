@@ -31,6 +31,8 @@ pub struct Config {
     pub server: ServerSettings,
     pub workflow: WorkflowSettings,
     pub client: ClientSettings,
+    /// Service levels of the timeliness metrics (DESIGN §7).
+    pub service_levels: crate::metrics::ServiceLevels,
 }
 
 /// The API client (`rootdesk request ...`).
@@ -143,6 +145,7 @@ impl Default for Config {
             server: ServerSettings::default(),
             workflow: WorkflowSettings::default(),
             client: ClientSettings::default(),
+            service_levels: crate::metrics::ServiceLevels::default(),
         }
     }
 }

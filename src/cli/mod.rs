@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod audit;
 mod check;
+pub mod metrics;
 mod request;
 mod serve;
 mod tld;
@@ -56,6 +57,8 @@ pub enum Command {
     },
     /// The audit trail: checkpoints, public key, export, verify, log
     Audit(audit::AuditCmd),
+    Metrics(metrics::MetricsCmd),
+    Simulate(metrics::SimulateCmd),
 }
 
 /// Output formats of list and report commands.
@@ -132,6 +135,8 @@ impl Cli {
                 }
             }
             Command::Audit(cmd) => cmd.run(&ctx)?,
+            Command::Metrics(cmd) => cmd.run(&ctx)?,
+            Command::Simulate(cmd) => cmd.run(&ctx)?,
             Command::ImportZone(cmd) => cmd.run(&ctx)?,
             Command::ImportTlds(cmd) => cmd.run(&ctx)?,
             Command::ExportZone(cmd) => cmd.run(&ctx)?,

@@ -27,7 +27,7 @@ use crate::workflow::{
 pub use chart::render_chart;
 pub use prometheus::{render_prometheus, CheckDuration};
 pub use report::{
-    percentile, Breach, GroupBy, GroupReport, MeasureStats, Report, ReportOptions,
+    human, percentile, Breach, GroupBy, GroupReport, MeasureStats, Report, ReportOptions,
 };
 
 /// What is measured. The first group has service levels (DESIGN §7); the rest are totals

@@ -201,7 +201,7 @@ impl<'a> Acc<'a> {
                     p90: percentile(&values, 90.0),
                     p99: percentile(&values, 99.0),
                     max: values.last().copied(),
-                    sum: values.iter().sum(),
+                    sum: values.iter().sum::<f64>() + 0.0,
                     limit_secs: level.map(|l| l.limit_secs),
                     target_percent: level.map(|l| l.target_percent),
                     within_percent: within,

@@ -72,3 +72,62 @@ impl Store {
         Ok(out)
     }
 }
+
+/// Records a check that has already finished (the simulator's checks).
+#[allow(clippy::too_many_arguments)]
+pub fn insert_finished_check(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    ticket: &str,
+    revision: u32,
+    phase: CheckPhase,
+    created: time::OffsetDateTime,
+    finished: time::OffsetDateTime,
+    verdict: crate::workflow::Verdict,
+) -> Result<()> {
+    let phase = match phase {
+        CheckPhase::Initial => "initial",
+        CheckPhase::Supplemental => "supplemental",
+    };
+    let verdict = match verdict {
+        crate::workflow::Verdict::Pass => "pass",
+        crate::workflow::Verdict::Warn => "warn",
+        crate::workflow::Verdict::Fail => "fail",
+    };
+    tx.prepare_cached(
+        "INSERT INTO check_jobs (id, ticket, revision, phase, created_at, finished_at, verdict, report) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(rusqlite::params![
+        id,
+        ticket,
+        revision,
+        phase,
+        super::timestamp(created),
+        super::timestamp(finished),
+        verdict,
+        r#"{"simulated":true}"#,
+    ])?;
+    Ok(())
+}
+
+impl Store {
+    /// The highest check job id so far (0 when there is none).
+    pub fn max_check_id(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT coalesce(max(id), 0) FROM check_jobs", [], |r| r.get(0))?)
+    }
+
+    /// The number of the last ticket with this day prefix (`RD-YYYYMMDD-`), 0 if none.
+    pub fn last_ticket_number(&self, day: &str) -> Result<u32> {
+        let last: Option<String> = self.conn().query_row(
+            "SELECT max(ticket) FROM requests WHERE ticket >= ?1 AND ticket < ?1 || '~'",
+            [day],
+            |r| r.get(0),
+        )?;
+        Ok(last
+            .and_then(|t| t.get(day.len()..).and_then(|n| n.parse().ok()))
+            .unwrap_or(0))
+    }
+}

@@ -20,6 +20,7 @@ pub use crate::audit::EventQuery;
 pub use events::{
     append_event, append_events, checkpoint_at, insert_checkpoint, last_event, EventRange,
 };
+pub use metrics::insert_finished_check;
 pub use requests::{
     contact_tlds, enqueue_check, finish_check, has_document, idempotent_ticket, next_ticket,
     open_requests, request_events, save_request, store_document, tld_contact_handles, CheckJob,
