@@ -159,6 +159,10 @@ pub struct Desk {
     next_reader: std::sync::atomic::AtomicUsize,
     pub clock: Clock,
     pub settings: DeskSettings,
+    /// Service levels the metrics compare against (settings `[service_levels]`).
+    pub service_levels: crate::metrics::ServiceLevels,
+    /// Request timelines derived from the log, reused until a new event arrives.
+    pub metrics_cache: crate::metrics::TimelineCache,
 }
 
 /// Read connections beside the writer.
@@ -181,7 +185,20 @@ impl Desk {
             next_reader: std::sync::atomic::AtomicUsize::new(0),
             clock: Clock::default(),
             settings,
+            service_levels: crate::metrics::ServiceLevels::default(),
+            metrics_cache: crate::metrics::TimelineCache::default(),
         }
+    }
+
+    /// Sets the service levels of the metrics.
+    pub fn with_service_levels(mut self, levels: crate::metrics::ServiceLevels) -> Desk {
+        self.service_levels = levels;
+        self
+    }
+
+    /// Every request's timeline, derived from the events (cached until the log grows).
+    pub fn timelines(&self) -> Result<std::sync::Arc<Vec<crate::metrics::Timeline>>, DeskError> {
+        self.read_store(|s| Ok(self.metrics_cache.get(s)?))
     }
 
     /// Runs `f` with the writer connection.

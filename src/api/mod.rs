@@ -53,6 +53,8 @@ pub fn router(desk: Arc<Desk>, max_body: usize) -> Router {
         .route("/v1/requests/{ticket}/{action}", post(act))
         .route("/v1/audit", get(audit_events))
         .route("/v1/audit/checkpoints", get(audit_checkpoints))
+        .route("/v1/metrics/turnaround", get(turnaround))
+        .route("/metrics", get(prometheus_metrics))
         .fallback(|| async { ApiError::not_found("no such resource; the API lives under /v1") })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .with_state(desk)
@@ -449,4 +451,79 @@ async fn audit_checkpoints(
     }
     let checkpoints = blocking(move || desk.read_store(|s| Ok(s.checkpoints(1, None)?))).await?;
     Ok(Json(serde_json::json!({ "checkpoints": checkpoints })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TurnaroundQuery {
+    by: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+fn query_date(field: &str, text: Option<String>) -> Result<Option<time::OffsetDateTime>, ApiError> {
+    text.map(|t| {
+        crate::metrics::parse_date(&t)
+            .ok_or_else(|| ApiError::invalid(field, format!("{field}: expected YYYY-MM-DD or RFC 3339")))
+    })
+    .transpose()
+}
+
+/// Turnaround report (DESIGN §7). Anyone may read the aggregates; staff and auditors also get
+/// the breaches by ticket.
+async fn turnaround(
+    State(desk): State<AppState>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    query: Result<Query<TurnaroundQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let who = if headers.contains_key(header::AUTHORIZATION) {
+        Some(caller(&desk, &headers, peer.map(|p| p.0)).await?)
+    } else {
+        None
+    };
+    let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let by = match q.by.as_deref() {
+        None => crate::metrics::GroupBy::Month,
+        Some(text) => crate::metrics::GroupBy::parse(text).ok_or_else(|| {
+            ApiError::invalid("by", "by: expected month, week, tld, kind or priority")
+        })?,
+    };
+    let options = crate::metrics::ReportOptions {
+        since: query_date("since", q.since)?,
+        until: query_date("until", q.until)?,
+        by,
+        breaches: who
+            .as_ref()
+            .is_some_and(|c| matches!(c.role, Role::Staff | Role::Auditor)),
+    };
+    let report = blocking(move || {
+        let timelines = desk.timelines()?;
+        Ok(crate::metrics::Report::build(
+            &timelines,
+            &desk.service_levels,
+            &options,
+        ))
+    })
+    .await?;
+    Ok(Json(report).into_response())
+}
+
+/// `GET /metrics`: the Prometheus text format; aggregates only, no tickets.
+async fn prometheus_metrics(State(desk): State<AppState>) -> Result<Response, ApiError> {
+    let text = blocking(move || {
+        let timelines = desk.timelines()?;
+        let checks = desk.read_store(|s| Ok(s.check_durations()?))?;
+        Ok(crate::metrics::render_prometheus(
+            &timelines,
+            &checks,
+            &desk.service_levels,
+        ))
+    })
+    .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response())
 }

@@ -74,11 +74,7 @@ pub struct SimulateCmd {
 
 /// `YYYY-MM-DD` (midnight UTC) or RFC 3339.
 pub fn parse_date(text: &str) -> Result<OffsetDateTime> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    if let Ok(date) = time::Date::parse(text, &format) {
-        return Ok(date.midnight().assume_utc());
-    }
-    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).map_err(|_| {
+    metrics::parse_date(text).ok_or_else(|| {
         Error::Usage(format!(
             "{text:?} is not a date: use YYYY-MM-DD or RFC 3339 (2025-03-01T00:00:00Z)"
         ))

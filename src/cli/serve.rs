@@ -164,7 +164,10 @@ impl Serve {
                     None
                 }
             };
-            let desk = Arc::new(Desk::new(store, desk_settings(ctx)?));
+            let desk = Arc::new(
+                Desk::new(store, desk_settings(ctx)?)
+                    .with_service_levels(ctx.config.service_levels),
+            );
             let options = serve_options(ctx, listen, key)?;
             let scheme = if options.tls.is_some() {
                 "https"
@@ -235,7 +238,7 @@ impl Serve {
             let (_, secret) = store.issue_token(role, subject, None, &actor, now)?;
             tokens.push(secret);
         }
-        let desk = Arc::new(Desk::new(store, settings));
+        let desk = Arc::new(Desk::new(store, settings).with_service_levels(ctx.config.service_levels));
         let wanted: SocketAddr = self
             .listen
             .clone()

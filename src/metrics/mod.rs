@@ -27,7 +27,7 @@ use crate::workflow::{
 pub use chart::render_chart;
 pub use prometheus::{render_prometheus, CheckDuration};
 pub use report::{
-    human, percentile, Breach, GroupBy, GroupReport, MeasureStats, Report, ReportOptions,
+    human, parse_date, percentile, Breach, GroupBy, GroupReport, MeasureStats, Report, ReportOptions,
 };
 
 /// What is measured. The first group has service levels (DESIGN §7); the rest are totals
@@ -461,4 +461,33 @@ pub fn timelines(store: &crate::store::Store) -> Result<Vec<Timeline>, crate::st
         .iter()
         .filter_map(|events| Timeline::from_events(events))
         .collect())
+}
+
+/// Timelines derived once and reused while the log has not grown (the daemon's API and
+/// `/metrics` ask often; deriving reads every workflow event).
+#[derive(Debug, Default)]
+pub struct TimelineCache(std::sync::Mutex<Option<(u64, std::sync::Arc<Vec<Timeline>>)>>);
+
+impl TimelineCache {
+    /// The timelines as of the newest event.
+    pub fn get(
+        &self,
+        store: &crate::store::Store,
+    ) -> Result<std::sync::Arc<Vec<Timeline>>, crate::store::StoreError> {
+        store.snapshot(|s| {
+            let head = crate::store::last_event(s.conn())?.map_or(0, |(seq, _)| seq);
+            if let Ok(cache) = self.0.lock() {
+                if let Some((seq, timelines)) = cache.as_ref() {
+                    if *seq == head {
+                        return Ok(timelines.clone());
+                    }
+                }
+            }
+            let fresh = std::sync::Arc::new(timelines(s)?);
+            if let Ok(mut cache) = self.0.lock() {
+                *cache = Some((head, fresh.clone()));
+            }
+            Ok(fresh)
+        })
+    }
 }

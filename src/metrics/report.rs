@@ -116,6 +116,15 @@ pub struct Report {
     pub total: GroupReport,
 }
 
+/// A report bound: `YYYY-MM-DD` (midnight UTC) or RFC 3339.
+pub fn parse_date(text: &str) -> Option<OffsetDateTime> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(date) = time::Date::parse(text, &format) {
+        return Some(date.midnight().assume_utc());
+    }
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
 /// The nearest-rank percentile `p` (0 < p <= 100) of sorted values.
 pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
