@@ -89,7 +89,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String> {
 
 fn load(ctx: &Context) -> Result<(Store, Vec<Timeline>)> {
     let store = ctx.open_store()?;
-    let timelines = metrics::timelines(&store)?;
+    let timelines = metrics::load_timelines(&store)?;
     Ok((store, timelines))
 }
 

@@ -10,6 +10,7 @@
 //! filter measurements by that date (or by the request's TLD, kind or priority) and compare
 //! them with the configured [`ServiceLevels`].
 
+pub mod cache;
 mod chart;
 mod prometheus;
 mod report;
@@ -24,6 +25,7 @@ use crate::workflow::{
     CheckPhase, Event, Owner, Priority, Recorded, Request, RequestKind, State,
 };
 
+pub use cache::load_timelines;
 pub use chart::render_chart;
 pub use prometheus::{render_prometheus, CheckDuration};
 pub use report::{
@@ -463,10 +465,10 @@ pub fn timelines(store: &crate::store::Store) -> Result<Vec<Timeline>, crate::st
         .collect())
 }
 
-/// Timelines derived once and reused while the log has not grown (the daemon's API and
-/// `/metrics` ask often; deriving reads every workflow event).
+/// Timelines derived once and brought up to date incrementally as the log grows (the
+/// daemon's API and `/metrics` ask often; deriving afresh reads every workflow event).
 #[derive(Debug, Default)]
-pub struct TimelineCache(std::sync::Mutex<Option<(u64, std::sync::Arc<Vec<Timeline>>)>>);
+pub struct TimelineCache(std::sync::Mutex<Option<(u64, String, std::sync::Arc<Vec<Timeline>>)>>);
 
 impl TimelineCache {
     /// The timelines as of the newest event.
@@ -474,20 +476,23 @@ impl TimelineCache {
         &self,
         store: &crate::store::Store,
     ) -> Result<std::sync::Arc<Vec<Timeline>>, crate::store::StoreError> {
-        store.snapshot(|s| {
-            let head = crate::store::last_event(s.conn())?.map_or(0, |(seq, _)| seq);
-            if let Ok(cache) = self.0.lock() {
-                if let Some((seq, timelines)) = cache.as_ref() {
-                    if *seq == head {
-                        return Ok(timelines.clone());
-                    }
-                }
+        let mut guard = self.0.lock().map_err(|_| {
+            crate::store::StoreError::Corrupt("the metrics cache was poisoned by a panic".into())
+        })?;
+        let head = crate::store::last_event(store.conn())?.map_or(0, |(seq, _)| seq);
+        if let Some((seq, _, timelines)) = guard.as_ref() {
+            if *seq == head {
+                return Ok(timelines.clone());
             }
-            let fresh = std::sync::Arc::new(timelines(s)?);
-            if let Ok(mut cache) = self.0.lock() {
-                *cache = Some((head, fresh.clone()));
-            }
-            Ok(fresh)
-        })
+        }
+        let cached = guard.take().map(|(seq, hash, timelines)| cache::Derived {
+            seq,
+            hash,
+            timelines: std::sync::Arc::unwrap_or_clone(timelines),
+        });
+        let derived = cache::refresh(store, cached)?;
+        let timelines = std::sync::Arc::new(derived.timelines);
+        *guard = Some((derived.seq, derived.hash, timelines.clone()));
+        Ok(timelines)
     }
 }

@@ -1,7 +1,6 @@
 //! Reports: measurements grouped by period, TLD, kind or priority, with count, median, p90,
 //! p99, maximum and the share within each service level, and the breaches by ticket.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -144,37 +143,88 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 
 /// Values of one group under construction.
 #[derive(Default)]
-struct Acc<'a> {
-    requests: BTreeSet<&'a str>,
-    values: BTreeMap<Measure, Vec<f64>>,
+struct Acc {
+    requests: usize,
+    /// The last timeline counted, so that a request counts once per group.
+    last: Option<usize>,
+    values: [Vec<f64>; Measure::ALL.len()],
     breaches: Vec<Breach>,
     breach_count: usize,
 }
 
-fn group_key(by: GroupBy, t: &Timeline, at: OffsetDateTime) -> String {
+/// A group's key without allocating: a number for periods, a name otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Key<'a> {
+    Period(i32),
+    Name(&'a str),
+}
+
+fn group_key(by: GroupBy, t: &Timeline, at: OffsetDateTime) -> Key<'_> {
     match by {
-        GroupBy::Month => format!("{:04}-{:02}", at.year(), u8::from(at.month())),
+        GroupBy::Month => Key::Period(at.year() * 100 + i32::from(u8::from(at.month()))),
         GroupBy::Week => {
             let (year, week, _) = at.to_iso_week_date();
-            format!("{year:04}-W{week:02}")
+            Key::Period(year * 100 + i32::from(week))
         }
-        GroupBy::Tld => t.tld.clone(),
-        GroupBy::Kind => enum_text(&t.kind),
-        GroupBy::Priority => enum_text(&t.priority),
+        GroupBy::Tld => Key::Name(&t.tld),
+        GroupBy::Kind => Key::Name(match t.kind {
+            crate::workflow::RequestKind::Delegation => "delegation",
+            crate::workflow::RequestKind::Contacts => "contacts",
+            crate::workflow::RequestKind::Sponsor => "sponsor",
+            crate::workflow::RequestKind::Transfer => "transfer",
+        }),
+        GroupBy::Priority => Key::Name(match t.priority {
+            crate::workflow::Priority::Normal => "normal",
+            crate::workflow::Priority::Emergency => "emergency",
+        }),
     }
 }
 
-fn enum_text<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
+fn key_text(by: GroupBy, key: Key<'_>) -> String {
+    match (by, key) {
+        (GroupBy::Week, Key::Period(p)) => format!("{:04}-W{:02}", p / 100, p % 100),
+        (_, Key::Period(p)) => format!("{:04}-{:02}", p / 100, p % 100),
+        (_, Key::Name(n)) => n.to_string(),
+    }
 }
 
-impl<'a> Acc<'a> {
-    fn add(&mut self, t: &'a Timeline, m: &super::Measurement, levels: &ServiceLevels, list: bool) {
-        self.requests.insert(&t.ticket);
-        self.values.entry(m.measure).or_default().push(m.value);
+/// The k-th smallest value (0-based) of `values`, reordering them.
+fn select(values: &mut [f64], k: usize) -> f64 {
+    *values.select_nth_unstable_by(k, f64::total_cmp).1
+}
+
+/// The nearest-rank percentile without sorting: selection in linear time.
+fn percentile_select(values: &mut [f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    // The rank is the one `percentile` would use on the sorted values.
+    let n = values.len();
+    let target = p * n as f64;
+    let mut rank = (target / 100.0).ceil().max(1.0) as usize;
+    while rank > 1 && (rank - 1) as f64 * 100.0 >= target {
+        rank -= 1;
+    }
+    while rank < n && (rank as f64) * 100.0 < target {
+        rank += 1;
+    }
+    Some(select(values, rank.clamp(1, n) - 1))
+}
+
+impl Acc {
+    fn add(
+        &mut self,
+        index: usize,
+        t: &Timeline,
+        m: &super::Measurement,
+        levels: &ServiceLevels,
+        list: bool,
+    ) {
+        if self.last != Some(index) {
+            self.last = Some(index);
+            self.requests += 1;
+        }
+        self.values[m.measure as usize].push(m.value);
         if let Some(level) = levels.of(m.measure) {
             if m.value > level.limit_secs as f64 {
                 self.breach_count += 1;
@@ -196,20 +246,20 @@ impl<'a> Acc<'a> {
         let measures = Measure::ALL
             .iter()
             .map(|&measure| {
-                let mut values = self.values.remove(&measure).unwrap_or_default();
-                values.sort_unstable_by(f64::total_cmp);
+                let values = &mut self.values[measure as usize];
                 let level = levels.of(measure);
                 let within = level.filter(|_| !values.is_empty()).map(|l| {
-                    let ok = values.partition_point(|v| *v <= l.limit_secs as f64);
+                    let ok = values.iter().filter(|v| **v <= l.limit_secs as f64).count();
                     100.0 * ok as f64 / values.len() as f64
                 });
+                let max = values.iter().copied().max_by(f64::total_cmp);
                 MeasureStats {
                     measure,
                     count: values.len(),
-                    median: percentile(&values, 50.0),
-                    p90: percentile(&values, 90.0),
-                    p99: percentile(&values, 99.0),
-                    max: values.last().copied(),
+                    median: percentile_select(values, 50.0),
+                    p90: percentile_select(values, 90.0),
+                    p99: percentile_select(values, 99.0),
+                    max,
                     sum: values.iter().sum::<f64>() + 0.0,
                     limit_secs: level.map(|l| l.limit_secs),
                     target_percent: level.map(|l| l.target_percent),
@@ -225,7 +275,7 @@ impl<'a> Acc<'a> {
             .sort_by(|a, b| (a.at, &a.ticket).cmp(&(b.at, &b.ticket)));
         GroupReport {
             group,
-            requests: self.requests.len(),
+            requests: self.requests,
             measures,
             breach_count: self.breach_count,
             breaches: list.then_some(self.breaches),
@@ -236,30 +286,31 @@ impl<'a> Acc<'a> {
 impl Report {
     /// Builds a report over the timelines' measurements.
     pub fn build(timelines: &[Timeline], levels: &ServiceLevels, options: &ReportOptions) -> Report {
-        let mut groups: BTreeMap<String, Acc<'_>> = BTreeMap::new();
+        let mut groups: std::collections::HashMap<Key<'_>, Acc> = Default::default();
         let mut total = Acc::default();
-        for t in timelines {
+        for (index, t) in timelines.iter().enumerate() {
             for m in &t.measurements {
                 if options.since.is_some_and(|s| m.at < s) || options.until.is_some_and(|u| m.at >= u)
                 {
                     continue;
                 }
                 let key = group_key(options.by, t, m.at);
-                let acc = match groups.get_mut(&key) {
-                    Some(acc) => acc,
-                    None => groups.entry(key).or_default(),
-                };
-                acc.add(t, m, levels, options.breaches);
-                total.add(t, m, levels, options.breaches);
+                groups
+                    .entry(key)
+                    .or_default()
+                    .add(index, t, m, levels, false);
+                total.add(index, t, m, levels, options.breaches);
             }
         }
+        let mut groups: Vec<(Key<'_>, Acc)> = groups.into_iter().collect();
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
         Report {
             by: options.by,
             since: options.since,
             until: options.until,
             groups: groups
                 .into_iter()
-                .map(|(key, acc)| acc.finish(key, levels, false))
+                .map(|(key, acc)| acc.finish(key_text(options.by, key), levels, false))
                 .collect(),
             total: total.finish("all".into(), levels, options.breaches),
         }
@@ -441,6 +492,8 @@ mod tests {
             let mut sorted = values.clone();
             sorted.sort_by(f64::total_cmp);
             prop_assert_eq!(percentile(&sorted, p), reference(&values, p));
+            let mut scratch = values.clone();
+            prop_assert_eq!(percentile_select(&mut scratch, p), reference(&values, p));
         }
     }
 

@@ -131,3 +131,34 @@ impl Store {
             .unwrap_or(0))
     }
 }
+
+impl Store {
+    /// The hash of event `seq`, if it exists.
+    pub fn event_hash(&self, seq: u64) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn()
+            .query_row("SELECT hash FROM events WHERE seq = ?1", [seq as i64], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Tickets with workflow events after event `seq`, in order of their first such event.
+    pub fn tickets_after(&self, seq: u64) -> Result<Vec<String>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT request FROM events WHERE seq > ?1 AND request IS NOT NULL \
+             AND kind >= 'request-' AND kind < 'request.' ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([seq as i64], |r| r.get::<_, String>(0))?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for ticket in rows {
+            let ticket = ticket?;
+            if seen.insert(ticket.clone()) {
+                out.push(ticket);
+            }
+        }
+        Ok(out)
+    }
+}

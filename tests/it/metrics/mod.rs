@@ -59,7 +59,7 @@ fn simulation_is_deterministic_and_recomputes_the_same() {
 
     let timelines = metrics::timelines(&sa).expect("timelines");
     assert_eq!(timelines.len(), 300);
-    assert_eq!(timelines, metrics::timelines(&sa).expect("again"));
+    assert!(timelines == metrics::timelines(&sa).expect("again"), "recomputed differently");
     let levels = ServiceLevels::default();
     let opts = ReportOptions {
         since: None,
@@ -256,4 +256,44 @@ fn cli_simulate_report_request_and_chart() {
     for needle in ["<svg", "desk time, median", "TLD time", "service level: staff review", "hours"] {
         assert!(svg.contains(needle), "{needle} missing from the chart");
     }
+}
+
+fn without_stays(mut timelines: Vec<Timeline>) -> Vec<Timeline> {
+    for t in &mut timelines {
+        t.stays.clear();
+    }
+    timelines
+}
+
+#[test]
+fn cache_file_follows_the_log_and_survives_damage() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut store = simulated(dir.path(), 120, 11);
+    let cache = metrics::cache::cache_path(store.path());
+    let cold = metrics::load_timelines(&store).expect("cold");
+    assert!(cache.exists(), "the cache is written");
+    assert!(cold == without_stays(metrics::timelines(&store).expect("fresh")), "cold cache differs");
+    let warm = metrics::load_timelines(&store).expect("warm");
+    assert!(warm == cold, "warm cache differs");
+
+    // More history: only the new requests are replayed, and the figures are those of a
+    // fresh derivation.
+    let mut more = options(60, 12);
+    more.start = datetime!(2025-06-01 00:00 UTC);
+    simulate(&mut store, &more, |_| {}).expect("simulate more");
+    let grown = metrics::load_timelines(&store).expect("incremental");
+    assert_eq!(grown.len(), 180);
+    assert!(grown == without_stays(metrics::timelines(&store).expect("fresh")), "incremental differs");
+
+    // A damaged or foreign cache is ignored, never trusted.
+    std::fs::write(&cache, b"rootdesk-metrics-cache 1\ngarbage").expect("damage");
+    assert!(metrics::load_timelines(&store).expect("rebuilt") == grown, "rebuilt differs");
+    let other = tempfile::tempdir().expect("dir");
+    let other_store = simulated(other.path(), 30, 99);
+    std::fs::copy(&cache, metrics::cache::cache_path(other_store.path())).expect("copy");
+    assert!(
+        metrics::load_timelines(&other_store).expect("foreign cache ignored")
+            == without_stays(metrics::timelines(&other_store).expect("fresh")),
+        "a foreign cache was trusted"
+    );
 }
