@@ -64,7 +64,10 @@ fn main() {
             Ok(())
         })
         .expect("count");
-    println!("history: {requests} requests, {events} workflow events ({})", path.display());
+    println!(
+        "history: {requests} requests, {events} workflow events ({})",
+        path.display()
+    );
 
     let levels = ServiceLevels::default();
     let mut timelines = std::sync::Arc::new(Vec::new());

@@ -463,8 +463,9 @@ struct TurnaroundQuery {
 
 fn query_date(field: &str, text: Option<String>) -> Result<Option<time::OffsetDateTime>, ApiError> {
     text.map(|t| {
-        crate::metrics::parse_date(&t)
-            .ok_or_else(|| ApiError::invalid(field, format!("{field}: expected YYYY-MM-DD or RFC 3339")))
+        crate::metrics::parse_date(&t).ok_or_else(|| {
+            ApiError::invalid(field, format!("{field}: expected YYYY-MM-DD or RFC 3339"))
+        })
     })
     .transpose()
 }
@@ -522,7 +523,10 @@ async fn prometheus_metrics(State(desk): State<AppState>) -> Result<Response, Ap
     })
     .await?;
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response())

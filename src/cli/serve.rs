@@ -238,7 +238,8 @@ impl Serve {
             let (_, secret) = store.issue_token(role, subject, None, &actor, now)?;
             tokens.push(secret);
         }
-        let desk = Arc::new(Desk::new(store, settings).with_service_levels(ctx.config.service_levels));
+        let desk =
+            Arc::new(Desk::new(store, settings).with_service_levels(ctx.config.service_levels));
         let wanted: SocketAddr = self
             .listen
             .clone()

@@ -133,7 +133,12 @@ pub fn encode(d: &Derived) -> Vec<u8> {
         put_str(&mut out, &t.ticket);
         put_str(&mut out, &t.tld);
         out.push(KINDS.iter().position(|k| *k == t.kind).unwrap_or(0) as u8);
-        out.push(PRIORITIES.iter().position(|p| *p == t.priority).unwrap_or(0) as u8);
+        out.push(
+            PRIORITIES
+                .iter()
+                .position(|p| *p == t.priority)
+                .unwrap_or(0) as u8,
+        );
         out.push(State::ALL.iter().position(|s| *s == t.state).unwrap_or(0) as u8);
         out.extend_from_slice(&micros(t.submitted_at).to_le_bytes());
         out.extend_from_slice(&t.ended_at.map_or(i64::MIN, micros).to_le_bytes());

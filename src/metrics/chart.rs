@@ -20,7 +20,11 @@ fn monthly(timelines: &[Timeline]) -> Vec<(String, Vec<f64>, Vec<f64>)> {
             };
             let key = format!("{:04}-{:02}", m.at.year(), u8::from(m.at.month()));
             let entry = months.entry(key).or_default();
-            let list = if slot == 0 { &mut entry.0 } else { &mut entry.1 };
+            let list = if slot == 0 {
+                &mut entry.0
+            } else {
+                &mut entry.1
+            };
             list.push(m.value / HOUR);
         }
     }
@@ -58,10 +62,26 @@ pub fn render_chart(timelines: &[Timeline], levels: &ServiceLevels) -> Result<St
         };
         let (desk, tld) = (false, true);
         let lines = [
-            ("desk time, median", series(desk, 50.0), BLUE.stroke_width(2)),
-            ("desk time, p90", series(desk, 90.0), BLUE.mix(0.5).stroke_width(2)),
-            ("TLD time (clock stopped), median", series(tld, 50.0), RED.stroke_width(2)),
-            ("TLD time (clock stopped), p90", series(tld, 90.0), RED.mix(0.5).stroke_width(2)),
+            (
+                "desk time, median",
+                series(desk, 50.0),
+                BLUE.stroke_width(2),
+            ),
+            (
+                "desk time, p90",
+                series(desk, 90.0),
+                BLUE.mix(0.5).stroke_width(2),
+            ),
+            (
+                "TLD time (clock stopped), median",
+                series(tld, 50.0),
+                RED.stroke_width(2),
+            ),
+            (
+                "TLD time (clock stopped), p90",
+                series(tld, 90.0),
+                RED.mix(0.5).stroke_width(2),
+            ),
         ];
         let top = lines
             .iter()
@@ -101,7 +121,9 @@ pub fn render_chart(timelines: &[Timeline], levels: &ServiceLevels) -> Result<St
                 .draw_series(LineSeries::new(points, style))
                 .map_err(|e| e.to_string())?
                 .label(name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                });
         }
         let limits = [
             (
@@ -142,7 +164,9 @@ pub fn render_chart(timelines: &[Timeline], levels: &ServiceLevels) -> Result<St
                 ))
                 .map_err(|e| e.to_string())?
                 .label(name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(1)));
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(1))
+                });
         }
         chart
             .configure_series_labels()

@@ -21,15 +21,14 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::workflow::{
-    CheckPhase, Event, Owner, Priority, Recorded, Request, RequestKind, State,
-};
+use crate::workflow::{CheckPhase, Event, Owner, Priority, Recorded, Request, RequestKind, State};
 
 pub use cache::load_timelines;
 pub use chart::render_chart;
 pub use prometheus::{render_prometheus, CheckDuration};
 pub use report::{
-    human, parse_date, percentile, Breach, GroupBy, GroupReport, MeasureStats, Report, ReportOptions,
+    human, parse_date, percentile, Breach, GroupBy, GroupReport, MeasureStats, Report,
+    ReportOptions,
 };
 
 /// What is measured. The first group has service levels (DESIGN §7); the rest are totals
@@ -326,7 +325,9 @@ impl Meter {
     fn step(&mut self, request: &Request, before: State, event: &Recorded) {
         let t = event.time;
         match &event.event {
-            Event::Accepted => self.measure(Measure::Acknowledge, seconds(t - self.submitted_at), t),
+            Event::Accepted => {
+                self.measure(Measure::Acknowledge, seconds(t - self.submitted_at), t)
+            }
             Event::QuestionAsked { .. } => self.questions += 1,
             Event::CheckFinished { phase, .. } => match phase {
                 CheckPhase::Initial if before == State::TechnicalCheck => {
@@ -399,7 +400,11 @@ impl Meter {
         );
         if released {
             if let Some((since, stopped)) = self.review.take() {
-                self.measure(Measure::StaffReview, (seconds(t - since) - stopped).max(0.0), t);
+                self.measure(
+                    Measure::StaffReview,
+                    (seconds(t - since) - stopped).max(0.0),
+                    t,
+                );
                 if after != State::Rejected {
                     self.released = Some(t);
                 }

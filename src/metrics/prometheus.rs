@@ -12,10 +12,21 @@ use crate::workflow::{CheckPhase, State};
 pub type CheckDuration = (CheckPhase, f64);
 
 const TIME_BUCKETS: [f64; 11] = [
-    60.0, 600.0, 3600.0, 21_600.0, 43_200.0, 86_400.0, 172_800.0, 432_000.0, 864_000.0,
-    1_728_000.0, 2_592_000.0,
+    60.0,
+    600.0,
+    3600.0,
+    21_600.0,
+    43_200.0,
+    86_400.0,
+    172_800.0,
+    432_000.0,
+    864_000.0,
+    1_728_000.0,
+    2_592_000.0,
 ];
-const CHECK_BUCKETS: [f64; 10] = [1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3000.0, 3600.0];
+const CHECK_BUCKETS: [f64; 10] = [
+    1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3000.0, 3600.0,
+];
 
 fn enum_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value)
@@ -24,7 +35,13 @@ fn enum_text<T: serde::Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-fn histogram(out: &mut String, name: &str, help: &str, series: &BTreeMap<String, Vec<f64>>, buckets: &[f64]) {
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    series: &BTreeMap<String, Vec<f64>>,
+    buckets: &[f64],
+) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} histogram");
     for (labels, values) in series {
@@ -33,8 +50,16 @@ fn histogram(out: &mut String, name: &str, help: &str, series: &BTreeMap<String,
             let n = values.iter().filter(|v| **v <= *le).count();
             let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {n}");
         }
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", values.len());
-        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            values.len()
+        );
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
         let _ = writeln!(out, "{name}_sum{braces} {}", values.iter().sum::<f64>());
         let _ = writeln!(out, "{name}_count{braces} {}", values.len());
     }
@@ -72,15 +97,27 @@ pub fn render_prometheus(
             }
         }
     }
-    let _ = writeln!(out, "# HELP rootdesk_requests Requests by current state and kind.");
+    let _ = writeln!(
+        out,
+        "# HELP rootdesk_requests Requests by current state and kind."
+    );
     let _ = writeln!(out, "# TYPE rootdesk_requests gauge");
     for ((state, kind), n) in &by_state {
-        let _ = writeln!(out, "rootdesk_requests{{state=\"{state}\",kind=\"{kind}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "rootdesk_requests{{state=\"{state}\",kind=\"{kind}\"}} {n}"
+        );
     }
-    let _ = writeln!(out, "# HELP rootdesk_requests_submitted_total Requests submitted, by kind.");
+    let _ = writeln!(
+        out,
+        "# HELP rootdesk_requests_submitted_total Requests submitted, by kind."
+    );
     let _ = writeln!(out, "# TYPE rootdesk_requests_submitted_total counter");
     for (kind, n) in &submitted {
-        let _ = writeln!(out, "rootdesk_requests_submitted_total{{kind=\"{kind}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "rootdesk_requests_submitted_total{{kind=\"{kind}\"}} {n}"
+        );
     }
     histogram(
         &mut out,
@@ -111,20 +148,42 @@ pub fn render_prometheus(
         &CHECK_BUCKETS,
     );
     let _ = writeln!(out, "# HELP rootdesk_service_level_measurements_total Intervals measured against a service level.");
-    let _ = writeln!(out, "# TYPE rootdesk_service_level_measurements_total counter");
+    let _ = writeln!(
+        out,
+        "# TYPE rootdesk_service_level_measurements_total counter"
+    );
     for (measure, (n, _)) in &measured {
-        let _ = writeln!(out, "rootdesk_service_level_measurements_total{{level=\"{}\"}} {n}", measure.as_str());
+        let _ = writeln!(
+            out,
+            "rootdesk_service_level_measurements_total{{level=\"{}\"}} {n}",
+            measure.as_str()
+        );
     }
-    let _ = writeln!(out, "# HELP rootdesk_service_level_breaches_total Intervals over their service level.");
+    let _ = writeln!(
+        out,
+        "# HELP rootdesk_service_level_breaches_total Intervals over their service level."
+    );
     let _ = writeln!(out, "# TYPE rootdesk_service_level_breaches_total counter");
     for (measure, (_, b)) in &measured {
-        let _ = writeln!(out, "rootdesk_service_level_breaches_total{{level=\"{}\"}} {b}", measure.as_str());
+        let _ = writeln!(
+            out,
+            "rootdesk_service_level_breaches_total{{level=\"{}\"}} {b}",
+            measure.as_str()
+        );
     }
-    let _ = writeln!(out, "# HELP rootdesk_service_level_limit_seconds Configured limit of each service level.");
+    let _ = writeln!(
+        out,
+        "# HELP rootdesk_service_level_limit_seconds Configured limit of each service level."
+    );
     let _ = writeln!(out, "# TYPE rootdesk_service_level_limit_seconds gauge");
     for measure in Measure::ALL {
         if let Some(level) = levels.of(measure) {
-            let _ = writeln!(out, "rootdesk_service_level_limit_seconds{{level=\"{}\"}} {}", measure.as_str(), level.limit_secs);
+            let _ = writeln!(
+                out,
+                "rootdesk_service_level_limit_seconds{{level=\"{}\"}} {}",
+                measure.as_str(),
+                level.limit_secs
+            );
         }
     }
     out

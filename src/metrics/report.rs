@@ -285,12 +285,17 @@ impl Acc {
 
 impl Report {
     /// Builds a report over the timelines' measurements.
-    pub fn build(timelines: &[Timeline], levels: &ServiceLevels, options: &ReportOptions) -> Report {
+    pub fn build(
+        timelines: &[Timeline],
+        levels: &ServiceLevels,
+        options: &ReportOptions,
+    ) -> Report {
         let mut groups: std::collections::HashMap<Key<'_>, Acc> = Default::default();
         let mut total = Acc::default();
         for (index, t) in timelines.iter().enumerate() {
             for m in &t.measurements {
-                if options.since.is_some_and(|s| m.at < s) || options.until.is_some_and(|u| m.at >= u)
+                if options.since.is_some_and(|s| m.at < s)
+                    || options.until.is_some_and(|u| m.at >= u)
                 {
                     continue;
                 }
@@ -399,8 +404,20 @@ impl Report {
     pub fn to_csv(&self) -> Result<String, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record([
-            "group", "interval", "count", "median_s", "p90_s", "p99_s", "max_s", "sum",
-            "limit_s", "target_percent", "within_percent", "target_met", "ticket", "at",
+            "group",
+            "interval",
+            "count",
+            "median_s",
+            "p90_s",
+            "p99_s",
+            "max_s",
+            "sum",
+            "limit_s",
+            "target_percent",
+            "within_percent",
+            "target_met",
+            "ticket",
+            "at",
         ])?;
         let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
         for group in self.groups.iter().chain(std::iter::once(&self.total)) {
@@ -416,7 +433,8 @@ impl Report {
                     format!("{:.3}", m.sum),
                     m.limit_secs.map_or(String::new(), |l| l.to_string()),
                     m.target_percent.map_or(String::new(), |t| t.to_string()),
-                    m.within_percent.map_or(String::new(), |w| format!("{w:.2}")),
+                    m.within_percent
+                        .map_or(String::new(), |w| format!("{w:.2}")),
                     m.target_met.map_or(String::new(), |b| b.to_string()),
                     String::new(),
                     String::new(),

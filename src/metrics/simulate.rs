@@ -103,7 +103,10 @@ pub enum SimError {
     Store(#[from] StoreError),
     /// The simulation asked the workflow for something it refused: a bug in the simulation.
     #[error("the workflow refused a simulated step of {ticket}: {error}")]
-    Workflow { ticket: String, error: WorkflowError },
+    Workflow {
+        ticket: String,
+        error: WorkflowError,
+    },
     #[error("{0}")]
     Setup(String),
 }
@@ -411,7 +414,14 @@ fn run_request(
                     .into_iter()
                     .filter(|a| a.0 < limit)
                     .map(|(secs, c, decline)| {
-                        (secs, if decline { Step::Decline(c) } else { Step::Confirm(c) })
+                        (
+                            secs,
+                            if decline {
+                                Step::Decline(c)
+                            } else {
+                                Step::Confirm(c)
+                            },
+                        )
                     })
                     .collect();
                 let done = last.filter(|l| *l < limit);
@@ -513,7 +523,11 @@ fn run_request(
                 } else {
                     rng.lognormal(8.0 * HOUR, 0.8).min(70.0 * HOUR)
                 };
-                d.act(staff.clone(), Command::Implement { serial: None }, now + dur(secs))?;
+                d.act(
+                    staff.clone(),
+                    Command::Implement { serial: None },
+                    now + dur(secs),
+                )?;
             }
             _ => break,
         }
@@ -531,11 +545,16 @@ enum Step {
 
 /// The simulated TLDs: `xaaa`, `xbaa`, ... with an admin and a tech contact each. Existing
 /// ones are kept.
-fn ensure_tlds(store: &mut Store, count: usize, now: OffsetDateTime) -> Result<Vec<String>, SimError> {
+fn ensure_tlds(
+    store: &mut Store,
+    count: usize,
+    now: OffsetDateTime,
+) -> Result<Vec<String>, SimError> {
     let labels: Vec<String> = (0..count).map(sim_label).collect();
     let mut lines = String::new();
     for label in &labels {
-        let tld = crate::registry::TldLabel::parse(label).map_err(|e| SimError::Setup(e.to_string()))?;
+        let tld =
+            crate::registry::TldLabel::parse(label).map_err(|e| SimError::Setup(e.to_string()))?;
         if store.tld_exists(&tld)? {
             continue;
         }
@@ -687,10 +706,17 @@ pub fn simulate(
             }
         }
         let Some(slot) = slot else {
-            return Err(SimError::Setup("every simulated TLD is busy; simulate fewer requests per day".into()));
+            return Err(SimError::Setup(
+                "every simulated TLD is busy; simulate fewer requests per day".into(),
+            ));
         };
         let tld = &labels[slot];
-        let day = format!("RD-{:04}{:02}{:02}-", t.year(), u8::from(t.month()), t.day());
+        let day = format!(
+            "RD-{:04}{:02}{:02}-",
+            t.year(),
+            u8::from(t.month()),
+            t.day()
+        );
         if day_counter.0 != day {
             day_counter = (day.clone(), store.last_ticket_number(&day)?);
         }
@@ -721,7 +747,10 @@ pub fn simulate(
             },
         };
         let (priority, reason) = if emergency {
-            (Priority::Emergency, Some("name servers compromised".to_string()))
+            (
+                Priority::Emergency,
+                Some("name servers compromised".to_string()),
+            )
         } else {
             (Priority::Normal, None)
         };
@@ -758,7 +787,9 @@ pub fn simulate(
         drive.items.push((t, Item::Save(Box::new(request))));
         run_request(&mut drive, &mut rng, options, &admin)?;
         let end = drive.now();
-        drive.items.push((end, Item::Save(Box::new(drive.request.clone()))));
+        drive
+            .items
+            .push((end, Item::Save(Box::new(drive.request.clone()))));
         if needs_free {
             busy[slot].push((ticket.clone(), kind, end));
         }

@@ -33,8 +33,7 @@ impl Store {
     /// Calls `f` with the ticket and the raw payload of every `request-*` event, in sequence
     /// order, without copying either.
     pub fn scan_request_payloads(&self, mut f: impl FnMut(&str, &str) -> Result<()>) -> Result<()> {
-        self.conn()
-            .pragma_update(None, "mmap_size", 1_i64 << 30)?;
+        self.conn().pragma_update(None, "mmap_size", 1_i64 << 30)?;
         let mut stmt = self.conn().prepare_cached(
             "SELECT request, payload FROM events \
              WHERE kind >= 'request-' AND kind < 'request.' AND request IS NOT NULL ORDER BY seq",
@@ -116,7 +115,9 @@ impl Store {
     pub fn max_check_id(&self) -> Result<i64> {
         Ok(self
             .conn()
-            .query_row("SELECT coalesce(max(id), 0) FROM check_jobs", [], |r| r.get(0))?)
+            .query_row("SELECT coalesce(max(id), 0) FROM check_jobs", [], |r| {
+                r.get(0)
+            })?)
     }
 
     /// The number of the last ticket with this day prefix (`RD-YYYYMMDD-`), 0 if none.
@@ -138,9 +139,11 @@ impl Store {
         use rusqlite::OptionalExtension;
         Ok(self
             .conn()
-            .query_row("SELECT hash FROM events WHERE seq = ?1", [seq as i64], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT hash FROM events WHERE seq = ?1",
+                [seq as i64],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 

@@ -26,12 +26,18 @@ async fn turnaround_by_role_and_prometheus() {
     desk.wait_for(&ticket, "contact-confirmation").await;
     clock.advance(Duration::hours(2));
     let path = format!("/v1/requests/{ticket}");
-    desk.ok(&desk.tokens.admin, &format!("{path}/confirm"), json!({})).await;
-    clock.advance(Duration::hours(3));
-    desk.ok(&desk.tokens.tech, &format!("{path}/confirm"), json!({})).await;
-    clock.advance(Duration::days(6));
-    desk.ok(&desk.tokens.staff, &format!("{path}/approve"), json!({"note": "ok"}))
+    desk.ok(&desk.tokens.admin, &format!("{path}/confirm"), json!({}))
         .await;
+    clock.advance(Duration::hours(3));
+    desk.ok(&desk.tokens.tech, &format!("{path}/confirm"), json!({}))
+        .await;
+    clock.advance(Duration::days(6));
+    desk.ok(
+        &desk.tokens.staff,
+        &format!("{path}/approve"),
+        json!({"note": "ok"}),
+    )
+    .await;
     desk.wait_for(&ticket, "implementation").await;
     clock.advance(Duration::hours(1));
     desk.ok(&desk.tokens.staff, &format!("{path}/implement"), json!({}))
@@ -46,7 +52,9 @@ async fn turnaround_by_role_and_prometheus() {
     assert_eq!(measure(group, "tld-time")["max"], 5.0 * 3600.0);
     assert_eq!(measure(group, "desk-time")["max"], 6.0 * 86_400.0 + 3600.0);
     assert_eq!(measure(group, "staff-review")["within_percent"], 0.0);
-    let breaches = staff["total"]["breaches"].as_array().expect("staff sees breaches");
+    let breaches = staff["total"]["breaches"]
+        .as_array()
+        .expect("staff sees breaches");
     assert_eq!(breaches.len(), 1, "{breaches:?}");
     assert_eq!(breaches[0]["ticket"], ticket.as_str());
     assert_eq!(breaches[0]["measure"], "staff-review");
@@ -62,18 +70,26 @@ async fn turnaround_by_role_and_prometheus() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(contact["total"].get("breaches").is_none(), "{contact}");
-    assert!(!contact.to_string().contains(&ticket), "no tickets for contacts");
+    assert!(
+        !contact.to_string().contains(&ticket),
+        "no tickets for contacts"
+    );
     assert_eq!(contact["total"]["breach_count"], 1);
 
     let (status, public) = desk
         .call(reqwest::Method::GET, None, "/v1/metrics/turnaround", None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(!public.to_string().contains(&ticket), "no tickets in public");
+    assert!(
+        !public.to_string().contains(&ticket),
+        "no tickets in public"
+    );
     assert_eq!(public["by"], "month");
     assert_eq!(public["groups"][0]["group"], "2026-04");
 
-    let (status, _) = desk.get(&desk.tokens.revoked, "/v1/metrics/turnaround").await;
+    let (status, _) = desk
+        .get(&desk.tokens.revoked, "/v1/metrics/turnaround")
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, bad) = desk
         .get(&desk.tokens.staff, "/v1/metrics/turnaround?by=year")
@@ -81,11 +97,13 @@ async fn turnaround_by_role_and_prometheus() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(bad["error"], "input-invalid");
 
-    let (status, text) = desk.call(reqwest::Method::GET, None, "/metrics", None).await;
+    let (status, text) = desk
+        .call(reqwest::Method::GET, None, "/metrics", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let text = text.as_str().expect("text").to_string();
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
-        .expect("parses");
+    let scrape =
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("parses");
     let completed = scrape
         .samples
         .iter()

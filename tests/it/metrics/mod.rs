@@ -7,9 +7,7 @@ mod timelines;
 use std::process::Command as Process;
 
 use rootdesk::metrics::simulate::{simulate, SimOptions};
-use rootdesk::metrics::{
-    self, GroupBy, Measure, Report, ReportOptions, ServiceLevels, Timeline,
-};
+use rootdesk::metrics::{self, GroupBy, Measure, Report, ReportOptions, ServiceLevels, Timeline};
 use rootdesk::store::Store;
 use time::macros::datetime;
 
@@ -55,11 +53,18 @@ fn simulation_is_deterministic_and_recomputes_the_same() {
         simulated(c.path(), 300, 43),
     );
     assert_eq!(payloads(&sa), payloads(&sb), "same seed, same history");
-    assert_ne!(payloads(&sa), payloads(&sc), "another seed, another history");
+    assert_ne!(
+        payloads(&sa),
+        payloads(&sc),
+        "another seed, another history"
+    );
 
     let timelines = metrics::timelines(&sa).expect("timelines");
     assert_eq!(timelines.len(), 300);
-    assert!(timelines == metrics::timelines(&sa).expect("again"), "recomputed differently");
+    assert!(
+        timelines == metrics::timelines(&sa).expect("again"),
+        "recomputed differently"
+    );
     let levels = ServiceLevels::default();
     let opts = ReportOptions {
         since: None,
@@ -81,8 +86,16 @@ fn simulation_is_deterministic_and_recomputes_the_same() {
     }
     for t in &timelines {
         let one = |m| t.values(m).next().expect("finished request has totals");
-        let (desk, tld, total) = (one(Measure::DeskTime), one(Measure::TldTime), one(Measure::EndToEnd));
-        assert!((desk + tld - total).abs() < 1e-3, "{}: {desk} + {tld} != {total}", t.ticket);
+        let (desk, tld, total) = (
+            one(Measure::DeskTime),
+            one(Measure::TldTime),
+            one(Measure::EndToEnd),
+        );
+        assert!(
+            (desk + tld - total).abs() < 1e-3,
+            "{}: {desk} + {tld} != {total}",
+            t.ticket
+        );
     }
 }
 
@@ -92,7 +105,13 @@ fn report_groups_and_counts_match_the_timelines() {
     let store = simulated(dir.path(), 400, 7);
     let timelines = metrics::timelines(&store).expect("timelines");
     let levels = ServiceLevels::default();
-    for by in [GroupBy::Month, GroupBy::Week, GroupBy::Tld, GroupBy::Kind, GroupBy::Priority] {
+    for by in [
+        GroupBy::Month,
+        GroupBy::Week,
+        GroupBy::Tld,
+        GroupBy::Kind,
+        GroupBy::Priority,
+    ] {
         let report = Report::build(
             &timelines,
             &levels,
@@ -129,7 +148,11 @@ fn report_groups_and_counts_match_the_timelines() {
         },
     );
     assert_eq!(
-        march.groups.iter().map(|g| g.group.as_str()).collect::<Vec<_>>(),
+        march
+            .groups
+            .iter()
+            .map(|g| g.group.as_str())
+            .collect::<Vec<_>>(),
         ["2025-03"]
     );
     assert!(march.total.breaches.is_none());
@@ -189,7 +212,10 @@ fn prometheus_text_parses() {
         .iter()
         .find(|s| s.metric == "rootdesk_desk_time_seconds")
         .expect("desk time histogram");
-    assert!(matches!(desk_hist.value, prometheus_parse::Value::Histogram(_)));
+    assert!(matches!(
+        desk_hist.value,
+        prometheus_parse::Value::Histogram(_)
+    ));
     let breaches = scrape
         .samples
         .iter()
@@ -203,7 +229,10 @@ fn prometheus_text_parses() {
         .flat_map(|t| t.values(Measure::StaffReview))
         .filter(|v| *v > 5.0 * 86_400.0)
         .count();
-    assert_eq!(breaches.value, prometheus_parse::Value::Counter(counted as f64));
+    assert_eq!(
+        breaches.value,
+        prometheus_parse::Value::Counter(counted as f64)
+    );
 }
 
 fn rootdesk(db: &std::path::Path, args: &[&str]) -> String {
@@ -226,17 +255,46 @@ fn rootdesk(db: &std::path::Path, args: &[&str]) -> String {
 fn cli_simulate_report_request_and_chart() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("sim.db");
-    let out = rootdesk(&db, &["simulate", "--requests", "150", "--seed", "5", "--days", "60"]);
+    let out = rootdesk(
+        &db,
+        &[
+            "simulate",
+            "--requests",
+            "150",
+            "--seed",
+            "5",
+            "--days",
+            "60",
+        ],
+    );
     assert!(out.contains("simulated 150 requests"), "{out}");
     let table = rootdesk(&db, &["metrics", "report", "--by", "kind"]);
-    for needle in ["== delegation", "staff-review", "desk-time", "tld-time", "== all"] {
+    for needle in [
+        "== delegation",
+        "staff-review",
+        "desk-time",
+        "tld-time",
+        "== all",
+    ] {
         assert!(table.contains(needle), "{needle} missing:\n{table}");
     }
-    let csv = rootdesk(&db, &["metrics", "report", "--by", "month", "--format", "csv"]);
+    let csv = rootdesk(
+        &db,
+        &["metrics", "report", "--by", "month", "--format", "csv"],
+    );
     assert!(csv.starts_with("group,interval,count,median_s"), "{csv}");
-    let json: serde_json::Value =
-        serde_json::from_str(&rootdesk(&db, &["metrics", "report", "--format", "json", "--since", "2025-01-15"]))
-            .expect("JSON report");
+    let json: serde_json::Value = serde_json::from_str(&rootdesk(
+        &db,
+        &[
+            "metrics",
+            "report",
+            "--format",
+            "json",
+            "--since",
+            "2025-01-15",
+        ],
+    ))
+    .expect("JSON report");
     assert_eq!(json["by"], "month");
     assert!(json["total"]["breaches"].is_array());
     let ticket = json["groups"][0]["group"].as_str().map(|_| ()).and(
@@ -249,11 +307,23 @@ fn cli_simulate_report_request_and_chart() {
     );
     let ticket = ticket.expect("a ticket");
     let view = rootdesk(&db, &["metrics", "request", &ticket]);
-    assert!(view.contains("pre-review") && view.contains("desk time"), "{view}");
+    assert!(
+        view.contains("pre-review") && view.contains("desk time"),
+        "{view}"
+    );
     let svg_path = dir.path().join("chart.svg");
-    rootdesk(&db, &["metrics", "chart", "-o", svg_path.to_str().expect("path")]);
+    rootdesk(
+        &db,
+        &["metrics", "chart", "-o", svg_path.to_str().expect("path")],
+    );
     let svg = std::fs::read_to_string(&svg_path).expect("svg");
-    for needle in ["<svg", "desk time, median", "TLD time", "service level: staff review", "hours"] {
+    for needle in [
+        "<svg",
+        "desk time, median",
+        "TLD time",
+        "service level: staff review",
+        "hours",
+    ] {
         assert!(svg.contains(needle), "{needle} missing from the chart");
     }
 }
@@ -272,7 +342,10 @@ fn cache_file_follows_the_log_and_survives_damage() {
     let cache = metrics::cache::cache_path(store.path());
     let cold = metrics::load_timelines(&store).expect("cold");
     assert!(cache.exists(), "the cache is written");
-    assert!(cold == without_stays(metrics::timelines(&store).expect("fresh")), "cold cache differs");
+    assert!(
+        cold == without_stays(metrics::timelines(&store).expect("fresh")),
+        "cold cache differs"
+    );
     let warm = metrics::load_timelines(&store).expect("warm");
     assert!(warm == cold, "warm cache differs");
 
@@ -283,11 +356,17 @@ fn cache_file_follows_the_log_and_survives_damage() {
     simulate(&mut store, &more, |_| {}).expect("simulate more");
     let grown = metrics::load_timelines(&store).expect("incremental");
     assert_eq!(grown.len(), 180);
-    assert!(grown == without_stays(metrics::timelines(&store).expect("fresh")), "incremental differs");
+    assert!(
+        grown == without_stays(metrics::timelines(&store).expect("fresh")),
+        "incremental differs"
+    );
 
     // A damaged or foreign cache is ignored, never trusted.
     std::fs::write(&cache, b"rootdesk-metrics-cache 1\ngarbage").expect("damage");
-    assert!(metrics::load_timelines(&store).expect("rebuilt") == grown, "rebuilt differs");
+    assert!(
+        metrics::load_timelines(&store).expect("rebuilt") == grown,
+        "rebuilt differs"
+    );
     let other = tempfile::tempdir().expect("dir");
     let other_store = simulated(other.path(), 30, 99);
     std::fs::copy(&cache, metrics::cache::cache_path(other_store.path())).expect("copy");

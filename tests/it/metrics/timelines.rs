@@ -165,7 +165,13 @@ fn delegation_straight_through() {
         .after(3 * HOUR, tech(), Command::Confirm)
         .after(DAY, staff(), Command::Approve { note: "ok".into() })
         .check(5 * MIN, CheckPhase::Supplemental, Verdict::Warn)
-        .after(6 * HOUR, staff(), Command::Implement { serial: Some(2026030201) });
+        .after(
+            6 * HOUR,
+            staff(),
+            Command::Implement {
+                serial: Some(2026030201),
+            },
+        );
     let t = s.timeline();
     assert_eq!(t.state, State::Completed);
     assert_eq!(values(&t, Measure::Acknowledge), [0]);
@@ -176,12 +182,18 @@ fn delegation_straight_through() {
     assert_eq!(values(&t, Measure::SupplementalCheck), [5 * MIN]);
     assert_eq!(values(&t, Measure::Publication), [5 * MIN + 6 * HOUR]);
     assert!(values(&t, Measure::CompletionNotice).is_empty());
-    assert!(values(&t, Measure::EmergencyDesk).is_empty(), "not an emergency");
+    assert!(
+        values(&t, Measure::EmergencyDesk).is_empty(),
+        "not an emergency"
+    );
     assert_eq!(values(&t, Measure::AwaitingInfo), [0]);
     assert_eq!(values(&t, Measure::Questions), [0]);
     assert_clock(&t, 10 * MIN + DAY + 5 * MIN + 6 * HOUR, 5 * HOUR);
     let per_state = t.per_state(t.ended_at.expect("ended"));
-    assert_eq!(per_state[&State::ContactConfirmation].round() as i64, 5 * HOUR);
+    assert_eq!(
+        per_state[&State::ContactConfirmation].round() as i64,
+        5 * HOUR
+    );
     assert_eq!(per_state[&State::ManualReview].round() as i64, DAY);
     assert_eq!(per_state[&State::Implementation].round() as i64, 6 * HOUR);
 }
@@ -200,8 +212,20 @@ fn emergency_with_failed_check_fix_and_question() {
         .check(4 * MIN, CheckPhase::Initial, Verdict::Pass)
         .after(HOUR, tech(), Command::Confirm)
         .after(HOUR, admin(), Command::Confirm)
-        .after(2 * HOUR, staff(), Command::Ask { question: "who runs ns1?".into() })
-        .after(3 * DAY, admin(), Command::Answer { answer: "we do".into() })
+        .after(
+            2 * HOUR,
+            staff(),
+            Command::Ask {
+                question: "who runs ns1?".into(),
+            },
+        )
+        .after(
+            3 * DAY,
+            admin(),
+            Command::Answer {
+                answer: "we do".into(),
+            },
+        )
         .after(HOUR, staff(), Command::Approve { note: "ok".into() })
         .check(2 * MIN, CheckPhase::Supplemental, Verdict::Pass)
         .after(HOUR, staff(), Command::Implement { serial: None });
@@ -232,7 +256,11 @@ fn contacts_change_skips_checks_and_asks_the_new_contact() {
     assert_eq!(s.request.state, State::ContactConfirmation);
     s.after(HOUR, admin(), Command::Confirm)
         .after(HOUR, tech(), Command::Confirm)
-        .after(2 * DAY, Party::Contact("xa-admin-2".into()), Command::Confirm)
+        .after(
+            2 * DAY,
+            Party::Contact("xa-admin-2".into()),
+            Command::Confirm,
+        )
         .after(4 * HOUR, staff(), Command::Approve { note: "ok".into() })
         .after(30 * MIN, staff(), Command::Implement { serial: None });
     let t = s.timeline();
@@ -298,10 +326,16 @@ fn transfer_review_includes_the_evaluation() {
         approve: true,
         summary: "approved".into(),
     };
-    s.after(DAY, staff(), Command::Approve { note: "to evaluation".into() })
-        .after(2 * DAY, staff(), Command::Evaluate { evaluation })
-        .check(7 * MIN, CheckPhase::Supplemental, Verdict::Pass)
-        .after(10 * HOUR, staff(), Command::Implement { serial: None });
+    s.after(
+        DAY,
+        staff(),
+        Command::Approve {
+            note: "to evaluation".into(),
+        },
+    )
+    .after(2 * DAY, staff(), Command::Evaluate { evaluation })
+    .check(7 * MIN, CheckPhase::Supplemental, Verdict::Pass)
+    .after(10 * HOUR, staff(), Command::Implement { serial: None });
     let t = s.timeline();
     assert_eq!(t.state, State::Completed);
     assert_eq!(values(&t, Measure::StaffReview), [3 * DAY]);
@@ -329,10 +363,20 @@ fn rejection_ends_the_review() {
     s.check(MIN, CheckPhase::Initial, Verdict::Pass)
         .after(HOUR, admin(), Command::Confirm)
         .after(HOUR, tech(), Command::Confirm)
-        .after(6 * DAY, staff(), Command::Reject { reason: "no".into() });
+        .after(
+            6 * DAY,
+            staff(),
+            Command::Reject {
+                reason: "no".into(),
+            },
+        );
     let t = s.timeline();
     assert_eq!(t.state, State::Rejected);
-    assert_eq!(values(&t, Measure::StaffReview), [6 * DAY], "a breach of 5 days");
+    assert_eq!(
+        values(&t, Measure::StaffReview),
+        [6 * DAY],
+        "a breach of 5 days"
+    );
     assert!(values(&t, Measure::Publication).is_empty());
     assert_clock(&t, MIN + 6 * DAY, 2 * HOUR);
 }
