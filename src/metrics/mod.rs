@@ -412,7 +412,9 @@ impl Meter {
         }
         if after.is_final() {
             self.review = None;
-            self.stays.last_mut().map(|s| s.to = Some(t));
+            if let Some(stay) = self.stays.last_mut() {
+                stay.to = Some(t);
+            }
             if after == State::Completed && request.priority == Priority::Emergency {
                 self.measure(Measure::EmergencyDesk, self.desk, t);
             }
@@ -473,7 +475,10 @@ pub fn timelines(store: &crate::store::Store) -> Result<Vec<Timeline>, crate::st
 /// Timelines derived once and brought up to date incrementally as the log grows (the
 /// daemon's API and `/metrics` ask often; deriving afresh reads every workflow event).
 #[derive(Debug, Default)]
-pub struct TimelineCache(std::sync::Mutex<Option<(u64, String, std::sync::Arc<Vec<Timeline>>)>>);
+pub struct TimelineCache(std::sync::Mutex<Option<CachedTimelines>>);
+
+/// The log head (sequence number, hash) and the timelines derived up to it.
+type CachedTimelines = (u64, String, std::sync::Arc<Vec<Timeline>>);
 
 impl TimelineCache {
     /// The timelines as of the newest event.
