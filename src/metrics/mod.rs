@@ -449,27 +449,71 @@ impl Meter {
     }
 }
 
-/// Derives the timelines of every request from the workflow events of the audit trail, in
-/// one pass over the log (oldest submission first).
+/// Derives the timelines of every request from the workflow events of the audit trail (oldest
+/// submission first). One pass reads the log in sequence order (a plain scan, no sort) and
+/// gathers each request's events; parsing and replaying then runs on every core.
 pub fn timelines(store: &crate::store::Store) -> Result<Vec<Timeline>, crate::store::StoreError> {
-    let mut per_request: Vec<Vec<Recorded>> = Vec::new();
+    let mut per_request: Vec<(String, Vec<String>)> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    store.scan_request_events(|ticket, recorded| {
+    store.scan_request_payloads(|ticket, payload| {
         let slot = match index.get(ticket) {
             Some(i) => *i,
             None => {
                 index.insert(ticket.to_string(), per_request.len());
-                per_request.push(Vec::new());
+                per_request.push((ticket.to_string(), Vec::new()));
                 per_request.len() - 1
             }
         };
-        per_request[slot].push(recorded);
+        per_request[slot].1.push(payload.to_string());
         Ok(())
     })?;
-    Ok(per_request
-        .iter()
-        .filter_map(|events| Timeline::from_events(events))
-        .collect())
+    drop(index);
+    let derive =
+        |chunk: &[(String, Vec<String>)]| -> Result<Vec<Timeline>, crate::store::StoreError> {
+            let mut out = Vec::with_capacity(chunk.len());
+            let mut events = Vec::new();
+            for (ticket, payloads) in chunk {
+                events.clear();
+                for payload in payloads {
+                    let recorded: Recorded = serde_json::from_str(payload).map_err(|e| {
+                        crate::store::StoreError::Corrupt(format!(
+                            "event of {ticket} does not read as a workflow event: {e}"
+                        ))
+                    })?;
+                    events.push(recorded);
+                }
+                out.extend(Timeline::from_events(&events));
+            }
+            Ok(out)
+        };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if workers < 2 || per_request.len() < 1000 {
+        return derive(&per_request);
+    }
+    let size = per_request.len().div_ceil(workers);
+    let parts: Vec<Result<Vec<Timeline>, crate::store::StoreError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = per_request
+            .chunks(size)
+            .map(|chunk| scope.spawn(move || derive(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(crate::store::StoreError::Corrupt(
+                        "deriving timelines failed in a worker thread".into(),
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(per_request.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
 }
 
 /// Timelines derived once and brought up to date incrementally as the log grows (the

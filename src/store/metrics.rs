@@ -36,7 +36,7 @@ impl Store {
         self.conn().pragma_update(None, "mmap_size", 1_i64 << 30)?;
         let mut stmt = self.conn().prepare_cached(
             "SELECT request, payload FROM events \
-             WHERE kind >= 'request-' AND kind < 'request.' AND request IS NOT NULL ORDER BY seq",
+             WHERE +kind >= 'request-' AND +kind < 'request.' AND request IS NOT NULL ORDER BY seq",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
@@ -151,7 +151,7 @@ impl Store {
     pub fn tickets_after(&self, seq: u64) -> Result<Vec<String>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT request FROM events WHERE seq > ?1 AND request IS NOT NULL \
-             AND kind >= 'request-' AND kind < 'request.' ORDER BY seq",
+             AND +kind >= 'request-' AND +kind < 'request.' ORDER BY seq",
         )?;
         let rows = stmt.query_map([seq as i64], |r| r.get::<_, String>(0))?;
         let mut seen = std::collections::HashSet::new();
