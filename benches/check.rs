@@ -26,7 +26,10 @@ const RUNS: usize = 20;
 
 /// Starts the servers of `hosts` (name, addresses; silent ones marked) for a signed `bench.`.
 async fn setup(hosts: &[(String, Vec<IpAddr>)], silent: Option<&str>) -> (Vec<Scripted>, Proposal) {
-    let ns: Vec<(&str, &[IpAddr])> = hosts.iter().map(|(n, a)| (n.as_str(), a.as_slice())).collect();
+    let ns: Vec<(&str, &[IpAddr])> = hosts
+        .iter()
+        .map(|(n, a)| (n.as_str(), a.as_slice()))
+        .collect();
     let mut z = Zone::new("bench.", 1, &ns);
     let (ksk, zsk) = (TestKey::ecdsa(true), TestKey::ecdsa(false));
     let t = now();
@@ -52,7 +55,13 @@ async fn setup(hosts: &[(String, Vec<IpAddr>)], silent: Option<&str>) -> (Vec<Sc
     (servers, proposal)
 }
 
-async fn measure(label: &str, hosts: &[(String, Vec<IpAddr>)], silent: Option<&str>, profile: &Profile, want: Verdict) {
+async fn measure(
+    label: &str,
+    hosts: &[(String, Vec<IpAddr>)],
+    silent: Option<&str>,
+    profile: &Profile,
+    want: Verdict,
+) {
     let (_servers, proposal) = setup(hosts, silent).await;
     let zone = zone::name("bench.");
     let mut times = Vec::new();
@@ -80,16 +89,34 @@ fn main() {
         println!("check bench: run with `cargo bench --bench check`");
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let profile = Profile::lab();
     runtime.block_on(async {
         let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
         let four: Vec<(String, Vec<IpAddr>)> = (1..=4)
-            .map(|i| (format!("ns{i}.bench."), vec![ip(&format!("127.0.0.{i}")), ip("::1")]))
+            .map(|i| {
+                (
+                    format!("ns{i}.bench."),
+                    vec![ip(&format!("127.0.0.{i}")), ip("::1")],
+                )
+            })
             .collect();
-        measure("4 NS dual-stack signed, healthy", &four, None, &profile, Verdict::Pass).await;
         measure(
-            &format!("4 NS dual-stack signed, ns4 silent (timeout {} ms)", profile.query.timeout_ms),
+            "4 NS dual-stack signed, healthy",
+            &four,
+            None,
+            &profile,
+            Verdict::Pass,
+        )
+        .await;
+        measure(
+            &format!(
+                "4 NS dual-stack signed, ns4 silent (timeout {} ms)",
+                profile.query.timeout_ms
+            ),
             &four,
             Some("ns4.bench."),
             &profile,
@@ -101,6 +128,13 @@ fn main() {
             .zip(1..)
             .map(|(c, i)| (format!("{c}.bench."), vec![ip(&format!("127.0.0.{i}"))]))
             .collect();
-        measure("13 NS signed, healthy", &thirteen, None, &profile, Verdict::Pass).await;
+        measure(
+            "13 NS signed, healthy",
+            &thirteen,
+            None,
+            &profile,
+            Verdict::Pass,
+        )
+        .await;
     });
 }

@@ -113,10 +113,11 @@ impl Default for CheckSettings {
 impl Config {
     /// Loads the settings: defaults, the file if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut value = toml::Value::try_from(Config::default()).map_err(|e| ConfigError::Parse {
-            path: PathBuf::from("(defaults)"),
-            message: e.to_string(),
-        })?;
+        let mut value =
+            toml::Value::try_from(Config::default()).map_err(|e| ConfigError::Parse {
+                path: PathBuf::from("(defaults)"),
+                message: e.to_string(),
+            })?;
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.to_path_buf(),
@@ -169,7 +170,12 @@ const CLI_VARIABLES: &[&str] = &["CONFIG", "DB", "LOG", "SERVER", "TOKEN"];
 
 /// `ROOTDESK_ZONE__NS_TTL=3600` sets `zone.ns_ttl`: sections and keys joined by a double
 /// underscore, upper case.
-fn apply_env(value: &mut toml::Value, name: &str, key: &str, text: &str) -> Result<(), ConfigError> {
+fn apply_env(
+    value: &mut toml::Value,
+    name: &str,
+    key: &str,
+    text: &str,
+) -> Result<(), ConfigError> {
     let error = |message: String| ConfigError::Env {
         name: name.to_string(),
         message,

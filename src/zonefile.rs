@@ -173,9 +173,9 @@ pub fn parse_root_zone(text: &str, file: &Path) -> Result<RootZone, ZoneFileErro
         let mut tokens = record.text.split_whitespace();
         let first = tokens.next().unwrap_or_default();
         if let Some(directive) = first.strip_prefix('$') {
-            let argument = tokens.next().ok_or_else(|| {
-                fail(record.line, format!("${directive} needs an argument"))
-            })?;
+            let argument = tokens
+                .next()
+                .ok_or_else(|| fail(record.line, format!("${directive} needs an argument")))?;
             match directive.to_ascii_uppercase().as_str() {
                 "ORIGIN" => {
                     origin = Name::parse(argument, Some(&origin))
@@ -211,7 +211,10 @@ pub fn parse_root_zone(text: &str, file: &Path) -> Result<RootZone, ZoneFileErro
             tokens.collect()
         };
         let Some(owner_name) = owner.clone() else {
-            return Err(fail(record.line, "the first record has no owner name".into()));
+            return Err(fail(
+                record.line,
+                "the first record has no owner name".into(),
+            ));
         };
         let mut class = "IN".to_string();
         let mut rtype = None;
@@ -400,7 +403,10 @@ pub fn parse_root_zone(text: &str, file: &Path) -> Result<RootZone, ZoneFileErro
         entry.ds_ttl = ttl;
     }
     let Some(soa) = soa else {
-        return Err(fail(0, "no SOA record at the root apex: is this a root zone file?".into()));
+        return Err(fail(
+            0,
+            "no SOA record at the root apex: is this a root zone file?".into(),
+        ));
     };
     let zone = RootZone {
         soa,
@@ -538,12 +544,16 @@ pub fn render_root_zone(zone: &RootZone) -> String {
         Tld(&'a TldLabel, &'a TldDelegation),
         Host(&'a HostName, &'a BTreeMap<IpAddr, u32>),
     }
-    let mut owners: Vec<(Vec<&str>, Owner)> = Vec::with_capacity(zone.tlds.len() + zone.hosts.len());
+    let mut owners: Vec<(Vec<&str>, Owner)> =
+        Vec::with_capacity(zone.tlds.len() + zone.hosts.len());
     for (label, delegation) in &zone.tlds {
         owners.push((vec![label.as_str()], Owner::Tld(label, delegation)));
     }
     for (host, addresses) in &zone.hosts {
-        owners.push((host.as_str().rsplit('.').collect(), Owner::Host(host, addresses)));
+        owners.push((
+            host.as_str().rsplit('.').collect(),
+            Owner::Host(host, addresses),
+        ));
     }
     owners.sort_by(|a, b| a.0.cmp(&b.0));
     for (_, owner) in owners {
@@ -551,13 +561,19 @@ pub fn render_root_zone(zone: &RootZone) -> String {
             Owner::Tld(label, d) => {
                 let name = label.to_name();
                 for host in &d.ns {
-                    push(Record::from_rdata(name.clone(), d.ns_ttl, RData::NS(NS(host.to_name()))));
+                    push(Record::from_rdata(
+                        name.clone(),
+                        d.ns_ttl,
+                        RData::NS(NS(host.to_name())),
+                    ));
                 }
                 for ds in &d.ds {
                     push(Record::from_rdata(
                         name.clone(),
                         d.ds_ttl,
-                        RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::DS(ds.to_hickory())),
+                        RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::DS(
+                            ds.to_hickory(),
+                        )),
                     ));
                 }
             }
@@ -643,13 +659,37 @@ ns.example.net. 172800 IN A 198.51.100.1
 
         let clean = SMALL.replace("\nexample.net. 172800 IN A 198.51.100.1\n", "\n");
         let cases: &[(&str, &str, &str)] = &[
-            ("a.nic.de. 172800 IN A 194.0.0.53\n", "a.nic.de. 172800 IN A 194.0.0.999\n", "cannot parse"),
-            ("de.  172800 IN NS a.nic.de.\n", "www.de.  172800 IN NS a.nic.de.\n", "out-of-zone"),
-            ("de.  172800 IN NS a.nic.de.\n", "de1.  172800 IN NS a.nic.de.\n", "letters only"),
+            (
+                "a.nic.de. 172800 IN A 194.0.0.53\n",
+                "a.nic.de. 172800 IN A 194.0.0.999\n",
+                "cannot parse",
+            ),
+            (
+                "de.  172800 IN NS a.nic.de.\n",
+                "www.de.  172800 IN NS a.nic.de.\n",
+                "out-of-zone",
+            ),
+            (
+                "de.  172800 IN NS a.nic.de.\n",
+                "de1.  172800 IN NS a.nic.de.\n",
+                "letters only",
+            ),
             ("5425E78D\n", "5425E7\n", "32-octet"),
-            ("a.nic.de. 172800 IN A 194.0.0.53\n", "a.nic.de. 172800 IN A 194.0.0.53\na.nic.de. 172800 IN A 194.0.0.53\n", "duplicate"),
-            ("a.nic.de. 172800 IN A 194.0.0.53\n", "a.nic.de. 172800 IN MX 10 mx.de.\n", "not root zone delegation data"),
-            ("a.nic.de. 172800 IN A 194.0.0.53\n", "a.nic.de. 172800 CH A 194.0.0.53\n", "class CH"),
+            (
+                "a.nic.de. 172800 IN A 194.0.0.53\n",
+                "a.nic.de. 172800 IN A 194.0.0.53\na.nic.de. 172800 IN A 194.0.0.53\n",
+                "duplicate",
+            ),
+            (
+                "a.nic.de. 172800 IN A 194.0.0.53\n",
+                "a.nic.de. 172800 IN MX 10 mx.de.\n",
+                "not root zone delegation data",
+            ),
+            (
+                "a.nic.de. 172800 IN A 194.0.0.53\n",
+                "a.nic.de. 172800 CH A 194.0.0.53\n",
+                "class CH",
+            ),
         ];
         for (from, to, expect) in cases {
             let text = clean.replacen(from, to, 1);

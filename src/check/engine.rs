@@ -679,6 +679,11 @@ fn judge_edns(zone: &Name, p: &Probed, f: &mut Findings<'_>) {
     let (Some(outcome), Some(via)) = (&p.edns, p.via) else {
         return;
     };
+    // EDNS is judged only where plain queries work: a lame server is the authoritative check's.
+    let plain = &p.soa[if via == Transport::Udp { 0 } else { 1 }];
+    if !matches!(plain, Ok(a) if a.message.metadata.response_code == ResponseCode::NoError) {
+        return;
+    }
     let at = At::target(&p.target).over(via);
     match outcome {
         Err(ProbeError::Skipped(_)) => {}
@@ -869,7 +874,11 @@ fn judge_zone_data(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut 
 /// below 4 hours, retry below 1 hour, negative TTL outside 5 min to 1 day) are not reported.
 pub fn soa_value_problems(soa: &SOA) -> Vec<String> {
     let mut out = Vec::new();
-    let (refresh, retry, expire) = (i64::from(soa.refresh), i64::from(soa.retry), i64::from(soa.expire));
+    let (refresh, retry, expire) = (
+        i64::from(soa.refresh),
+        i64::from(soa.retry),
+        i64::from(soa.expire),
+    );
     if retry >= refresh {
         out.push(format!(
             "SOA retry {retry} is not lower than refresh {refresh}: a secondary would retry less often than it refreshes"
@@ -881,7 +890,9 @@ pub fn soa_value_problems(soa: &SOA) -> Vec<String> {
         ));
     }
     if expire < 604_800 {
-        out.push(format!("SOA expire {expire} is below 604800 seconds (1 week)"));
+        out.push(format!(
+            "SOA expire {expire} is below 604800 seconds (1 week)"
+        ));
     }
     out
 }

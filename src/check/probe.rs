@@ -125,6 +125,8 @@ pub type Outcome = Result<Answer, ProbeError>;
 pub struct QueryRecord {
     /// The name server the address belongs to.
     pub server: String,
+    /// The address queried: `192.0.2.53` on port 53, `127.0.0.1:5300` on any other port.
+    #[serde(with = "address_text")]
     pub address: SocketAddr,
     pub transport: Transport,
     pub qname: String,
@@ -140,7 +142,11 @@ pub struct QueryRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counts: Option<[usize; 3]>,
     /// Set when the reply came from another address than the one queried.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "address_text::option"
+    )]
     pub from: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
@@ -446,5 +452,59 @@ pub fn rcode_name(rc: ResponseCode) -> String {
         10 => "NOTZONE".into(),
         16 => "BADVERS".into(),
         n => format!("RCODE{n}"),
+    }
+}
+
+/// Socket addresses as report text: the bare IP address for port 53 (the DNS port, as in
+/// every delegation), `ip:port` or `[ip]:port` for the other ports labs use.
+pub mod address_text {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// `192.0.2.1`, `2001:db8::1`, `127.0.0.1:5300`, `[::1]:5300`.
+    pub fn format(address: &SocketAddr) -> String {
+        if address.port() == 53 {
+            address.ip().to_string()
+        } else {
+            address.to_string()
+        }
+    }
+
+    pub fn serialize<S: Serializer>(address: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(address))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::check::proposal::parse_address(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// The same for optional addresses.
+    pub mod option {
+        use std::net::SocketAddr;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            address: &Option<SocketAddr>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match address {
+                Some(a) => super::serialize(a, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<SocketAddr>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                Some(text) => crate::check::proposal::parse_address(&text)
+                    .map(Some)
+                    .map_err(serde::de::Error::custom),
+                None => Ok(None),
+            }
+        }
     }
 }

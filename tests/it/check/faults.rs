@@ -270,7 +270,7 @@ async fn refused_is_not_authoritative() {
     };
     let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
     let report = run_check(&origin("test."), &proposal, &profile()).await;
-    assert_findings(&report, &[(Authoritative, Error), (Edns, Warning)]);
+    assert_findings(&report, &[(Authoritative, Error)]);
     assert!(assert_has(&report, Authoritative, Error)[0].contains("REFUSED"));
 }
 
