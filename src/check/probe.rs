@@ -99,6 +99,8 @@ pub enum ProbeError {
     Timeout(u64),
     #[error("TCP connection refused")]
     Refused,
+    #[error("port unreachable: nothing listens on UDP there (ICMP)")]
+    Unreachable,
     #[error("network error: {0}")]
     Io(String),
     #[error("malformed reply: {0}")]
@@ -309,44 +311,56 @@ impl Prober {
         let bytes = msg
             .to_vec()
             .map_err(|e| ProbeError::Io(format!("cannot encode query: {e}")))?;
-        // Bound to the unspecified address so that a reply from another local address (a
-        // server answering from the wrong source) still arrives and can be reported.
-        let bind: SocketAddr = if address.is_ipv4() {
-            (Ipv4Addr::UNSPECIFIED, 0).into()
-        } else {
-            (Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let socket = UdpSocket::bind(bind)
-            .await
-            .map_err(|e| ProbeError::Io(e.to_string()))?;
+        let (connected, other) = udp_sockets(address).map_err(|e| ProbeError::Io(e.to_string()))?;
         let start = Instant::now();
         let interval = end.saturating_duration_since(start) / (self.retries + 1);
-        socket
-            .send_to(&bytes, address)
+        connected
+            .send(&bytes)
             .await
             .map_err(|e| ProbeError::Io(e.to_string()))?;
         let mut sends = 1;
         let mut next_send = start + interval;
         let mut buf = vec![0u8; 65535];
+        let mut other_buf = vec![0u8; 65535];
         loop {
             let wake = if sends <= self.retries {
                 next_send.min(end)
             } else {
                 end
             };
-            match timeout_at(wake, socket.recv_from(&mut buf)).await {
+            let received = timeout_at(wake, async {
+                tokio::select! {
+                    r = connected.recv(&mut buf) => r.map(|n| (n, address, true)),
+                    r = async {
+                        match &other {
+                            Some(o) => o.recv_from(&mut other_buf).await,
+                            None => std::future::pending().await,
+                        }
+                    } => r.map(|(n, from)| (n, from, false)),
+                }
+            })
+            .await;
+            match received {
                 Err(_) => {
                     if Instant::now() >= end {
                         return Err(ProbeError::Timeout(millis(end - start)));
                     }
                     // Retransmit the same query (same id): a late first reply still counts.
-                    let _ = socket.send_to(&bytes, address).await;
+                    let _ = connected.send(&bytes).await;
                     sends += 1;
                     next_send += interval;
                 }
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    return Err(ProbeError::Unreachable)
+                }
                 Ok(Err(e)) => return Err(ProbeError::Io(e.to_string())),
-                Ok(Ok((n, from))) => {
-                    let Some(data) = buf.get(..n) else { continue };
+                Ok(Ok((n, from, own))) => {
+                    let data = if own {
+                        buf.get(..n)
+                    } else {
+                        other_buf.get(..n)
+                    };
+                    let Some(data) = data else { continue };
                     match Message::from_vec(data) {
                         Ok(reply) if matches_query(&msg, &reply) => {
                             return Ok(Answer {
@@ -366,6 +380,36 @@ impl Prober {
             }
         }
     }
+}
+
+/// Two UDP sockets sharing one local port (SO_REUSEPORT): one connected to the server, which
+/// receives its replies and the ICMP "port unreachable" that the kernel reports as
+/// ECONNREFUSED (so a closed port fails at once instead of after a timeout); and one
+/// unconnected, which receives replies from any other address, so that a server answering
+/// from the wrong source is seen and reported.
+fn udp_sockets(server: SocketAddr) -> std::io::Result<(UdpSocket, Option<UdpSocket>)> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let (domain, any): (Domain, SocketAddr) = if server.is_ipv4() {
+        (Domain::IPV4, (Ipv4Addr::UNSPECIFIED, 0).into())
+    } else {
+        (Domain::IPV6, (Ipv6Addr::UNSPECIFIED, 0).into())
+    };
+    let make = |bind: SocketAddr| -> std::io::Result<Socket> {
+        let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        s.set_reuse_port(true)?;
+        s.set_nonblocking(true)?;
+        s.bind(&bind.into())?;
+        Ok(s)
+    };
+    let other = make(any)?;
+    let port = other.local_addr()?.as_socket().map_or(0, |a| a.port());
+    let mut local = any;
+    local.set_port(port);
+    let connected = make(local)?;
+    connected.connect(&server.into())?;
+    let connected = UdpSocket::from_std(std::net::UdpSocket::from(connected))?;
+    let other = UdpSocket::from_std(std::net::UdpSocket::from(other)).ok();
+    Ok((connected, other))
 }
 
 async fn tcp(address: SocketAddr, spec: &QuerySpec, end: Instant) -> Outcome {
