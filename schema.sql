@@ -100,3 +100,122 @@ CREATE TABLE zone_glue (
 );
 CREATE INDEX zone_glue_current ON zone_glue (host) WHERE until IS NULL;
 CREATE INDEX zone_glue_history ON zone_glue (since, until);
+
+-- API bearer tokens. The secret is shown once when issued; only its SHA-256 is kept.
+CREATE TABLE tokens (
+    id         TEXT PRIMARY KEY,             -- public identifier, e.g. tok-3f9a0c1b
+    hash       TEXT NOT NULL UNIQUE,         -- hex SHA-256 of the secret
+    role       TEXT NOT NULL CHECK (role IN ('contact', 'staff', 'auditor')),
+    subject    TEXT NOT NULL,                -- contact handle (role contact) or a person's name
+    created_at TEXT NOT NULL,
+    expires_at TEXT,                         -- RFC 3339; NULL: never
+    revoked_at TEXT
+) WITHOUT ROWID;
+
+-- The audit trail (README-audit.md): every recorded fact, appended in the same transaction
+-- as the state change it describes. Nothing ever updates or deletes an event; the triggers
+-- below make the database refuse it. Each event's hash covers the previous one, so an edit
+-- made outside rootdesk breaks the chain and `rootdesk audit verify` finds it.
+CREATE TABLE events (
+    seq           INTEGER PRIMARY KEY CHECK (seq > 0),  -- 1, 2, 3, ... without gaps
+    time          TEXT NOT NULL,             -- RFC 3339, UTC, microseconds
+    actor_kind    TEXT NOT NULL,             -- token, cli, system
+    actor_id      TEXT NOT NULL,             -- token id, OS user name or component
+    actor_role    TEXT,
+    actor_contact TEXT,
+    source        TEXT,                      -- network address of the caller
+    tld           TEXT,                      -- A-label the event is about
+    request       TEXT,                      -- change request ticket it is about
+    kind          TEXT NOT NULL,             -- zone-imported, tld-records-imported, ...
+    payload       TEXT NOT NULL,             -- canonical JSON
+    prev_hash     TEXT NOT NULL,             -- hash of event seq - 1 (64 zeros for event 1)
+    hash          TEXT NOT NULL              -- SHA-256(prev_hash || canonical bytes), hex
+);
+CREATE INDEX events_by_time ON events (time);
+CREATE INDEX events_by_tld ON events (tld, seq) WHERE tld IS NOT NULL;
+CREATE INDEX events_by_request ON events (request, seq) WHERE request IS NOT NULL;
+CREATE INDEX events_by_kind ON events (kind, seq);
+CREATE INDEX events_by_actor ON events (actor_id, seq);
+
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events are append-only: an event is never changed');
+END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events are append-only: an event is never deleted');
+END;
+-- Each new event continues the chain: the next number, linked to the last hash.
+CREATE TRIGGER events_chain BEFORE INSERT ON events
+WHEN NEW.seq IS NOT coalesce((SELECT max(seq) FROM events), 0) + 1
+  OR NEW.prev_hash IS NOT coalesce((SELECT hash FROM events ORDER BY seq DESC LIMIT 1),
+                                   '0000000000000000000000000000000000000000000000000000000000000000')
+BEGIN
+    SELECT RAISE(ABORT, 'an event must follow the last one: next sequence number, previous hash');
+END;
+
+-- Signed checkpoints of the event log: the desk's Ed25519 signature over (seq, hash, time)
+-- of an event. Append-only like the events.
+CREATE TABLE checkpoints (
+    seq       INTEGER PRIMARY KEY REFERENCES events (seq),
+    hash      TEXT NOT NULL,                 -- the hash of event seq
+    time      TEXT NOT NULL,                 -- when it was signed (RFC 3339, as signed)
+    key_id    TEXT NOT NULL,                 -- first 8 bytes of SHA-256(public key), hex
+    signature TEXT NOT NULL                  -- Ed25519 signature, hex
+);
+CREATE TRIGGER checkpoints_append_only_update BEFORE UPDATE ON checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'checkpoints are append-only: a checkpoint is never changed');
+END;
+CREATE TRIGGER checkpoints_append_only_delete BEFORE DELETE ON checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'checkpoints are append-only: a checkpoint is never deleted');
+END;
+CREATE TRIGGER checkpoints_match BEFORE INSERT ON checkpoints
+WHEN NEW.hash IS NOT (SELECT hash FROM events WHERE seq = NEW.seq)
+BEGIN
+    SELECT RAISE(ABORT, 'a checkpoint must sign the hash of an existing event');
+END;
+
+-- Change requests: the projection of their `request-*` events (the events are the truth; this
+-- table is rebuilt from them and serves listing and lookups).
+CREATE TABLE requests (
+    ticket          TEXT PRIMARY KEY,        -- RD-YYYYMMDD-NNNN
+    tld             TEXT NOT NULL REFERENCES tlds (label),
+    kind            TEXT NOT NULL CHECK (kind IN ('delegation', 'contacts', 'sponsor', 'transfer')),
+    priority        TEXT NOT NULL CHECK (priority IN ('normal', 'emergency')),
+    state           TEXT NOT NULL,
+    owner           TEXT,                    -- desk, tld, or NULL when final
+    revision        INTEGER NOT NULL,
+    submitter       TEXT NOT NULL,           -- the submitting party, as JSON
+    submitted_at    TEXT NOT NULL,
+    state_since     TEXT NOT NULL,
+    idempotency_key TEXT,                    -- the submitter's Idempotency-Key header
+    token           TEXT                     -- the token that submitted it
+) WITHOUT ROWID;
+CREATE INDEX requests_by_tld ON requests (tld, state);
+CREATE INDEX requests_by_state ON requests (state);
+CREATE UNIQUE INDEX requests_idempotency ON requests (token, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+-- Technical checks the daemon must run: persisted so that a restart resumes them.
+CREATE TABLE check_jobs (
+    id          INTEGER PRIMARY KEY,
+    ticket      TEXT NOT NULL REFERENCES requests (ticket),
+    revision    INTEGER NOT NULL,
+    phase       TEXT NOT NULL CHECK (phase IN ('initial', 'supplemental')),
+    created_at  TEXT NOT NULL,
+    finished_at TEXT,
+    verdict     TEXT CHECK (verdict IN ('pass', 'warn', 'fail')),
+    report      TEXT                         -- the complete check report (JSON)
+);
+CREATE INDEX check_jobs_pending ON check_jobs (id) WHERE finished_at IS NULL;
+CREATE INDEX check_jobs_by_ticket ON check_jobs (ticket);
+
+-- Evidence documents of transfers, by content hash.
+CREATE TABLE documents (
+    sha256     TEXT PRIMARY KEY,
+    media_type TEXT NOT NULL,
+    content    BLOB NOT NULL,
+    stored_at  TEXT NOT NULL
+) WITHOUT ROWID;

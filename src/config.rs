@@ -60,7 +60,7 @@ pub struct AuditSettings {
 }
 
 /// The technical check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CheckSettings {
     /// Policy profile (TOML); empty: the built-in default profile.
@@ -101,12 +101,6 @@ impl Default for AuditSettings {
             signing_key: PathBuf::from("rootdesk-audit.key"),
             checkpoint_interval_secs: 3600,
         }
-    }
-}
-
-impl Default for CheckSettings {
-    fn default() -> Self {
-        CheckSettings { profile: None }
     }
 }
 

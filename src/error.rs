@@ -18,6 +18,8 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    #[error(transparent)]
     ZoneFile(#[from] ZoneFileError),
     #[error(transparent)]
     Invalid(#[from] Invalid),

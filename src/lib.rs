@@ -3,15 +3,19 @@
 //! The crate mirrors the design (DESIGN §9):
 //! - [`registry`]: the model (TLDs, contacts, delegations), its validation and diffs; no I/O.
 //! - [`store`]: SQLite, the only module that speaks SQL: schema, migrations, queries.
+//! - [`workflow`]: change requests: states, owners, the transition table, consent; no I/O.
 //! - [`check`]: the DNS technical check of a proposed delegation (DESIGN §5); no database.
 //! - [`zonefile`]: root zone master files in and out, through hickory's parser and encoder.
 //! - [`config`]: settings from defaults, a TOML file and `ROOTDESK_*` variables.
+//! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export, verify.
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
 
+pub mod audit;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod registry;
 pub mod store;
+pub mod workflow;
 pub mod zonefile;

@@ -299,7 +299,7 @@ pub fn parse_root_zone(text: &str, file: &Path) -> Result<RootZone, ZoneFileErro
                     line,
                     format!(
                         "out-of-zone data: {what} at {name} lies below the delegation of {}.; the root zone delegates only top-level domains",
-                        name.iter().last().map(String::from_utf8_lossy).unwrap_or_default()
+                        name.iter().next_back().map(String::from_utf8_lossy).unwrap_or_default()
                     ),
                 ));
             }

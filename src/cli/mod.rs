@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod audit;
 mod check;
 mod tld;
+mod token;
 mod zone;
 
 use crate::config::Config;
@@ -41,12 +43,15 @@ pub enum Command {
     ImportTlds(zone::ImportTlds),
     ExportZone(zone::ExportZone),
     Tld(tld::TldCmd),
+    Token(token::TokenCmd),
     Check(check::CheckCmd),
     /// Copy the database with SQLite's online backup (safe while the daemon runs)
     Backup {
         /// The copy to write; it must not exist yet
         file: PathBuf,
     },
+    /// The audit trail: checkpoints, public key, export, verify, log
+    Audit(audit::AuditCmd),
 }
 
 /// Output formats of list and report commands.
@@ -89,12 +94,23 @@ impl Cli {
         let ctx = Context { config };
         match self.command {
             Command::Init => {
-                let store = Store::create(&ctx.config.db)?;
+                // An existing key file is refused before a new database is created, so that
+                // the refusal leaves nothing behind; an existing database is refused first.
+                let key_path = audit::key_path(&ctx);
+                let db_exists = ctx.config.db.exists();
+                if !db_exists {
+                    audit::refuse_existing_key(&key_path)?;
+                }
+                let mut store = Store::create(&ctx.config.db)?;
+                if db_exists {
+                    audit::refuse_existing_key(&key_path)?;
+                }
                 println!(
                     "created {} (schema version {})",
                     store.path().display(),
                     store.schema_version()?
                 );
+                audit::create_key(&mut store, &key_path)?;
             }
             Command::Migrate => {
                 let (store, from) = Store::migrate(&ctx.config.db)?;
@@ -111,10 +127,12 @@ impl Cli {
                     );
                 }
             }
+            Command::Audit(cmd) => cmd.run(&ctx)?,
             Command::ImportZone(cmd) => cmd.run(&ctx)?,
             Command::ImportTlds(cmd) => cmd.run(&ctx)?,
             Command::ExportZone(cmd) => cmd.run(&ctx)?,
             Command::Tld(cmd) => cmd.run(&ctx)?,
+            Command::Token(cmd) => cmd.run(&ctx)?,
             Command::Check(cmd) => return cmd.run(&ctx),
             Command::Backup { file } => {
                 if file.exists() {

@@ -6,6 +6,7 @@ use clap::Args;
 use time::OffsetDateTime;
 
 use super::{Context, Format};
+use crate::audit::Actor;
 use crate::error::{Error, Result};
 use crate::registry::parse_tld_lines;
 use crate::store::ImportOutcome;
@@ -26,7 +27,8 @@ impl ImportZone {
         let zone = zonefile::read_root_zone(&self.file)?;
         let mut store = ctx.open_store()?;
         let source = format!("import-zone {}", self.file.display());
-        let outcome = store.import_zone(&zone, &source, OffsetDateTime::now_utc())?;
+        let outcome =
+            store.import_zone(&zone, &source, &Actor::cli(), OffsetDateTime::now_utc())?;
         if self.format == Format::Json {
             return print_json(&outcome);
         }
@@ -105,7 +107,7 @@ impl ImportTlds {
             })
         })?;
         let mut store = ctx.open_store()?;
-        let report = store.import_tlds(&records, OffsetDateTime::now_utc())?;
+        let report = store.import_tlds(&records, &Actor::cli(), OffsetDateTime::now_utc())?;
         if self.format == Format::Json {
             return print_json(&report);
         }

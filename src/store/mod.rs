@@ -5,15 +5,28 @@
 //! refused. Every change runs in one transaction, so a refused import or request leaves the
 //! database exactly as it was.
 
+mod events;
+mod requests;
 mod tlds;
+mod tokens;
 mod zone;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 
-pub use tlds::TldImportReport;
-pub use zone::{ImportOutcome, Publication};
+pub use crate::audit::EventQuery;
+pub use events::{
+    append_event, append_events, checkpoint_at, insert_checkpoint, last_event, EventRange,
+};
+pub use requests::{
+    contact_tlds, enqueue_check, finish_check, has_document, idempotent_ticket, next_ticket,
+    open_requests, request_events, save_request, store_document, tld_contact_handles, CheckJob,
+    RequestFilter, RequestSummary,
+};
+pub use tlds::{set_contacts_tx, set_sponsor_tx, TldImportReport};
+pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};
+pub use zone::{next_serial, publish_delegation_tx, ImportOutcome, PublishTtls, Publication};
 
 /// The whole schema of the newest version.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
@@ -52,6 +65,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Event(#[from] crate::audit::EventError),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -6,7 +6,8 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{timestamp, Result, Store, StoreError};
+use super::{append_events, timestamp, Result, Store, StoreError};
+use crate::audit::{Actor, NewEvent};
 use crate::registry::{Contact, ContactRole, Delegation, TldLabel, TldRecord};
 
 /// What an import of TLD records changed.
@@ -141,13 +142,39 @@ impl Store {
             .optional()?)
     }
 
-    /// Adds or updates TLD records and their contacts in one transaction.
+    /// Adds or updates TLD records and their contacts in one transaction. Each added or
+    /// changed record is a `tld-record-changed` event in the audit trail.
     pub fn import_tlds(
         &mut self,
         records: &[TldRecord],
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<TldImportReport> {
-        self.write(|tx| import_tlds_tx(tx, records, now))
+        self.write(|tx| {
+            let report = import_tlds_tx(tx, records, now)?;
+            let changed: std::collections::BTreeSet<&TldLabel> =
+                report.added.iter().chain(report.updated.iter()).collect();
+            let mut events = Vec::new();
+            for record in records.iter().filter(|r| changed.contains(&r.label)) {
+                let mut payload = serde_json::to_value(record).map_err(corrupt)?;
+                if let Some(map) = payload.as_object_mut() {
+                    map.remove("delegation");
+                    let change = if report.added.contains(&record.label) {
+                        "added"
+                    } else {
+                        "updated"
+                    };
+                    map.insert("change".into(), change.into());
+                }
+                events.push(
+                    NewEvent::new(actor.clone(), "tld-record-changed", payload)
+                        .at(now)
+                        .tld(record.label.as_str()),
+                );
+            }
+            append_events(tx, &events)?;
+            Ok(report)
+        })
     }
 }
 
@@ -249,4 +276,52 @@ pub fn import_tlds_tx(
         }
     }
     Ok(report)
+}
+
+/// Replaces a TLD's admin and/or tech contact (a `None` keeps the current one), inside a
+/// caller's transaction.
+pub fn set_contacts_tx(
+    tx: &Transaction<'_>,
+    tld: &TldLabel,
+    admin: Option<&Contact>,
+    tech: Option<&Contact>,
+    now: OffsetDateTime,
+) -> Result<()> {
+    for (role, contact) in [(ContactRole::Admin, admin), (ContactRole::Tech, tech)] {
+        let Some(c) = contact else { continue };
+        tx.execute(
+            "INSERT INTO contacts (handle, organisation, name, email, phone, address) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (handle) DO UPDATE SET \
+             organisation = ?2, name = ?3, email = ?4, phone = ?5, address = ?6",
+            params![c.handle, c.organisation, c.name, c.email, c.phone, c.address],
+        )?;
+        tx.execute(
+            "INSERT INTO tld_contacts (tld, role, contact) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (tld, role) DO UPDATE SET contact = ?3",
+            params![tld.as_str(), role.as_str(), c.handle],
+        )?;
+    }
+    touch_tld(tx, tld, now)
+}
+
+/// Sets a TLD's sponsoring organisation, inside a caller's transaction.
+pub fn set_sponsor_tx(tx: &Transaction<'_>, tld: &TldLabel, sponsor: &str, now: OffsetDateTime) -> Result<()> {
+    tx.execute(
+        "UPDATE tlds SET sponsor = ?2 WHERE label = ?1",
+        params![tld.as_str(), sponsor],
+    )?;
+    touch_tld(tx, tld, now)
+}
+
+fn touch_tld(tx: &Transaction<'_>, tld: &TldLabel, now: OffsetDateTime) -> Result<()> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = now.format(&format).map_err(corrupt)?;
+    let changed = tx.execute(
+        "UPDATE tlds SET updated = ?2, recorded_at = ?3 WHERE label = ?1",
+        params![tld.as_str(), date, timestamp(now)],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("TLD {tld}")));
+    }
+    Ok(())
 }

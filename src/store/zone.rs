@@ -11,7 +11,10 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{timestamp, Result, Store, StoreError};
+use serde_json::json;
+
+use super::{append_events, timestamp, Result, Store, StoreError};
+use crate::audit::{Actor, NewEvent};
 use crate::registry::{
     Apex, Delegation, DsRecord, HostName, RootZone, Soa, TldDelegation, TldLabel, TldType, ZoneDiff,
 };
@@ -130,9 +133,14 @@ impl Store {
         &mut self,
         zone: &RootZone,
         source: &str,
+        actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<ImportOutcome> {
-        self.write(|tx| import_zone_tx(tx, zone, source, now))
+        self.write(|tx| {
+            let outcome = import_zone_tx(tx, zone, source, now)?;
+            record_import(tx, &outcome, source, actor, now)?;
+            Ok(outcome)
+        })
     }
 }
 
@@ -184,6 +192,71 @@ pub fn import_zone_tx(
         diff,
         created_tlds,
     })
+}
+
+/// Records a publication made by an import in the audit trail: one `zone-published` event,
+/// and one `delegation-changed` event for each TLD whose delegation changed, so that an
+/// auditor can read a TLD's history by its label.
+fn record_import(
+    tx: &Transaction<'_>,
+    outcome: &ImportOutcome,
+    source: &str,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let ImportOutcome::Published {
+        serial,
+        previous,
+        diff,
+        created_tlds,
+    } = outcome
+    else {
+        return Ok(());
+    };
+    let event = |kind: &str, payload: serde_json::Value| {
+        NewEvent::new(actor.clone(), kind, payload).at(now)
+    };
+    let mut events = vec![event(
+        "zone-published",
+        json!({
+            "serial": serial,
+            "previous": previous,
+            "source": source,
+            "added": diff.added.len(),
+            "removed": diff.removed.len(),
+            "changed": diff.changed.len(),
+            "ttl_changed": diff.ttl_changed.len(),
+            "apex_changed": diff.apex_changed,
+            "tld_records_created": created_tlds.len(),
+        }),
+    )];
+    let delegation_event = |label: &TldLabel, change: &str, details: serde_json::Value| {
+        event(
+            "delegation-changed",
+            json!({ "serial": serial, "change": change, "details": details }),
+        )
+        .tld(label.as_str())
+    };
+    for label in &diff.added {
+        events.push(delegation_event(label, "added", serde_json::Value::Null));
+    }
+    for label in &diff.removed {
+        events.push(delegation_event(label, "removed", serde_json::Value::Null));
+    }
+    for (label, changes) in &diff.changed {
+        let details =
+            serde_json::to_value(changes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        events.push(delegation_event(label, "changed", details));
+    }
+    for label in &diff.ttl_changed {
+        events.push(delegation_event(
+            label,
+            "ttl-changed",
+            serde_json::Value::Null,
+        ));
+    }
+    append_events(tx, &events)?;
+    Ok(())
 }
 
 /// Creates a minimal record for every TLD the zone delegates that has none yet: a two-letter
@@ -417,4 +490,82 @@ fn read_zone(conn: &rusqlite::Connection, serial: Option<u32>) -> Result<Option<
         zone.apex.ns_ttl = row.get(1)?;
     }
     Ok(Some(zone))
+}
+
+/// TTLs for records the desk publishes itself.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishTtls {
+    pub ns: u32,
+    pub ds: u32,
+    pub glue: u32,
+}
+
+/// The serial after `current` for a publication made on `now`'s date: `YYYYMMDD00`, or the
+/// next number of the day when that is taken.
+pub fn next_serial(current: Option<u32>, now: OffsetDateTime) -> u32 {
+    let today = (now.year() as u32) * 1_000_000 + u32::from(u8::from(now.month())) * 10_000 + u32::from(now.day()) * 100;
+    match current {
+        Some(c) if c >= today => c + 1,
+        _ => today,
+    }
+}
+
+/// Publishes a new delegation for one TLD as the next serial, inside a caller's transaction:
+/// the NS and DS sets are replaced; each name server given with addresses gets exactly those
+/// as glue, one given without keeps the glue it has; hosts no one uses any more lose theirs.
+/// Returns the new serial.
+pub fn publish_delegation_tx(
+    tx: &Transaction<'_>,
+    tld: &TldLabel,
+    delegation: &Delegation,
+    source: &str,
+    ttls: PublishTtls,
+    now: OffsetDateTime,
+) -> Result<u32> {
+    let current = read_zone(tx, None)?.ok_or_else(|| {
+        StoreError::Conflict("nothing has been published yet: import a root zone first".into())
+    })?;
+    let mut next = current.clone();
+    next.soa.serial = next_serial(Some(current.soa.serial), now);
+    let entry = next.tlds.entry(tld.clone()).or_insert(TldDelegation {
+        ns_ttl: ttls.ns,
+        ds_ttl: ttls.ds,
+        ..TldDelegation::default()
+    });
+    entry.ns = delegation.nameservers.keys().cloned().collect();
+    entry.ds = delegation.ds.clone();
+    if entry.ds_ttl == 0 {
+        entry.ds_ttl = ttls.ds;
+    }
+    for (host, addresses) in &delegation.nameservers {
+        if addresses.is_empty() {
+            continue;
+        }
+        let old = next.hosts.get(host).cloned().unwrap_or_default();
+        let glue = addresses
+            .iter()
+            .map(|a| (*a, old.get(a).copied().unwrap_or(ttls.glue)))
+            .collect();
+        next.hosts.insert(host.clone(), glue);
+    }
+    let used: BTreeSet<HostName> = next.used_hosts().into_iter().cloned().collect();
+    next.hosts.retain(|h, _| used.contains(h));
+    ensure_tld_records(tx, &next, now)?;
+    publish_tx(tx, Some(&current), &next, source, now)?;
+    Ok(next.soa.serial)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn serials_count_within_the_day() {
+        let now = datetime!(2026-11-23 10:00 UTC);
+        assert_eq!(next_serial(None, now), 2026112300);
+        assert_eq!(next_serial(Some(2026082201), now), 2026112300);
+        assert_eq!(next_serial(Some(2026112300), now), 2026112301);
+        assert_eq!(next_serial(Some(2026112407), now), 2026112408);
+    }
 }

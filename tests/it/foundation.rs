@@ -301,3 +301,31 @@ fn real_root_zone_round_trip() {
         "{rf}"
     );
 }
+
+/// Registry changes are recorded in the audit trail, by TLD, and the chain verifies.
+#[test]
+fn registry_changes_are_audit_events() {
+    let desk = demo_desk();
+    let log = desk.ok(&["audit", "log"]);
+    let kinds: Vec<(&str, &str)> = log
+        .lines()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            Some((*fields.get(3)?, *fields.get(4)?))
+        })
+        .collect();
+    assert!(kinds.contains(&("zone-published", "-")), "{log}");
+    for tld in ["xa", "xb", "xc"] {
+        assert!(kinds.contains(&("delegation-changed", tld)), "{tld}: {log}");
+        assert!(kinds.contains(&("tld-record-changed", tld)), "{tld}: {log}");
+    }
+    // An unchanged re-import adds nothing.
+    let before = log.lines().count();
+    desk.ok(&[
+        "import-zone",
+        repo_file("fixtures/demo/root.zone").to_str().expect("path"),
+    ]);
+    assert_eq!(desk.ok(&["audit", "log"]).lines().count(), before);
+    let out = desk.ok(&["audit", "verify"]);
+    assert!(out.contains("OK"), "{out}");
+}

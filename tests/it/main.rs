@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per part of rootdesk.
 
+mod audit;
 mod check;
 mod common;
 mod foundation;

@@ -1,0 +1,614 @@
+//! Every path of the workflow, with a clock the tests set.
+
+use std::collections::BTreeSet;
+
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use super::*;
+use crate::registry::Contact;
+
+const T0: OffsetDateTime = datetime!(2026-11-02 09:00 UTC);
+
+fn contact(handle: &str) -> Contact {
+    Contact {
+        handle: handle.into(),
+        organisation: Some("Org".into()),
+        name: None,
+        email: Some(format!("{handle}@example.org")),
+        phone: None,
+        address: None,
+    }
+}
+
+fn delegation_proposal(ns: &[&str]) -> Proposal {
+    let json = serde_json::json!({
+        "kind": "delegation",
+        "delegation": {"nameservers": ns.iter().map(|n| serde_json::json!({"name": n, "addresses": ["192.0.2.1"]})).collect::<Vec<_>>()}
+    });
+    serde_json::from_value(json).expect("valid proposal")
+}
+
+fn facts() -> Facts {
+    Facts {
+        tld_contacts: ["xa-admin", "xa-tech"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        open_requests: vec![],
+    }
+}
+
+fn admin() -> Party {
+    Party::Contact("xa-admin".into())
+}
+fn tech() -> Party {
+    Party::Contact("xa-tech".into())
+}
+fn staff() -> Party {
+    Party::Staff("desk-1".into())
+}
+
+/// A request plus its log, advanced by commands at given times.
+struct Run {
+    log: Vec<Recorded>,
+    now: OffsetDateTime,
+}
+
+impl Run {
+    fn submit(proposal: Proposal, priority: Priority, reason: Option<&str>) -> Run {
+        let events = Request::submit(
+            "RD-20261102-0001",
+            "xa",
+            &admin(),
+            proposal,
+            priority,
+            reason.map(String::from),
+            &facts(),
+        )
+        .expect("submission accepted");
+        let log = events
+            .into_iter()
+            .map(|event| Recorded {
+                time: T0,
+                by: if matches!(event, Event::Accepted) {
+                    Party::System
+                } else {
+                    admin()
+                },
+                event,
+            })
+            .collect();
+        Run { log, now: T0 }
+    }
+
+    fn request(&self) -> Request {
+        Request::replay(&self.log).expect("replays")
+    }
+
+    fn state(&self) -> State {
+        self.request().state
+    }
+
+    fn after(&mut self, d: Duration) -> &mut Self {
+        self.now += d;
+        self
+    }
+
+    fn try_do(&mut self, by: Party, command: Command) -> Result<(), WorkflowError> {
+        let events = self.request().decide(&command, &by, self.now, &facts())?;
+        for event in events {
+            self.log.push(Recorded {
+                time: self.now,
+                by: by.clone(),
+                event,
+            });
+        }
+        Ok(())
+    }
+
+    fn act(&mut self, by: Party, command: Command) -> &mut Self {
+        if let Err(e) = self.try_do(by, command.clone()) {
+            panic!("{command:?} refused: {e}");
+        }
+        self
+    }
+
+    fn check(&mut self, phase: CheckPhase, verdict: Verdict) -> &mut Self {
+        let revision = self.request().revision();
+        self.act(
+            Party::System,
+            Command::FinishCheck {
+                phase,
+                revision,
+                verdict,
+                check_id: None,
+                summary: String::new(),
+            },
+        )
+    }
+}
+
+#[test]
+fn delegation_change_from_submission_to_completion() {
+    let mut run = Run::submit(
+        delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+        Priority::Normal,
+        None,
+    );
+    assert_eq!(run.state(), State::TechnicalCheck);
+    assert_eq!(run.request().owner, Some(Owner::Desk));
+    run.after(Duration::minutes(3))
+        .check(CheckPhase::Initial, Verdict::Pass);
+    assert_eq!(run.state(), State::ContactConfirmation);
+    assert_eq!(run.request().owner, Some(Owner::Tld));
+    run.after(Duration::hours(5)).act(admin(), Command::Confirm);
+    assert_eq!(run.state(), State::ContactConfirmation);
+    assert_eq!(run.request().pending_consents(), vec!["xa-tech"]);
+    run.after(Duration::hours(1)).act(tech(), Command::Confirm);
+    assert_eq!(run.state(), State::ManualReview);
+    run.after(Duration::days(1))
+        .act(staff(), Command::Approve { note: "ok".into() });
+    assert_eq!(run.state(), State::SupplementalCheck);
+    run.check(CheckPhase::Supplemental, Verdict::Warn);
+    assert_eq!(run.state(), State::Implementation);
+    run.act(
+        staff(),
+        Command::Implement {
+            serial: Some(2026110300),
+        },
+    );
+    let request = run.request();
+    assert_eq!(request.state, State::Completed);
+    assert_eq!(request.owner, None);
+    assert_eq!(request.serial, Some(2026110300));
+    // Nothing more can happen.
+    assert!(matches!(
+        run.try_do(
+            admin(),
+            Command::Withdraw {
+                reason: String::new()
+            }
+        ),
+        Err(WorkflowError::WrongState { .. })
+    ));
+}
+
+#[test]
+fn failed_check_waits_for_a_fix_and_amendment_restarts() {
+    let mut run = Run::submit(
+        delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+        Priority::Normal,
+        None,
+    );
+    run.check(CheckPhase::Initial, Verdict::Fail);
+    assert_eq!(run.state(), State::AwaitingFix);
+    assert_eq!(run.request().owner, Some(Owner::Tld));
+    // A check result for an older revision is refused after the amendment.
+    run.after(Duration::days(2)).act(
+        admin(),
+        Command::Amend {
+            proposal: Box::new(delegation_proposal(&["ns1.nic.xa", "ns3.nic.xa"])),
+        },
+    );
+    let request = run.request();
+    assert_eq!(request.state, State::TechnicalCheck);
+    assert_eq!(request.revision(), 2);
+    assert_eq!(request.revisions[0].number, 1, "old revisions stay visible");
+    let stale = Command::FinishCheck {
+        phase: CheckPhase::Initial,
+        revision: 1,
+        verdict: Verdict::Pass,
+        check_id: None,
+        summary: String::new(),
+    };
+    assert!(matches!(
+        run.try_do(Party::System, stale),
+        Err(WorkflowError::Conflict(_))
+    ));
+    run.check(CheckPhase::Initial, Verdict::Pass);
+    assert_eq!(run.state(), State::ContactConfirmation);
+    // Consent to revision 2, then another amendment asks again.
+    run.act(admin(), Command::Confirm);
+    run.act(
+        admin(),
+        Command::Amend {
+            proposal: Box::new(delegation_proposal(&["ns1.nic.xa", "ns4.nic.xa"])),
+        },
+    );
+    assert_eq!(run.state(), State::TechnicalCheck);
+    assert_eq!(run.request().pending_consents().len(), 2);
+}
+
+#[test]
+fn supplemental_failure_goes_back_to_the_tld() {
+    let mut run = Run::submit(
+        delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+        Priority::Normal,
+        None,
+    );
+    run.check(CheckPhase::Initial, Verdict::Pass)
+        .act(admin(), Command::Confirm)
+        .act(tech(), Command::Confirm)
+        .act(
+            staff(),
+            Command::Approve {
+                note: String::new(),
+            },
+        )
+        .check(CheckPhase::Supplemental, Verdict::Fail);
+    assert_eq!(run.state(), State::AwaitingFix);
+}
+
+#[test]
+fn consent_rules() {
+    let mut run = Run::submit(
+        delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+        Priority::Normal,
+        None,
+    );
+    run.check(CheckPhase::Initial, Verdict::Pass);
+    // Staff cannot confirm on a contact's behalf; strangers are not asked.
+    assert!(matches!(
+        run.try_do(staff(), Command::Confirm),
+        Err(WorkflowError::Forbidden(_))
+    ));
+    assert!(matches!(
+        run.try_do(Party::Contact("xb-admin".into()), Command::Confirm),
+        Err(WorkflowError::Forbidden(_))
+    ));
+    run.act(admin(), Command::Confirm);
+    assert!(matches!(
+        run.try_do(admin(), Command::Confirm),
+        Err(WorkflowError::Conflict(_))
+    ));
+    // Any explicit decline ends the request.
+    run.act(
+        tech(),
+        Command::Decline {
+            reason: "not ours".into(),
+        },
+    );
+    assert_eq!(run.state(), State::Declined);
+}
+
+#[test]
+fn one_contact_in_both_roles_confirms_once() {
+    let facts = Facts {
+        tld_contacts: ["xa-both"].into_iter().map(String::from).collect(),
+        open_requests: vec![],
+    };
+    let events = Request::submit(
+        "RD-1",
+        "xa",
+        &Party::Contact("xa-both".into()),
+        Proposal::Sponsor {
+            sponsor: "New Name Ltd".into(),
+        },
+        Priority::Normal,
+        None,
+        &facts,
+    )
+    .expect("accepted");
+    let mut log: Vec<Recorded> = events
+        .into_iter()
+        .map(|event| Recorded {
+            time: T0,
+            by: Party::Contact("xa-both".into()),
+            event,
+        })
+        .collect();
+    let request = Request::replay(&log).expect("replay");
+    assert_eq!(
+        request.state,
+        State::ContactConfirmation,
+        "contact changes skip the checks"
+    );
+    let events = request
+        .decide(
+            &Command::Confirm,
+            &Party::Contact("xa-both".into()),
+            T0,
+            &facts,
+        )
+        .expect("confirms");
+    log.extend(events.into_iter().map(|event| Recorded {
+        time: T0,
+        by: Party::Contact("xa-both".into()),
+        event,
+    }));
+    assert_eq!(
+        Request::replay(&log).expect("replay").state,
+        State::ManualReview
+    );
+}
+
+#[test]
+fn contacts_change_needs_the_new_contacts_too() {
+    let proposal = Proposal::Contacts {
+        admin: Some(contact("new-admin")),
+        tech: None,
+    };
+    let mut run = Run::submit(proposal, Priority::Normal, None);
+    assert_eq!(run.state(), State::ContactConfirmation);
+    let request = run.request();
+    let required: BTreeSet<&str> = request.consents.keys().map(String::as_str).collect();
+    assert_eq!(
+        required,
+        ["new-admin", "xa-admin", "xa-tech"].into_iter().collect()
+    );
+    run.act(admin(), Command::Confirm)
+        .act(tech(), Command::Confirm);
+    assert_eq!(run.state(), State::ContactConfirmation);
+    run.act(Party::Contact("new-admin".into()), Command::Confirm);
+    assert_eq!(run.state(), State::ManualReview);
+    run.act(
+        staff(),
+        Command::Approve {
+            note: String::new(),
+        },
+    );
+    assert_eq!(
+        run.state(),
+        State::Implementation,
+        "no supplemental check for contacts"
+    );
+    run.act(staff(), Command::Implement { serial: None });
+    assert_eq!(run.state(), State::Completed);
+}
+
+#[test]
+fn questions_stop_and_return() {
+    let mut run = Run::submit(
+        delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+        Priority::Normal,
+        None,
+    );
+    run.check(CheckPhase::Initial, Verdict::Pass)
+        .act(admin(), Command::Confirm)
+        .act(tech(), Command::Confirm)
+        .act(
+            staff(),
+            Command::Ask {
+                question: "Who operates ns2?".into(),
+            },
+        );
+    assert_eq!(run.state(), State::AwaitingInfo);
+    assert_eq!(run.request().owner, Some(Owner::Tld));
+    assert!(matches!(
+        run.try_do(
+            staff(),
+            Command::Answer {
+                answer: "us".into()
+            }
+        ),
+        Err(WorkflowError::Forbidden(_))
+    ));
+    assert!(matches!(
+        run.try_do(admin(), Command::Answer { answer: " ".into() }),
+        Err(WorkflowError::Invalid { .. })
+    ));
+    run.act(
+        tech(),
+        Command::Answer {
+            answer: "Our NOC".into(),
+        },
+    );
+    assert_eq!(run.state(), State::ManualReview);
+    run.act(
+        staff(),
+        Command::Reject {
+            reason: "policy".into(),
+        },
+    );
+    assert_eq!(run.state(), State::Rejected);
+}
+
+#[test]
+fn transfer_with_evidence_and_evaluation() {
+    let proposal = Proposal::Transfer {
+        sponsor: "New Manager".into(),
+        admin: contact("nm-admin"),
+        tech: contact("nm-tech"),
+        delegation: None,
+        evidence: vec![Evidence {
+            kind: EvidenceKind::GovernmentSupport,
+            name: "letter.pdf".into(),
+            sha256: "ab".repeat(32),
+            size: 1200,
+        }],
+    };
+    let mut run = Run::submit(proposal, Priority::Normal, None);
+    for c in ["xa-admin", "xa-tech", "nm-admin", "nm-tech"] {
+        run.act(Party::Contact(c.into()), Command::Confirm);
+    }
+    run.act(
+        staff(),
+        Command::Approve {
+            note: String::new(),
+        },
+    );
+    assert_eq!(run.state(), State::DelegationEvaluation);
+    run.act(
+        staff(),
+        Command::Ask {
+            question: "Incumbent's letter?".into(),
+        },
+    )
+    .act(
+        admin(),
+        Command::Answer {
+            answer: "attached".into(),
+        },
+    );
+    assert_eq!(
+        run.state(),
+        State::DelegationEvaluation,
+        "the answer returns to the asker"
+    );
+    assert!(matches!(
+        run.try_do(
+            staff(),
+            Command::Evaluate {
+                evaluation: Evaluation {
+                    assessments: vec![],
+                    approve: true,
+                    summary: String::new()
+                }
+            }
+        ),
+        Err(WorkflowError::Invalid { .. })
+    ));
+    run.act(
+        staff(),
+        Command::Evaluate {
+            evaluation: Evaluation {
+                assessments: vec![Assessment {
+                    criterion: Criterion::LocalSupport,
+                    met: true,
+                    note: "letters".into(),
+                }],
+                approve: true,
+                summary: "meets the criteria".into(),
+            },
+        },
+    );
+    assert_eq!(run.state(), State::Implementation);
+    assert!(run.request().evaluation.is_some());
+}
+
+#[test]
+fn withdrawal_expiry_and_reminders() {
+    let mut run = Run::submit(
+        delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+        Priority::Normal,
+        None,
+    );
+    run.check(CheckPhase::Initial, Verdict::Fail);
+    assert!(matches!(
+        run.try_do(Party::System, Command::Remind { after_days: 7 }),
+        Err(WorkflowError::Conflict(_))
+    ));
+    run.after(Duration::days(7))
+        .act(Party::System, Command::Remind { after_days: 7 });
+    assert!(matches!(
+        run.try_do(Party::System, Command::Remind { after_days: 7 }),
+        Err(WorkflowError::Conflict(_))
+    ));
+    assert!(matches!(
+        run.try_do(Party::System, Command::Expire { limit_days: 30 }),
+        Err(WorkflowError::Conflict(_))
+    ));
+    run.after(Duration::days(23))
+        .act(Party::System, Command::Expire { limit_days: 30 });
+    assert_eq!(run.state(), State::Expired);
+
+    let mut run = Run::submit(
+        delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+        Priority::Normal,
+        None,
+    );
+    assert!(matches!(
+        run.try_do(
+            staff(),
+            Command::Withdraw {
+                reason: String::new()
+            }
+        ),
+        Err(WorkflowError::Forbidden(_))
+    ));
+    // The desk owns technical-check, so it cannot expire.
+    run.after(Duration::days(40));
+    assert!(matches!(
+        run.try_do(Party::System, Command::Expire { limit_days: 30 }),
+        Err(WorkflowError::WrongState { .. })
+    ));
+    run.act(
+        tech(),
+        Command::Withdraw {
+            reason: "changed our mind".into(),
+        },
+    );
+    assert_eq!(run.state(), State::Withdrawn);
+}
+
+#[test]
+fn submissions_are_checked() {
+    let p = delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]);
+    let submit = |by: Party, priority, reason: Option<&str>, facts: &Facts| {
+        Request::submit(
+            "RD-1",
+            "xa",
+            &by,
+            p.clone(),
+            priority,
+            reason.map(String::from),
+            facts,
+        )
+    };
+    assert!(matches!(
+        submit(
+            Party::Contact("xb-admin".into()),
+            Priority::Normal,
+            None,
+            &facts()
+        ),
+        Err(WorkflowError::Forbidden(_))
+    ));
+    assert!(matches!(
+        submit(admin(), Priority::Emergency, None, &facts()),
+        Err(WorkflowError::Invalid { .. })
+    ));
+    assert!(matches!(
+        submit(admin(), Priority::Normal, Some("x"), &facts()),
+        Err(WorkflowError::Invalid { .. })
+    ));
+    let busy = Facts {
+        open_requests: vec![("RD-20261101-0007".into(), RequestKind::Delegation)],
+        ..facts()
+    };
+    let err =
+        submit(admin(), Priority::Normal, None, &busy).expect_err("one open delegation request");
+    assert!(err.to_string().contains("RD-20261101-0007"), "{err}");
+    // Staff may key in a request received by e-mail; a contacts change may run beside it.
+    assert!(submit(staff(), Priority::Emergency, Some("servers lost"), &facts()).is_ok());
+    let contacts = Proposal::Contacts {
+        admin: Some(contact("n")),
+        tech: None,
+    };
+    assert!(Request::submit(
+        "RD-2",
+        "xa",
+        &admin(),
+        contacts,
+        Priority::Normal,
+        None,
+        &busy
+    )
+    .is_ok());
+}
+
+#[test]
+fn events_round_trip_as_json() {
+    let run = Run::submit(
+        delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+        Priority::Emergency,
+        Some("lost ns2"),
+    );
+    let json = serde_json::to_string(&run.log).expect("serialise");
+    let back: Vec<Recorded> = serde_json::from_str(&json).expect("parse");
+    assert_eq!(back, run.log);
+    assert_eq!(run.log[0].event.kind(), "request-submitted");
+    let request = Request::replay(&back).expect("replay");
+    assert_eq!(request.priority, Priority::Emergency);
+}
+
+#[test]
+fn the_table_covers_every_open_state() {
+    for state in State::ALL.into_iter().filter(|s| !s.is_final()) {
+        assert!(
+            table::TRANSITIONS.iter().any(|r| r.from.contains(&state)),
+            "no way out of {state}"
+        );
+    }
+}
