@@ -26,7 +26,7 @@ pub use requests::{
 };
 pub use tlds::{set_contacts_tx, set_sponsor_tx, TldImportReport};
 pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};
-pub use zone::{next_serial, publish_delegation_tx, ImportOutcome, PublishTtls, Publication};
+pub use zone::{next_serial, publish_delegation_tx, ImportOutcome, Publication, PublishTtls};
 
 /// The whole schema of the newest version.
 pub const SCHEMA: &str = include_str!("../../schema.sql");

@@ -74,7 +74,12 @@ fn enum_text<T: Serialize>(value: &T) -> String {
 
 /// The next ticket of the day: `RD-YYYYMMDD-NNNN`.
 pub fn next_ticket(tx: &Transaction<'_>, now: OffsetDateTime) -> Result<String> {
-    let day = format!("RD-{:04}{:02}{:02}-", now.year(), u8::from(now.month()), now.day());
+    let day = format!(
+        "RD-{:04}{:02}{:02}-",
+        now.year(),
+        u8::from(now.month()),
+        now.day()
+    );
     let last: Option<String> = tx
         .query_row(
             "SELECT max(ticket) FROM requests WHERE ticket LIKE ?1 || '%'",
@@ -100,7 +105,9 @@ pub fn request_events(conn: &rusqlite::Connection, ticket: &str) -> Result<Vec<R
     for payload in rows {
         let payload = payload?;
         events.push(serde_json::from_str(&payload).map_err(|e| {
-            corrupt(format!("event of {ticket} does not read as a workflow event: {e}"))
+            corrupt(format!(
+                "event of {ticket} does not read as a workflow event: {e}"
+            ))
         })?);
     }
     Ok(events)
@@ -179,8 +186,8 @@ pub fn tld_contact_handles(conn: &rusqlite::Connection, tld: &str) -> Result<Vec
 
 /// The TLDs on which a contact holds a role.
 pub fn contact_tlds(conn: &rusqlite::Connection, handle: &str) -> Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT DISTINCT tld FROM tld_contacts WHERE contact = ?1 ORDER BY tld")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT DISTINCT tld FROM tld_contacts WHERE contact = ?1 ORDER BY tld")?;
     let rows = stmt.query_map([handle], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -213,7 +220,9 @@ pub fn finish_check(
         params![id, timestamp(now), verdict_str(verdict), report.to_string()],
     )?;
     if changed == 0 {
-        return Err(StoreError::Conflict(format!("check {id} is already finished")));
+        return Err(StoreError::Conflict(format!(
+            "check {id} is already finished"
+        )));
     }
     Ok(())
 }
@@ -302,7 +311,11 @@ impl Store {
             sql.push_str(" AND owner IS NOT NULL");
         }
         sql.push_str(" ORDER BY ticket DESC");
-        let limit = if filter.limit == 0 { 1000 } else { filter.limit };
+        let limit = if filter.limit == 0 {
+            1000
+        } else {
+            filter.limit
+        };
         sql.push_str(&format!(" LIMIT {limit}"));
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {

@@ -293,7 +293,14 @@ pub fn set_contacts_tx(
             "INSERT INTO contacts (handle, organisation, name, email, phone, address) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (handle) DO UPDATE SET \
              organisation = ?2, name = ?3, email = ?4, phone = ?5, address = ?6",
-            params![c.handle, c.organisation, c.name, c.email, c.phone, c.address],
+            params![
+                c.handle,
+                c.organisation,
+                c.name,
+                c.email,
+                c.phone,
+                c.address
+            ],
         )?;
         tx.execute(
             "INSERT INTO tld_contacts (tld, role, contact) VALUES (?1, ?2, ?3) \
@@ -305,7 +312,12 @@ pub fn set_contacts_tx(
 }
 
 /// Sets a TLD's sponsoring organisation, inside a caller's transaction.
-pub fn set_sponsor_tx(tx: &Transaction<'_>, tld: &TldLabel, sponsor: &str, now: OffsetDateTime) -> Result<()> {
+pub fn set_sponsor_tx(
+    tx: &Transaction<'_>,
+    tld: &TldLabel,
+    sponsor: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
     tx.execute(
         "UPDATE tlds SET sponsor = ?2 WHERE label = ?1",
         params![tld.as_str(), sponsor],

@@ -503,7 +503,9 @@ pub struct PublishTtls {
 /// The serial after `current` for a publication made on `now`'s date: `YYYYMMDD00`, or the
 /// next number of the day when that is taken.
 pub fn next_serial(current: Option<u32>, now: OffsetDateTime) -> u32 {
-    let today = (now.year() as u32) * 1_000_000 + u32::from(u8::from(now.month())) * 10_000 + u32::from(now.day()) * 100;
+    let today = (now.year() as u32) * 1_000_000
+        + u32::from(u8::from(now.month())) * 10_000
+        + u32::from(now.day()) * 100;
     match current {
         Some(c) if c >= today => c + 1,
         _ => today,

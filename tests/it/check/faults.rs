@@ -499,11 +499,18 @@ async fn network_diversity_from_dns_origin_zone() {
 async fn closed_port_fails_at_once() {
     let (_s, mut proposal) = two_servers(test_zone(1), test_zone(1), Faults::default()).await;
     // A port where nothing listens: ICMP port unreachable (UDP), connection refused (TCP).
-    let closed = std::net::UdpSocket::bind("127.0.0.2:0").expect("bind").local_addr().expect("addr");
+    let closed = std::net::UdpSocket::bind("127.0.0.2:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
     proposal.nameservers[1].addresses = vec![closed];
     let start = Instant::now();
     let report = run_check(&origin("test."), &proposal, &profile()).await;
     assert_findings(&report, &[(ReachableUdp, Error), (ReachableTcp, Error)]);
     assert!(assert_has(&report, ReachableUdp, Error)[0].contains("port unreachable"));
-    assert!(start.elapsed().as_millis() < 300, "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed().as_millis() < 300,
+        "took {:?}",
+        start.elapsed()
+    );
 }
