@@ -382,11 +382,16 @@ impl Prober {
     }
 }
 
-/// Two UDP sockets sharing one local port (SO_REUSEPORT): one connected to the server, which
-/// receives its replies and the ICMP "port unreachable" that the kernel reports as
-/// ECONNREFUSED (so a closed port fails at once instead of after a timeout); and one
-/// unconnected, which receives replies from any other address, so that a server answering
-/// from the wrong source is seen and reported.
+/// Two UDP sockets sharing one local port: one connected to the server, which receives its
+/// replies and the ICMP "port unreachable" that the kernel reports as ECONNREFUSED (so a
+/// closed port fails at once instead of after a timeout); and one unconnected, which receives
+/// datagrams from any other address, so that a server answering from the wrong source is seen
+/// and reported.
+///
+/// The port is picked by binding the unconnected socket without any reuse option, and only
+/// then allowing reuse (SO_REUSEADDR) for its connected twin: another probe's port-0 bind,
+/// made without the option, can never be given the same port, so replies never stray between
+/// probes.
 fn udp_sockets(server: SocketAddr) -> std::io::Result<(UdpSocket, Option<UdpSocket>)> {
     use socket2::{Domain, Protocol, Socket, Type};
     let (domain, any): (Domain, SocketAddr) = if server.is_ipv4() {
@@ -394,21 +399,25 @@ fn udp_sockets(server: SocketAddr) -> std::io::Result<(UdpSocket, Option<UdpSock
     } else {
         (Domain::IPV6, (Ipv6Addr::UNSPECIFIED, 0).into())
     };
-    let make = |bind: SocketAddr| -> std::io::Result<Socket> {
-        let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-        s.set_reuse_port(true)?;
-        s.set_nonblocking(true)?;
-        s.bind(&bind.into())?;
-        Ok(s)
-    };
-    let other = make(any)?;
+    let other = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    other.set_nonblocking(true)?;
+    other.bind(&any.into())?;
     let port = other.local_addr()?.as_socket().map_or(0, |a| a.port());
-    let mut local = any;
-    local.set_port(port);
-    let connected = make(local)?;
+    let connected = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    connected.set_nonblocking(true)?;
+    let paired = other.set_reuse_address(true).and_then(|()| {
+        connected.set_reuse_address(true)?;
+        let mut local = any;
+        local.set_port(port);
+        connected.bind(&local.into())
+    });
     connected.connect(&server.into())?;
     let connected = UdpSocket::from_std(std::net::UdpSocket::from(connected))?;
-    let other = UdpSocket::from_std(std::net::UdpSocket::from(other)).ok();
+    // Without the twin the probe still works; it only cannot see wrong-source replies.
+    let other = match paired {
+        Ok(()) => UdpSocket::from_std(std::net::UdpSocket::from(other)).ok(),
+        Err(_) => None,
+    };
     Ok((connected, other))
 }
 
