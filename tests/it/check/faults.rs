@@ -514,3 +514,58 @@ async fn closed_port_fails_at_once() {
         start.elapsed()
     );
 }
+
+#[tokio::test]
+async fn out_of_bailiwick_names_resolved_iteratively_from_root_hints() {
+    // A lab root on 127.0.0.71:53 delegating example. to 127.0.0.72:53, where ns.example. has
+    // the address 127.0.0.73; a server for test. answers there. Port 53 needs root.
+    let mut root = Zone::new(".", 1, &[("a.root.", &[ip("127.0.0.71")])]);
+    root.records.push(Record::from_rdata(
+        name("example."),
+        60,
+        RData::NS(NS(name("ns1.example."))),
+    ));
+    root.add_address(&name("ns1.example."), ip("127.0.0.72"));
+    let example = Zone::new(
+        "example.",
+        1,
+        &[
+            ("ns1.example.", &[ip("127.0.0.72")]),
+            ("ns.example.", &[ip("127.0.0.73")]),
+        ],
+    );
+    let mut zone = test_zone(1);
+    zone.remove(&origin("test."), RecordType::NS);
+    for ns in ["ns1.test.", "ns.example."] {
+        zone.records.push(Record::from_rdata(
+            origin("test."),
+            60,
+            RData::NS(NS(name(ns))),
+        ));
+    }
+    let servers = (
+        Scripted::start_on(ip("127.0.0.71"), 53, root, Faults::default()).await,
+        Scripted::start_on(ip("127.0.0.72"), 53, example, Faults::default()).await,
+        Scripted::start_on(ip("127.0.0.73"), 53, zone.clone(), Faults::default()).await,
+    );
+    let (Some(_r), Some(_e), Some(_t)) = servers else {
+        eprintln!("SKIPPED: out_of_bailiwick_names_resolved_iteratively_from_root_hints needs port 53 on 127.0.0.71-73");
+        return;
+    };
+    let s1 = Scripted::start(ip("127.0.0.1"), zone, Faults::default()).await;
+    let mut proposal = Proposal::default();
+    proposal
+        .add_arg(&format!("ns1.test/{}", s1.addr))
+        .expect("ns1");
+    proposal.add_arg("ns.example").expect("ns.example");
+    let mut p = profile();
+    p.resolver = ResolverSettings::RootHints {
+        roots: vec![ip("127.0.0.71")],
+    };
+    let report = run_check(&origin("test."), &proposal, &p).await;
+    assert_findings(&report, &[]);
+    assert!(report
+        .queries
+        .iter()
+        .any(|q| q.server == "ns.example." && q.address.to_string() == "127.0.0.73:53"));
+}

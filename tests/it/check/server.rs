@@ -201,6 +201,33 @@ fn answer(zone: &Zone, faults: &Faults, query: &[u8], udp: bool) -> Option<Vec<u
         }
         return reply.to_vec().ok();
     }
+    // Below a zone cut (NS records at a name under the origin): a referral with glue.
+    if let Some(cut) = zone
+        .records
+        .iter()
+        .filter(|r| {
+            r.record_type() == RecordType::NS && r.name != zone.origin && r.name.zone_of(&qname)
+        })
+        .map(|r| r.name.clone())
+        .max_by_key(|n| n.num_labels())
+    {
+        for ns in zone
+            .records
+            .iter()
+            .filter(|r| r.name == cut && r.record_type() == RecordType::NS)
+        {
+            reply.add_authority(ns.clone());
+            if let RData::NS(target) = &ns.data {
+                for glue in zone.records.iter().filter(|r| {
+                    r.name == target.0
+                        && matches!(r.record_type(), RecordType::A | RecordType::AAAA)
+                }) {
+                    reply.add_additional(glue.clone());
+                }
+            }
+        }
+        return reply.to_vec().ok();
+    }
     reply.metadata.authoritative = !faults.no_aa;
     let dnssec_ok = query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
     let at_name: Vec<&Record> = zone
