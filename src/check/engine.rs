@@ -1100,9 +1100,10 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
         } else if let Err(e) =
             dnssec::validate_rrset(zone, RecordType::DNSKEY, records, &trusted, now)
         {
+            let (major, e) = invalidity(e);
             f.add(
                 CheckId::DnssecValid,
-                true,
+                major,
                 at,
                 format!("the DNSKEY RRset is not validly signed by a key a DS points to: {e}"),
             );
@@ -1118,9 +1119,10 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
                     &zone_keys,
                     now,
                 ) {
+                    let (major, e) = invalidity(e);
                     f.add(
                         CheckId::DnssecValid,
-                        true,
+                        major,
                         at,
                         format!("the SOA is not validly signed: {e}"),
                     );
@@ -1158,6 +1160,14 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
                     .push_str(&format!(" (served DNSKEY {})", list(tags)));
             }
         }
+    }
+}
+
+/// An unverifiable signature (an algorithm the checker lacks) is a minor finding.
+fn invalidity(e: dnssec::Invalidity) -> (bool, String) {
+    match e {
+        dnssec::Invalidity::Invalid(m) => (true, m),
+        dnssec::Invalidity::Unverifiable(m) => (false, m),
     }
 }
 
