@@ -957,14 +957,30 @@ fn judge_glue(proposal: &Proposal, p: &Probed, at: At<'_>, f: &mut Findings<'_>)
                         _ => None,
                     })
                     .collect();
-                if served != glue {
+                // Glue the zone does not confirm sends resolvers astray (major, Zonemaster's
+                // IN_BAILIWICK_ADDR_MISMATCH); an address only the zone has is minor
+                // (EXTRA_ADDRESS_CHILD): resolvers still reach the server through the glue.
+                let unconfirmed: Vec<&IpAddr> = glue.difference(&served).collect();
+                let extra: Vec<&IpAddr> = served.difference(&glue).collect();
+                if !unconfirmed.is_empty() {
                     f.add(
                         CheckId::GlueMatch,
                         true,
                         at,
                         format!(
-                            "the zone serves {qtype} {} for {name}, but the proposed glue has {}",
-                            list(&served),
+                            "the proposed glue for {name} has {qtype} {}, which the zone does not serve; the zone serves {qtype} {}",
+                            list(&unconfirmed),
+                            list(&served)
+                        ),
+                    );
+                } else if !extra.is_empty() {
+                    f.add(
+                        CheckId::GlueMatch,
+                        false,
+                        at,
+                        format!(
+                            "the zone serves {qtype} {} for {name}, which the proposed glue lacks (glue: {})",
+                            list(&extra),
                             list(&glue)
                         ),
                     );

@@ -569,3 +569,18 @@ async fn out_of_bailiwick_names_resolved_iteratively_from_root_hints() {
         .iter()
         .any(|q| q.server == "ns.example." && q.address.to_string() == "127.0.0.73:53"));
 }
+
+#[tokio::test]
+async fn zone_address_missing_from_the_glue_is_a_warning() {
+    let mut z = test_zone(1);
+    z.add_address(&name("ns2.test."), ip("::1"));
+    let (_s, proposal) = two_servers(z.clone(), z, Faults::default()).await;
+    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    assert_findings(&report, &[(GlueMatch, Warning)]);
+    assert!(
+        report.findings[0].message.contains("AAAA ::1"),
+        "{}",
+        report.findings[0].message
+    );
+    assert_eq!(report.verdict, Verdict::Warn);
+}
