@@ -583,7 +583,10 @@ fn judge_transport(zone: &Name, probed: &[Probed], f: &mut Findings<'_>) {
             let m = &a.message;
             let rc = m.metadata.response_code;
             let rcode = rcode_name(rc);
-            if (m.metadata.recursion_available && rc != ResponseCode::Refused)
+            // As Zonemaster's NAMESERVER01: RA set, or a resolved answer (data or NXDOMAIN)
+            // for a name no authoritative-only server holds.
+            if m.metadata.recursion_available
+                || rc == ResponseCode::NXDomain
                 || !m.answers.is_empty()
             {
                 let qname = m
