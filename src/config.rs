@@ -28,6 +28,19 @@ pub struct Config {
     pub zone: ZoneSettings,
     pub audit: AuditSettings,
     pub check: CheckSettings,
+    pub server: ServerSettings,
+    pub workflow: WorkflowSettings,
+    pub client: ClientSettings,
+}
+
+/// The API client (`rootdesk request ...`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientSettings {
+    /// The daemon's base URL.
+    pub server: Option<String>,
+    /// A bearer token; prefer ROOTDESK_TOKEN to keeping it in a file.
+    pub token: Option<String>,
 }
 
 /// How the root zone is published.
@@ -65,6 +78,59 @@ pub struct AuditSettings {
 pub struct CheckSettings {
     /// Policy profile (TOML); empty: the built-in default profile.
     pub profile: Option<PathBuf>,
+    /// Lab only: the port to probe at an address instead of 53 (`"127.0.0.11" = 5301`).
+    pub ports: std::collections::BTreeMap<String, u16>,
+}
+
+/// The daemon (`rootdesk serve`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub listen: String,
+    /// Certificate chain and private key (PEM) for HTTPS; both or neither.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// `text` or `json` logs.
+    pub log_format: String,
+    /// How often the daemon looks for checks to run, in milliseconds.
+    pub check_poll_ms: u64,
+    /// How often reminders and expiry are swept, in seconds.
+    pub sweep_interval_secs: u64,
+}
+
+/// The request workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkflowSettings {
+    /// Days a request may wait on the TLD before it expires.
+    pub expire_days: u32,
+    /// Days of waiting on the TLD after which it is reminded.
+    pub reminder_days: Vec<u32>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: "127.0.0.1:8053".into(),
+            tls_cert: None,
+            tls_key: None,
+            max_body_bytes: 1 << 20,
+            log_format: "text".into(),
+            check_poll_ms: 500,
+            sweep_interval_secs: 300,
+        }
+    }
+}
+
+impl Default for WorkflowSettings {
+    fn default() -> Self {
+        WorkflowSettings {
+            expire_days: 30,
+            reminder_days: vec![7, 21],
+        }
+    }
 }
 
 impl Default for Config {
@@ -74,6 +140,9 @@ impl Default for Config {
             zone: ZoneSettings::default(),
             audit: AuditSettings::default(),
             check: CheckSettings::default(),
+            server: ServerSettings::default(),
+            workflow: WorkflowSettings::default(),
+            client: ClientSettings::default(),
         }
     }
 }
@@ -215,7 +284,12 @@ fn apply_env(
 
 /// Settings whose default is absent (None), so that they are missing from the defaults table.
 fn is_optional_key(path: &[String]) -> bool {
-    matches!(path, [a, b] if a == "check" && b == "profile")
+    matches!(
+        path,
+        [a, b] if (a == "check" && b == "profile")
+            || (a == "server" && (b == "tls_cert" || b == "tls_key"))
+            || (a == "client" && (b == "server" || b == "token"))
+    )
 }
 
 fn merge(base: &mut toml::Value, overlay: toml::Value) {

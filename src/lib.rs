@@ -10,11 +10,14 @@
 //! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export, verify.
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
 
+pub mod api;
 pub mod audit;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod desk;
 pub mod error;
+pub mod lab;
 pub mod registry;
 pub mod store;
 pub mod workflow;

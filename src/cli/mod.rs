@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod audit;
 mod check;
+mod request;
+mod serve;
 mod tld;
 mod token;
 mod zone;
@@ -45,6 +47,8 @@ pub enum Command {
     Tld(tld::TldCmd),
     Token(token::TokenCmd),
     Check(check::CheckCmd),
+    Serve(serve::Serve),
+    Request(request::RequestCmd),
     /// Copy the database with SQLite's online backup (safe while the daemon runs)
     Backup {
         /// The copy to write; it must not exist yet
@@ -91,7 +95,7 @@ impl Cli {
         if let Some(db) = self.db {
             config.db = db;
         }
-        let ctx = Context { config };
+        let mut ctx = Context { config };
         match self.command {
             Command::Init => {
                 // An existing key file is refused before a new database is created, so that
@@ -134,6 +138,8 @@ impl Cli {
             Command::Tld(cmd) => cmd.run(&ctx)?,
             Command::Token(cmd) => cmd.run(&ctx)?,
             Command::Check(cmd) => return cmd.run(&ctx),
+            Command::Serve(cmd) => cmd.run(&mut ctx)?,
+            Command::Request(cmd) => cmd.run(&ctx)?,
             Command::Backup { file } => {
                 if file.exists() {
                     return Err(Error::Failed(format!(

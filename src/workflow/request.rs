@@ -68,8 +68,29 @@ pub struct Request {
     pub last_check: Option<(CheckPhase, u32, Verdict)>,
 }
 
-fn wrong_state(action: &'static str, state: State) -> WorkflowError {
-    let allowed = table::allowed_from(action);
+fn wrong_state(event: &'static str, state: State) -> WorkflowError {
+    let allowed = table::allowed_from(event);
+    let action = match event {
+        "accepted" => "acceptance",
+        "amended" => "an amendment",
+        "confirmed" => "confirming",
+        "declined" => "declining",
+        "question-asked" => "asking a question",
+        "answered" => "answering",
+        "approved" => "approval",
+        "evaluated" => "an evaluation",
+        "rejected" => "rejection",
+        "implemented" => "implementation",
+        "withdrawn" => "withdrawal",
+        "reminded" => "a reminder",
+        "expired" => "expiry",
+        "check"
+        | "check-passed"
+        | "check-failed"
+        | "supplemental-check-passed"
+        | "supplemental-check-failed" => "a check result",
+        other => other,
+    };
     WorkflowError::WrongState {
         action,
         state,

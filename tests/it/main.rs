@@ -3,4 +3,5 @@
 mod audit;
 mod check;
 mod common;
+mod daemon;
 mod foundation;

@@ -1,0 +1,452 @@
+//! The HTTP API (DESIGN §8.1): JSON under `/v1`, bearer tokens, strict bodies.
+//!
+//! Every handler names the caller first (`caller(..)`), then hands the desk a named action on a
+//! named request; the desk's permission gate runs before anything is read or written. Errors
+//! leave through [`error::ApiError`], the one place that maps them to a status and a stable
+//! label. Blocking SQLite work runs on tokio's blocking pool.
+
+pub mod error;
+mod server;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+pub use error::ApiError;
+pub use server::{serve, ServeOptions, Server};
+use wire::*;
+
+use crate::audit::EventQuery;
+use crate::desk::{Action, Caller, Desk, DeskError, Submission};
+use crate::registry::TldLabel;
+use crate::store::{RequestFilter, Role};
+use crate::workflow::Command;
+
+/// The peer address of the connection, put there by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+type AppState = Arc<Desk>;
+
+/// The API's routes over a desk.
+pub fn router(desk: Arc<Desk>, max_body: usize) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/tlds", get(list_tlds))
+        .route("/v1/tlds/{label}", get(show_tld))
+        .route("/v1/zone", get(zone))
+        .route("/v1/check", post(dry_run_check))
+        .route("/v1/documents", post(upload_document))
+        .route("/v1/requests", post(submit).get(list_requests))
+        .route("/v1/requests/{ticket}", get(show_request))
+        .route("/v1/requests/{ticket}/checks", get(request_checks))
+        .route("/v1/requests/{ticket}/{action}", post(act))
+        .route("/v1/audit", get(audit_events))
+        .route("/v1/audit/checkpoints", get(audit_checkpoints))
+        .fallback(|| async { ApiError::not_found("no such resource; the API lives under /v1") })
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .with_state(desk)
+}
+
+/// Runs blocking desk work off the async runtime.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DeskError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
+}
+
+/// The authenticated caller, or 401.
+async fn caller(
+    desk: &AppState,
+    headers: &HeaderMap,
+    peer: Option<Peer>,
+) -> Result<Caller, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::unauthenticated(
+            "this needs a bearer token: Authorization: Bearer <token> (`rootdesk token issue`)",
+        ));
+    };
+    let secret = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "auth-invalid",
+                "expected Authorization: Bearer <token>",
+            )
+        })?
+        .to_string();
+    let desk = desk.clone();
+    let source = peer.map(|p| p.0.ip().to_string());
+    blocking(move || desk.authenticate(&secret, source))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "auth-invalid",
+                "the token is unknown, revoked or expired",
+            )
+        })
+}
+
+/// Parses a JSON body strictly, naming the field that is wrong.
+fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "the request body is too large",
+            )
+        } else {
+            ApiError::invalid("body", e.body_text())
+        }
+    })?;
+    let bytes: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &body
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        ApiError::invalid(&field, format!("{field}: {}", e.inner()))
+    })
+}
+
+async fn healthz(State(desk): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let serial = blocking(move || desk.with_store(|s| Ok(s.current_serial()?))).await?;
+    Ok(Json(
+        serde_json::json!({ "status": "ok", "serial": serial }),
+    ))
+}
+
+async fn list_tlds(State(desk): State<AppState>) -> Result<Response, ApiError> {
+    let tlds = blocking(move || desk.with_store(|s| Ok(s.tlds()?))).await?;
+    Ok(Json(tlds).into_response())
+}
+
+async fn show_tld(
+    State(desk): State<AppState>,
+    Path(label): Path<String>,
+) -> Result<Response, ApiError> {
+    let label = TldLabel::parse(&label).map_err(|e| ApiError::invalid("label", e.to_string()))?;
+    let record = blocking(move || desk.with_store(|s| Ok(s.tld(&label)?))).await?;
+    record
+        .map(|r| Json(r).into_response())
+        .ok_or_else(|| ApiError::not_found("no such TLD"))
+}
+
+async fn zone(State(desk): State<AppState>) -> Result<Response, ApiError> {
+    let zone = blocking(move || desk.with_store(|s| Ok(s.zone(None)?))).await?;
+    let zone = zone.ok_or_else(|| ApiError::not_found("nothing has been published yet"))?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/dns; charset=utf-8")],
+        crate::zonefile::render_root_zone(&zone),
+    )
+        .into_response())
+}
+
+async fn dry_run_check(
+    State(desk): State<AppState>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller(&desk, &headers, peer.map(|p| p.0)).await?;
+    let body: CheckBody = parse_body(body)?;
+    let zone = hickory_proto::rr::Name::from_ascii(format!("{}.", body.zone.trim_end_matches('.')))
+        .map_err(|e| ApiError::invalid("zone", format!("zone: {e}")))?;
+    let proposal = desk.check_proposal(&body.delegation);
+    let report = crate::check::run_check(&zone, &proposal, &desk.settings.profile).await;
+    Ok(Json(report).into_response())
+}
+
+async fn upload_document(
+    State(desk): State<AppState>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
+    let body = body.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "the document is too large",
+        )
+    })?;
+    if body.is_empty() {
+        return Err(ApiError::invalid("body", "the document is empty"));
+    }
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let sha256 = blocking(move || desk.store_document(&who, &body, &media_type)).await?;
+    Ok((StatusCode::CREATED, Json(DocumentStored { sha256 })).into_response())
+}
+
+async fn submit(
+    State(desk): State<AppState>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
+    let body: SubmissionBody = parse_body(body)?;
+    let submission = Submission {
+        tld: body.tld,
+        priority: body.priority,
+        emergency_reason: body.emergency_reason,
+        proposal: proposal_from_value(body.proposal)?,
+    };
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 200)
+                .map(String::from)
+                .ok_or_else(|| {
+                    ApiError::invalid("Idempotency-Key", "use 1 to 200 visible ASCII characters")
+                })
+        })
+        .transpose()?;
+    let (request, created) =
+        blocking(move || desk.submit(&who, submission, key.as_deref())).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let location = format!("/v1/requests/{}", request.ticket);
+    Ok((
+        status,
+        [(header::LOCATION, location)],
+        Json(RequestView::new(request)),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    tld: Option<String>,
+    state: Option<String>,
+    #[serde(default)]
+    open: bool,
+    limit: Option<u32>,
+}
+
+async fn list_requests(
+    State(desk): State<AppState>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
+    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let filter = RequestFilter {
+        tlds: query.tld.map(|t| vec![t]),
+        state: query.state,
+        open_only: query.open,
+        limit: query.limit.unwrap_or(100).min(1000),
+    };
+    let requests = blocking(move || desk.list(&who, filter)).await?;
+    Ok(Json(RequestList { requests }).into_response())
+}
+
+async fn show_request(
+    State(desk): State<AppState>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    Path(ticket): Path<String>,
+) -> Result<Response, ApiError> {
+    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
+    let view = blocking(move || {
+        let request = desk.read(&who, &ticket)?;
+        let (history, checks) = desk.with_store(|s| {
+            Ok((
+                s.request_history(&ticket)?,
+                s.checks_of(&ticket)?
+                    .into_iter()
+                    .map(|(job, _)| job)
+                    .collect(),
+            ))
+        })?;
+        let mut view = RequestView::new(request);
+        view.history = Some(history);
+        view.checks = Some(checks);
+        Ok(view)
+    })
+    .await?;
+    Ok(Json(view).into_response())
+}
+
+async fn request_checks(
+    State(desk): State<AppState>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    Path(ticket): Path<String>,
+) -> Result<Response, ApiError> {
+    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
+    let checks = blocking(move || {
+        desk.read(&who, &ticket)?;
+        desk.with_store(|s| Ok(s.checks_of(&ticket)?))
+    })
+    .await?;
+    let checks: Vec<serde_json::Value> = checks
+        .into_iter()
+        .map(|(job, report)| serde_json::json!({ "job": job, "report": report }))
+        .collect();
+    Ok(Json(serde_json::json!({ "checks": checks })).into_response())
+}
+
+async fn act(
+    State(desk): State<AppState>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    Path((ticket, action)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
+    let action = match action.as_str() {
+        "amend" => Action::Amend,
+        "withdraw" => Action::Withdraw,
+        "confirm" => Action::Confirm,
+        "decline" => Action::Decline,
+        "answer" => Action::Answer,
+        "approve" => Action::Approve,
+        "reject" => Action::Reject,
+        "ask" => Action::Ask,
+        "evaluate" => Action::Evaluate,
+        "implement" => Action::Implement,
+        other => {
+            return Err(ApiError::not_found(format!(
+                "no action {other:?}: amend, withdraw, confirm, decline, answer, approve, reject, ask, evaluate or implement"
+            )))
+        }
+    };
+    // The permission gate comes before the body is read.
+    {
+        let (desk, who, ticket) = (desk.clone(), who.clone(), ticket.clone());
+        blocking(move || desk.authorize(&who, &ticket, action)).await?;
+    }
+    let command = match action {
+        Action::Amend => {
+            let b: AmendBody = parse_body(body)?;
+            Command::Amend {
+                proposal: Box::new(proposal_from_value(b.proposal)?),
+            }
+        }
+        Action::Withdraw => Command::Withdraw {
+            reason: parse_body::<ReasonBody>(body)?.reason,
+        },
+        Action::Confirm => {
+            parse_body::<EmptyBody>(body)?;
+            Command::Confirm
+        }
+        Action::Decline => Command::Decline {
+            reason: parse_body::<ReasonBody>(body)?.reason,
+        },
+        Action::Answer => Command::Answer {
+            answer: parse_body::<AnswerBody>(body)?.answer,
+        },
+        Action::Approve => Command::Approve {
+            note: parse_body::<NoteBody>(body)?.note,
+        },
+        Action::Reject => Command::Reject {
+            reason: parse_body::<ReasonBody>(body)?.reason,
+        },
+        Action::Ask => Command::Ask {
+            question: parse_body::<QuestionBody>(body)?.question,
+        },
+        Action::Evaluate => Command::Evaluate {
+            evaluation: parse_body::<EvaluateBody>(body)?.evaluation,
+        },
+        Action::Implement => {
+            parse_body::<EmptyBody>(body)?;
+            Command::Implement { serial: None }
+        }
+        Action::Read => return Err(ApiError::not_found("reading is GET /v1/requests/{ticket}")),
+    };
+    let request = blocking(move || desk.act(&who, &ticket, action, command)).await?;
+    Ok(Json(RequestView::new(request)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    from: Option<u64>,
+    to: Option<u64>,
+    tld: Option<String>,
+    request: Option<String>,
+    kind: Option<String>,
+    actor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn audit_events(
+    State(desk): State<AppState>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
+    if who.role == Role::Contact {
+        return Err(ApiError::forbidden(
+            "the audit trail is for desk staff and auditors",
+        ));
+    }
+    let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let query = EventQuery {
+        from_seq: q.from,
+        to_seq: q.to,
+        tld: q.tld,
+        request: q.request,
+        kind: q.kind,
+        actor: q.actor,
+        limit: Some(q.limit.unwrap_or(1000).min(10_000)),
+        ..EventQuery::default()
+    };
+    let events = blocking(move || desk.with_store(|s| Ok(s.events(&query)?))).await?;
+    Ok(Json(serde_json::json!({ "events": events })).into_response())
+}
+
+async fn audit_checkpoints(
+    State(desk): State<AppState>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
+    if who.role == Role::Contact {
+        return Err(ApiError::forbidden(
+            "the audit trail is for desk staff and auditors",
+        ));
+    }
+    let checkpoints = blocking(move || desk.with_store(|s| Ok(s.checkpoints(1, None)?))).await?;
+    Ok(Json(serde_json::json!({ "checkpoints": checkpoints })).into_response())
+}

@@ -1,0 +1,331 @@
+//! `rootdesk serve`: the daemon, and `serve --demo`, a whole desk on one machine.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use time::OffsetDateTime;
+
+use super::Context;
+use crate::api::{ServeOptions, Server};
+use crate::audit::{self, Actor};
+use crate::check::Profile;
+use crate::desk::{Desk, DeskSettings};
+use crate::error::{Error, Result};
+use crate::lab::{healthy_zone, LabServer};
+use crate::registry::parse_tld_lines;
+use crate::store::{PublishTtls, Role, Store};
+use crate::zonefile;
+
+const DEMO_ZONE: &str = include_str!("../../fixtures/demo/root.zone");
+const DEMO_TLDS: &str = include_str!("../../fixtures/demo/tlds.jsonl");
+
+/// Run the daemon: the HTTP API, the technical checks, reminders and expiry, checkpoints
+#[derive(Debug, Args)]
+pub struct Serve {
+    /// Address to listen on [default: server.listen, 127.0.0.1:8053]
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// A self-contained demo: a new database with a fixture registry, lab name servers on
+    /// loopback, tokens and a walk-through printed on start
+    #[arg(long)]
+    pub demo: bool,
+    /// Log format on standard error: text or json [default: server.log_format]
+    #[arg(long)]
+    pub log_format: Option<String>,
+}
+
+fn init_logging(format: &str) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROOTDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match format {
+        "json" => builder.json().try_init(),
+        "text" => builder.try_init(),
+        other => {
+            return Err(Error::Usage(format!(
+                "log format {other:?}: use text or json"
+            )))
+        }
+    };
+    // A subscriber set already (tests) is fine.
+    let _ = result;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The desk's settings from the configuration.
+pub fn desk_settings(ctx: &Context) -> Result<DeskSettings> {
+    let profile = match &ctx.config.check.profile {
+        Some(path) => Profile::load(path).map_err(Error::failed)?,
+        None => Profile::default(),
+    };
+    let mut check_ports = BTreeMap::new();
+    for (address, port) in &ctx.config.check.ports {
+        let ip: IpAddr = address
+            .parse()
+            .map_err(|_| Error::Usage(format!("check.ports: {address:?} is not an IP address")))?;
+        check_ports.insert(ip, *port);
+    }
+    let zone = &ctx.config.zone;
+    Ok(DeskSettings {
+        expire_days: ctx.config.workflow.expire_days,
+        reminder_days: ctx.config.workflow.reminder_days.clone(),
+        ttls: PublishTtls {
+            ns: zone.ns_ttl,
+            ds: zone.ds_ttl,
+            glue: zone.glue_ttl,
+        },
+        profile,
+        check_ports,
+    })
+}
+
+fn serve_options(
+    ctx: &Context,
+    listen: SocketAddr,
+    key: Option<ed25519_dalek::SigningKey>,
+) -> Result<ServeOptions> {
+    let s = &ctx.config.server;
+    let tls = match (&s.tls_cert, &s.tls_key) {
+        (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+        (None, None) => None,
+        _ => {
+            return Err(Error::Usage(
+                "server.tls_cert and server.tls_key go together".into(),
+            ))
+        }
+    };
+    let every = ctx.config.audit.checkpoint_interval_secs;
+    Ok(ServeOptions {
+        listen,
+        tls,
+        max_body_bytes: s.max_body_bytes,
+        check_poll: Duration::from_millis(s.check_poll_ms.max(10)),
+        sweep_interval: Duration::from_secs(s.sweep_interval_secs.max(1)),
+        checkpoints: key
+            .filter(|_| every > 0)
+            .map(|k| (Duration::from_secs(every), k)),
+    })
+}
+
+impl Serve {
+    pub fn run(self, ctx: &mut Context) -> Result<()> {
+        let log_format = self
+            .log_format
+            .clone()
+            .unwrap_or_else(|| ctx.config.server.log_format.clone());
+        init_logging(&log_format)?;
+        let runtime = tokio::runtime::Runtime::new()
+            .map_err(|e| Error::failed(format!("cannot start the runtime: {e}")))?;
+        runtime.block_on(async {
+            if self.demo {
+                return self.demo(ctx).await;
+            }
+            let listen = self
+                .listen
+                .clone()
+                .unwrap_or_else(|| ctx.config.server.listen.clone());
+            let listen: SocketAddr = listen.parse().map_err(|_| {
+                Error::Usage(format!("listen address {listen:?}: expected IP:PORT"))
+            })?;
+            let store = ctx.open_store()?;
+            let key_path = ctx.config.beside_db(&ctx.config.audit.signing_key);
+            let key = match audit::checkpoint::load_signing_key(&key_path) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no periodic checkpoints without the signing key");
+                    None
+                }
+            };
+            let desk = Arc::new(Desk::new(store, desk_settings(ctx)?));
+            let options = serve_options(ctx, listen, key)?;
+            let scheme = if options.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let server = Server::start(desk, options)
+                .await
+                .map_err(|e| Error::failed(format!("cannot listen on {listen}: {e}")))?;
+            println!(
+                "rootdesk serving {scheme}://{} (database {})",
+                server.addr,
+                ctx.config.db.display()
+            );
+            shutdown_signal().await;
+            server.shutdown().await;
+            Ok(())
+        })
+    }
+
+    async fn demo(&self, ctx: &mut Context) -> Result<()> {
+        let dir = std::env::temp_dir().join(format!(
+            "rootdesk-demo-{}-{}",
+            std::process::id(),
+            OffsetDateTime::now_utc().unix_timestamp()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        ctx.config.db = dir.join("rootdesk.db");
+        let now = OffsetDateTime::now_utc();
+        let mut store = Store::create(&ctx.config.db)?;
+        let key_path = ctx.config.beside_db(&ctx.config.audit.signing_key);
+        let key = audit::checkpoint::create_signing_key(&key_path)?;
+        let zone = zonefile::parse_root_zone(DEMO_ZONE, &PathBuf::from("fixtures/demo/root.zone"))?;
+        store.import_zone(&zone, "demo fixtures", &Actor::system("demo"), now)?;
+        let records = parse_tld_lines(DEMO_TLDS)
+            .map_err(|e| Error::failed(format!("demo fixtures, line {}: {}", e.line, e.reason)))?;
+        store.import_tlds(&records, &Actor::system("demo"), now)?;
+
+        // Two lab name servers for xa, on their own loopback addresses.
+        let ips = [
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11)),
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 12)),
+        ];
+        let zone_text = healthy_zone("xa", &[("ns1.nic.xa", ips[0]), ("ns2.nic.xa", ips[1])]);
+        let mut lab = Vec::new();
+        let mut check_ports = BTreeMap::new();
+        for ip in ips {
+            let server = LabServer::start(ip, 0, "xa.", &zone_text)
+                .await
+                .map_err(|e| {
+                    Error::failed(format!("cannot start a lab name server on {ip}: {e}"))
+                })?;
+            check_ports.insert(ip, server.addr.port());
+            lab.push(server);
+        }
+        let mut settings = desk_settings(ctx)?;
+        settings.profile = Profile::lab();
+        settings.check_ports = check_ports;
+
+        let actor = Actor::system("demo");
+        let mut tokens = Vec::new();
+        for (role, subject) in [
+            (Role::Contact, "xa-admin"),
+            (Role::Contact, "xa-tech"),
+            (Role::Staff, "demo-staff"),
+            (Role::Auditor, "demo-auditor"),
+        ] {
+            let (_, secret) = store.issue_token(role, subject, None, &actor, now)?;
+            tokens.push(secret);
+        }
+        let desk = Arc::new(Desk::new(store, settings));
+        let wanted: SocketAddr = self
+            .listen
+            .clone()
+            .unwrap_or_else(|| ctx.config.server.listen.clone())
+            .parse()
+            .map_err(|_| Error::Usage("listen address: expected IP:PORT".into()))?;
+        let mut options = serve_options(ctx, wanted, Some(key))?;
+        options.check_poll = Duration::from_millis(100);
+        let server = match Server::start(desk.clone(), options.clone()).await {
+            Ok(s) => s,
+            Err(_) => {
+                // The usual port is taken: any free one will do for a demo.
+                options.listen = SocketAddr::new(wanted.ip(), 0);
+                Server::start(desk, options)
+                    .await
+                    .map_err(|e| Error::failed(format!("cannot listen: {e}")))?
+            }
+        };
+        let ticket = format!(
+            "RD-{:04}{:02}{:02}-0001",
+            now.year(),
+            u8::from(now.month()),
+            now.day()
+        );
+        println!(
+            "{}",
+            walkthrough(&server.addr, &dir, &tokens, &ticket, &lab)
+        );
+        shutdown_signal().await;
+        server.shutdown().await;
+        for s in lab {
+            s.stop().await;
+        }
+        Ok(())
+    }
+}
+
+fn walkthrough(
+    addr: &SocketAddr,
+    dir: &std::path::Path,
+    tokens: &[String],
+    ticket: &str,
+    lab: &[LabServer],
+) -> String {
+    let db = dir.join("rootdesk.db");
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "rootdesk".into());
+    let lab_list: Vec<String> = lab.iter().map(|s| s.addr.to_string()).collect();
+    format!(
+        r#"rootdesk demo: serving http://{addr}
+database:      {db}
+lab servers:   {lab} (zone xa., probed by the checks)
+
+Tokens (each shown only now):
+  xa admin contact   {admin}
+  xa tech contact    {tech}
+  desk staff         {staff}
+  auditor            {auditor}
+
+Walk one request through, in another terminal (copy and paste):
+
+export RD=http://{addr} ADMIN={admin} TECH={tech} STAFF={staff} AUDITOR={auditor}
+# 1. xa's admin contact proposes two new name servers; the check starts at once.
+curl -s -X POST $RD/v1/requests -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+  -d '{{"tld":"xa","proposal":{{"kind":"delegation","delegation":{{"nameservers":[{{"name":"ns1.nic.xa","addresses":["127.0.0.11"]}},{{"name":"ns2.nic.xa","addresses":["127.0.0.12"]}}]}}}}}}'
+# 2. A moment later the check has passed and the contacts are asked (contact-confirmation).
+curl -s $RD/v1/requests/{ticket} -H "Authorization: Bearer $ADMIN"
+# 3. Both contacts confirm.
+curl -s -X POST $RD/v1/requests/{ticket}/confirm -H "Authorization: Bearer $ADMIN"
+curl -s -X POST $RD/v1/requests/{ticket}/confirm -H "Authorization: Bearer $TECH"
+# 4. Staff approve; the supplemental check runs; then staff implement.
+curl -s -X POST $RD/v1/requests/{ticket}/approve -H "Authorization: Bearer $STAFF"
+sleep 1; curl -s -X POST $RD/v1/requests/{ticket}/implement -H "Authorization: Bearer $STAFF"
+# 5. The new root zone data, with xa's new name servers under a new serial.
+curl -s $RD/v1/zone
+# 6. The auditor reads the trail; anyone verifies it.
+curl -s "$RD/v1/audit?request={ticket}" -H "Authorization: Bearer $AUDITOR"
+{exe} --db {db} audit verify
+
+The same with the command-line client:
+{exe} request submit --server $RD --token $ADMIN --tld xa --ns ns1.nic.xa/127.0.0.11 --ns ns2.nic.xa/127.0.0.12
+{exe} request show {ticket} --server $RD --token $ADMIN
+
+Stop with Ctrl-C."#,
+        db = db.display(),
+        lab = lab_list.join(", "),
+        admin = tokens[0],
+        tech = tokens[1],
+        staff = tokens[2],
+        auditor = tokens[3],
+    )
+}

@@ -1,0 +1,808 @@
+//! The desk: carries stored requests through the workflow.
+//!
+//! Every command runs in one database transaction: the request is replayed from its events,
+//! the caller's permission is checked, the workflow decides, the new events go into the audit
+//! trail and the projection is updated, and follow-up work (a check to run, a publication to
+//! make) is recorded in the same transaction. The HTTP API and the daemon's background tasks
+//! both come through here, so there is one way to change a request.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+
+use hickory_proto::rr::Name;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::audit::{Actor, NewEvent};
+use crate::check::{self, Profile};
+use crate::registry::{Delegation, TldLabel};
+use crate::store::{self, PublishTtls, Role, Store, StoreError, Token};
+use crate::workflow::{
+    CheckPhase, Command, Event, Facts, Party, Priority, Proposal, Recorded, Request, State,
+    Verdict, WorkflowError,
+};
+
+/// Why the desk refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Who calls, as the API authenticated them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Caller {
+    pub token: String,
+    pub role: Role,
+    pub subject: String,
+    /// The client's address.
+    pub source: Option<String>,
+}
+
+impl Caller {
+    pub fn from_token(token: &Token, source: Option<String>) -> Caller {
+        Caller {
+            token: token.id.clone(),
+            role: token.role,
+            subject: token.subject.clone(),
+            source,
+        }
+    }
+
+    /// The workflow's view of the caller.
+    pub fn party(&self) -> Party {
+        match self.role {
+            Role::Contact => Party::Contact(self.subject.clone()),
+            Role::Staff => Party::Staff(self.subject.clone()),
+            // Auditors never act; a party is needed only to refuse them.
+            Role::Auditor => Party::Staff(format!("auditor:{}", self.subject)),
+        }
+    }
+
+    /// The audit trail's view of the caller.
+    pub fn actor(&self) -> Actor {
+        Actor::token(
+            &self.token,
+            Some(self.role.as_str()),
+            (self.role == Role::Contact).then_some(self.subject.as_str()),
+        )
+    }
+}
+
+/// A clock that tests can set; `None` is the system clock.
+#[derive(Debug, Default)]
+pub struct Clock(Mutex<Option<OffsetDateTime>>);
+
+impl Clock {
+    pub fn now(&self) -> OffsetDateTime {
+        self.0
+            .lock()
+            .map(|t| t.unwrap_or_else(OffsetDateTime::now_utc))
+            .unwrap_or_else(|_| OffsetDateTime::now_utc())
+    }
+
+    pub fn set(&self, time: OffsetDateTime) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = Some(time);
+        }
+    }
+
+    pub fn advance(&self, by: time::Duration) {
+        let next = self.now() + by;
+        self.set(next);
+    }
+}
+
+/// What the desk needs to know beyond the database.
+#[derive(Debug, Clone)]
+pub struct DeskSettings {
+    /// Days a request may wait on the TLD before it expires.
+    pub expire_days: u32,
+    /// Days in a TLD-owned state after which the TLD is reminded.
+    pub reminder_days: Vec<u32>,
+    pub ttls: PublishTtls,
+    pub profile: Profile,
+    /// Lab only: the port to probe at each address (default 53).
+    pub check_ports: BTreeMap<IpAddr, u16>,
+}
+
+/// A submission, as the API receives it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    pub tld: String,
+    #[serde(default)]
+    pub priority: Priority,
+    #[serde(default)]
+    pub emergency_reason: Option<String>,
+    pub proposal: Proposal,
+}
+
+/// What the API's actions are called, for permissions and refusal events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Read,
+    Amend,
+    Withdraw,
+    Answer,
+    Confirm,
+    Decline,
+    Approve,
+    Reject,
+    Ask,
+    Evaluate,
+    Implement,
+}
+
+impl Action {
+    fn staff_only(self) -> bool {
+        matches!(
+            self,
+            Action::Approve | Action::Reject | Action::Ask | Action::Evaluate | Action::Implement
+        )
+    }
+}
+
+/// The desk over one database.
+pub struct Desk {
+    store: Mutex<Store>,
+    pub clock: Clock,
+    pub settings: DeskSettings,
+}
+
+fn lock_failed() -> DeskError {
+    DeskError::Store(StoreError::Corrupt(
+        "the database handle was poisoned by an earlier panic; restart the daemon".into(),
+    ))
+}
+
+impl Desk {
+    pub fn new(store: Store, settings: DeskSettings) -> Desk {
+        Desk {
+            store: Mutex::new(store),
+            clock: Clock::default(),
+            settings,
+        }
+    }
+
+    /// Runs `f` with the database.
+    pub fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, DeskError>,
+    ) -> Result<T, DeskError> {
+        let mut store = self.store.lock().map_err(|_| lock_failed())?;
+        f(&mut store)
+    }
+
+    /// The caller a bearer secret stands for, if it is valid now.
+    pub fn authenticate(
+        &self,
+        secret: &str,
+        source: Option<String>,
+    ) -> Result<Option<Caller>, DeskError> {
+        let now = self.clock.now();
+        self.with_store(|s| {
+            Ok(s.authenticate(secret, now)?
+                .map(|t| Caller::from_token(&t, source)))
+        })
+    }
+
+    /// Records a refused attempt on a request in the audit trail.
+    pub fn record_refusal(
+        &self,
+        caller: &Caller,
+        ticket: Option<&str>,
+        tld: Option<&str>,
+        action: &str,
+        reason: &str,
+    ) -> Result<(), DeskError> {
+        let now = self.clock.now();
+        let mut event = NewEvent::new(
+            caller.actor(),
+            "access-refused",
+            serde_json::json!({ "action": action, "reason": reason }),
+        )
+        .at(now);
+        if let Some(source) = &caller.source {
+            event = event.source(source);
+        }
+        if let Some(ticket) = ticket {
+            event = event.request(ticket);
+        }
+        if let Some(tld) = tld {
+            event = event.tld(tld);
+        }
+        self.with_store(|s| {
+            s.append_events(std::slice::from_ref(&event))?;
+            Ok(())
+        })
+    }
+
+    /// Submits a request. With an idempotency key, a repeated submission by the same token
+    /// returns the request the first one created (and `false`).
+    pub fn submit(
+        &self,
+        caller: &Caller,
+        submission: Submission,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Request, bool), DeskError> {
+        let now = self.clock.now();
+        let label = TldLabel::parse(&submission.tld).map_err(|e| WorkflowError::Invalid {
+            field: "tld".into(),
+            message: e.to_string(),
+        })?;
+        let result = self.with_store(|s| {
+            let exists = s.tld_exists(&label)?;
+            s.write(|tx| {
+                if let Some(key) = idempotency_key {
+                    if let Some(ticket) = store::idempotent_ticket(tx, &caller.token, key)? {
+                        let events = store::request_events(tx, &ticket)?;
+                        let request = Request::replay(&events)
+                            .ok_or_else(|| DeskError::NotFound(ticket.clone()))?;
+                        return Ok((request, false));
+                    }
+                }
+                if !exists {
+                    return Err(DeskError::NotFound(format!("TLD {label}")));
+                }
+                if caller.role == Role::Auditor {
+                    return Err(DeskError::Forbidden("auditors read; they do not submit requests".into()));
+                }
+                let facts = facts_for(tx, label.as_str(), None)?;
+                submission.proposal.validate()?;
+                if let Proposal::Transfer { evidence, .. } = &submission.proposal {
+                    for e in evidence {
+                        if !store::has_document(tx, &e.sha256)? {
+                            return Err(WorkflowError::Invalid {
+                                field: "proposal.evidence.sha256".into(),
+                                message: format!(
+                                    "no document with SHA-256 {} has been uploaded (POST /v1/documents)",
+                                    e.sha256
+                                ),
+                            }
+                            .into());
+                        }
+                    }
+                }
+                let ticket = store::next_ticket(tx, now)?;
+                let events = Request::submit(
+                    &ticket,
+                    label.as_str(),
+                    &caller.party(),
+                    submission.proposal.clone(),
+                    submission.priority,
+                    submission.emergency_reason.clone(),
+                    &facts,
+                )?;
+                let recorded: Vec<Recorded> = events
+                    .into_iter()
+                    .map(|event| Recorded {
+                        time: now,
+                        by: if matches!(event, Event::Accepted) {
+                            Party::System
+                        } else {
+                            caller.party()
+                        },
+                        event,
+                    })
+                    .collect();
+                let request = Request::replay(&recorded)
+                    .ok_or_else(|| DeskError::NotFound(ticket.clone()))?;
+                append_recorded(tx, &request, &recorded, caller)?;
+                store::save_request(tx, &request, idempotency_key.map(|k| (caller.token.as_str(), k)))?;
+                self.follow_up(tx, &request, now)?;
+                Ok((request, true))
+            })
+        });
+        result
+    }
+
+    /// A request, if the caller may read it.
+    pub fn read(&self, caller: &Caller, ticket: &str) -> Result<Request, DeskError> {
+        let request = self
+            .with_store(|s| Ok(s.request(ticket)?))?
+            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
+        self.permit(caller, Action::Read, &request)?;
+        Ok(request)
+    }
+
+    /// Whether `caller` may do `action` on `request`: the role-level gate, before the
+    /// workflow's own rules.
+    pub fn permit(
+        &self,
+        caller: &Caller,
+        action: Action,
+        request: &Request,
+    ) -> Result<(), DeskError> {
+        let refuse = |reason: String| -> Result<(), DeskError> {
+            self.record_refusal(
+                caller,
+                Some(&request.ticket),
+                Some(&request.tld),
+                action_name(action),
+                &reason,
+            )?;
+            Err(DeskError::Forbidden(reason))
+        };
+        match caller.role {
+            // Staff read and review; they never act for the TLD or consent for a contact.
+            Role::Staff if action == Action::Read || action.staff_only() => Ok(()),
+            Role::Staff => refuse(format!(
+                "only the TLD's contacts may {}; staff act through review",
+                action_name(action)
+            )),
+            Role::Auditor if action == Action::Read => Ok(()),
+            Role::Auditor => refuse("auditors read; they do not act on requests".into()),
+            Role::Contact if action.staff_only() => refuse("only desk staff may do this".into()),
+            Role::Contact => {
+                let holds_role = self
+                    .with_store(|s| Ok(s.contact_tlds(&caller.subject)?))?
+                    .contains(&request.tld);
+                let asked = request.consents.contains_key(&caller.subject);
+                let allowed = match action {
+                    Action::Confirm | Action::Decline => asked,
+                    Action::Read => holds_role || asked,
+                    _ => holds_role || request.submitter == caller.party(),
+                };
+                if allowed {
+                    Ok(())
+                } else {
+                    refuse(format!(
+                        "{} is not a contact of {} for this request",
+                        caller.subject, request.tld
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The permission gate alone: whether `caller` may do `action` on the request `ticket`
+    /// (a refusal is recorded). The API calls it before it reads a request body.
+    pub fn authorize(
+        &self,
+        caller: &Caller,
+        ticket: &str,
+        action: Action,
+    ) -> Result<(), DeskError> {
+        let request = self
+            .with_store(|s| Ok(s.request(ticket)?))?
+            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
+        self.permit(caller, action, &request)
+    }
+
+    /// Runs a command on a request for `caller`.
+    pub fn act(
+        &self,
+        caller: &Caller,
+        ticket: &str,
+        action: Action,
+        command: Command,
+    ) -> Result<Request, DeskError> {
+        let request = self
+            .with_store(|s| Ok(s.request(ticket)?))?
+            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
+        self.permit(caller, action, &request)?;
+        let outcome = self.execute(ticket, &caller.party(), Some(caller), command);
+        if let Err(DeskError::Workflow(WorkflowError::Forbidden(reason))) = &outcome {
+            self.record_refusal(caller, Some(ticket), Some(&request.tld), "command", reason)?;
+        }
+        outcome
+    }
+
+    /// Decides and records a command in one transaction.
+    fn execute(
+        &self,
+        ticket: &str,
+        party: &Party,
+        caller: Option<&Caller>,
+        command: Command,
+    ) -> Result<Request, DeskError> {
+        let now = self.clock.now();
+        self.with_store(|s| {
+            s.write(|tx| {
+                let mut events = store::request_events(tx, ticket)?;
+                let mut request = Request::replay(&events)
+                    .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
+                let facts = facts_for(tx, &request.tld, Some(ticket))?;
+                let command = match command {
+                    Command::Implement { .. } => {
+                        // Decide first, so that nothing is published from a wrong state.
+                        request.decide(&Command::Implement { serial: None }, party, now, &facts)?;
+                        let serial = self.implement(tx, &request, now)?;
+                        Command::Implement { serial }
+                    }
+                    other => other,
+                };
+                let decided = request.decide(&command, party, now, &facts)?;
+                let recorded: Vec<Recorded> = decided
+                    .into_iter()
+                    .map(|event| Recorded {
+                        time: now,
+                        by: party.clone(),
+                        event,
+                    })
+                    .collect();
+                let before = request.state;
+                for r in &recorded {
+                    request.apply(r);
+                }
+                events.extend(recorded.iter().cloned());
+                match caller {
+                    Some(c) => append_recorded(tx, &request, &recorded, c)?,
+                    None => append_system(tx, &request, &recorded)?,
+                }
+                store::save_request(tx, &request, None)?;
+                if request.state != before || matches!(command, Command::Amend { .. }) {
+                    self.follow_up(tx, &request, now)?;
+                }
+                Ok(request)
+            })
+        })
+    }
+
+    /// Work a state asks for: a check to queue on entering a check state.
+    fn follow_up(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        request: &Request,
+        now: OffsetDateTime,
+    ) -> Result<(), DeskError> {
+        let phase = match request.state {
+            State::TechnicalCheck => CheckPhase::Initial,
+            State::SupplementalCheck => CheckPhase::Supplemental,
+            _ => return Ok(()),
+        };
+        store::enqueue_check(tx, &request.ticket, request.revision(), phase, now)?;
+        Ok(())
+    }
+
+    /// Applies the final revision to the registry; returns the new publication's serial when
+    /// the root zone changed.
+    fn implement(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        request: &Request,
+        now: OffsetDateTime,
+    ) -> Result<Option<u32>, DeskError> {
+        let tld = TldLabel::parse(&request.tld).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let source = format!("request {}", request.ticket);
+        let mut serial = None;
+        match request.proposal() {
+            Proposal::Delegation { delegation } => {
+                serial = Some(store::publish_delegation_tx(
+                    tx,
+                    &tld,
+                    delegation,
+                    &source,
+                    self.settings.ttls,
+                    now,
+                )?);
+            }
+            Proposal::Contacts { admin, tech } => {
+                store::set_contacts_tx(tx, &tld, admin.as_ref(), tech.as_ref(), now)?;
+            }
+            Proposal::Sponsor { sponsor } => store::set_sponsor_tx(tx, &tld, sponsor, now)?,
+            Proposal::Transfer {
+                sponsor,
+                admin,
+                tech,
+                delegation,
+                ..
+            } => {
+                store::set_sponsor_tx(tx, &tld, sponsor, now)?;
+                store::set_contacts_tx(tx, &tld, Some(admin), Some(tech), now)?;
+                if let Some(d) = delegation {
+                    serial = Some(store::publish_delegation_tx(
+                        tx,
+                        &tld,
+                        d,
+                        &source,
+                        self.settings.ttls,
+                        now,
+                    )?);
+                }
+            }
+        }
+        if let Some(serial) = serial {
+            store::append_event(
+                tx,
+                &NewEvent::new(
+                    Actor::system("desk"),
+                    "zone-published",
+                    serde_json::json!({ "serial": serial, "source": source, "tld": request.tld }),
+                )
+                .at(now)
+                .tld(&request.tld)
+                .request(&request.ticket),
+            )?;
+        }
+        Ok(serial)
+    }
+
+    /// The proposal a check job must test, with lab ports applied.
+    pub fn check_proposal(&self, delegation: &Delegation) -> check::Proposal {
+        let mut proposal = check::Proposal::from_delegation(delegation);
+        for ns in &mut proposal.nameservers {
+            for address in &mut ns.addresses {
+                if let Some(port) = self.settings.check_ports.get(&address.ip()) {
+                    *address = SocketAddr::new(address.ip(), *port);
+                }
+            }
+        }
+        proposal
+    }
+
+    /// Runs one pending check job to its end: the check, the stored report, and the
+    /// workflow's `check-finished` event. A job whose request moved on is closed as stale.
+    pub async fn run_check_job(&self, job: &store::CheckJob) -> Result<(), DeskError> {
+        let request = self.with_store(|s| Ok(s.request(&job.ticket)?))?;
+        let now = self.clock.now();
+        let expected = match job.phase {
+            CheckPhase::Initial => State::TechnicalCheck,
+            CheckPhase::Supplemental => State::SupplementalCheck,
+        };
+        let current = request
+            .as_ref()
+            .filter(|r| r.revision() == job.revision && r.state == expected);
+        let Some(request) = current else {
+            return self.with_store(|s| {
+                s.write(|tx| {
+                    store::finish_check(
+                        tx,
+                        job.id,
+                        Verdict::Fail,
+                        &serde_json::json!({"stale": true}),
+                        now,
+                    )?;
+                    Ok(())
+                })
+            });
+        };
+        let Some(delegation) = request.proposal().delegation().cloned() else {
+            return Err(StoreError::Corrupt(format!(
+                "{} has no delegation to check",
+                request.ticket
+            ))
+            .into());
+        };
+        let zone = Name::from_ascii(format!("{}.", request.tld))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let proposal = self.check_proposal(&delegation);
+        let report = check::run_check(&zone, &proposal, &self.settings.profile).await;
+        let verdict = match report.verdict {
+            check::Verdict::Pass => Verdict::Pass,
+            check::Verdict::Warn => Verdict::Warn,
+            check::Verdict::Fail => Verdict::Fail,
+        };
+        let summary = summarise(&report);
+        let report_json =
+            serde_json::to_value(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let now = self.clock.now();
+        self.with_store(|s| {
+            s.write(|tx| {
+                store::finish_check(tx, job.id, verdict, &report_json, now)?;
+                Ok(())
+            })
+        })?;
+        self.execute(
+            &job.ticket,
+            &Party::System,
+            None,
+            Command::FinishCheck {
+                phase: job.phase,
+                revision: job.revision,
+                verdict,
+                check_id: Some(job.id),
+                summary,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Runs every pending check (the daemon calls this when woken and at start, so that a
+    /// restart resumes checks that were in flight).
+    pub async fn run_pending_checks(&self) -> Result<usize, DeskError> {
+        let jobs = self.with_store(|s| Ok(s.pending_checks()?))?;
+        let count = jobs.len();
+        let runs = jobs.iter().map(|job| self.run_check_job(job));
+        for result in futures_util::future::join_all(runs).await {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "check job failed");
+            }
+        }
+        Ok(count)
+    }
+
+    /// Sends due reminders and expires requests left with the TLD too long. Returns the
+    /// tickets it acted on.
+    pub fn sweep(&self) -> Result<Vec<(String, Event)>, DeskError> {
+        let now = self.clock.now();
+        let open = self.with_store(|s| {
+            Ok(s.requests(&store::RequestFilter {
+                open_only: true,
+                limit: u32::MAX,
+                ..Default::default()
+            })?)
+        })?;
+        let mut acted = Vec::new();
+        for summary in open.iter().filter(|r| r.owner.as_deref() == Some("tld")) {
+            let Some(request) = self.with_store(|s| Ok(s.request(&summary.ticket)?))? else {
+                continue;
+            };
+            let Some(waited) = request.waiting_on_tld_for(now) else {
+                continue;
+            };
+            let days = waited.whole_days().max(0) as u32;
+            let command = if days >= self.settings.expire_days {
+                Command::Expire {
+                    limit_days: self.settings.expire_days,
+                }
+            } else if let Some(due) = self
+                .settings
+                .reminder_days
+                .iter()
+                .filter(|d| **d <= days && !request.reminders.contains(d))
+                .max()
+            {
+                Command::Remind { after_days: *due }
+            } else {
+                continue;
+            };
+            let after = self.execute(&summary.ticket, &Party::System, None, command)?;
+            if let Some(last) = self
+                .with_store(|s| Ok(s.request_history(&after.ticket)?))?
+                .pop()
+            {
+                acted.push((after.ticket.clone(), last.event));
+            }
+        }
+        Ok(acted)
+    }
+
+    /// Stores an evidence document; returns its SHA-256.
+    pub fn store_document(
+        &self,
+        caller: &Caller,
+        content: &[u8],
+        media_type: &str,
+    ) -> Result<String, DeskError> {
+        if caller.role == Role::Auditor {
+            return Err(DeskError::Forbidden(
+                "auditors read; they do not upload documents".into(),
+            ));
+        }
+        let now = self.clock.now();
+        self.with_store(|s| {
+            s.write(|tx| {
+                let sha256 = store::store_document(tx, content, media_type, now)?;
+                let mut event = NewEvent::new(
+                    caller.actor(),
+                    "document-stored",
+                    serde_json::json!({ "sha256": sha256, "media_type": media_type, "size": content.len() }),
+                )
+                .at(now);
+                if let Some(source) = &caller.source {
+                    event = event.source(source);
+                }
+                store::append_event(tx, &event)?;
+                Ok(sha256)
+            })
+        })
+    }
+
+    /// Requests the caller may see.
+    pub fn list(
+        &self,
+        caller: &Caller,
+        mut filter: store::RequestFilter,
+    ) -> Result<Vec<store::RequestSummary>, DeskError> {
+        self.with_store(|s| {
+            if caller.role == Role::Contact {
+                let mine = s.contact_tlds(&caller.subject)?;
+                filter.tlds = Some(match filter.tlds.take() {
+                    Some(asked) => asked.into_iter().filter(|t| mine.contains(t)).collect(),
+                    None => mine,
+                });
+            }
+            Ok(s.requests(&filter)?)
+        })
+    }
+}
+
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Read => "read",
+        Action::Amend => "amend",
+        Action::Withdraw => "withdraw",
+        Action::Answer => "answer",
+        Action::Confirm => "confirm",
+        Action::Decline => "decline",
+        Action::Approve => "approve",
+        Action::Reject => "reject",
+        Action::Ask => "ask",
+        Action::Evaluate => "evaluate",
+        Action::Implement => "implement",
+    }
+}
+
+/// What the workflow needs to know about the TLD, read in the transaction.
+fn facts_for(
+    tx: &rusqlite::Transaction<'_>,
+    tld: &str,
+    except: Option<&str>,
+) -> Result<Facts, DeskError> {
+    Ok(Facts {
+        tld_contacts: store::tld_contact_handles(tx, tld)?
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        open_requests: store::open_requests(tx, tld, except)?,
+    })
+}
+
+fn to_new_events(
+    request: &Request,
+    recorded: &[Recorded],
+    actor: &Actor,
+    source: Option<&str>,
+) -> Result<Vec<NewEvent>, DeskError> {
+    recorded
+        .iter()
+        .map(|r| {
+            let payload =
+                serde_json::to_value(r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut event = NewEvent::new(actor.clone(), r.event.kind(), payload)
+                .at(r.time)
+                .tld(&request.tld)
+                .request(&request.ticket);
+            if let Some(source) = source {
+                event = event.source(source);
+            }
+            Ok(event)
+        })
+        .collect()
+}
+
+fn append_recorded(
+    tx: &rusqlite::Transaction<'_>,
+    request: &Request,
+    recorded: &[Recorded],
+    caller: &Caller,
+) -> Result<(), DeskError> {
+    let events = to_new_events(request, recorded, &caller.actor(), caller.source.as_deref())?;
+    store::append_events(tx, &events)?;
+    Ok(())
+}
+
+fn append_system(
+    tx: &rusqlite::Transaction<'_>,
+    request: &Request,
+    recorded: &[Recorded],
+) -> Result<(), DeskError> {
+    let events = to_new_events(request, recorded, &Actor::system("desk"), None)?;
+    store::append_events(tx, &events)?;
+    Ok(())
+}
+
+/// One line per problem of a check, for the event and the submitter.
+fn summarise(report: &check::Report) -> String {
+    let problems: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity != check::Severity::Off)
+        .take(20)
+        .map(|f| format!("{} {}: {}", f.severity, f.check.as_str(), f.message))
+        .collect();
+    if problems.is_empty() {
+        format!("{}: no problems", report.verdict)
+    } else {
+        format!("{}: {}", report.verdict, problems.join("; "))
+    }
+}

@@ -1,0 +1,574 @@
+//! Each kind of request from submission to its end, and the failure paths, over HTTP.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delegation_change_is_published() {
+    let t = TestDesk::start().await;
+    let (status, created) = t
+        .post(
+            &t.tokens.admin,
+            "/v1/requests",
+            json!({ "tld": "xa", "proposal": healthy() }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let ticket = created["ticket"].as_str().expect("ticket");
+    assert!(
+        ticket.starts_with("RD-") && ticket.ends_with("-0001"),
+        "{ticket}"
+    );
+    assert_eq!(created["state"], "technical-check");
+
+    let asked = t.wait_for(ticket, "contact-confirmation").await;
+    assert_eq!(asked["owner"], "tld");
+    assert_eq!(asked["checks"][0]["verdict"], "pass", "{asked}");
+    let (_, checks) = t
+        .get(&t.tokens.admin, &format!("/v1/requests/{ticket}/checks"))
+        .await;
+    assert_eq!(checks["checks"][0]["report"]["verdict"], "pass", "{checks}");
+
+    t.ok(
+        &t.tokens.admin,
+        &format!("/v1/requests/{ticket}/confirm"),
+        json!({}),
+    )
+    .await;
+    let reviewed = t
+        .ok(
+            &t.tokens.tech,
+            &format!("/v1/requests/{ticket}/confirm"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reviewed["state"], "manual-review");
+    t.ok(
+        &t.tokens.staff,
+        &format!("/v1/requests/{ticket}/approve"),
+        json!({ "note": "fine" }),
+    )
+    .await;
+    t.wait_for(ticket, "implementation").await;
+    let done = t
+        .ok(
+            &t.tokens.staff,
+            &format!("/v1/requests/{ticket}/implement"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(done["state"], "completed");
+    let serial = done["serial"].as_u64().expect("serial");
+
+    let (_, zone) = t.call(reqwest::Method::GET, None, "/v1/zone", None).await;
+    let zone = zone.as_str().expect("zone text").to_string();
+    assert!(zone.contains(&format!(" {serial} ")), "{zone}");
+    assert!(
+        zone.contains("ns1.nic.xa. 172800 IN A 127.0.0.21"),
+        "{zone}"
+    );
+    assert!(
+        !zone.contains("198.51.100.1"),
+        "the old glue of ns2.nic.xa stayed: {zone}"
+    );
+    let (_, tld) = t
+        .call(reqwest::Method::GET, None, "/v1/tlds/xa", None)
+        .await;
+    assert_eq!(
+        tld["delegation"]["nameservers"][1]["addresses"][0], NS2,
+        "{tld}"
+    );
+
+    let store = rootdesk::store::Store::open(&t.dir.path().join("rootdesk.db")).expect("open");
+    let report = rootdesk::audit::verify_store(&store, &[]).expect("verify");
+    assert!(report.ok(), "{report:?}");
+    let kinds: Vec<String> = store
+        .events(&rootdesk::audit::EventQuery {
+            request: Some(ticket.into()),
+            ..Default::default()
+        })
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in [
+        "request-submitted",
+        "request-check-finished",
+        "request-confirmed",
+        "request-approved",
+        "zone-published",
+        "request-implemented",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "{kind} missing from {kinds:?}"
+        );
+    }
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_check_waits_for_an_amendment() {
+    let t = TestDesk::start().await;
+    let ticket = t.submit(broken()).await;
+    let failed = t.wait_for(&ticket, "awaiting-fix").await;
+    assert_eq!(failed["checks"][0]["verdict"], "fail");
+    let summary = failed["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .find_map(|h| h["event"]["summary"].as_str())
+        .expect("summary")
+        .to_string();
+    assert!(
+        summary.contains("reachable-udp") && summary.contains("ns3.nic.xa"),
+        "{summary}"
+    );
+    let amended = t
+        .ok(
+            &t.tokens.tech,
+            &format!("/v1/requests/{ticket}/amend"),
+            json!({ "proposal": healthy() }),
+        )
+        .await;
+    assert_eq!(amended["state"], "technical-check");
+    let passed = t.wait_for(&ticket, "contact-confirmation").await;
+    assert_eq!(passed["revisions"].as_array().map(Vec::len), Some(2));
+    assert_eq!(passed["checks"][1]["verdict"], "pass");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decline_reject_question_and_withdrawal() {
+    let t = TestDesk::start().await;
+    // A contact declines.
+    let ticket = t.submit(healthy()).await;
+    t.wait_for(&ticket, "contact-confirmation").await;
+    let declined = t
+        .ok(
+            &t.tokens.tech,
+            &format!("/v1/requests/{ticket}/decline"),
+            json!({ "reason": "not agreed" }),
+        )
+        .await;
+    assert_eq!(declined["state"], "declined");
+
+    // Staff ask, the TLD answers, staff reject.
+    let ticket = t.submit(healthy()).await;
+    t.wait_for(&ticket, "contact-confirmation").await;
+    for token in [&t.tokens.admin, &t.tokens.tech] {
+        t.ok(token, &format!("/v1/requests/{ticket}/confirm"), json!({}))
+            .await;
+    }
+    let asked = t
+        .ok(
+            &t.tokens.staff,
+            &format!("/v1/requests/{ticket}/ask"),
+            json!({ "question": "Who runs ns2?" }),
+        )
+        .await;
+    assert_eq!(asked["state"], "awaiting-info");
+    assert_eq!(asked["owner"], "tld");
+    let answered = t
+        .ok(
+            &t.tokens.admin,
+            &format!("/v1/requests/{ticket}/answer"),
+            json!({ "answer": "Our NOC" }),
+        )
+        .await;
+    assert_eq!(answered["state"], "manual-review");
+    let rejected = t
+        .ok(
+            &t.tokens.staff,
+            &format!("/v1/requests/{ticket}/reject"),
+            json!({ "reason": "policy" }),
+        )
+        .await;
+    assert_eq!(rejected["state"], "rejected");
+
+    // The submitter withdraws; nothing more can happen.
+    let ticket = t.submit(healthy()).await;
+    let withdrawn = t
+        .ok(
+            &t.tokens.admin,
+            &format!("/v1/requests/{ticket}/withdraw"),
+            json!({ "reason": "later" }),
+        )
+        .await;
+    assert_eq!(withdrawn["state"], "withdrawn");
+    let (status, body) = t
+        .post(
+            &t.tokens.admin,
+            &format!("/v1/requests/{ticket}/confirm"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "request-state");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_open_delegation_request_and_idempotent_retries() {
+    let t = TestDesk::start().await;
+    let body = json!({ "tld": "xa", "proposal": healthy() });
+    let first = t
+        .http
+        .post(format!("{}/v1/requests", t.base))
+        .bearer_auth(&t.tokens.admin)
+        .header("Idempotency-Key", "k-1")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.expect("json");
+    let again = t
+        .http
+        .post(format!("{}/v1/requests", t.base))
+        .bearer_auth(&t.tokens.admin)
+        .header("Idempotency-Key", "k-1")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(first["ticket"], again["ticket"]);
+    let (status, conflict) = t.post(&t.tokens.tech, "/v1/requests", body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
+    assert!(
+        conflict["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains(first["ticket"].as_str().unwrap_or("?")),
+        "{conflict}"
+    );
+    let (_, list) = t.get(&t.tokens.admin, "/v1/requests?open=true").await;
+    assert_eq!(list["requests"].as_array().map(Vec::len), Some(1), "{list}");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_left_with_the_tld_are_reminded_then_expire() {
+    let t = TestDesk::start().await;
+    let ticket = t.submit(broken()).await;
+    t.wait_for(&ticket, "awaiting-fix").await;
+    t.desk.clock.advance(time::Duration::days(8));
+    let acted = t.desk.sweep().expect("sweep");
+    assert!(
+        matches!(acted.as_slice(), [(tk, rootdesk::workflow::Event::Reminded { after_days: 7 })] if *tk == ticket),
+        "{acted:?}"
+    );
+    assert!(t.desk.sweep().expect("sweep").is_empty(), "reminded twice");
+    t.desk.clock.advance(time::Duration::days(23));
+    t.desk.sweep().expect("sweep");
+    let (_, expired) = t
+        .get(&t.tokens.admin, &format!("/v1/requests/{ticket}"))
+        .await;
+    assert_eq!(expired["state"], "expired", "{expired}");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emergency_contacts_and_sponsor_changes() {
+    let t = TestDesk::start().await;
+    let (status, body) = t
+        .post(
+            &t.tokens.admin,
+            "/v1/requests",
+            json!({ "tld": "xa", "priority": "emergency", "proposal": healthy() }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "emergency_reason");
+    let urgent = t
+        .ok(
+            &t.tokens.admin,
+            "/v1/requests",
+            json!({ "tld": "xa", "priority": "emergency", "emergency_reason": "ns2 compromised", "proposal": healthy() }),
+        )
+        .await;
+    assert_eq!(urgent["priority"], "emergency");
+
+    // A contacts change needs the new contact's consent too, and skips the checks.
+    let proposal = json!({ "kind": "contacts", "tech": { "handle": "xa-noc", "name": "XA NOC", "email": "noc@nic.xa.example" } });
+    let ticket = t.submit(proposal).await;
+    let (_, request) = t
+        .get(&t.tokens.admin, &format!("/v1/requests/{ticket}"))
+        .await;
+    assert_eq!(request["state"], "contact-confirmation");
+    assert_eq!(
+        request["pending_consents"],
+        json!(["xa-admin", "xa-noc", "xa-tech"])
+    );
+    for token in [&t.tokens.admin, &t.tokens.tech] {
+        t.ok(token, &format!("/v1/requests/{ticket}/confirm"), json!({}))
+            .await;
+    }
+    let noc = t
+        .desk
+        .with_store(|s| {
+            Ok(s.issue_token(
+                Role::Contact,
+                "xa-noc",
+                None,
+                &Actor::system("test"),
+                time::OffsetDateTime::now_utc(),
+            ))
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    // The new contact is not in the registry yet, so it cannot hold a token before the change.
+    assert!(noc.is_err(), "{noc:?}");
+    t.desk
+        .with_store(|s| {
+            s.write(|tx| {
+                tx.execute(
+                    "INSERT INTO contacts (handle, email) VALUES ('xa-noc', 'noc@nic.xa.example')",
+                    [],
+                )?;
+                Ok::<_, rootdesk::store::StoreError>(())
+            })?;
+            Ok(())
+        })
+        .expect("register the new contact's handle");
+    let (_, noc) = t
+        .desk
+        .with_store(|s| {
+            Ok(s.issue_token(
+                Role::Contact,
+                "xa-noc",
+                None,
+                &Actor::system("test"),
+                time::OffsetDateTime::now_utc(),
+            )?)
+        })
+        .expect("token");
+    let confirmed = t
+        .ok(&noc, &format!("/v1/requests/{ticket}/confirm"), json!({}))
+        .await;
+    assert_eq!(confirmed["state"], "manual-review");
+    t.ok(
+        &t.tokens.staff,
+        &format!("/v1/requests/{ticket}/approve"),
+        json!({}),
+    )
+    .await;
+    let done = t
+        .ok(
+            &t.tokens.staff,
+            &format!("/v1/requests/{ticket}/implement"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(done["state"], "completed");
+    let (_, tld) = t
+        .call(reqwest::Method::GET, None, "/v1/tlds/xa", None)
+        .await;
+    assert_eq!(tld["tech"]["handle"], "xa-noc", "{tld}");
+
+    // A sponsor change.
+    let ticket = t
+        .submit(json!({ "kind": "sponsor", "sponsor": "Aldoria NIC Foundation" }))
+        .await;
+    for token in [&t.tokens.admin, &noc] {
+        t.ok(token, &format!("/v1/requests/{ticket}/confirm"), json!({}))
+            .await;
+    }
+    t.ok(
+        &t.tokens.staff,
+        &format!("/v1/requests/{ticket}/approve"),
+        json!({}),
+    )
+    .await;
+    t.ok(
+        &t.tokens.staff,
+        &format!("/v1/requests/{ticket}/implement"),
+        json!({}),
+    )
+    .await;
+    let (_, tld) = t
+        .call(reqwest::Method::GET, None, "/v1/tlds/xa", None)
+        .await;
+    assert_eq!(tld["sponsor"], "Aldoria NIC Foundation");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_with_evidence_and_evaluation() {
+    let t = TestDesk::start().await;
+    let letter = b"The Ministry supports the transfer of .xa to the Aldoria Internet Society.";
+    let uploaded = t
+        .http
+        .post(format!("{}/v1/documents", t.base))
+        .bearer_auth(&t.tokens.admin)
+        .header("Content-Type", "text/plain")
+        .body(letter.to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(uploaded.status(), StatusCode::CREATED);
+    let sha256 = uploaded.json::<Value>().await.expect("json")["sha256"]
+        .as_str()
+        .expect("sha")
+        .to_string();
+    use sha2::Digest;
+    assert_eq!(
+        sha256,
+        data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(letter))
+    );
+    // The new manager's contacts are the current ones here, so that the test holds their tokens.
+    let proposal = json!({
+        "kind": "transfer",
+        "sponsor": "Aldoria Internet Society",
+        "admin": { "handle": "xa-admin", "email": "admin@nic.xa.example" },
+        "tech": { "handle": "xa-tech", "email": "tech@nic.xa.example" },
+        "delegation": healthy()["delegation"],
+        "evidence": [{ "kind": "government-support", "name": "letter.txt", "sha256": sha256, "size": letter.len() }]
+    });
+    let (status, refused) = t
+        .post(&t.tokens.admin, "/v1/requests", json!({ "tld": "xa", "proposal": { "kind": "transfer", "sponsor": "X", "admin": { "handle": "xa-admin" }, "tech": { "handle": "xa-tech" }, "evidence": [{ "kind": "other", "name": "n", "sha256": "00".repeat(32), "size": 1 }] } }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("uploaded"),
+        "{refused}"
+    );
+    let ticket = t.submit(proposal).await;
+    t.wait_for(&ticket, "contact-confirmation").await;
+    for token in [&t.tokens.admin, &t.tokens.tech] {
+        t.ok(token, &format!("/v1/requests/{ticket}/confirm"), json!({}))
+            .await;
+    }
+    let evaluating = t
+        .ok(
+            &t.tokens.staff,
+            &format!("/v1/requests/{ticket}/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(evaluating["state"], "delegation-evaluation");
+    let evaluation = json!({ "evaluation": {
+        "assessments": [
+            { "criterion": "stability", "met": true, "note": "same operator" },
+            { "criterion": "local-support", "met": true, "note": "ministry letter" },
+            { "criterion": "incumbent-consent", "met": true, "note": "both contacts consented" },
+            { "criterion": "legal-basis", "met": true, "note": "decree 12/2026" }
+        ],
+        "approve": true,
+        "summary": "meets the criteria"
+    }});
+    let evaluated = t
+        .ok(
+            &t.tokens.staff,
+            &format!("/v1/requests/{ticket}/evaluate"),
+            evaluation,
+        )
+        .await;
+    assert_eq!(evaluated["state"], "supplemental-check");
+    t.wait_for(&ticket, "implementation").await;
+    t.ok(
+        &t.tokens.staff,
+        &format!("/v1/requests/{ticket}/implement"),
+        json!({}),
+    )
+    .await;
+    let (_, tld) = t
+        .call(reqwest::Method::GET, None, "/v1/tlds/xa", None)
+        .await;
+    assert_eq!(tld["sponsor"], "Aldoria Internet Society");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_check_and_the_cli_client() {
+    let t = TestDesk::start().await;
+    let (status, report) = t
+        .post(
+            &t.tokens.other,
+            "/v1/check",
+            json!({ "zone": "xa", "delegation": healthy()["delegation"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["verdict"], "pass", "{report}");
+    let (status, _) = t
+        .call(
+            reqwest::Method::POST,
+            None,
+            "/v1/check",
+            Some(&json!({ "zone": "xa", "delegation": healthy()["delegation"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The command-line client against the same daemon.
+    let base = t.base.clone();
+    let admin = t.tokens.admin.clone();
+    let run = move |args: Vec<String>| {
+        let base = base.clone();
+        let admin = admin.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_rootdesk"))
+                    .args(["request", "--server", &base, "--token", &admin])
+                    .args(&args)
+                    .env_remove("ROOTDESK_CONFIG")
+                    .output()
+                    .expect("run rootdesk")
+            })
+            .await
+            .expect("join")
+        }
+    };
+    let out = run(vec![
+        "submit".into(),
+        "--tld".into(),
+        "xa".into(),
+        "--ns".into(),
+        format!("ns1.nic.xa/{NS1}"),
+        "--ns".into(),
+        format!("ns2.nic.xa/{NS2}"),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let ticket = text.split_whitespace().next().expect("ticket").to_string();
+    assert!(ticket.starts_with("RD-"), "{text}");
+    t.wait_for(&ticket, "contact-confirmation").await;
+    let out = run(vec!["confirm".into(), ticket.clone()]).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("xa-admin confirmed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = run(vec![
+        "show".into(),
+        ticket.clone(),
+        "--format".into(),
+        "json".into(),
+    ])
+    .await;
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(shown["state"], "contact-confirmation");
+    let out = run(vec!["approve".into(), ticket.clone()]).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("403 Forbidden auth-forbidden"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(vec!["list".into()]).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&ticket));
+    t.stop().await;
+}
