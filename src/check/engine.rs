@@ -78,7 +78,7 @@ impl Findings<'_> {
             check,
             severity,
             message: message.into(),
-            nameserver: at.ns.map(|n| n.to_string()),
+            nameserver: at.ns.map(|n| n.to_ascii()),
             address: at.address,
             transport: at.transport,
         });
@@ -181,7 +181,7 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
     }
     let findings = f.list;
     Report {
-        zone: zone.to_string(),
+        zone: zone.to_ascii(),
         verdict: Report::verdict_of(&findings),
         checks,
         findings,

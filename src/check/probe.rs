@@ -274,10 +274,10 @@ impl Prober {
             }
         }
         let mut rec = QueryRecord {
-            server: server.to_string(),
+            server: server.to_ascii(),
             address,
             transport,
-            qname: spec.qname.to_string(),
+            qname: spec.qname.to_ascii(),
             qtype: spec.qtype.to_string(),
             query_flags,
             rcode: None,
