@@ -151,12 +151,18 @@ impl Action {
     }
 }
 
-/// The desk over one database.
+/// The desk over one database: one writer connection, and a few read connections so that
+/// reads run beside writes (WAL).
 pub struct Desk {
     store: Mutex<Store>,
+    readers: Vec<Mutex<Store>>,
+    next_reader: std::sync::atomic::AtomicUsize,
     pub clock: Clock,
     pub settings: DeskSettings,
 }
+
+/// Read connections beside the writer.
+const READERS: usize = 4;
 
 fn lock_failed() -> DeskError {
     DeskError::Store(StoreError::Corrupt(
@@ -166,20 +172,46 @@ fn lock_failed() -> DeskError {
 
 impl Desk {
     pub fn new(store: Store, settings: DeskSettings) -> Desk {
+        let readers = (0..READERS)
+            .map_while(|_| Store::open(store.path()).ok().map(Mutex::new))
+            .collect();
         Desk {
             store: Mutex::new(store),
+            readers,
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
             clock: Clock::default(),
             settings,
         }
     }
 
-    /// Runs `f` with the database.
+    /// Runs `f` with the writer connection.
     pub fn with_store<T>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, DeskError>,
     ) -> Result<T, DeskError> {
         let mut store = self.store.lock().map_err(|_| lock_failed())?;
         f(&mut store)
+    }
+
+    /// Runs read-only `f` on a read connection (the writer's when there is none).
+    pub fn read_store<T>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, DeskError>,
+    ) -> Result<T, DeskError> {
+        if self.readers.is_empty() {
+            return self.with_store(|s| f(s));
+        }
+        for reader in &self.readers {
+            if let Ok(store) = reader.try_lock() {
+                return f(&store);
+            }
+        }
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % self.readers.len();
+        let store = self.readers[i].lock().map_err(|_| lock_failed())?;
+        f(&store)
     }
 
     /// The caller a bearer secret stands for, if it is valid now.
@@ -189,7 +221,7 @@ impl Desk {
         source: Option<String>,
     ) -> Result<Option<Caller>, DeskError> {
         let now = self.clock.now();
-        self.with_store(|s| {
+        self.read_store(|s| {
             Ok(s.authenticate(secret, now)?
                 .map(|t| Caller::from_token(&t, source)))
         })
@@ -308,7 +340,7 @@ impl Desk {
     /// A request, if the caller may read it.
     pub fn read(&self, caller: &Caller, ticket: &str) -> Result<Request, DeskError> {
         let request = self
-            .with_store(|s| Ok(s.request(ticket)?))?
+            .read_store(|s| Ok(s.request(ticket)?))?
             .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
         self.permit(caller, Action::Read, &request)?;
         Ok(request)
@@ -344,7 +376,7 @@ impl Desk {
             Role::Contact if action.staff_only() => refuse("only desk staff may do this".into()),
             Role::Contact => {
                 let holds_role = self
-                    .with_store(|s| Ok(s.contact_tlds(&caller.subject)?))?
+                    .read_store(|s| Ok(s.contact_tlds(&caller.subject)?))?
                     .contains(&request.tld);
                 let asked = request.consents.contains_key(&caller.subject);
                 let allowed = match action {
@@ -373,7 +405,7 @@ impl Desk {
         action: Action,
     ) -> Result<(), DeskError> {
         let request = self
-            .with_store(|s| Ok(s.request(ticket)?))?
+            .read_store(|s| Ok(s.request(ticket)?))?
             .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
         self.permit(caller, action, &request)
     }
@@ -387,7 +419,7 @@ impl Desk {
         command: Command,
     ) -> Result<Request, DeskError> {
         let request = self
-            .with_store(|s| Ok(s.request(ticket)?))?
+            .read_store(|s| Ok(s.request(ticket)?))?
             .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
         self.permit(caller, action, &request)?;
         let outcome = self.execute(ticket, &caller.party(), Some(caller), command);
@@ -543,7 +575,7 @@ impl Desk {
     /// Runs one pending check job to its end: the check, the stored report, and the
     /// workflow's `check-finished` event. A job whose request moved on is closed as stale.
     pub async fn run_check_job(&self, job: &store::CheckJob) -> Result<(), DeskError> {
-        let request = self.with_store(|s| Ok(s.request(&job.ticket)?))?;
+        let request = self.read_store(|s| Ok(s.request(&job.ticket)?))?;
         let now = self.clock.now();
         let expected = match job.phase {
             CheckPhase::Initial => State::TechnicalCheck,
@@ -610,7 +642,7 @@ impl Desk {
     /// Runs every pending check (the daemon calls this when woken and at start, so that a
     /// restart resumes checks that were in flight).
     pub async fn run_pending_checks(&self) -> Result<usize, DeskError> {
-        let jobs = self.with_store(|s| Ok(s.pending_checks()?))?;
+        let jobs = self.read_store(|s| Ok(s.pending_checks()?))?;
         let count = jobs.len();
         let runs = jobs.iter().map(|job| self.run_check_job(job));
         for result in futures_util::future::join_all(runs).await {
@@ -625,7 +657,7 @@ impl Desk {
     /// tickets it acted on.
     pub fn sweep(&self) -> Result<Vec<(String, Event)>, DeskError> {
         let now = self.clock.now();
-        let open = self.with_store(|s| {
+        let open = self.read_store(|s| {
             Ok(s.requests(&store::RequestFilter {
                 open_only: true,
                 limit: u32::MAX,
@@ -634,7 +666,7 @@ impl Desk {
         })?;
         let mut acted = Vec::new();
         for summary in open.iter().filter(|r| r.owner.as_deref() == Some("tld")) {
-            let Some(request) = self.with_store(|s| Ok(s.request(&summary.ticket)?))? else {
+            let Some(request) = self.read_store(|s| Ok(s.request(&summary.ticket)?))? else {
                 continue;
             };
             let Some(waited) = request.waiting_on_tld_for(now) else {
@@ -658,7 +690,7 @@ impl Desk {
             };
             let after = self.execute(&summary.ticket, &Party::System, None, command)?;
             if let Some(last) = self
-                .with_store(|s| Ok(s.request_history(&after.ticket)?))?
+                .read_store(|s| Ok(s.request_history(&after.ticket)?))?
                 .pop()
             {
                 acted.push((after.ticket.clone(), last.event));
@@ -704,7 +736,7 @@ impl Desk {
         caller: &Caller,
         mut filter: store::RequestFilter,
     ) -> Result<Vec<store::RequestSummary>, DeskError> {
-        self.with_store(|s| {
+        self.read_store(|s| {
             if caller.role == Role::Contact {
                 let mine = s.contact_tlds(&caller.subject)?;
                 filter.tlds = Some(match filter.tlds.take() {

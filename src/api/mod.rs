@@ -136,14 +136,14 @@ fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Resul
 }
 
 async fn healthz(State(desk): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let serial = blocking(move || desk.with_store(|s| Ok(s.current_serial()?))).await?;
+    let serial = blocking(move || desk.read_store(|s| Ok(s.current_serial()?))).await?;
     Ok(Json(
         serde_json::json!({ "status": "ok", "serial": serial }),
     ))
 }
 
 async fn list_tlds(State(desk): State<AppState>) -> Result<Response, ApiError> {
-    let tlds = blocking(move || desk.with_store(|s| Ok(s.tlds()?))).await?;
+    let tlds = blocking(move || desk.read_store(|s| Ok(s.tlds()?))).await?;
     Ok(Json(tlds).into_response())
 }
 
@@ -152,14 +152,14 @@ async fn show_tld(
     Path(label): Path<String>,
 ) -> Result<Response, ApiError> {
     let label = TldLabel::parse(&label).map_err(|e| ApiError::invalid("label", e.to_string()))?;
-    let record = blocking(move || desk.with_store(|s| Ok(s.tld(&label)?))).await?;
+    let record = blocking(move || desk.read_store(|s| Ok(s.tld(&label)?))).await?;
     record
         .map(|r| Json(r).into_response())
         .ok_or_else(|| ApiError::not_found("no such TLD"))
 }
 
 async fn zone(State(desk): State<AppState>) -> Result<Response, ApiError> {
-    let zone = blocking(move || desk.with_store(|s| Ok(s.zone(None)?))).await?;
+    let zone = blocking(move || desk.read_store(|s| Ok(s.zone(None)?))).await?;
     let zone = zone.ok_or_else(|| ApiError::not_found("nothing has been published yet"))?;
     Ok((
         [(header::CONTENT_TYPE, "text/dns; charset=utf-8")],
@@ -288,7 +288,7 @@ async fn show_request(
     let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
     let view = blocking(move || {
         let request = desk.read(&who, &ticket)?;
-        let (history, checks) = desk.with_store(|s| {
+        let (history, checks) = desk.read_store(|s| {
             Ok((
                 s.request_history(&ticket)?,
                 s.checks_of(&ticket)?
@@ -315,7 +315,7 @@ async fn request_checks(
     let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
     let checks = blocking(move || {
         desk.read(&who, &ticket)?;
-        desk.with_store(|s| Ok(s.checks_of(&ticket)?))
+        desk.read_store(|s| Ok(s.checks_of(&ticket)?))
     })
     .await?;
     let checks: Vec<serde_json::Value> = checks
@@ -432,7 +432,7 @@ async fn audit_events(
         limit: Some(q.limit.unwrap_or(1000).min(10_000)),
         ..EventQuery::default()
     };
-    let events = blocking(move || desk.with_store(|s| Ok(s.events(&query)?))).await?;
+    let events = blocking(move || desk.read_store(|s| Ok(s.events(&query)?))).await?;
     Ok(Json(serde_json::json!({ "events": events })).into_response())
 }
 
@@ -447,6 +447,6 @@ async fn audit_checkpoints(
             "the audit trail is for desk staff and auditors",
         ));
     }
-    let checkpoints = blocking(move || desk.with_store(|s| Ok(s.checkpoints(1, None)?))).await?;
+    let checkpoints = blocking(move || desk.read_store(|s| Ok(s.checkpoints(1, None)?))).await?;
     Ok(Json(serde_json::json!({ "checkpoints": checkpoints })).into_response())
 }

@@ -13,6 +13,8 @@
 //! `SHA-256(prev_hash as 32 raw bytes || canonical bytes)`, written as 64 lower-case hex
 //! digits; `prev_hash` is the previous event's hash, or 32 zero bytes for event 1.
 
+use std::io::Write;
+
 use sha2::{Digest, Sha256};
 
 use super::canonical::write_string;
@@ -59,7 +61,8 @@ impl EventRecord<'_> {
         out.extend_from_slice(b",\"request\":");
         write_opt(self.request, out);
         out.extend_from_slice(b",\"seq\":");
-        out.extend_from_slice(self.seq.to_string().as_bytes());
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{}", self.seq);
         out.extend_from_slice(b",\"source\":");
         write_opt(self.source, out);
         out.extend_from_slice(b",\"time\":");

@@ -31,7 +31,7 @@ use time::OffsetDateTime;
 
 use super::canonical::write_string;
 use super::chain::EventRecord;
-use super::verify::{Report, Verifier};
+use super::verify::{Pipeline, Report, Verifier};
 use super::{AuditError, Checkpoint};
 use crate::store::{Store, StoreError};
 
@@ -226,12 +226,13 @@ pub fn verify_store(store: &Store, keys: &[VerifyingKey]) -> Result<Report, Audi
         for checkpoint in store.checkpoints(1, None)? {
             verifier.checkpoint(checkpoint);
         }
+        let mut pipeline = Pipeline::new(verifier);
         store.scan_events(1, None, |rec| {
-            verifier.event(rec);
+            pipeline.event(rec);
             Ok::<_, StoreError>(())
-        })
-    })?;
-    Ok(verifier.finish())
+        })?;
+        Ok(pipeline.finish())
+    })
 }
 
 /// Verifies an export file (JSON Lines or CSV, told apart by its first byte).
@@ -324,9 +325,29 @@ fn verify_jsonl(
     mut reader: impl BufRead,
     keys: &[VerifyingKey],
 ) -> Result<Report, AuditError> {
-    let mut verifier = Verifier::new(keys);
+    let format_error = |line: u64, message: String| AuditError::Format {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
     let mut text = String::with_capacity(4096);
-    let mut number = 0u64;
+    if reader
+        .read_line(&mut text)
+        .map_err(|e| AuditError::io(path, e))?
+        == 0
+    {
+        return Err(format_error(1, "the file is empty".into()));
+    }
+    let mut value: serde_json::Value = serde_json::from_str(text.trim_end())
+        .map_err(|e| format_error(1, format!("not JSON: {e}")))?;
+    let header = (value["type"] == "export")
+        .then(|| value.as_object_mut().map(|o| o.remove("type")))
+        .and_then(|_| serde_json::from_value::<ExportHeader>(value).ok())
+        .ok_or_else(|| format_error(1, "not a rootdesk audit export: the first line must be its export header; make exports with `rootdesk audit export`".into()))?;
+    let mut verifier = Verifier::new(keys);
+    check_header(path, &header, &mut verifier)?;
+    let mut pipeline = Pipeline::new(verifier);
+    let mut number = 1u64;
     loop {
         text.clear();
         if reader
@@ -341,40 +362,15 @@ fn verify_jsonl(
         if line.is_empty() {
             continue;
         }
-        if number == 1 {
-            let mut value: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| AuditError::Format {
-                    path: path.to_path_buf(),
-                    line: 1,
-                    message: format!("not JSON: {e}"),
-                })?;
-            let header = (value["type"] == "export")
-                .then(|| value.as_object_mut().map(|o| o.remove("type")))
-                .and_then(|_| serde_json::from_value::<ExportHeader>(value).ok())
-                .ok_or_else(|| AuditError::Format {
-                    path: path.to_path_buf(),
-                    line: 1,
-                    message: "not a rootdesk audit export: the first line must be its export header; make exports with `rootdesk audit export`".into(),
-                })?;
-            check_header(path, &header, &mut verifier)?;
-            continue;
-        }
         match serde_json::from_str::<Line<'_>>(line) {
-            Ok(entry) => jsonl_entry(&mut verifier, number, entry),
-            Err(e) => verifier.malformed(format!("line {number}: not a valid entry: {e}")),
+            Ok(entry) => jsonl_entry(&mut pipeline, number, entry),
+            Err(e) => pipeline.malformed(format!("line {number}: not a valid entry: {e}")),
         }
     }
-    if number == 0 {
-        return Err(AuditError::Format {
-            path: path.to_path_buf(),
-            line: 1,
-            message: "the file is empty".into(),
-        });
-    }
-    Ok(verifier.finish())
+    Ok(pipeline.finish())
 }
 
-fn jsonl_entry(verifier: &mut Verifier, number: u64, e: Line<'_>) {
+fn jsonl_entry(verifier: &mut Pipeline, number: u64, e: Line<'_>) {
     let missing = |field: &str| format!("line {number}: {} entry without {field}", e.ty);
     match e.ty.as_ref() {
         "checkpoint" => {
@@ -418,7 +414,6 @@ fn jsonl_entry(verifier: &mut Verifier, number: u64, e: Line<'_>) {
 }
 
 fn verify_csv(path: &Path, reader: impl Read, keys: &[VerifyingKey]) -> Result<Report, AuditError> {
-    let mut verifier = Verifier::new(keys);
     let format_error = |line: u64, message: String| AuditError::Format {
         path: path.to_path_buf(),
         line,
@@ -442,23 +437,32 @@ fn verify_csv(path: &Path, reader: impl Read, keys: &[VerifyingKey]) -> Result<R
         ));
     }
     let mut record = csv::StringRecord::new();
-    let mut rows = 0u64;
+    let line = csv.position().line();
+    let has_row = csv
+        .read_record(&mut record)
+        .map_err(|e| format_error(line, e.to_string()))?;
+    let header = (has_row && record.len() == CSV_COLUMNS.len() && &record[0] == "export")
+        .then(|| serde_json::from_str::<ExportHeader>(&record[11]).ok())
+        .flatten()
+        .ok_or_else(|| format_error(line, "not a rootdesk audit export: the first row must be its export row; make exports with `rootdesk audit export`".into()))?;
+    let mut verifier = Verifier::new(keys);
+    check_header(path, &header, &mut verifier)?;
+    let mut pipeline = Pipeline::new(verifier);
     loop {
         let line = csv.position().line();
         match csv.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                verifier.malformed(format!("line {line}: {e}"));
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                     return Err(AuditError::io(path, std::io::Error::other(e.to_string())));
                 }
+                pipeline.malformed(format!("line {line}: {e}"));
                 continue;
             }
         }
-        rows += 1;
         if record.len() != CSV_COLUMNS.len() {
-            verifier.malformed(format!(
+            pipeline.malformed(format!(
                 "line {line}: {} cells, expected {}",
                 record.len(),
                 CSV_COLUMNS.len()
@@ -467,27 +471,19 @@ fn verify_csv(path: &Path, reader: impl Read, keys: &[VerifyingKey]) -> Result<R
         }
         let cell = |i: usize| &record[i];
         let opt = |i: usize| Some(&record[i]).filter(|s| !s.is_empty());
-        if rows == 1 {
-            let header = (cell(0) == "export")
-                .then(|| serde_json::from_str::<ExportHeader>(cell(11)).ok())
-                .flatten()
-                .ok_or_else(|| format_error(line, "not a rootdesk audit export: the first row must be its export row; make exports with `rootdesk audit export`".into()))?;
-            check_header(path, &header, &mut verifier)?;
-            continue;
-        }
         let Ok(seq) = cell(1).parse::<u64>() else {
-            verifier.malformed(format!("line {line}: seq {:?} is not a number", cell(1)));
+            pipeline.malformed(format!("line {line}: seq {:?} is not a number", cell(1)));
             continue;
         };
         match cell(0) {
-            "checkpoint" => verifier.checkpoint(Checkpoint {
+            "checkpoint" => pipeline.checkpoint(Checkpoint {
                 seq,
                 hash: cell(13).to_string(),
                 time: cell(2).to_string(),
                 key_id: cell(14).to_string(),
                 signature: cell(15).to_string(),
             }),
-            "event" => verifier.event(&EventRecord {
+            "event" => pipeline.event(&EventRecord {
                 seq,
                 time: cell(2),
                 actor_kind: cell(3),
@@ -502,11 +498,8 @@ fn verify_csv(path: &Path, reader: impl Read, keys: &[VerifyingKey]) -> Result<R
                 prev_hash: cell(12),
                 hash: cell(13),
             }),
-            other => verifier.malformed(format!("line {line}: unknown row type {other:?}")),
+            other => pipeline.malformed(format!("line {line}: unknown row type {other:?}")),
         }
     }
-    if rows == 0 {
-        return Err(format_error(2, "the export row is missing".into()));
-    }
-    Ok(verifier.finish())
+    Ok(pipeline.finish())
 }

@@ -9,8 +9,9 @@
 //! What it concludes:
 //! - an event whose content does not give its stored hash was altered (`hash-mismatch`);
 //! - an event whose `prev_hash` is not the previous event's hash means events were removed,
-//!   inserted or reordered (`broken-link`); missing or repeated numbers are `gap` and
-//!   `out-of-order`;
+//!   inserted or reordered, or, when that event is itself intact, that the previous one was
+//!   changed and re-hashed, and that one is named (`broken-link`); missing or repeated numbers
+//!   are `gap` and `out-of-order`;
 //! - a checkpoint whose signature fails was forged or altered (`bad-signature`); one whose
 //!   hash differs from the chain's means the chain was rewritten after signing
 //!   (`checkpoint-mismatch`); one beyond the last event means the log was cut short
@@ -310,10 +311,33 @@ impl Verifier {
 
     /// Checks the next event.
     pub fn event(&mut self, rec: &EventRecord<'_>) {
+        let check = hash_check(rec, &mut self.buf);
+        self.apply(rec, check);
+    }
+
+    /// The checks of `rec` that depend on the events before it, given its own hash check.
+    fn apply(&mut self, rec: &EventRecord<'_>, check: HashCheck) {
         let seq = rec.seq;
         self.events += 1;
         let expected = self.next_seq();
-        let prev_raw = from_hex(rec.prev_hash);
+        let (prev_raw, stored) = (check.prev, check.stored);
+        let hash_ok = check.ok;
+        if check.noncanonical {
+            self.noncanonical.push(seq);
+        }
+        if check.prev.is_none() || check.stored.is_none() {
+            self.problem(
+                seq,
+                ProblemKind::Malformed,
+                "prev_hash or hash is not 64 hex digits".into(),
+            );
+        } else if !hash_ok {
+            self.problem(
+                seq,
+                ProblemKind::HashMismatch,
+                "its content does not hash to its stored hash: the event was altered".into(),
+            );
+        }
         match self.last {
             None => {
                 self.first = Some(seq);
@@ -366,47 +390,30 @@ impl Verifier {
                     );
                 }
                 if check_link && prev_raw != Some(last_hash) {
-                    self.problem(
-                        seq,
-                        ProblemKind::BrokenLink,
-                        format!(
-                            "prev_hash {} is not the hash of event {last_seq}: events were removed, inserted or reordered",
-                            rec.prev_hash
-                        ),
-                    );
+                    if hash_ok {
+                        // This event is intact and names the hash its predecessor had: the
+                        // predecessor is what changed.
+                        self.problem(
+                            last_seq,
+                            ProblemKind::BrokenLink,
+                            format!(
+                                "event {seq} links to hash {}, not to the stored hash of event {last_seq}: event {last_seq} was changed and its hash recomputed, or replaced",
+                                rec.prev_hash
+                            ),
+                        );
+                    } else {
+                        self.problem(
+                            seq,
+                            ProblemKind::BrokenLink,
+                            format!(
+                                "prev_hash {} is not the hash of event {last_seq}: events were removed, inserted or reordered",
+                                rec.prev_hash
+                            ),
+                        );
+                    }
                 }
             }
         }
-
-        let stored = from_hex(rec.hash);
-        let hash_ok = match (prev_raw, stored) {
-            (Some(prev), Some(stored)) => {
-                self.buf.clear();
-                rec.write_canonical(&mut self.buf);
-                if chain_hash(&prev, &self.buf) == stored {
-                    true
-                } else if self.matches_with_canonical_payload(rec, &prev, &stored) {
-                    self.noncanonical.push(seq);
-                    true
-                } else {
-                    self.problem(
-                        seq,
-                        ProblemKind::HashMismatch,
-                        "its content does not hash to its stored hash: the event was altered"
-                            .into(),
-                    );
-                    false
-                }
-            }
-            _ => {
-                self.problem(
-                    seq,
-                    ProblemKind::Malformed,
-                    "prev_hash or hash is not 64 hex digits".into(),
-                );
-                false
-            }
-        };
 
         if let Some(checkpoints) = self.pending.remove(&seq) {
             for checkpoint in checkpoints {
@@ -433,32 +440,6 @@ impl Verifier {
         if self.last.is_none() || seq >= expected {
             self.last = Some((seq, stored.unwrap_or([0; 32])));
         }
-    }
-
-    /// Whether the event hashes correctly once its payload is put in canonical form (an export
-    /// re-formatted by a tool: the content is unchanged).
-    fn matches_with_canonical_payload(
-        &mut self,
-        rec: &EventRecord<'_>,
-        prev: &[u8; 32],
-        stored: &[u8; 32],
-    ) -> bool {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(rec.payload) else {
-            return false;
-        };
-        let Ok(canonical) = super::canonical::to_canonical_string(&value) else {
-            return false;
-        };
-        if canonical == rec.payload {
-            return false;
-        }
-        let fixed = EventRecord {
-            payload: &canonical,
-            ..*rec
-        };
-        self.buf.clear();
-        fixed.write_canonical(&mut self.buf);
-        chain_hash(prev, &self.buf) == *stored
     }
 
     /// The report.
@@ -542,5 +523,358 @@ impl Verifier {
             }
         }
         report
+    }
+}
+
+/// What an event's own content says about its hash; needs no other event, so that it can be
+/// computed on any thread.
+#[derive(Debug, Clone, Copy, Default)]
+struct HashCheck {
+    prev: Option<[u8; 32]>,
+    stored: Option<[u8; 32]>,
+    /// The content and `prev_hash` give the stored hash.
+    ok: bool,
+    /// ... but only once the payload is put in canonical form.
+    noncanonical: bool,
+}
+
+fn hash_check(rec: &EventRecord<'_>, buf: &mut Vec<u8>) -> HashCheck {
+    let prev = from_hex(rec.prev_hash);
+    let stored = from_hex(rec.hash);
+    let (ok, noncanonical) = match (prev, stored) {
+        (Some(p), Some(s)) => {
+            buf.clear();
+            rec.write_canonical(buf);
+            if chain_hash(&p, buf) == s {
+                (true, false)
+            } else {
+                let fixed = matches_with_canonical_payload(rec, &p, &s, buf);
+                (fixed, fixed)
+            }
+        }
+        _ => (false, false),
+    };
+    HashCheck {
+        prev,
+        stored,
+        ok,
+        noncanonical,
+    }
+}
+
+/// Whether the event hashes correctly once its payload is put in canonical form (an export
+/// re-formatted by a tool: the content is unchanged).
+fn matches_with_canonical_payload(
+    rec: &EventRecord<'_>,
+    prev: &[u8; 32],
+    stored: &[u8; 32],
+    buf: &mut Vec<u8>,
+) -> bool {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(rec.payload) else {
+        return false;
+    };
+    let Ok(canonical) = super::canonical::to_canonical_string(&value) else {
+        return false;
+    };
+    if canonical == rec.payload {
+        return false;
+    }
+    let fixed = EventRecord {
+        payload: &canonical,
+        ..*rec
+    };
+    buf.clear();
+    fixed.write_canonical(buf);
+    chain_hash(prev, buf) == *stored
+}
+
+/// How many events travel together from the reader to the verifying thread.
+const BATCH: usize = 4096;
+
+/// Where the fields of one event lie in a [`Batch`]'s text; `u32::MAX` marks an absent one.
+type Spans = [(u32, u32); 12];
+
+enum Item {
+    Event { seq: u64, spans: Spans },
+    Checkpoint(Checkpoint),
+    Malformed(String),
+}
+
+/// Owned copies of a run of entries: one text buffer and the spans into it.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    items: Vec<Item>,
+}
+
+impl Batch {
+    fn span(&mut self, value: Option<&str>) -> (u32, u32) {
+        match value {
+            Some(v) => {
+                let start = self.text.len() as u32;
+                self.text.push_str(v);
+                (start, self.text.len() as u32)
+            }
+            None => (u32::MAX, 0),
+        }
+    }
+
+    fn push(&mut self, r: &EventRecord<'_>) {
+        let fields = [
+            Some(r.time),
+            Some(r.actor_kind),
+            Some(r.actor_id),
+            r.actor_role,
+            r.actor_contact,
+            r.source,
+            r.tld,
+            r.request,
+            Some(r.kind),
+            Some(r.payload),
+            Some(r.prev_hash),
+            Some(r.hash),
+        ];
+        let mut spans = [(u32::MAX, 0); 12];
+        for (span, field) in spans.iter_mut().zip(fields) {
+            *span = self.span(field);
+        }
+        self.items.push(Item::Event { seq: r.seq, spans });
+    }
+
+    fn get(&self, (start, end): (u32, u32)) -> Option<&str> {
+        (start != u32::MAX).then(|| &self.text[start as usize..end as usize])
+    }
+
+    fn record(&self, seq: u64, spans: &Spans) -> EventRecord<'_> {
+        let f = |i: usize| self.get(spans[i]);
+        EventRecord {
+            seq,
+            time: f(0).unwrap_or_default(),
+            actor_kind: f(1).unwrap_or_default(),
+            actor_id: f(2).unwrap_or_default(),
+            actor_role: f(3),
+            actor_contact: f(4),
+            source: f(5),
+            tld: f(6),
+            request: f(7),
+            kind: f(8).unwrap_or_default(),
+            payload: f(9).unwrap_or_default(),
+            prev_hash: f(10).unwrap_or_default(),
+            hash: f(11).unwrap_or_default(),
+        }
+    }
+
+    /// Hands the entries to `verifier` in order; the hashing, which needs no other event, is
+    /// spread over `hashers` threads.
+    fn feed(&mut self, verifier: &mut Verifier, hashers: usize) {
+        let items = std::mem::take(&mut self.items);
+        let records: Vec<Option<EventRecord<'_>>> = items
+            .iter()
+            .map(|item| match item {
+                Item::Event { seq, spans } => Some(self.record(*seq, spans)),
+                _ => None,
+            })
+            .collect();
+        let mut checks = vec![HashCheck::default(); records.len()];
+        let hash_all = |records: &[Option<EventRecord<'_>>], checks: &mut [HashCheck]| {
+            let mut buf = Vec::with_capacity(1024);
+            for (record, check) in records.iter().zip(checks) {
+                if let Some(record) = record {
+                    *check = hash_check(record, &mut buf);
+                }
+            }
+        };
+        if hashers > 1 && records.len() >= 2 * hashers {
+            let size = records.len().div_ceil(hashers);
+            std::thread::scope(|scope| {
+                let mut parts = records.chunks(size).zip(checks.chunks_mut(size));
+                let first = parts.next();
+                for (records, checks) in parts {
+                    scope.spawn(move || hash_all(records, checks));
+                }
+                if let Some((records, checks)) = first {
+                    hash_all(records, checks);
+                }
+            });
+        } else {
+            hash_all(&records, &mut checks);
+        }
+        for ((item, record), check) in items.into_iter().zip(&records).zip(checks) {
+            match (item, record) {
+                (Item::Event { .. }, Some(record)) => verifier.apply(record, check),
+                (Item::Checkpoint(c), _) => verifier.checkpoint(c),
+                (Item::Malformed(detail), _) => verifier.malformed(detail),
+                (Item::Event { .. }, None) => {}
+            }
+        }
+        drop(records);
+        self.text.clear();
+    }
+}
+
+/// A [`Verifier`] running on a thread of its own, so that reading the next events (SQLite,
+/// JSON parsing) overlaps with hashing the previous ones. Same calls, same order, same report.
+pub struct Pipeline {
+    current: Batch,
+    to_worker: std::sync::mpsc::SyncSender<Batch>,
+    from_worker: std::sync::mpsc::Receiver<Batch>,
+    worker: std::thread::JoinHandle<Verifier>,
+}
+
+impl Pipeline {
+    /// Moves `verifier` (with its expectations set) onto the verifying thread, hashing on as
+    /// many threads as there are cores besides the reader's.
+    pub fn new(verifier: Verifier) -> Pipeline {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Pipeline::with_hashers(verifier, cores.saturating_sub(1).max(1))
+    }
+
+    /// As [`Pipeline::new`], hashing on `hashers` threads.
+    pub fn with_hashers(mut verifier: Verifier, hashers: usize) -> Pipeline {
+        let (to_worker, inbox) = std::sync::mpsc::sync_channel::<Batch>(2);
+        let (outbox, from_worker) = std::sync::mpsc::sync_channel::<Batch>(4);
+        let worker = std::thread::spawn(move || {
+            for mut batch in inbox {
+                batch.feed(&mut verifier, hashers);
+                // The reader may be gone or have enough spare batches; either is fine.
+                let _ = outbox.try_send(batch);
+            }
+            verifier
+        });
+        Pipeline {
+            current: Batch::default(),
+            to_worker,
+            from_worker,
+            worker,
+        }
+    }
+
+    fn flush(&mut self) {
+        let spare = self.from_worker.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.current, spare);
+        // Fails only if the worker died; `finish` reports that.
+        let _ = self.to_worker.send(full);
+    }
+
+    /// As [`Verifier::event`].
+    pub fn event(&mut self, rec: &EventRecord<'_>) {
+        self.current.push(rec);
+        if self.current.items.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    /// As [`Verifier::checkpoint`].
+    pub fn checkpoint(&mut self, checkpoint: Checkpoint) {
+        self.current.items.push(Item::Checkpoint(checkpoint));
+    }
+
+    /// As [`Verifier::malformed`].
+    pub fn malformed(&mut self, detail: String) {
+        self.current.items.push(Item::Malformed(detail));
+    }
+
+    /// Waits for the verifying thread and returns the report.
+    pub fn finish(mut self) -> Report {
+        self.flush();
+        let Pipeline {
+            to_worker, worker, ..
+        } = self;
+        drop(to_worker);
+        match worker.join() {
+            Ok(verifier) => verifier.finish(),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::chain::to_hex;
+    use ed25519_dalek::SigningKey;
+
+    /// A chain of `n` events as owned (time, payload, prev_hash, hash) texts.
+    fn chain(n: u64) -> Vec<(u64, String, String, String, String)> {
+        let mut prev = [0u8; 32];
+        (1..=n)
+            .map(|seq| {
+                let time = format!("2026-01-01T00:00:{:02}.000000Z", seq % 60);
+                let payload = format!("{{\"n\":{seq}}}");
+                let prev_hex = to_hex(&prev);
+                let rec = record(seq, &time, &payload, &prev_hex, "");
+                let hash = chain_hash(&prev, &rec.canonical_bytes());
+                prev = hash;
+                (seq, time, payload, prev_hex, to_hex(&hash))
+            })
+            .collect()
+    }
+
+    fn record<'a>(
+        seq: u64,
+        time: &'a str,
+        payload: &'a str,
+        prev: &'a str,
+        hash: &'a str,
+    ) -> EventRecord<'a> {
+        EventRecord {
+            seq,
+            time,
+            actor_kind: "system",
+            actor_id: "test",
+            actor_role: None,
+            actor_contact: Some("x"),
+            source: None,
+            tld: Some("de"),
+            request: None,
+            kind: "k",
+            payload,
+            prev_hash: prev,
+            hash,
+        }
+    }
+
+    #[test]
+    fn pipeline_with_many_hashers_reports_like_the_plain_verifier() {
+        let key = SigningKey::from_bytes(&[4; 32]);
+        let mut events = chain(10_000);
+        let checkpoint = Checkpoint::sign(
+            &key,
+            6_000,
+            &events[5_999].4,
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
+        events[7_000].2 = "{\"n\":0}".into();
+        events.remove(9_000);
+        let keys = [key.verifying_key()];
+        let mut plain = Verifier::new(&keys);
+        plain.expect_first(1);
+        plain.checkpoint(checkpoint.clone());
+        let mut piped = Pipeline::with_hashers(
+            {
+                let mut v = Verifier::new(&keys);
+                v.expect_first(1);
+                v
+            },
+            3,
+        );
+        piped.checkpoint(checkpoint);
+        for (seq, time, payload, prev, hash) in &events {
+            let rec = record(*seq, time, payload, prev, hash);
+            plain.event(&rec);
+            piped.event(&rec);
+        }
+        let (plain, piped) = (plain.finish(), piped.finish());
+        assert_eq!(plain, piped);
+        assert_eq!(plain.signed_through, Some(6_000));
+        let found: Vec<(u64, ProblemKind)> =
+            plain.problems.iter().map(|p| (p.seq, p.kind)).collect();
+        assert_eq!(
+            found,
+            [
+                (7_001, ProblemKind::HashMismatch),
+                (9_001, ProblemKind::Gap)
+            ]
+        );
     }
 }

@@ -1,13 +1,12 @@
 //! `rootdesk audit ...`: checkpoints, the public key, export, verify and reading the log.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use ed25519_dalek::VerifyingKey;
 use time::OffsetDateTime;
 
-use super::Context;
+use super::{emit, Context};
 use crate::audit::checkpoint::{
     create_signing_key, format_public_key, key_id, load_signing_key, parse_public_key,
     sign_checkpoint, PublicKeyFormat,
@@ -175,7 +174,22 @@ impl AuditCmd {
                     None => {
                         let stdout = std::io::stdout();
                         let mut out = std::io::BufWriter::new(stdout.lock());
-                        write_export(&store, from, to, format, &mut out, Path::new("(stdout)"))?
+                        match write_export(
+                            &store,
+                            from,
+                            to,
+                            format,
+                            &mut out,
+                            Path::new("(stdout)"),
+                        ) {
+                            // The reader went away (`| head`): not an error.
+                            Err(AuditError::Io { source, .. })
+                                if source.kind() == std::io::ErrorKind::BrokenPipe =>
+                            {
+                                return Ok(());
+                            }
+                            other => other?,
+                        }
                     }
                 };
                 if let Some(path) = output {
@@ -255,17 +269,14 @@ impl AuditCmd {
                     limit: Some(limit),
                     ..Default::default()
                 })?;
-                let stdout = std::io::stdout();
-                let mut out = stdout.lock();
-                let io = |e| Error::io("(stdout)", e);
+                let mut text = String::new();
                 for e in &events {
                     if json {
-                        let line = serde_json::to_string(e).map_err(Error::failed)?;
-                        writeln!(out, "{line}").map_err(io)?;
+                        text.push_str(&serde_json::to_string(e).map_err(Error::failed)?);
+                        text.push('\n');
                     } else {
-                        writeln!(
-                            out,
-                            "{:>8}  {}  {}:{}  {}  {}{}  {}",
+                        text.push_str(&format!(
+                            "{:>8}  {}  {}:{}  {}  {}{}  {}\n",
                             e.seq,
                             crate::store::timestamp(e.time),
                             e.actor.kind,
@@ -277,10 +288,10 @@ impl AuditCmd {
                                 .map(|r| format!(" {r}"))
                                 .unwrap_or_default(),
                             e.payload
-                        )
-                        .map_err(io)?;
+                        ));
                     }
                 }
+                emit(&text)?;
             }
         }
         Ok(())
@@ -304,9 +315,5 @@ fn print_report(report: &Report, json: bool) -> Result<()> {
     } else {
         report.to_string()
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::io("(stdout)", e))
+    emit(&text)
 }

@@ -170,21 +170,46 @@ fn checkpoint_from_row(row: &Row<'_>) -> rusqlite::Result<Checkpoint> {
     })
 }
 
+/// The names of the columns of [`EVENT_COLUMNS`], for error messages.
+const COLUMN_NAMES: [&str; 13] = [
+    "seq",
+    "time",
+    "actor_kind",
+    "actor_id",
+    "actor_role",
+    "actor_contact",
+    "source",
+    "tld",
+    "request",
+    "kind",
+    "payload",
+    "prev_hash",
+    "hash",
+];
+
 fn text<'r>(row: &'r Row<'_>, index: usize, seq: i64) -> Result<Option<&'r str>> {
+    let corrupt = |what: &str| {
+        StoreError::Corrupt(format!(
+            "event {seq}: column {} {what}; the database was edited outside rootdesk (see `rootdesk audit verify`)",
+            COLUMN_NAMES[index]
+        ))
+    };
     match row.get_ref(index)? {
         ValueRef::Null => Ok(None),
-        ValueRef::Text(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|_| {
-            StoreError::Corrupt(format!("event {seq}: column {index} is not valid UTF-8"))
-        }),
-        _ => Err(StoreError::Corrupt(format!(
-            "event {seq}: column {index} is not text"
-        ))),
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| corrupt("is not valid UTF-8")),
+        _ => Err(corrupt("is not text")),
     }
 }
 
 fn required<'r>(row: &'r Row<'_>, index: usize, seq: i64) -> Result<&'r str> {
-    text(row, index, seq)?
-        .ok_or_else(|| StoreError::Corrupt(format!("event {seq}: column {index} is empty")))
+    text(row, index, seq)?.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "event {seq}: column {} is NULL; the database was edited outside rootdesk",
+            COLUMN_NAMES[index]
+        ))
+    })
 }
 
 fn record_from_row<'r>(row: &'r Row<'_>) -> Result<EventRecord<'r>> {
@@ -318,6 +343,10 @@ impl Store {
         mut f: impl FnMut(&EventRecord<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         let to = to.unwrap_or(i64::MAX as u64).min(i64::MAX as u64) as i64;
+        // Long scans read through a memory map rather than a read call per page.
+        self.conn()
+            .pragma_update(None, "mmap_size", 1_i64 << 30)
+            .map_err(StoreError::from)?;
         let mut stmt = self
             .conn()
             .prepare(&format!(
@@ -439,6 +468,43 @@ mod tests {
             })
             .expect("read");
         assert_eq!(by_actor.len(), 1);
+    }
+
+    #[test]
+    fn reads_by_time_range_and_keeps_microseconds() {
+        let (_dir, mut store) = store();
+        let t0 = time::macros::datetime!(2026-03-01 10:00:00.123456789 UTC);
+        let events: Vec<NewEvent> = (0..5)
+            .map(|i| {
+                NewEvent::new(Actor::cli(), "tick", json!({"i": i}))
+                    .at(t0 + time::Duration::minutes(i))
+            })
+            .collect();
+        let stored = store.append_events(&events).expect("append");
+        assert_eq!(
+            stored[0].time,
+            time::macros::datetime!(2026-03-01 10:00:00.123456 UTC),
+            "recorded to the microsecond"
+        );
+        let middle = store
+            .events(&EventQuery {
+                since: Some(t0 + time::Duration::minutes(1)),
+                until: Some(t0 + time::Duration::minutes(3)),
+                ..Default::default()
+            })
+            .expect("read");
+        let seqs: Vec<u64> = middle.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [2, 3]);
+        let range = store.event_range(2, Some(4)).expect("range");
+        assert_eq!(
+            range,
+            Some(EventRange {
+                first: 2,
+                last: 4,
+                count: 3
+            })
+        );
+        assert_eq!(store.event_range(9, None).expect("range"), None);
     }
 
     #[test]

@@ -116,8 +116,19 @@ fn swapped_rows() {
     )
     .expect("tamper");
     drop(conn);
-    // Event 5 now holds event 6's content: its link and its hash are both wrong.
-    assert_detected(&desk, 5, "broken-link");
+    // Event 5 now holds event 6's content: its hash and its link are both wrong.
+    assert_detected(&desk, 5, "hash-mismatch");
+}
+
+#[test]
+fn altered_and_rehashed_row() {
+    let desk = signed_desk();
+    let conn = raw(&desk);
+    // Change event 6 and recompute its own hash, but not the ones after it: event 7 still
+    // names the old hash, and is itself intact, so event 6 is the culprit.
+    rewrite_chain(&conn, 6, 6, r#"{"n":6,"forged":true}"#);
+    drop(conn);
+    assert_detected(&desk, 6, "broken-link");
 }
 
 #[test]
@@ -130,9 +141,9 @@ fn truncated_tail() {
     assert_detected(&desk, 8, "truncated");
 }
 
-/// Rewrites events from `from` on with consistent hashes, as an attacker who knows the
-/// algorithm would; returns the new hash of the last event.
-fn rewrite_chain(conn: &rusqlite::Connection, from: u64, payload: &str) -> String {
+/// Gives event `from` a new payload and recomputes the hashes of events `from..=through`, as
+/// an attacker who knows the algorithm would; returns the new hash of event `through`.
+fn rewrite_chain(conn: &rusqlite::Connection, from: u64, through: u64, payload: &str) -> String {
     conn.execute_batch("DROP TRIGGER IF EXISTS events_append_only_update")
         .expect("drop trigger");
     conn.execute(
@@ -152,11 +163,11 @@ fn rewrite_chain(conn: &rusqlite::Connection, from: u64, payload: &str) -> Strin
         let mut stmt = conn
             .prepare(
                 "SELECT seq, time, actor_kind, actor_id, actor_role, actor_contact, source, tld, \
-                 request, kind, payload FROM events WHERE seq >= ?1 ORDER BY seq",
+                 request, kind, payload FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
             )
             .expect("select");
         let rows = stmt
-            .query_map([from as i64], |r| {
+            .query_map([from as i64, through as i64], |r| {
                 (0..11)
                     .map(|i| {
                         if i == 0 {
@@ -206,7 +217,7 @@ fn rewrite_chain(conn: &rusqlite::Connection, from: u64, payload: &str) -> Strin
 fn rewritten_chain_against_the_last_checkpoint() {
     let desk = signed_desk();
     let conn = raw(&desk);
-    rewrite_chain(&conn, 7, r#"{"n":7,"forged":true}"#);
+    rewrite_chain(&conn, 7, 10, r#"{"n":7,"forged":true}"#);
     drop(conn);
     // Every hash is consistent now; only the signed checkpoint of event 10 disagrees, and it
     // narrows the rewrite down to the events after the previous checkpoint.
@@ -225,7 +236,7 @@ fn rewritten_chain_against_the_last_checkpoint() {
 fn forged_checkpoint() {
     let desk = signed_desk();
     let conn = raw(&desk);
-    let new_hash = rewrite_chain(&conn, 7, r#"{"n":7,"forged":true}"#);
+    let new_hash = rewrite_chain(&conn, 7, 10, r#"{"n":7,"forged":true}"#);
     // The attacker replaces the checkpoint of event 10 with one over the new hash, signed with
     // a key of their own but claiming the desk's key id.
     let key_id: String = conn

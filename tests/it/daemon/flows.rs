@@ -572,3 +572,50 @@ async fn dry_run_check_and_the_cli_client() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(&ticket));
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_with_a_configured_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = demo_database(dir.path());
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write key");
+    let desk = Arc::new(Desk::new(store, settings(BTreeMap::new())));
+    let mut opts = options();
+    opts.tls = Some((cert_path, key_path));
+    let server = Server::start(desk, opts).await.expect("start");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).expect("root"),
+        )
+        .resolve("localhost", server.addr)
+        .build()
+        .expect("client");
+    let url = format!("https://localhost:{}/healthz", server.addr.port());
+    let health: Value = client
+        .get(&url)
+        .send()
+        .await
+        .expect("HTTPS")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(health["status"], "ok");
+    // Plain HTTP on the TLS port gets no answer.
+    let plain = http()
+        .get(format!("http://{}/healthz", server.addr))
+        .send()
+        .await;
+    assert!(
+        plain.is_err()
+            || !plain
+                .as_ref()
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+    );
+    server.shutdown().await;
+}

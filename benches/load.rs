@@ -1,0 +1,155 @@
+//! Load on the running daemon over loopback: request status reads and durable submissions.
+//!
+//! `cargo bench --bench load` starts the daemon in-process (temporary database, port 0) and
+//! drives it with concurrent HTTP clients for a fixed time, then prints throughput and
+//! latency percentiles. Every submission is committed with synchronous=FULL before it is
+//! answered.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rootdesk::api::{ServeOptions, Server};
+use rootdesk::audit::Actor;
+use rootdesk::check::Profile;
+use rootdesk::desk::{Desk, DeskSettings};
+use rootdesk::store::{PublishTtls, Role, Store};
+use serde_json::json;
+
+const CLIENTS: usize = 32;
+const RUN: Duration = Duration::from_secs(5);
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+async fn drive<F, Fut>(name: &str, clients: usize, make: F)
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let make = Arc::new(make);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0u64;
+            let mut n = 0u64;
+            while start.elapsed() < RUN {
+                let t = Instant::now();
+                if make(client, n).await {
+                    latencies.push(t.elapsed());
+                } else {
+                    failures += 1;
+                }
+                n += 1;
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut failures = 0;
+    for t in tasks {
+        let (l, f) = t.await.expect("client task");
+        all.extend(l);
+        failures += f;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort();
+    println!(
+        "{name:<28} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} ok, {failures} failed, {clients} clients, {elapsed:.1} s)",
+        all.len() as f64 / elapsed,
+        percentile(&all, 50.0).as_secs_f64() * 1000.0,
+        percentile(&all, 99.0).as_secs_f64() * 1000.0,
+        all.len(),
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::create(&dir.path().join("bench.db")).expect("create");
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
+        let now = time::OffsetDateTime::now_utc();
+        let actor = Actor::system("bench");
+        let zone = rootdesk::zonefile::read_root_zone(&fixtures.join("root.zone")).expect("zone");
+        store.import_zone(&zone, "bench", &actor, now).expect("import");
+        let text = std::fs::read_to_string(fixtures.join("tlds.jsonl")).expect("tlds");
+        let records = rootdesk::registry::parse_tld_lines(&text).expect("parse");
+        store.import_tlds(&records, &actor, now).expect("import");
+        let (_, admin) = store.issue_token(Role::Contact, "xa-admin", None, &actor, now).expect("token");
+        let settings = DeskSettings {
+            expire_days: 30,
+            reminder_days: vec![7, 21],
+            ttls: PublishTtls { ns: 172800, ds: 86400, glue: 172800 },
+            profile: Profile::lab(),
+            check_ports: Default::default(),
+        };
+        let desk = Arc::new(Desk::new(store, settings));
+        let server = Server::start(
+            desk,
+            ServeOptions {
+                listen: "127.0.0.1:0".parse().expect("addr"),
+                tls: None,
+                max_body_bytes: 1 << 20,
+                check_poll: Duration::from_millis(500),
+                sweep_interval: Duration::from_secs(3600),
+                checkpoints: None,
+            },
+        )
+        .await
+        .expect("start");
+        let base = format!("http://{}", server.addr);
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build().expect("client");
+
+        // One request to read: a sponsor change waiting for consent.
+        let body = json!({ "tld": "xa", "proposal": { "kind": "sponsor", "sponsor": "Bench" } });
+        let created: serde_json::Value = http
+            .post(format!("{base}/v1/requests"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("submit")
+            .json()
+            .await
+            .expect("json");
+        let ticket = created["ticket"].as_str().expect("ticket").to_string();
+
+        println!("rootdesk load benchmark: {CLIENTS} concurrent clients, {} s each, loopback", RUN.as_secs());
+        {
+            let (http, base, admin) = (http.clone(), base.clone(), admin.clone());
+            let url = format!("{base}/v1/requests/{ticket}");
+            drive("GET /v1/requests/{ticket}", CLIENTS, move |_, _| {
+                let (http, url, admin) = (http.clone(), url.clone(), admin.clone());
+                async move {
+                    matches!(http.get(&url).bearer_auth(&admin).send().await, Ok(r) if r.status().is_success())
+                }
+            })
+            .await;
+        }
+        {
+            let (http, base, admin) = (http.clone(), base.clone(), admin.clone());
+            drive("POST /v1/requests (durable)", CLIENTS, move |_, _| {
+                let (http, base, admin) = (http.clone(), base.clone(), admin.clone());
+                let body = json!({ "tld": "xa", "proposal": { "kind": "sponsor", "sponsor": "Bench" } });
+                async move {
+                    matches!(http.post(format!("{base}/v1/requests")).bearer_auth(&admin).json(&body).send().await,
+                        Ok(r) if r.status().as_u16() == 201)
+                }
+            })
+            .await;
+        }
+        server.shutdown().await;
+    });
+}
