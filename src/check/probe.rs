@@ -101,6 +101,8 @@ pub enum ProbeError {
     Refused,
     #[error("port unreachable: nothing listens on UDP there (ICMP)")]
     Unreachable,
+    #[error("no reply within {0} ms, when the check's time budget ran out")]
+    Budget(u64),
     #[error("network error: {0}")]
     Io(String),
     #[error("malformed reply: {0}")]
@@ -238,10 +240,16 @@ impl Prober {
         }
         let outcome = {
             let _permit = self.permits.acquire().await;
-            let end = (Instant::now() + self.timeout).min(self.deadline);
-            match transport {
+            let full = Instant::now() + self.timeout;
+            let end = full.min(self.deadline);
+            let outcome = match transport {
                 Transport::Udp => self.udp(address, spec, end).await,
                 Transport::Tcp => tcp(address, spec, end).await,
+            };
+            match outcome {
+                // Cut short by the budget: say so rather than blame the server's patience.
+                Err(ProbeError::Timeout(ms)) if end < full => Err(ProbeError::Budget(ms)),
+                other => other,
             }
         };
         if let Err(e) = &outcome {

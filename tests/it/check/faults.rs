@@ -584,3 +584,48 @@ async fn zone_address_missing_from_the_glue_is_a_warning() {
     );
     assert_eq!(report.verdict, Verdict::Warn);
 }
+
+#[tokio::test]
+async fn retransmission_within_the_timeout_rescues_a_lost_datagram() {
+    let f = Faults {
+        drop_first_udp: true,
+        ..Faults::default()
+    };
+    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
+    let mut p = profile();
+    p.query.retries = 1;
+    let report = run_check(&origin("test."), &proposal, &p).await;
+    assert_findings(&report, &[]);
+    // The answer came after the retransmission, half the timeout in.
+    let half = p.query.timeout_ms as f64 / 2.0;
+    assert!(report
+        .queries
+        .iter()
+        .any(|q| q.address == proposal.nameservers[1].addresses[0]
+            && q.transport == Transport::Udp
+            && q.rtt_ms.is_some_and(|r| r >= half)));
+    // Without retries the first datagram's loss is a timeout.
+    p.query.retries = 0;
+    let report = run_check(&origin("test."), &proposal, &p).await;
+    assert_has(&report, ReachableUdp, Error);
+}
+
+#[tokio::test]
+async fn spent_time_budget_stops_the_queries() {
+    let silent = Faults {
+        silent: true,
+        ..Faults::default()
+    };
+    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), silent).await;
+    let mut p = profile();
+    p.query.budget_ms = 150;
+    let start = Instant::now();
+    let report = run_check(&origin("test."), &proposal, &p).await;
+    assert!(
+        start.elapsed().as_millis() < 400,
+        "took {:?}",
+        start.elapsed()
+    );
+    let msgs = assert_has(&report, ReachableUdp, Error);
+    assert!(msgs.iter().all(|m| m.contains("time budget")), "{msgs:?}");
+}

@@ -38,6 +38,8 @@ pub struct Faults {
     pub open_resolver: bool,
     /// Sends UDP replies from this address instead of the one queried.
     pub reply_from: Option<IpAddr>,
+    /// Ignores the first UDP datagram of every query id (answers its retransmission).
+    pub drop_first_udp: bool,
 }
 
 /// A running scripted server; stopped when dropped.
@@ -107,10 +109,14 @@ impl Scripted {
             let (zone, faults) = (zone.clone(), faults.clone());
             tasks.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; 65535];
+                let mut seen = std::collections::HashSet::new();
                 loop {
                     let Ok((n, from)) = udp.recv_from(&mut buf).await else {
                         return;
                     };
+                    if faults.drop_first_udp && n >= 2 && seen.insert((from, buf[0], buf[1])) {
+                        continue;
+                    }
                     let Some(reply) = answer(&zone, &faults, &buf[..n], true) else {
                         continue;
                     };
