@@ -27,6 +27,11 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    // `cargo test --benches` runs benches with --bench absent: keep that quick.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("metrics bench: run with `cargo bench --bench metrics`");
+        return;
+    }
     let requests: usize = std::env::var("METRICS_BENCH_REQUESTS")
         .ok()
         .and_then(|v| v.parse().ok())
