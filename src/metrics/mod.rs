@@ -550,3 +550,43 @@ impl TimelineCache {
         Ok(timelines)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_index_by_their_discriminant() {
+        // Reports index arrays and the cache encodes measures by `measure as usize`.
+        for (i, m) in Measure::ALL.iter().enumerate() {
+            assert_eq!(*m as usize, i, "{m:?}");
+        }
+        let names: std::collections::BTreeSet<_> =
+            Measure::ALL.iter().map(|m| m.as_str()).collect();
+        assert_eq!(names.len(), Measure::ALL.len());
+    }
+
+    #[test]
+    fn every_service_level_is_configurable_and_defaults_follow_design() {
+        let levels = ServiceLevels::default();
+        let with_level: Vec<_> = Measure::ALL
+            .iter()
+            .filter(|m| levels.of(**m).is_some())
+            .collect();
+        assert_eq!(with_level.len(), 9);
+        assert_eq!(levels.staff_review, level(5 * 86_400, 90));
+        assert_eq!(levels.publication, level(72 * 3600, 99));
+        assert_eq!(levels.first_check.limit_secs, 3000);
+        let text = "staff_review = { limit_secs = 100, target_percent = 80 }\n";
+        let parsed: ServiceLevels = toml::from_str(text).expect("partial table");
+        assert_eq!(parsed.staff_review, level(100, 80));
+        assert_eq!(
+            parsed.recheck, levels.recheck,
+            "the rest keep their defaults"
+        );
+        assert!(toml::from_str::<ServiceLevels>(
+            "staff_reveiw = { limit_secs = 1, target_percent = 1 }"
+        )
+        .is_err());
+    }
+}
