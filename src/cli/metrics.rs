@@ -177,8 +177,12 @@ pub fn request_view(t: &Timeline, format: Format, now: OffsetDateTime) -> Result
             let mut out = String::new();
             let _ = writeln!(
                 out,
-                "{} ({}, {:?}, {:?}) is {}",
-                t.ticket, t.tld, t.kind, t.priority, t.state
+                "{} ({}, {}, {}) is {}",
+                t.ticket,
+                t.tld,
+                format!("{:?}", t.kind).to_lowercase(),
+                format!("{:?}", t.priority).to_lowercase(),
+                t.state
             );
             let _ = writeln!(
                 out,

@@ -2,6 +2,7 @@
 //! database, the Prometheus text through a real parser, the CLI and the API's roles.
 
 mod api;
+mod golden;
 mod timelines;
 
 use std::process::Command as Process;

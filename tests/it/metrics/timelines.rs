@@ -17,20 +17,20 @@ const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
 
 /// A request and its events, with a clock that only moves when told.
-struct Script {
+pub(super) struct Script {
     request: Request,
     events: Vec<Recorded>,
     now: OffsetDateTime,
     facts: Facts,
 }
 
-fn admin() -> Party {
+pub(super) fn admin() -> Party {
     Party::Contact("xa-admin".into())
 }
-fn tech() -> Party {
+pub(super) fn tech() -> Party {
     Party::Contact("xa-tech".into())
 }
-fn staff() -> Party {
+pub(super) fn staff() -> Party {
     Party::Staff("staff-1".into())
 }
 
@@ -41,7 +41,7 @@ fn contact(handle: &str) -> rootdesk::registry::Contact {
     .expect("contact")
 }
 
-fn delegation_proposal(ip: &str) -> Proposal {
+pub(super) fn delegation_proposal(ip: &str) -> Proposal {
     serde_json::from_value(serde_json::json!({
         "kind": "delegation",
         "delegation": { "nameservers": [
@@ -55,7 +55,7 @@ fn delegation_proposal(ip: &str) -> Proposal {
 const T0: OffsetDateTime = datetime!(2026-03-02 09:00 UTC);
 
 impl Script {
-    fn submit(proposal: Proposal, priority: Priority) -> Script {
+    pub(super) fn submit(proposal: Proposal, priority: Priority) -> Script {
         let facts = Facts {
             tld_contacts: BTreeSet::from(["xa-admin".to_string(), "xa-tech".to_string()]),
             open_requests: Vec::new(),
@@ -89,7 +89,7 @@ impl Script {
     }
 
     /// Waits `secs`, then `by` runs `command`.
-    fn after(&mut self, secs: i64, by: Party, command: Command) -> &mut Script {
+    pub(super) fn after(&mut self, secs: i64, by: Party, command: Command) -> &mut Script {
         self.now += Duration::seconds(secs);
         let decided = self
             .request
@@ -107,7 +107,7 @@ impl Script {
         self
     }
 
-    fn check(&mut self, secs: i64, phase: CheckPhase, verdict: Verdict) -> &mut Script {
+    pub(super) fn check(&mut self, secs: i64, phase: CheckPhase, verdict: Verdict) -> &mut Script {
         let revision = self.request.revision();
         self.after(
             secs,
@@ -122,7 +122,7 @@ impl Script {
         )
     }
 
-    fn timeline(&self) -> Timeline {
+    pub(super) fn timeline(&self) -> Timeline {
         let t = Timeline::from_events(&self.events).expect("timeline");
         assert_eq!(
             Timeline::from_events(&self.events).expect("again"),
