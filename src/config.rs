@@ -31,6 +31,65 @@ pub struct Config {
     pub server: ServerSettings,
     pub workflow: WorkflowSettings,
     pub client: ClientSettings,
+    pub smtp: SmtpSettings,
+}
+
+/// How the outbox is delivered (src/notify, README-notify.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    /// The mail relay's host name; empty: no sender runs and notifications wait in the outbox.
+    pub relay: String,
+    pub port: u16,
+    /// `none` (plain, lab only), `starttls` or `tls` (implicit TLS, usually port 465).
+    pub tls: SmtpTls,
+    /// Credentials for the relay; prefer ROOTDESK_SMTP__PASSWORD to keeping it in a file.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The sender address of every notification.
+    pub from: String,
+    /// The desk's public base URL, for links in messages (`https://desk.example`).
+    pub base_url: String,
+    /// Where requests waiting for review are announced.
+    pub staff_address: String,
+    /// Where emergency submissions are raised at once.
+    pub emergency_address: String,
+    /// How often the sender looks for due messages, in milliseconds.
+    pub poll_ms: u64,
+    /// The first retry waits this long; each further one twice as long, up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// How long one SMTP conversation may take, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// Transport security towards the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            relay: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            from: "rootdesk@localhost".into(),
+            base_url: "http://127.0.0.1:8053".into(),
+            staff_address: "root-mgmt@localhost".into(),
+            emergency_address: "root-emergency@localhost".into(),
+            poll_ms: 1000,
+            retry_initial_ms: 30_000,
+            retry_max_ms: 3_600_000,
+            timeout_ms: 30_000,
+        }
+    }
 }
 
 /// The API client (`rootdesk request ...`).
@@ -143,6 +202,7 @@ impl Default for Config {
             server: ServerSettings::default(),
             workflow: WorkflowSettings::default(),
             client: ClientSettings::default(),
+            smtp: SmtpSettings::default(),
         }
     }
 }
@@ -289,6 +349,7 @@ fn is_optional_key(path: &[String]) -> bool {
         [a, b] if (a == "check" && b == "profile")
             || (a == "server" && (b == "tls_cert" || b == "tls_key"))
             || (a == "client" && (b == "server" || b == "token"))
+            || (a == "smtp" && (b == "username" || b == "password"))
     )
 }
 

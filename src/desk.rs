@@ -159,6 +159,8 @@ pub struct Desk {
     next_reader: std::sync::atomic::AtomicUsize,
     pub clock: Clock,
     pub settings: DeskSettings,
+    /// notify: addresses, links and the relay (`Desk::with_notify`).
+    pub notify: crate::config::SmtpSettings,
 }
 
 /// Read connections beside the writer.
@@ -181,7 +183,14 @@ impl Desk {
             next_reader: std::sync::atomic::AtomicUsize::new(0),
             clock: Clock::default(),
             settings,
+            notify: crate::config::SmtpSettings::default(),
         }
+    }
+
+    /// notify: the addresses, link base URL and relay of the notifications.
+    pub fn with_notify(mut self, notify: crate::config::SmtpSettings) -> Desk {
+        self.notify = notify;
+        self
     }
 
     /// Runs `f` with the writer connection.
@@ -331,6 +340,8 @@ impl Desk {
                 append_recorded(tx, &request, &recorded, caller)?;
                 store::save_request(tx, &request, idempotency_key.map(|k| (caller.token.as_str(), k)))?;
                 self.follow_up(tx, &request, now)?;
+                // notify: in the same transaction as the submission.
+                crate::notify::queue(tx, self, &request, &recorded, None, now)?;
                 Ok((request, true))
             })
         });
@@ -475,6 +486,8 @@ impl Desk {
                 if request.state != before || matches!(command, Command::Amend { .. }) {
                     self.follow_up(tx, &request, now)?;
                 }
+                // notify: in the same transaction as the state change.
+                crate::notify::queue(tx, self, &request, &recorded, Some(before), now)?;
                 Ok(request)
             })
         })

@@ -8,6 +8,7 @@
 //! - [`zonefile`]: root zone master files in and out, through hickory's parser and encoder.
 //! - [`config`]: settings from defaults, a TOML file and `ROOTDESK_*` variables.
 //! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export, verify.
+//! - [`notify`]: the outbox, SMTP delivery and confirmation links (DESIGN §8.3).
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod desk;
 pub mod error;
 pub mod lab;
+pub mod notify;
 pub mod registry;
 pub mod store;
 pub mod workflow;

@@ -5,6 +5,7 @@
 //! leave through [`error::ApiError`], the one place that maps them to a status and a stable
 //! label. Blocking SQLite work runs on tokio's blocking pool.
 
+mod confirm;
 pub mod error;
 mod server;
 pub mod wire;
@@ -53,6 +54,10 @@ pub fn router(desk: Arc<Desk>, max_body: usize) -> Router {
         .route("/v1/requests/{ticket}/{action}", post(act))
         .route("/v1/audit", get(audit_events))
         .route("/v1/audit/checkpoints", get(audit_checkpoints))
+        .route(
+            "/confirm/{secret}",
+            get(confirm::show).post(confirm::decide),
+        )
         .fallback(|| async { ApiError::not_found("no such resource; the API lives under /v1") })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .with_state(desk)
