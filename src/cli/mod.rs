@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod audit;
 mod check;
+mod outbox;
 mod request;
 mod serve;
 mod tld;
@@ -56,6 +57,8 @@ pub enum Command {
     },
     /// The audit trail: checkpoints, public key, export, verify, log
     Audit(audit::AuditCmd),
+    /// Notifications waiting for delivery or delivered: list, retry
+    Outbox(outbox::OutboxCmd),
 }
 
 /// Output formats of list and report commands.
@@ -132,6 +135,7 @@ impl Cli {
                 }
             }
             Command::Audit(cmd) => cmd.run(&ctx)?,
+            Command::Outbox(cmd) => cmd.run(&ctx)?,
             Command::ImportZone(cmd) => cmd.run(&ctx)?,
             Command::ImportTlds(cmd) => cmd.run(&ctx)?,
             Command::ExportZone(cmd) => cmd.run(&ctx)?,

@@ -164,7 +164,7 @@ impl Serve {
                     None
                 }
             };
-            let desk = Arc::new(Desk::new(store, desk_settings(ctx)?));
+            let desk = Arc::new(Desk::new(store, desk_settings(ctx)?).with_notify(ctx.config.smtp.clone()));
             let options = serve_options(ctx, listen, key)?;
             let scheme = if options.tls.is_some() {
                 "https"
@@ -235,7 +235,7 @@ impl Serve {
             let (_, secret) = store.issue_token(role, subject, None, &actor, now)?;
             tokens.push(secret);
         }
-        let desk = Arc::new(Desk::new(store, settings));
+        let desk = Arc::new(Desk::new(store, settings).with_notify(ctx.config.smtp.clone()));
         let wanted: SocketAddr = self
             .listen
             .clone()
