@@ -164,7 +164,9 @@ impl Serve {
                     None
                 }
             };
-            let desk = Arc::new(Desk::new(store, desk_settings(ctx)?).with_notify(ctx.config.smtp.clone()));
+            let desk = Arc::new(
+                Desk::new(store, desk_settings(ctx)?).with_notify(ctx.config.smtp.clone()),
+            );
             let options = serve_options(ctx, listen, key)?;
             let scheme = if options.tls.is_some() {
                 "https"

@@ -102,7 +102,8 @@ pub(crate) fn issue(
     now: OffsetDateTime,
     expires: OffsetDateTime,
 ) -> Result<String, DeskError> {
-    let mut bytes = [0u8; 32];
+    // 192 bits: unguessable, and short enough to keep the link on one line.
+    let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).map_err(|e| {
         StoreError::Conflict(format!("no randomness from the operating system: {e}"))
     })?;

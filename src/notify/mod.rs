@@ -281,11 +281,12 @@ impl Composer<'_, '_> {
         }
         if let Some(by) = self.deadline() {
             text.push_str(&format!(
-                "\nBy:       {} (the request expires if nothing happens by then)\n",
+                "\nBy:       {} (else the request expires)\n",
                 format_time(by)
             ));
         }
-        text.push_str(&format!("\nLink:     {link}\n"));
+        // The link on a line of its own, short enough for plain 7-bit mail (no wrapping).
+        text.push_str(&format!("\nLink:\n  {link}\n"));
         text.push_str("\n-- \nrootdesk, the root zone change desk\n");
         Ok(text)
     }

@@ -12,7 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::Body;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -292,8 +293,16 @@ fn build(s: &SmtpSettings, n: &Notification, message_id: &str) -> Result<Message
         .subject(n.subject.clone())
         .message_id(Some(message_id.to_string()))
         .header(ContentType::TEXT_PLAIN)
-        .body(n.body.clone())
+        .body(body(&n.body))
         .map_err(|e| e.to_string())
+}
+
+/// Plain 7-bit text when it fits (so that a link is never broken by quoted-printable
+/// wrapping), else lettre's choice.
+fn body(text: &str) -> Body {
+    let text = text.replace('\n', "\r\n");
+    Body::new_with_encoding(text.clone(), ContentTransferEncoding::SevenBit)
+        .unwrap_or_else(|_| Body::new(text))
 }
 
 #[cfg(test)]

@@ -5,3 +5,4 @@ mod check;
 mod common;
 mod daemon;
 mod foundation;
+mod notify;
