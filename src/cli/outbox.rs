@@ -111,10 +111,12 @@ impl OutboxCmd {
                 if let Some(id) = id {
                     match store.notification(id)? {
                         None => return Err(Error::Failed(format!("no notification {id}"))),
-                        Some(n) if n.delivered_at.is_some() => return Err(Error::Failed(format!(
+                        Some(n) if n.delivered_at.is_some() => {
+                            return Err(Error::Failed(format!(
                             "notification {id} was delivered already ({}); it is never sent twice",
                             n.delivered_at.unwrap_or_default()
-                        ))),
+                        )))
+                        }
                         Some(_) => {}
                     }
                 }

@@ -122,12 +122,11 @@ pub(crate) fn issue(
     Ok(secret)
 }
 
+/// A usable link with its request, or why not (with the link when it is known).
+type Checked = Result<(ConfirmLink, Request), (Refusal, Option<ConfirmLink>)>;
+
 /// The link and its request, if the link may be used at `now`.
-fn check(
-    desk: &Desk,
-    hash: &str,
-    now: OffsetDateTime,
-) -> Result<Result<(ConfirmLink, Request), (Refusal, Option<ConfirmLink>)>, DeskError> {
+fn check(desk: &Desk, hash: &str, now: OffsetDateTime) -> Result<Checked, DeskError> {
     let Some(link) = desk.read_store(|s| Ok(store::link_by_hash(s.conn(), hash)?))? else {
         return Ok(Err((Refusal::Unknown, None)));
     };
