@@ -160,12 +160,14 @@ async fn run(
     background.abort();
     let _ = background.await;
     // notify: the sender finishes the message in hand (it watches `stopped`).
-    if let Some(sender) = sender {
-        if tokio::time::timeout(Duration::from_secs(10), sender)
+    if let Some(mut sender) = sender {
+        if tokio::time::timeout(Duration::from_secs(10), &mut sender)
             .await
             .is_err()
         {
+            // A message in hand stays marked `sending`: the next start sends it again.
             tracing::warn!("the sender did not stop in time");
+            sender.abort();
         }
     }
 }
