@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hickory_proto::rr::Name;
 use serde::{Deserialize, Serialize};
@@ -157,6 +157,10 @@ pub struct Desk {
     store: Mutex<Store>,
     readers: Vec<Mutex<Store>>,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// Check jobs running now, by id.
+    running_checks: Mutex<BTreeSet<i64>>,
+    /// How many checks may run at once.
+    check_slots: tokio::sync::Semaphore,
     pub clock: Clock,
     pub settings: DeskSettings,
     /// notify: addresses, links and the relay (`Desk::with_notify`).
@@ -165,6 +169,8 @@ pub struct Desk {
 
 /// Read connections beside the writer.
 const READERS: usize = 4;
+/// Technical checks running at once (each bounds its own queries in flight).
+const CHECKS_AT_ONCE: usize = 16;
 
 fn lock_failed() -> DeskError {
     DeskError::Store(StoreError::Corrupt(
@@ -181,6 +187,8 @@ impl Desk {
             store: Mutex::new(store),
             readers,
             next_reader: std::sync::atomic::AtomicUsize::new(0),
+            running_checks: Mutex::new(BTreeSet::new()),
+            check_slots: tokio::sync::Semaphore::new(CHECKS_AT_ONCE),
             clock: Clock::default(),
             settings,
             notify: crate::config::SmtpSettings::default(),
@@ -449,48 +457,56 @@ impl Desk {
         command: Command,
     ) -> Result<Request, DeskError> {
         let now = self.clock.now();
-        self.with_store(|s| {
-            s.write(|tx| {
-                let mut events = store::request_events(tx, ticket)?;
-                let mut request = Request::replay(&events)
-                    .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
-                let facts = facts_for(tx, &request.tld, Some(ticket))?;
-                let command = match command {
-                    Command::Implement { .. } => {
-                        // Decide first, so that nothing is published from a wrong state.
-                        request.decide(&Command::Implement { serial: None }, party, now, &facts)?;
-                        let serial = self.implement(tx, &request, now)?;
-                        Command::Implement { serial }
-                    }
-                    other => other,
-                };
-                let decided = request.decide(&command, party, now, &facts)?;
-                let recorded: Vec<Recorded> = decided
-                    .into_iter()
-                    .map(|event| Recorded {
-                        time: now,
-                        by: party.clone(),
-                        event,
-                    })
-                    .collect();
-                let before = request.state;
-                for r in &recorded {
-                    request.apply(r);
-                }
-                events.extend(recorded.iter().cloned());
-                match caller {
-                    Some(c) => append_recorded(tx, &request, &recorded, c)?,
-                    None => append_system(tx, &request, &recorded)?,
-                }
-                store::save_request(tx, &request, None)?;
-                if request.state != before || matches!(command, Command::Amend { .. }) {
-                    self.follow_up(tx, &request, now)?;
-                }
-                // notify: in the same transaction as the state change.
-                crate::notify::queue(tx, self, &request, &recorded, Some(before), now)?;
-                Ok(request)
+        self.with_store(|s| s.write(|tx| self.execute_tx(tx, ticket, party, caller, command, now)))
+    }
+
+    /// The command inside a caller's transaction.
+    fn execute_tx(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        ticket: &str,
+        party: &Party,
+        caller: Option<&Caller>,
+        command: Command,
+        now: OffsetDateTime,
+    ) -> Result<Request, DeskError> {
+        let events = store::request_events(tx, ticket)?;
+        let mut request = Request::replay(&events)
+            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
+        let facts = facts_for(tx, &request.tld, Some(ticket))?;
+        let command = match command {
+            Command::Implement { .. } => {
+                // Decide first, so that nothing is published from a wrong state.
+                request.decide(&Command::Implement { serial: None }, party, now, &facts)?;
+                let serial = self.implement(tx, &request, now)?;
+                Command::Implement { serial }
+            }
+            other => other,
+        };
+        let decided = request.decide(&command, party, now, &facts)?;
+        let recorded: Vec<Recorded> = decided
+            .into_iter()
+            .map(|event| Recorded {
+                time: now,
+                by: party.clone(),
+                event,
             })
-        })
+            .collect();
+        let before = request.state;
+        for r in &recorded {
+            request.apply(r);
+        }
+        match caller {
+            Some(c) => append_recorded(tx, &request, &recorded, c)?,
+            None => append_system(tx, &request, &recorded)?,
+        }
+        store::save_request(tx, &request, None)?;
+        if request.state != before || matches!(command, Command::Amend { .. }) {
+            self.follow_up(tx, &request, now)?;
+        }
+        // notify: in the same transaction as the state change.
+        crate::notify::queue(tx, self, &request, &recorded, Some(before), now)?;
+        Ok(request)
     }
 
     /// Work a state asks for: a check to queue on entering a check state.
@@ -600,13 +616,7 @@ impl Desk {
         let Some(request) = current else {
             return self.with_store(|s| {
                 s.write(|tx| {
-                    store::finish_check(
-                        tx,
-                        job.id,
-                        Verdict::Fail,
-                        &serde_json::json!({"stale": true}),
-                        now,
-                    )?;
+                    store::close_stale_check(tx, job.id, now)?;
                     Ok(())
                 })
             });
@@ -631,39 +641,68 @@ impl Desk {
         let report_json =
             serde_json::to_value(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let now = self.clock.now();
-        self.with_store(|s| {
+        let command = Command::FinishCheck {
+            phase: job.phase,
+            revision: job.revision,
+            verdict,
+            check_id: Some(job.id),
+            summary,
+        };
+        // The stored report and the workflow's event commit together: a crash between them
+        // would leave a finished job and a request still waiting for it.
+        let recorded = self.with_store(|s| {
             s.write(|tx| {
                 store::finish_check(tx, job.id, verdict, &report_json, now)?;
-                Ok(())
+                self.execute_tx(tx, &job.ticket, &Party::System, None, command, now)
             })
-        })?;
-        self.execute(
-            &job.ticket,
-            &Party::System,
-            None,
-            Command::FinishCheck {
-                phase: job.phase,
-                revision: job.revision,
-                verdict,
-                check_id: Some(job.id),
-                summary,
-            },
-        )?;
+        });
+        match recorded {
+            Ok(_) => {}
+            // The request moved on while the check ran (amended, withdrawn): keep the report,
+            // close the job, record nothing on the request.
+            Err(DeskError::Workflow(e)) => {
+                tracing::info!(ticket = %job.ticket, reason = %e, "check result no longer applies");
+                self.with_store(|s| {
+                    s.write(|tx| {
+                        store::finish_check(tx, job.id, verdict, &report_json, now)?;
+                        Ok(())
+                    })
+                })?;
+            }
+            Err(e) => return Err(e),
+        }
         Ok(())
     }
 
     /// Runs every pending check (the daemon calls this when woken and at start, so that a
     /// restart resumes checks that were in flight).
-    pub async fn run_pending_checks(&self) -> Result<usize, DeskError> {
+    /// Each job runs as its own task, so that a slow check never holds up the others; a job
+    /// already running is not started twice. Returns how many were started.
+    pub fn start_pending_checks(self: &Arc<Self>) -> Result<usize, DeskError> {
         let jobs = self.read_store(|s| Ok(s.pending_checks()?))?;
-        let count = jobs.len();
-        let runs = jobs.iter().map(|job| self.run_check_job(job));
-        for result in futures_util::future::join_all(runs).await {
-            if let Err(e) = result {
-                tracing::error!(error = %e, "check job failed");
+        let mut started = 0;
+        for job in jobs {
+            let fresh = self
+                .running_checks
+                .lock()
+                .map(|mut running| running.insert(job.id))
+                .unwrap_or(false);
+            if !fresh {
+                continue;
             }
+            started += 1;
+            let desk = self.clone();
+            tokio::spawn(async move {
+                let _permit = desk.check_slots.acquire().await;
+                if let Err(e) = desk.run_check_job(&job).await {
+                    tracing::error!(ticket = %job.ticket, error = %e, "check job failed");
+                }
+                if let Ok(mut running) = desk.running_checks.lock() {
+                    running.remove(&job.id);
+                }
+            });
         }
-        Ok(count)
+        Ok(started)
     }
 
     /// Sends due reminders and expires requests left with the TLD too long. Returns the

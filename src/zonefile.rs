@@ -244,7 +244,13 @@ pub fn parse_root_zone(text: &str, file: &Path) -> Result<RootZone, ZoneFileErro
         {
             continue;
         }
-        let line_text = format!("{} {}", owner_name, rest.join(" "));
+        // A record that names its owner absolutely goes to hickory as written; others get
+        // their owner spelt out, since records set aside above may have carried it.
+        let line_text = if !record.inherits_owner && first.ends_with('.') {
+            record.text.trim().to_string()
+        } else {
+            format!("{} {}", owner_name, rest.join(" "))
+        };
         for_hickory.push_str(&line_text);
         for_hickory.push('\n');
         kept.push(Kept {

@@ -186,8 +186,11 @@ async fn background(desk: Arc<Desk>, options: ServeOptions, mut stopped: watch::
     loop {
         tokio::select! {
             _ = check_tick.tick() => {
-                if let Err(e) = desk.run_pending_checks().await {
-                    tracing::error!(error = %e, "running checks failed");
+                let d = desk.clone();
+                match tokio::task::spawn_blocking(move || d.start_pending_checks()).await {
+                    Ok(Err(e)) => tracing::error!(error = %e, "starting checks failed"),
+                    Err(e) => tracing::error!(error = %e, "starting checks panicked"),
+                    Ok(Ok(_)) => {}
                 }
             }
             _ = sweep_tick.tick() => {

@@ -197,8 +197,14 @@ pub fn serial_le(a: u32, b: u32) -> bool {
 pub enum SigStatus {
     Valid,
     BadSignature(String),
-    Expired { expiration: u32 },
-    NotYetValid { inception: u32 },
+    Expired {
+        expiration: u32,
+    },
+    NotYetValid {
+        inception: u32,
+    },
+    /// The checker cannot verify this algorithm (hickory with ring has no Ed448).
+    Unverifiable(u8),
 }
 
 /// Verifies `sig` over the `covered` RRset at `zone` in `records` with `key`, and checks its
@@ -210,6 +216,9 @@ pub fn check_signature(
     records: &[Record],
     now: u32,
 ) -> SigStatus {
+    if !key.public_key().algorithm().is_supported() {
+        return SigStatus::Unverifiable(u8::from(key.public_key().algorithm()));
+    }
     if let Err(e) = key.verify_rrsig(zone, DNSClass::IN, sig, records.iter()) {
         return SigStatus::BadSignature(e.to_string());
     }
@@ -243,12 +252,17 @@ pub fn validate_rrset(
     records: &[Record],
     keys: &[&ServedKey],
     now: u32,
-) -> Result<(), String> {
+) -> Result<(), Invalidity> {
     let sigs = signatures(zone, covered, records);
     if sigs.is_empty() {
-        return Err(format!("the {covered} RRset has no RRSIG"));
+        return Err(Invalidity::Invalid(format!(
+            "the {covered} RRset has no RRSIG"
+        )));
     }
     let mut problems = Vec::new();
+    let mut unverifiable = Vec::new();
+    // Keys that signed nothing matter only when no other key's signature is good.
+    let mut missing = Vec::new();
     for key in keys {
         let by_key: Vec<&RRSIG> = sigs
             .iter()
@@ -260,7 +274,7 @@ pub fn validate_rrset(
             })
             .collect();
         if by_key.is_empty() {
-            problems.push(format!(
+            missing.push(format!(
                 "no RRSIG over {covered} by key {} (algorithm {})",
                 key.tag, key.algorithm
             ));
@@ -283,13 +297,51 @@ pub fn validate_rrset(
                     key.tag,
                     timestamp(inception)
                 )),
+                SigStatus::Unverifiable(alg) => {
+                    // The validity window can still be judged.
+                    let i = s.input();
+                    let (inception, expiration) = (i.sig_inception.get(), i.sig_expiration.get());
+                    if !serial_le(now, expiration) {
+                        problems.push(format!(
+                            "the RRSIG over {covered} by key {} expired at {}",
+                            key.tag,
+                            timestamp(expiration)
+                        ));
+                    } else if !serial_le(inception, now) {
+                        problems.push(format!(
+                            "the RRSIG over {covered} by key {} is not valid before {}",
+                            key.tag,
+                            timestamp(inception)
+                        ));
+                    } else {
+                        unverifiable.push(format!(
+                            "the RRSIG over {covered} by key {} (algorithm {alg}) is within its validity period, \
+                             but this checker cannot verify algorithm {alg} cryptographically",
+                            key.tag
+                        ));
+                    }
+                }
             }
         }
     }
+    if problems.is_empty() && !unverifiable.is_empty() {
+        return Err(Invalidity::Unverifiable(unverifiable.join("; ")));
+    }
+    problems.extend(missing);
     if problems.is_empty() {
         problems.push(format!("no key to verify the {covered} RRSIG with"));
     }
-    Err(problems.join("; "))
+    problems.extend(unverifiable);
+    Err(Invalidity::Invalid(problems.join("; ")))
+}
+
+/// Why an RRset is not shown to be validly signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidity {
+    /// A signature is missing, wrong, or out of its validity period.
+    Invalid(String),
+    /// The only signatures are of an algorithm the checker cannot verify (a warning).
+    Unverifiable(String),
 }
 
 #[cfg(test)]

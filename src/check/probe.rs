@@ -99,6 +99,10 @@ pub enum ProbeError {
     Timeout(u64),
     #[error("TCP connection refused")]
     Refused,
+    #[error("port unreachable: nothing listens on UDP there (ICMP)")]
+    Unreachable,
+    #[error("no reply within {0} ms, when the check's time budget ran out")]
+    Budget(u64),
     #[error("network error: {0}")]
     Io(String),
     #[error("malformed reply: {0}")]
@@ -125,6 +129,8 @@ pub type Outcome = Result<Answer, ProbeError>;
 pub struct QueryRecord {
     /// The name server the address belongs to.
     pub server: String,
+    /// The address queried: `192.0.2.53` on port 53, `127.0.0.1:5300` on any other port.
+    #[serde(with = "address_text")]
     pub address: SocketAddr,
     pub transport: Transport,
     pub qname: String,
@@ -140,7 +146,11 @@ pub struct QueryRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counts: Option<[usize; 3]>,
     /// Set when the reply came from another address than the one queried.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "address_text::option"
+    )]
     pub from: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
@@ -230,10 +240,16 @@ impl Prober {
         }
         let outcome = {
             let _permit = self.permits.acquire().await;
-            let end = (Instant::now() + self.timeout).min(self.deadline);
-            match transport {
+            let full = Instant::now() + self.timeout;
+            let end = full.min(self.deadline);
+            let outcome = match transport {
                 Transport::Udp => self.udp(address, spec, end).await,
                 Transport::Tcp => tcp(address, spec, end).await,
+            };
+            match outcome {
+                // Cut short by the budget: say so rather than blame the server's patience.
+                Err(ProbeError::Timeout(ms)) if end < full => Err(ProbeError::Budget(ms)),
+                other => other,
             }
         };
         if let Err(e) = &outcome {
@@ -266,10 +282,10 @@ impl Prober {
             }
         }
         let mut rec = QueryRecord {
-            server: server.to_string(),
+            server: server.to_ascii(),
             address,
             transport,
-            qname: spec.qname.to_string(),
+            qname: spec.qname.to_ascii(),
             qtype: spec.qtype.to_string(),
             query_flags,
             rcode: None,
@@ -303,44 +319,56 @@ impl Prober {
         let bytes = msg
             .to_vec()
             .map_err(|e| ProbeError::Io(format!("cannot encode query: {e}")))?;
-        // Bound to the unspecified address so that a reply from another local address (a
-        // server answering from the wrong source) still arrives and can be reported.
-        let bind: SocketAddr = if address.is_ipv4() {
-            (Ipv4Addr::UNSPECIFIED, 0).into()
-        } else {
-            (Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let socket = UdpSocket::bind(bind)
-            .await
-            .map_err(|e| ProbeError::Io(e.to_string()))?;
+        let (connected, other) = udp_sockets(address).map_err(|e| ProbeError::Io(e.to_string()))?;
         let start = Instant::now();
         let interval = end.saturating_duration_since(start) / (self.retries + 1);
-        socket
-            .send_to(&bytes, address)
+        connected
+            .send(&bytes)
             .await
             .map_err(|e| ProbeError::Io(e.to_string()))?;
         let mut sends = 1;
         let mut next_send = start + interval;
         let mut buf = vec![0u8; 65535];
+        let mut other_buf = vec![0u8; 65535];
         loop {
             let wake = if sends <= self.retries {
                 next_send.min(end)
             } else {
                 end
             };
-            match timeout_at(wake, socket.recv_from(&mut buf)).await {
+            let received = timeout_at(wake, async {
+                tokio::select! {
+                    r = connected.recv(&mut buf) => r.map(|n| (n, address, true)),
+                    r = async {
+                        match &other {
+                            Some(o) => o.recv_from(&mut other_buf).await,
+                            None => std::future::pending().await,
+                        }
+                    } => r.map(|(n, from)| (n, from, false)),
+                }
+            })
+            .await;
+            match received {
                 Err(_) => {
                     if Instant::now() >= end {
                         return Err(ProbeError::Timeout(millis(end - start)));
                     }
                     // Retransmit the same query (same id): a late first reply still counts.
-                    let _ = socket.send_to(&bytes, address).await;
+                    let _ = connected.send(&bytes).await;
                     sends += 1;
                     next_send += interval;
                 }
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    return Err(ProbeError::Unreachable)
+                }
                 Ok(Err(e)) => return Err(ProbeError::Io(e.to_string())),
-                Ok(Ok((n, from))) => {
-                    let Some(data) = buf.get(..n) else { continue };
+                Ok(Ok((n, from, own))) => {
+                    let data = if own {
+                        buf.get(..n)
+                    } else {
+                        other_buf.get(..n)
+                    };
+                    let Some(data) = data else { continue };
                     match Message::from_vec(data) {
                         Ok(reply) if matches_query(&msg, &reply) => {
                             return Ok(Answer {
@@ -360,6 +388,45 @@ impl Prober {
             }
         }
     }
+}
+
+/// Two UDP sockets sharing one local port: one connected to the server, which receives its
+/// replies and the ICMP "port unreachable" that the kernel reports as ECONNREFUSED (so a
+/// closed port fails at once instead of after a timeout); and one unconnected, which receives
+/// datagrams from any other address, so that a server answering from the wrong source is seen
+/// and reported.
+///
+/// The port is picked by binding the unconnected socket without any reuse option, and only
+/// then allowing reuse (SO_REUSEADDR) for its connected twin: another probe's port-0 bind,
+/// made without the option, can never be given the same port, so replies never stray between
+/// probes.
+fn udp_sockets(server: SocketAddr) -> std::io::Result<(UdpSocket, Option<UdpSocket>)> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let (domain, any): (Domain, SocketAddr) = if server.is_ipv4() {
+        (Domain::IPV4, (Ipv4Addr::UNSPECIFIED, 0).into())
+    } else {
+        (Domain::IPV6, (Ipv6Addr::UNSPECIFIED, 0).into())
+    };
+    let other = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    other.set_nonblocking(true)?;
+    other.bind(&any.into())?;
+    let port = other.local_addr()?.as_socket().map_or(0, |a| a.port());
+    let connected = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    connected.set_nonblocking(true)?;
+    let paired = other.set_reuse_address(true).and_then(|()| {
+        connected.set_reuse_address(true)?;
+        let mut local = any;
+        local.set_port(port);
+        connected.bind(&local.into())
+    });
+    connected.connect(&server.into())?;
+    let connected = UdpSocket::from_std(std::net::UdpSocket::from(connected))?;
+    // Without the twin the probe still works; it only cannot see wrong-source replies.
+    let other = match paired {
+        Ok(()) => UdpSocket::from_std(std::net::UdpSocket::from(other)).ok(),
+        Err(_) => None,
+    };
+    Ok((connected, other))
 }
 
 async fn tcp(address: SocketAddr, spec: &QuerySpec, end: Instant) -> Outcome {
@@ -446,5 +513,59 @@ pub fn rcode_name(rc: ResponseCode) -> String {
         10 => "NOTZONE".into(),
         16 => "BADVERS".into(),
         n => format!("RCODE{n}"),
+    }
+}
+
+/// Socket addresses as report text: the bare IP address for port 53 (the DNS port, as in
+/// every delegation), `ip:port` or `[ip]:port` for the other ports labs use.
+pub mod address_text {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// `192.0.2.1`, `2001:db8::1`, `127.0.0.1:5300`, `[::1]:5300`.
+    pub fn format(address: &SocketAddr) -> String {
+        if address.port() == 53 {
+            address.ip().to_string()
+        } else {
+            address.to_string()
+        }
+    }
+
+    pub fn serialize<S: Serializer>(address: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(address))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::check::proposal::parse_address(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// The same for optional addresses.
+    pub mod option {
+        use std::net::SocketAddr;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            address: &Option<SocketAddr>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match address {
+                Some(a) => super::serialize(a, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<SocketAddr>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                Some(text) => crate::check::proposal::parse_address(&text)
+                    .map(Some)
+                    .map_err(serde::de::Error::custom),
+                None => Ok(None),
+            }
+        }
     }
 }

@@ -93,7 +93,13 @@ pub fn parse_name(text: &str) -> Result<Name, String> {
     if text.is_empty() {
         return Err("empty name".into());
     }
-    let mut name = Name::from_ascii(text).map_err(|e| format!("invalid name {text:?}: {e}"))?;
+    // A U-label name (`рф`, `пример.рф`) is taken in its A-label form.
+    let parsed = if text.is_ascii() {
+        Name::from_ascii(text)
+    } else {
+        Name::from_utf8(text)
+    };
+    let mut name = parsed.map_err(|e| format!("invalid name {text:?}: {e}"))?;
     name.set_fqdn(true);
     Ok(name.to_lowercase())
 }
@@ -143,5 +149,9 @@ mod tests {
         assert!(p.add_arg("ns.test/300.1.1.1").is_err());
         assert!(p.add_arg("ns.test/127.0.0.1:0").is_err());
         assert!(p.add_arg("/127.0.0.1").is_err());
+        assert_eq!(
+            parse_name("рф").map(|n| n.to_ascii()),
+            Ok("xn--p1ai.".to_string())
+        );
     }
 }

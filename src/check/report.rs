@@ -40,7 +40,12 @@ pub struct Finding {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nameserver: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `192.0.2.53` on port 53, `127.0.0.1:5300` on other ports.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::probe::address_text::option"
+    )]
     pub address: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<Transport>,
@@ -122,7 +127,7 @@ impl Report {
                     place.push(ns.clone());
                 }
                 if let Some(a) = f.address {
-                    place.push(a.to_string());
+                    place.push(super::probe::address_text::format(&a));
                 }
                 if let Some(t) = f.transport {
                     place.push(t.to_string());

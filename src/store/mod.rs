@@ -27,9 +27,9 @@ pub use outbox::{
     NewNotification, Notification,
 };
 pub use requests::{
-    contact_tlds, enqueue_check, finish_check, has_document, idempotent_ticket, next_ticket,
-    open_requests, request_events, save_request, store_document, tld_contact_handles, CheckJob,
-    RequestFilter, RequestSummary,
+    close_stale_check, contact_tlds, enqueue_check, finish_check, has_document, idempotent_ticket,
+    next_ticket, open_requests, request_events, save_request, store_document, tld_contact_handles,
+    CheckJob, RequestFilter, RequestSummary,
 };
 pub use tlds::{set_contacts_tx, set_sponsor_tx, TldImportReport};
 pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};

@@ -227,6 +227,15 @@ pub fn finish_check(
     Ok(())
 }
 
+/// Closes a check whose request moved on before it ran: no verdict.
+pub fn close_stale_check(tx: &Transaction<'_>, id: i64, now: OffsetDateTime) -> Result<()> {
+    tx.execute(
+        "UPDATE check_jobs SET finished_at = ?2, report = '{\"stale\":true}' WHERE id = ?1 AND finished_at IS NULL",
+        params![id, timestamp(now)],
+    )?;
+    Ok(())
+}
+
 /// Stores an evidence document; returns its hex SHA-256.
 pub fn store_document(
     tx: &Transaction<'_>,

@@ -52,6 +52,19 @@ fn tld_from_row(row: &rusqlite::Row<'_>) -> Result<TldRecord> {
     })
 }
 
+/// A contact from the six columns handle, organisation, name, email, phone, address that
+/// start at `first`.
+fn contact_from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Contact> {
+    Ok(Contact {
+        handle: r.get(first)?,
+        organisation: r.get(first + 1)?,
+        name: r.get(first + 2)?,
+        email: r.get(first + 3)?,
+        phone: r.get(first + 4)?,
+        address: r.get(first + 5)?,
+    })
+}
+
 fn read_contacts(conn: &rusqlite::Connection) -> Result<BTreeMap<(String, ContactRole), Contact>> {
     let mut stmt = conn.prepare_cached(
         "SELECT tc.tld, tc.role, c.handle, c.organisation, c.name, c.email, c.phone, c.address \
@@ -63,14 +76,7 @@ fn read_contacts(conn: &rusqlite::Connection) -> Result<BTreeMap<(String, Contac
         let role: String = row.get(1)?;
         contacts.insert(
             (row.get::<_, String>(0)?, role.parse().map_err(corrupt)?),
-            Contact {
-                handle: row.get(2)?,
-                organisation: row.get(3)?,
-                name: row.get(4)?,
-                email: row.get(5)?,
-                phone: row.get(6)?,
-                address: row.get(7)?,
-            },
+            contact_from_row(row, 2)?,
         );
     }
     Ok(contacts)
@@ -128,16 +134,7 @@ impl Store {
                  FROM tld_contacts tc JOIN contacts c ON c.handle = tc.contact \
                  WHERE tc.tld = ?1 AND tc.role = ?2",
                 params![label.as_str(), role.as_str()],
-                |r| {
-                    Ok(Contact {
-                        handle: r.get(0)?,
-                        organisation: r.get(1)?,
-                        name: r.get(2)?,
-                        email: r.get(3)?,
-                        phone: r.get(4)?,
-                        address: r.get(5)?,
-                    })
-                },
+                |r| contact_from_row(r, 0),
             )
             .optional()?)
     }

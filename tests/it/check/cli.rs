@@ -166,3 +166,95 @@ fn tld_without_delegation_in_the_database_is_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tld_checks_the_delegation_in_the_database() {
+    use super::server::{ip, Scripted};
+    use super::zone::Zone;
+    // The registry holds port-53 addresses: serve there (needs root), or say so.
+    let zone = Zone::new(
+        "zz.",
+        1,
+        &[
+            ("ns1.nic.zz.", &[ip("127.0.0.61")]),
+            ("ns2.nic.zz.", &[ip("127.0.0.62")]),
+        ],
+    );
+    let a = Scripted::start_on(ip("127.0.0.61"), 53, zone.clone(), Faults::default()).await;
+    let b = Scripted::start_on(ip("127.0.0.62"), 53, zone, Faults::default()).await;
+    if a.is_none() || b.is_none() {
+        eprintln!(
+            "SKIPPED: tld_checks_the_delegation_in_the_database needs port 53 on 127.0.0.61/62"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root.zone");
+    std::fs::write(
+        &root,
+        "$ORIGIN .\n$TTL 86400\n\
+         @ 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. 2026112300 1800 900 604800 86400\n\
+         @ 518400 IN NS a.root-servers.net.\n\
+         a.root-servers.net. 518400 IN A 198.41.0.4\n\
+         zz. 172800 IN NS ns1.nic.zz.\nzz. 172800 IN NS ns2.nic.zz.\n\
+         ns1.nic.zz. 172800 IN A 127.0.0.61\nns2.nic.zz. 172800 IN A 127.0.0.62\n",
+    )
+    .expect("root zone");
+    let db = dir.path().join("desk.db");
+    let bin = env!("CARGO_BIN_EXE_rootdesk");
+    let (db2, root2) = (db.clone(), root.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        let init = Command::new(bin)
+            .arg("--db")
+            .arg(&db2)
+            .arg("init")
+            .output()
+            .expect("init");
+        assert!(
+            init.status.success(),
+            "{}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let import = Command::new(bin)
+            .arg("--db")
+            .arg(&db2)
+            .arg("import-zone")
+            .arg(&root2)
+            .output()
+            .expect("import");
+        assert!(
+            import.status.success(),
+            "{}",
+            String::from_utf8_lossy(&import.stderr)
+        );
+        Command::new(bin)
+            .arg("--db")
+            .arg(&db2)
+            .args(["check", "--tld", "zz", "--format", "json", "--profile"])
+            .arg(lab_profile())
+            .output()
+            .expect("check")
+    })
+    .await
+    .expect("join");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(json["zone"], "zz.");
+    assert_eq!(json["verdict"], "pass");
+    let addresses: Vec<&str> = json["queries"]
+        .as_array()
+        .expect("queries")
+        .iter()
+        .filter_map(|q| q["address"].as_str())
+        .collect();
+    assert!(
+        addresses.contains(&"127.0.0.61") && addresses.contains(&"127.0.0.62"),
+        "{addresses:?}"
+    );
+}

@@ -51,6 +51,9 @@ async fn healthy_scripted_delegation_passes() {
         assert!(json.get(key).is_some(), "{key} missing");
     }
     assert_eq!(json["verdict"], "pass");
+    let back: rootdesk::check::Report =
+        serde_json::from_value(json.clone()).expect("report reads back");
+    assert_eq!(back, report);
     let q = &json["queries"][0];
     for key in [
         "server",

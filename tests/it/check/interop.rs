@@ -394,3 +394,30 @@ async fn bind_signed_zone_with_deprecated_algorithm_warns() {
     );
     assert_eq!(report.verdict, Verdict::Warn);
 }
+
+#[tokio::test]
+async fn bind_signed_ed448_zone_is_unverifiable_not_broken() {
+    let Some(bins) = programs(&["nsd", "dnssec-keygen", "dnssec-signzone"]) else {
+        return;
+    };
+    let (signed, ds) = bind_sign(
+        &bins[1],
+        &bins[2],
+        &zone_text(9, "127.0.0.40", "127.0.0.41", ""),
+        "ED448",
+    );
+    let a = nsd(&bins[0], ip("127.0.0.40"), "interop.", &signed);
+    let b = nsd(&bins[0], ip("127.0.0.41"), "interop.", &signed);
+    let mut p = Proposal::default();
+    p.add_arg(&format!("ns1.interop/{}", a.addr)).expect("ns1");
+    p.add_arg(&format!("ns2.interop/{}", b.addr)).expect("ns2");
+    p.ds = ds;
+    let report = run_check(&origin("interop."), &p, &profile()).await;
+    // ED448 is a recommended algorithm; hickory (ring) cannot verify it, which is a warning
+    // about the checker, not an error about the zone.
+    assert_findings(&report, &[(CheckId::DnssecValid, Severity::Warning)]);
+    assert!(
+        assert_has(&report, CheckId::DnssecValid, Severity::Warning)[0]
+            .contains("cannot verify algorithm 16")
+    );
+}

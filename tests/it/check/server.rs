@@ -38,6 +38,8 @@ pub struct Faults {
     pub open_resolver: bool,
     /// Sends UDP replies from this address instead of the one queried.
     pub reply_from: Option<IpAddr>,
+    /// Ignores the first UDP datagram of every query id (answers its retransmission).
+    pub drop_first_udp: bool,
 }
 
 /// A running scripted server; stopped when dropped.
@@ -107,10 +109,14 @@ impl Scripted {
             let (zone, faults) = (zone.clone(), faults.clone());
             tasks.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; 65535];
+                let mut seen = std::collections::HashSet::new();
                 loop {
                     let Ok((n, from)) = udp.recv_from(&mut buf).await else {
                         return;
                     };
+                    if faults.drop_first_udp && n >= 2 && seen.insert((from, buf[0], buf[1])) {
+                        continue;
+                    }
                     let Some(reply) = answer(&zone, &faults, &buf[..n], true) else {
                         continue;
                     };
@@ -198,6 +204,33 @@ fn answer(zone: &Zone, faults: &Faults, query: &[u8], udp: bool) -> Option<Vec<u
             }
         } else {
             reply.metadata.response_code = ResponseCode::Refused;
+        }
+        return reply.to_vec().ok();
+    }
+    // Below a zone cut (NS records at a name under the origin): a referral with glue.
+    if let Some(cut) = zone
+        .records
+        .iter()
+        .filter(|r| {
+            r.record_type() == RecordType::NS && r.name != zone.origin && r.name.zone_of(&qname)
+        })
+        .map(|r| r.name.clone())
+        .max_by_key(|n| n.num_labels())
+    {
+        for ns in zone
+            .records
+            .iter()
+            .filter(|r| r.name == cut && r.record_type() == RecordType::NS)
+        {
+            reply.add_authority(ns.clone());
+            if let RData::NS(target) = &ns.data {
+                for glue in zone.records.iter().filter(|r| {
+                    r.name == target.0
+                        && matches!(r.record_type(), RecordType::A | RecordType::AAAA)
+                }) {
+                    reply.add_additional(glue.clone());
+                }
+            }
         }
         return reply.to_vec().ok();
     }

@@ -2,6 +2,7 @@
 //! lab name servers on loopback, driven with a real HTTP client.
 
 mod authz;
+mod demo;
 mod flows;
 mod input;
 mod restart;

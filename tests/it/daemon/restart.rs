@@ -72,7 +72,15 @@ async fn a_killed_daemon_resumes_its_checks() {
         .issue_token(Role::Contact, "xa-admin", None, &Actor::system("test"), now)
         .expect("token");
     drop(store);
-    let (lab, ports) = xa_lab().await;
+    let (lab, mut ports) = xa_lab().await;
+    // DEAD must swallow queries (a closed port fails at once: the UDP probe sees the ICMP
+    // port-unreachable): a UDP socket and a TCP listener that never answer, kept open for the
+    // rest of the test process.
+    let silent_udp = std::net::UdpSocket::bind((DEAD, 0)).expect("silent UDP socket");
+    let silent_port = silent_udp.local_addr().expect("addr").port();
+    let silent_tcp = std::net::TcpListener::bind((DEAD, silent_port)).expect("silent TCP listener");
+    ports.insert(DEAD.parse().expect("ip"), silent_port);
+    std::mem::forget((silent_udp, silent_tcp));
 
     // A dead server costs the check a 3-second timeout: long enough to kill it mid-way.
     let lab_profile = std::fs::read_to_string(
