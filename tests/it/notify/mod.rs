@@ -121,3 +121,17 @@ pub async fn contact_links(relay: &smtp::Relay, skip: usize) -> (String, String)
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Waits until the database records every outbox row as delivered (the relay sees a message
+/// a moment before the sender writes that down).
+pub async fn wait_delivered(t: &TestDesk) -> Vec<Notification> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let rows = outbox(t);
+        if rows.iter().all(|n| n.delivered_at.is_some()) {
+            return rows;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{rows:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

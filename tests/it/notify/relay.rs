@@ -64,11 +64,7 @@ async fn messages_wait_for_the_relay_and_are_delivered_once() {
 
     relay.resume().await;
     relay.wait_for(waiting.len()).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while outbox(&t).iter().any(|n| n.delivered_at.is_none()) {
-        assert!(tokio::time::Instant::now() < deadline, "{:#?}", outbox(&t));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_delivered(&t).await;
 
     // One more restart, and time for several polls: nothing is sent again.
     t.restart().await;
@@ -133,11 +129,7 @@ async fn a_message_interrupted_in_flight_is_sent_again_and_recorded() {
     assert_eq!(doubt.len(), 1);
     assert_eq!(doubt[0].payload["outbox"], interrupted);
     assert_eq!(doubt[0].request.as_deref(), Some(ticket.as_str()));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while outbox(&t).iter().any(|n| n.delivered_at.is_none()) {
-        assert!(tokio::time::Instant::now() < deadline, "{:#?}", outbox(&t));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_delivered(&t).await;
     assert_eq!(relay.mails().len(), 2);
     t.stop().await;
 }
@@ -196,11 +188,7 @@ async fn operators_list_and_retry_the_outbox() {
     assert!(retried.status.success(), "{retried:?}");
     assert!(String::from_utf8_lossy(&retried.stdout).contains("2 notification(s) due now"));
     relay.wait_for(2).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while outbox(&t).iter().any(|n| n.delivered_at.is_none()) {
-        assert!(tokio::time::Instant::now() < deadline, "{:#?}", outbox(&t));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_delivered(&t).await;
     let id = outbox(&t)[0].id.to_string();
     let again = cli(&["outbox", "retry", &id]);
     assert!(!again.status.success());
