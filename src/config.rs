@@ -46,6 +46,9 @@ pub struct SmtpSettings {
     /// Credentials for the relay; prefer ROOTDESK_SMTP__PASSWORD to keeping it in a file.
     pub username: Option<String>,
     pub password: Option<String>,
+    /// A CA certificate (PEM) to trust besides the public roots, for a relay with a private
+    /// certificate.
+    pub ca_file: Option<PathBuf>,
     /// The sender address of every notification.
     pub from: String,
     /// The desk's public base URL, for links in messages (`https://desk.example`).
@@ -80,6 +83,7 @@ impl Default for SmtpSettings {
             tls: SmtpTls::Starttls,
             username: None,
             password: None,
+            ca_file: None,
             from: "rootdesk@localhost".into(),
             base_url: "http://127.0.0.1:8053".into(),
             staff_address: "root-mgmt@localhost".into(),
@@ -349,7 +353,7 @@ fn is_optional_key(path: &[String]) -> bool {
         [a, b] if (a == "check" && b == "profile")
             || (a == "server" && (b == "tls_cert" || b == "tls_key"))
             || (a == "client" && (b == "server" || b == "token"))
-            || (a == "smtp" && (b == "username" || b == "password"))
+            || (a == "smtp" && (b == "username" || b == "password" || b == "ca_file"))
     )
 }
 

@@ -16,6 +16,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::Body;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -38,7 +39,7 @@ pub fn spawn(
 }
 
 fn transport(s: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-    let builder = match s.tls {
+    let mut builder = match s.tls {
         SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.relay),
         SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.relay)
             .map_err(|e| e.to_string())?,
@@ -46,6 +47,18 @@ fn transport(s: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, Str
             AsyncSmtpTransport::<Tokio1Executor>::relay(&s.relay).map_err(|e| e.to_string())?
         }
     };
+    if let (Some(path), true) = (&s.ca_file, s.tls != SmtpTls::None) {
+        let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let ca = Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
+        let parameters = TlsParameters::builder(s.relay.clone())
+            .add_root_certificate(ca)
+            .build_rustls()
+            .map_err(|e| e.to_string())?;
+        builder = builder.tls(match s.tls {
+            SmtpTls::Tls => Tls::Wrapper(parameters),
+            _ => Tls::Required(parameters),
+        });
+    }
     let mut builder = builder
         .port(s.port)
         .timeout(Some(Duration::from_millis(s.timeout_ms.max(1))));

@@ -5,6 +5,7 @@ mod flows;
 mod links;
 mod relay;
 mod smtp;
+mod tls;
 
 use reqwest::StatusCode;
 use rootdesk::audit::{Event, EventQuery};

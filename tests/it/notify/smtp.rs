@@ -1,11 +1,12 @@
 //! A small SMTP receiver on tokio, on loopback: it speaks real SMTP (EHLO, MAIL, RCPT, DATA
 //! with dot-unstuffing, RSET, NOOP, QUIT) to lettre, keeps what it receives, and can go down
-//! and come back on the same port, as a relay does.
+//! and come back on the same port, as a relay does. With a certificate it offers STARTTLS
+//! or speaks implicit TLS (tokio-rustls), as a real relay would.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -16,6 +17,8 @@ pub struct Mail {
     pub to: Vec<String>,
     /// Headers and body as received, dot-unstuffed, CRLF line ends.
     pub data: String,
+    /// Whether it came over TLS.
+    pub tls: bool,
 }
 
 impl Mail {
@@ -78,18 +81,34 @@ fn unquote(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// How the relay secures sessions.
+#[derive(Clone)]
+pub enum Security {
+    Plain,
+    /// Offers STARTTLS in its EHLO reply.
+    StartTls(tokio_rustls::TlsAcceptor),
+    /// TLS from the first byte (port 465 style).
+    Implicit(tokio_rustls::TlsAcceptor),
+}
+
 pub struct Relay {
     pub port: u16,
     mails: Arc<Mutex<Vec<Mail>>>,
     task: Option<JoinHandle<()>>,
+    security: Security,
 }
 
 impl Relay {
     pub async fn start() -> Relay {
+        Relay::start_with(Security::Plain).await
+    }
+
+    pub async fn start_with(security: Security) -> Relay {
         let mut relay = Relay {
             port: 0,
             mails: Arc::new(Mutex::new(Vec::new())),
             task: None,
+            security,
         };
         relay.resume().await;
         relay
@@ -105,13 +124,15 @@ impl Relay {
         let listener = socket.listen(16).expect("listen");
         self.port = listener.local_addr().expect("address").port();
         let mails = self.mails.clone();
+        let security = self.security.clone();
         self.task = Some(tokio::spawn(async move {
             // Dropping the set (when this task is aborted) ends every open session.
             let mut sessions = JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
                 let mails = mails.clone();
+                let security = security.clone();
                 sessions.spawn(async move {
-                    let _ = session(stream, mails).await;
+                    let _ = serve(stream, mails, security).await;
                 });
             }
         }));
@@ -182,22 +203,60 @@ fn address(arg: &str) -> String {
     }
 }
 
-async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
-    write.write_all(b"220 relay.test ESMTP ready\r\n").await?;
+async fn serve(
+    stream: TcpStream,
+    mails: Arc<Mutex<Vec<Mail>>>,
+    security: Security,
+) -> std::io::Result<()> {
+    match security {
+        Security::Plain => {
+            session(stream, mails, false, true, false).await?;
+        }
+        Security::Implicit(acceptor) => {
+            let stream = acceptor.accept(stream).await?;
+            session(stream, mails, false, true, true).await?;
+        }
+        Security::StartTls(acceptor) => {
+            if let Some(stream) = session(stream, mails.clone(), true, true, false).await? {
+                let stream = acceptor.accept(stream).await?;
+                session(stream, mails, false, false, true).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One SMTP session; returns the stream when the client asked for STARTTLS.
+async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    mails: Arc<Mutex<Vec<Mail>>>,
+    offer_starttls: bool,
+    greet: bool,
+    tls: bool,
+) -> std::io::Result<Option<S>> {
+    let mut read = BufReader::new(stream);
+    if greet {
+        read.get_mut()
+            .write_all(b"220 relay.test ESMTP ready\r\n")
+            .await?;
+    }
     let mut from = String::new();
     let mut to = Vec::new();
     let mut line = String::new();
     loop {
         line.clear();
         if read.read_line(&mut line).await? == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let command = line.trim_end().to_string();
         let upper = command.to_ascii_uppercase();
-        let reply: &[u8] = if upper.starts_with("EHLO") {
+        let reply: &[u8] = if upper.starts_with("EHLO") && offer_starttls {
+            b"250-relay.test\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 PIPELINING\r\n"
+        } else if upper.starts_with("EHLO") {
             b"250-relay.test\r\n250-8BITMIME\r\n250 PIPELINING\r\n"
+        } else if upper == "STARTTLS" && offer_starttls {
+            read.get_mut().write_all(b"220 2.0.0 go ahead\r\n").await?;
+            return Ok(Some(read.into_inner()));
         } else if upper.starts_with("HELO") {
             b"250 relay.test\r\n"
         } else if upper.starts_with("MAIL FROM:") {
@@ -208,12 +267,14 @@ async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>) -> std::io::Re
             to.push(address(&command[8..]));
             b"250 2.1.5 OK\r\n"
         } else if upper == "DATA" {
-            write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
+            read.get_mut()
+                .write_all(b"354 end with <CRLF>.<CRLF>\r\n")
+                .await?;
             let mut data = String::new();
             loop {
                 line.clear();
                 if read.read_line(&mut line).await? == 0 {
-                    return Ok(());
+                    return Ok(None);
                 }
                 if line == ".\r\n" {
                     break;
@@ -224,6 +285,7 @@ async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>) -> std::io::Re
                 from: from.clone(),
                 to: std::mem::take(&mut to),
                 data,
+                tls,
             });
             b"250 2.0.0 queued\r\n"
         } else if upper == "RSET" {
@@ -232,11 +294,11 @@ async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>) -> std::io::Re
         } else if upper == "NOOP" {
             b"250 OK\r\n"
         } else if upper == "QUIT" {
-            write.write_all(b"221 bye\r\n").await?;
-            return Ok(());
+            read.get_mut().write_all(b"221 bye\r\n").await?;
+            return Ok(None);
         } else {
             b"502 5.5.2 command not recognised\r\n"
         };
-        write.write_all(reply).await?;
+        read.get_mut().write_all(reply).await?;
     }
 }
