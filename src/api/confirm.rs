@@ -46,9 +46,10 @@ fn refused(r: Refusal) -> Response {
         status,
         "This link cannot be used",
         &format!(
-            "<p id=\"refused\" data-reason=\"{}\">{}</p>\n<p>Nothing was changed. The attempt has been recorded.</p>",
+            "<p id=\"refused\" data-reason=\"{}\">{}</p>\n<p>Nothing was changed. The attempt has been {}.</p>",
             r.code(),
-            escape(r.message())
+            escape(r.message()),
+            if r == Refusal::Unknown { "logged" } else { "recorded" }
         ),
     )
 }

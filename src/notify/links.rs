@@ -4,7 +4,9 @@
 //! request, one revision and one contact, and expiring with the request. Opening it (GET)
 //! changes nothing, so that mail scanners that prefetch links cannot consent for anybody; the
 //! POST acts through the desk as that contact, so the effect and the audit events are those
-//! of the API, with the link's id as the actor. Every refused use is an audit event.
+//! of the API, with the link's id as the actor. Every refused use of a link the desk issued is
+//! an audit event; a made-up secret is only logged (it names nothing, and events for it would
+//! let anybody grow the trail).
 
 use rusqlite::Transaction;
 use serde::Serialize;
@@ -164,25 +166,25 @@ fn record_refusal(
     source: Option<&str>,
 ) -> Result<LinkOutcome, DeskError> {
     let now = desk.clock.now();
-    let actor = match link {
-        Some(l) => Actor::token(&l.id, Some(Role::Contact.as_str()), Some(&l.contact)),
-        None => Actor::token(&link_id(hash), None, None),
+    let Some(l) = link else {
+        // A made-up secret names no request: an event for each would let anybody grow the
+        // audit trail without limit, so it is only logged.
+        tracing::warn!(link = %link_id(hash), source = source.unwrap_or("-"), action, "unknown confirmation link");
+        return Ok(LinkOutcome::Refused(refusal));
     };
-    let mut payload = serde_json::json!({
+    let actor = Actor::token(&l.id, Some(Role::Contact.as_str()), Some(&l.contact));
+    let payload = serde_json::json!({
         "action": action,
         "reason": refusal.code(),
-        "link": link.map(|l| l.id.clone()).unwrap_or_else(|| link_id(hash)),
+        "link": l.id,
+        "revision": l.revision,
+        "contact": l.contact,
     });
-    if let Some(l) = link {
-        payload["revision"] = serde_json::json!(l.revision);
-        payload["contact"] = serde_json::json!(l.contact);
-    }
-    let mut event = NewEvent::new(actor, "confirmation-link-refused", payload).at(now);
-    if let Some(l) = link {
-        event = event.request(&l.ticket);
-        if let Some(r) = desk.read_store(|s| Ok(s.request(&l.ticket)?))? {
-            event = event.tld(&r.tld);
-        }
+    let mut event = NewEvent::new(actor, "confirmation-link-refused", payload)
+        .at(now)
+        .request(&l.ticket);
+    if let Some(r) = desk.read_store(|s| Ok(s.request(&l.ticket)?))? {
+        event = event.tld(&r.tld);
     }
     if let Some(source) = source {
         event = event.source(source);
