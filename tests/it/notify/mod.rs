@@ -3,6 +3,7 @@
 
 mod flows;
 mod links;
+mod messages;
 mod relay;
 mod smtp;
 mod tls;
