@@ -31,6 +31,11 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
         axum::http::header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-store"),
     );
+    // Nor hand its address to another site.
+    response.headers_mut().insert(
+        axum::http::header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -54,7 +59,7 @@ fn refused(r: Refusal) -> Response {
     )
 }
 
-fn render(outcome: LinkOutcome, secret: &str) -> Response {
+fn render(outcome: LinkOutcome) -> Response {
     match outcome {
         LinkOutcome::Refused(r) => refused(r),
         LinkOutcome::Show {
@@ -68,7 +73,7 @@ fn render(outcome: LinkOutcome, secret: &str) -> Response {
                 "<p>Request <b>{ticket}</b>, revision {rev}, asks to change .{tld}. You are asked as contact <b>{contact}</b>.</p>\n\
                  <h2>What changes</h2>\n<pre>{changes}</pre>\n\
                  <p>This link works once and expires at {expires}.</p>\n\
-                 <form method=\"post\" action=\"/confirm/{secret}\">\n\
+                 <form method=\"post\">\n\
                  <input type=\"hidden\" name=\"contact\" value=\"{contact}\">\n\
                  <p><label><input type=\"radio\" name=\"decision\" value=\"confirm\" checked> I confirm this change</label></p>\n\
                  <p><label><input type=\"radio\" name=\"decision\" value=\"decline\"> I decline it, because:</label>\n\
@@ -80,7 +85,6 @@ fn render(outcome: LinkOutcome, secret: &str) -> Response {
                 contact = escape(&link.contact),
                 changes = escape(&changes),
                 expires = escape(&link.expires_at),
-                secret = escape(secret),
             ),
         ),
         LinkOutcome::Done {
@@ -125,9 +129,8 @@ pub(super) async fn show(
     Path(secret): Path<String>,
 ) -> Response {
     let source = peer.map(|p| p.0 .0.ip().to_string());
-    let s = secret.clone();
-    match super::blocking(move || links::open(&desk, &s, source.as_deref())).await {
-        Ok(outcome) => render(outcome, &secret),
+    match super::blocking(move || links::open(&desk, &secret, source.as_deref())).await {
+        Ok(outcome) => render(outcome),
         Err(e) => failed(e),
     }
 }
@@ -143,9 +146,8 @@ pub(super) async fn decide(
         Err(e) => return failed(ApiError::invalid("form", e.body_text())),
     };
     let source = peer.map(|p| p.0 .0.ip().to_string());
-    let s = secret.clone();
-    match super::blocking(move || links::decide(&desk, &s, &form, source.as_deref())).await {
-        Ok(outcome) => render(outcome, &secret),
+    match super::blocking(move || links::decide(&desk, &secret, &form, source.as_deref())).await {
+        Ok(outcome) => render(outcome),
         Err(e) => failed(e),
     }
 }

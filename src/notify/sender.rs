@@ -35,6 +35,10 @@ pub fn spawn(
         tracing::warn!("no SMTP relay configured ([smtp] relay): notifications wait in the outbox");
         return None;
     }
+    let base = &desk.notify.base_url;
+    if base.contains("://127.") || base.contains("://localhost") || base.contains("://[::1]") {
+        tracing::warn!(%base, "[smtp] base_url is a loopback address: links in messages will not work elsewhere");
+    }
     Some(tokio::spawn(run(desk, stopped)))
 }
 
