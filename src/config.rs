@@ -402,4 +402,25 @@ mod tests {
         assert!(apply_env(&mut value, "ROOTDESK_ZONE__NOPE", "ZONE__NOPE", "1").is_err());
         assert!(apply_env(&mut value, "ROOTDESK_ZONE__NS_TTL", "ZONE__NS_TTL", "x").is_err());
     }
+
+    #[test]
+    fn smtp_credentials_and_tls_from_the_environment() {
+        let mut value = toml::Value::try_from(Config::default()).expect("defaults");
+        for (name, text) in [
+            ("SMTP__PASSWORD", "s3cret"),
+            ("SMTP__USERNAME", "desk"),
+            ("SMTP__TLS", "tls"),
+            ("SMTP__PORT", "465"),
+        ] {
+            apply_env(&mut value, &format!("ROOTDESK_{name}"), name, text).expect("set");
+        }
+        let config: Config = value.clone().try_into().expect("valid");
+        assert_eq!(config.smtp.password.as_deref(), Some("s3cret"));
+        assert_eq!(config.smtp.username.as_deref(), Some("desk"));
+        assert_eq!(config.smtp.tls, SmtpTls::Tls);
+        assert_eq!(config.smtp.port, 465);
+        apply_env(&mut value, "ROOTDESK_SMTP__TLS", "SMTP__TLS", "ssl").expect("set");
+        let err = value.try_into::<Config>().expect_err("unknown TLS mode");
+        assert!(err.to_string().contains("ssl"), "{err}");
+    }
 }
