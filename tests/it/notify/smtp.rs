@@ -19,6 +19,8 @@ pub struct Mail {
     pub data: String,
     /// Whether it came over TLS.
     pub tls: bool,
+    /// The user name the client authenticated as (AUTH PLAIN, offered over TLS only).
+    pub user: Option<String>,
 }
 
 impl Mail {
@@ -242,6 +244,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     }
     let mut from = String::new();
     let mut to = Vec::new();
+    let mut user = None;
     let mut line = String::new();
     loop {
         line.clear();
@@ -252,8 +255,23 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         let upper = command.to_ascii_uppercase();
         let reply: &[u8] = if upper.starts_with("EHLO") && offer_starttls {
             b"250-relay.test\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 PIPELINING\r\n"
+        } else if upper.starts_with("EHLO") && tls {
+            b"250-relay.test\r\n250-8BITMIME\r\n250-AUTH PLAIN\r\n250 PIPELINING\r\n"
         } else if upper.starts_with("EHLO") {
             b"250-relay.test\r\n250-8BITMIME\r\n250 PIPELINING\r\n"
+        } else if upper.starts_with("AUTH PLAIN ") && tls {
+            // authzid NUL authcid NUL password; this relay takes "s3cret" only.
+            let decoded = data_encoding::BASE64
+                .decode(command[11..].trim().as_bytes())
+                .unwrap_or_default();
+            let parts: Vec<&[u8]> = decoded.split(|b| *b == 0).collect();
+            match parts.as_slice() {
+                [_, name, b"s3cret"] => {
+                    user = Some(String::from_utf8_lossy(name).into_owned());
+                    b"235 2.7.0 authenticated\r\n"
+                }
+                _ => b"535 5.7.8 authentication failed\r\n",
+            }
         } else if upper == "STARTTLS" && offer_starttls {
             read.get_mut().write_all(b"220 2.0.0 go ahead\r\n").await?;
             return Ok(Some(read.into_inner()));
@@ -286,6 +304,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 to: std::mem::take(&mut to),
                 data,
                 tls,
+                user: user.clone(),
             });
             b"250 2.0.0 queued\r\n"
         } else if upper == "RSET" {

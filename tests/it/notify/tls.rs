@@ -1,5 +1,5 @@
 //! Delivery over STARTTLS and implicit TLS to a relay with a private certificate, trusted
-//! through `[smtp] ca_file` (rustls on ring, as in production).
+//! through `[smtp] ca_file` (rustls on ring, as in production), with AUTH PLAIN credentials.
 
 use std::sync::Arc;
 
@@ -37,10 +37,13 @@ async fn delivers_over(tls: SmtpTls) {
     let mut settings = smtp(relay.port);
     settings.tls = tls;
     settings.ca_file = Some(ca);
+    settings.username = Some("rootdesk".into());
+    settings.password = Some("s3cret".into());
     let t = TestDesk::start_with(settings).await;
     let ticket = t.submit(healthy()).await;
     let mail = relay.wait_for_mail(ADMIN, "your consent is needed").await;
     assert!(mail.tls, "{tls:?}: the message came in the clear");
+    assert_eq!(mail.user.as_deref(), Some("rootdesk"), "not authenticated");
     assert!(mail.body().contains(&ticket));
     wait_delivered(&t).await;
     t.stop().await;
@@ -76,5 +79,29 @@ async fn an_untrusted_relay_gets_nothing() {
     let error = events(&t, "notification-attempt-failed")[0].payload["error"].to_string();
     assert!(error.contains("UnknownIssuer"), "{error}");
     assert!(outbox(&t).iter().all(|n| n.delivered_at.is_none()));
+    t.stop().await;
+}
+
+/// Credentials the relay refuses: the attempt fails with the relay's answer, recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_are_a_recorded_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (acceptor, ca) = certificate(dir.path());
+    let relay = Relay::start_with(Security::StartTls(acceptor)).await;
+    let mut settings = smtp(relay.port);
+    settings.tls = SmtpTls::Starttls;
+    settings.ca_file = Some(ca);
+    settings.username = Some("rootdesk".into());
+    settings.password = Some("wrong".into());
+    let t = TestDesk::start_with(settings).await;
+    t.submit(healthy()).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while events(&t, "notification-attempt-failed").is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "{:#?}", outbox(&t));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let error = events(&t, "notification-attempt-failed")[0].payload["error"].to_string();
+    assert!(error.contains("authentication failed"), "{error}");
+    assert!(relay.mails().is_empty());
     t.stop().await;
 }
