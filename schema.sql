@@ -112,7 +112,7 @@ CREATE TABLE tokens (
     revoked_at TEXT
 ) WITHOUT ROWID;
 
--- The audit trail (README-audit.md): every recorded fact, appended in the same transaction
+-- The audit trail (README.md, The audit trail): every recorded fact, appended in the same transaction
 -- as the state change it describes. Nothing ever updates or deletes an event; the triggers
 -- below make the database refuse it. Each event's hash covers the previous one, so an edit
 -- made outside rootdesk breaks the chain and `rootdesk audit verify` finds it.
@@ -220,7 +220,7 @@ CREATE TABLE documents (
     stored_at  TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- Notifications waiting for, or done with, delivery (README-notify.md). Each row is written
+-- Notifications waiting for, or done with, delivery (README.md, Notifications). Each row is written
 -- in the same transaction as the state change that asks somebody to act; the daemon's sender
 -- delivers it over SMTP. A row is never deleted: delivered_at marks it done.
 CREATE TABLE outbox (

@@ -34,7 +34,7 @@ pub struct Config {
     pub smtp: SmtpSettings,
 }
 
-/// How the outbox is delivered (src/notify, README-notify.md).
+/// How the outbox is delivered (src/notify, README.md, Notifications).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpSettings {

@@ -1,4 +1,4 @@
-//! Notifications (DESIGN §8.3, README-notify.md): who must be told what, written to the
+//! Notifications (DESIGN §8.3, README.md, Notifications): who must be told what, written to the
 //! outbox in the same transaction as the state change that asks them to act.
 //!
 //! A notification that lives only in memory is lost when the relay is down or the daemon

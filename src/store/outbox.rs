@@ -1,4 +1,4 @@
-//! The outbox and the confirmation links (README-notify.md): the SQL behind `notify`.
+//! The outbox and the confirmation links (README.md, Notifications): the SQL behind `notify`.
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde::Serialize;
