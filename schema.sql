@@ -112,7 +112,7 @@ CREATE TABLE tokens (
     revoked_at TEXT
 ) WITHOUT ROWID;
 
--- The audit trail (README-audit.md): every recorded fact, appended in the same transaction
+-- The audit trail (README.md, The audit trail): every recorded fact, appended in the same transaction
 -- as the state change it describes. Nothing ever updates or deletes an event; the triggers
 -- below make the database refuse it. Each event's hash covers the previous one, so an edit
 -- made outside rootdesk breaks the chain and `rootdesk audit verify` finds it.
@@ -219,3 +219,38 @@ CREATE TABLE documents (
     content    BLOB NOT NULL,
     stored_at  TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- Notifications waiting for, or done with, delivery (README.md, Notifications). Each row is written
+-- in the same transaction as the state change that asks somebody to act; the daemon's sender
+-- delivers it over SMTP. A row is never deleted: delivered_at marks it done.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,     -- also the message's Message-ID
+    created         TEXT NOT NULL,           -- RFC 3339, UTC: the state change's time
+    recipient       TEXT NOT NULL,           -- one e-mail address
+    subject         TEXT NOT NULL,
+    body            TEXT NOT NULL,           -- plain text; a confirmation link is blanked once delivered
+    ticket          TEXT,                    -- the request it is about
+    tld             TEXT,
+    kind            TEXT NOT NULL,           -- confirm, fix, answer, review, emergency, reminder, completed, ...
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,           -- RFC 3339, UTC
+    sending_at      TEXT,                    -- set while handed to the relay; left set by a crash
+    last_error      TEXT,
+    delivered_at    TEXT                     -- when the relay accepted it
+);
+CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_by_ticket ON outbox (ticket);
+
+-- Single-use confirmation links e-mailed to required contacts. Only the SHA-256 of the
+-- secret is kept, as for API tokens.
+CREATE TABLE confirm_links (
+    id         TEXT PRIMARY KEY,             -- public identifier, e.g. lnk-3f9a0c1b2d
+    hash       TEXT NOT NULL UNIQUE,         -- hex SHA-256 of the secret
+    ticket     TEXT NOT NULL,
+    revision   INTEGER NOT NULL,             -- the revision it asks consent for
+    contact    TEXT NOT NULL,                -- the contact handle it was sent to
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,                -- when the request expires if nobody acts
+    used_at    TEXT
+) WITHOUT ROWID;
+CREATE INDEX confirm_links_by_ticket ON confirm_links (ticket, contact);

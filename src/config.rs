@@ -33,6 +33,69 @@ pub struct Config {
     pub client: ClientSettings,
     /// Service levels of the timeliness metrics (DESIGN §7).
     pub service_levels: crate::metrics::ServiceLevels,
+    pub smtp: SmtpSettings,
+}
+
+/// How the outbox is delivered (src/notify, README.md, Notifications).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    /// The mail relay's host name; empty: no sender runs and notifications wait in the outbox.
+    pub relay: String,
+    pub port: u16,
+    /// `none` (plain, lab only), `starttls` or `tls` (implicit TLS, usually port 465).
+    pub tls: SmtpTls,
+    /// Credentials for the relay; prefer ROOTDESK_SMTP__PASSWORD to keeping it in a file.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// A CA certificate (PEM) to trust besides the public roots, for a relay with a private
+    /// certificate.
+    pub ca_file: Option<PathBuf>,
+    /// The sender address of every notification.
+    pub from: String,
+    /// The desk's public base URL, for links in messages (`https://desk.example`).
+    pub base_url: String,
+    /// Where requests waiting for review are announced.
+    pub staff_address: String,
+    /// Where emergency submissions are raised at once.
+    pub emergency_address: String,
+    /// How often the sender looks for due messages, in milliseconds.
+    pub poll_ms: u64,
+    /// The first retry waits this long; each further one twice as long, up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// How long one SMTP conversation may take, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// Transport security towards the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            relay: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            ca_file: None,
+            from: "rootdesk@localhost".into(),
+            base_url: "http://127.0.0.1:8053".into(),
+            staff_address: "root-mgmt@localhost".into(),
+            emergency_address: "root-emergency@localhost".into(),
+            poll_ms: 1000,
+            retry_initial_ms: 30_000,
+            retry_max_ms: 3_600_000,
+            timeout_ms: 30_000,
+        }
+    }
 }
 
 /// The API client (`rootdesk request ...`).
@@ -146,6 +209,7 @@ impl Default for Config {
             workflow: WorkflowSettings::default(),
             client: ClientSettings::default(),
             service_levels: crate::metrics::ServiceLevels::default(),
+            smtp: SmtpSettings::default(),
         }
     }
 }
@@ -292,6 +356,7 @@ fn is_optional_key(path: &[String]) -> bool {
         [a, b] if (a == "check" && b == "profile")
             || (a == "server" && (b == "tls_cert" || b == "tls_key"))
             || (a == "client" && (b == "server" || b == "token"))
+            || (a == "smtp" && (b == "username" || b == "password" || b == "ca_file"))
     )
 }
 
@@ -339,5 +404,26 @@ mod tests {
         assert_eq!(config.zone.ns_ttl, 3600);
         assert!(apply_env(&mut value, "ROOTDESK_ZONE__NOPE", "ZONE__NOPE", "1").is_err());
         assert!(apply_env(&mut value, "ROOTDESK_ZONE__NS_TTL", "ZONE__NS_TTL", "x").is_err());
+    }
+
+    #[test]
+    fn smtp_credentials_and_tls_from_the_environment() {
+        let mut value = toml::Value::try_from(Config::default()).expect("defaults");
+        for (name, text) in [
+            ("SMTP__PASSWORD", "s3cret"),
+            ("SMTP__USERNAME", "desk"),
+            ("SMTP__TLS", "tls"),
+            ("SMTP__PORT", "465"),
+        ] {
+            apply_env(&mut value, &format!("ROOTDESK_{name}"), name, text).expect("set");
+        }
+        let config: Config = value.clone().try_into().expect("valid");
+        assert_eq!(config.smtp.password.as_deref(), Some("s3cret"));
+        assert_eq!(config.smtp.username.as_deref(), Some("desk"));
+        assert_eq!(config.smtp.tls, SmtpTls::Tls);
+        assert_eq!(config.smtp.port, 465);
+        apply_env(&mut value, "ROOTDESK_SMTP__TLS", "SMTP__TLS", "ssl").expect("set");
+        let err = value.try_into::<Config>().expect_err("unknown TLS mode");
+        assert!(err.to_string().contains("ssl"), "{err}");
     }
 }

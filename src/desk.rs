@@ -167,6 +167,8 @@ pub struct Desk {
     pub service_levels: crate::metrics::ServiceLevels,
     /// Request timelines derived from the log, reused until a new event arrives.
     pub metrics_cache: crate::metrics::TimelineCache,
+    /// notify: addresses, links and the relay (`Desk::with_notify`).
+    pub notify: crate::config::SmtpSettings,
 }
 
 /// Read connections beside the writer.
@@ -195,6 +197,7 @@ impl Desk {
             settings,
             service_levels: crate::metrics::ServiceLevels::default(),
             metrics_cache: crate::metrics::TimelineCache::default(),
+            notify: crate::config::SmtpSettings::default(),
         }
     }
 
@@ -207,6 +210,12 @@ impl Desk {
     /// Every request's timeline, derived from the events (cached until the log grows).
     pub fn timelines(&self) -> Result<std::sync::Arc<Vec<crate::metrics::Timeline>>, DeskError> {
         self.read_store(|s| Ok(self.metrics_cache.get(s)?))
+    }
+
+    /// notify: the addresses, link base URL and relay of the notifications.
+    pub fn with_notify(mut self, notify: crate::config::SmtpSettings) -> Desk {
+        self.notify = notify;
+        self
     }
 
     /// Runs `f` with the writer connection.
@@ -356,6 +365,8 @@ impl Desk {
                 append_recorded(tx, &request, &recorded, caller)?;
                 store::save_request(tx, &request, idempotency_key.map(|k| (caller.token.as_str(), k)))?;
                 self.follow_up(tx, &request, now)?;
+                // notify: in the same transaction as the submission.
+                crate::notify::queue(tx, self, &request, &recorded, None, now)?;
                 Ok((request, true))
             })
         });
@@ -510,6 +521,8 @@ impl Desk {
         if request.state != before || matches!(command, Command::Amend { .. }) {
             self.follow_up(tx, &request, now)?;
         }
+        // notify: in the same transaction as the state change.
+        crate::notify::queue(tx, self, &request, &recorded, Some(before), now)?;
         Ok(request)
     }
 

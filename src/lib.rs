@@ -9,6 +9,7 @@
 //! - [`config`]: settings from defaults, a TOML file and `ROOTDESK_*` variables.
 //! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export, verify.
 //! - [`metrics`]: turnaround from the events: intervals, service levels, reports, /metrics.
+//! - [`notify`]: the outbox, SMTP delivery and confirmation links (DESIGN §8.3).
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
 
 pub mod api;
@@ -20,6 +21,7 @@ pub mod desk;
 pub mod error;
 pub mod lab;
 pub mod metrics;
+pub mod notify;
 pub mod registry;
 pub mod store;
 pub mod workflow;

@@ -5,6 +5,7 @@
 //! leave through [`error::ApiError`], the one place that maps them to a status and a stable
 //! label. Blocking SQLite work runs on tokio's blocking pool.
 
+mod confirm;
 pub mod error;
 mod server;
 pub mod wire;
@@ -55,6 +56,10 @@ pub fn router(desk: Arc<Desk>, max_body: usize) -> Router {
         .route("/v1/audit/checkpoints", get(audit_checkpoints))
         .route("/v1/metrics/turnaround", get(turnaround))
         .route("/metrics", get(prometheus_metrics))
+        .route(
+            "/confirm/{secret}",
+            get(confirm::show).post(confirm::decide),
+        )
         .fallback(|| async { ApiError::not_found("no such resource; the API lives under /v1") })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .with_state(desk)

@@ -1,5 +1,5 @@
 //! Serving the API: plain HTTP or TLS (rustls), graceful shutdown, and the daemon's
-//! background work (checks, reminders and expiry, audit checkpoints).
+//! background work (checks, reminders and expiry, audit checkpoints, the outbox sender).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -108,6 +108,8 @@ async fn run(
     mut stopped: watch::Receiver<bool>,
 ) {
     let app = router(desk.clone(), options.max_body_bytes);
+    // notify: the outbox sender, when a relay is configured.
+    let sender = crate::notify::sender::spawn(desk.clone(), stopped.clone());
     let background = tokio::spawn(background(desk, options.clone(), stopped.clone()));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
@@ -157,6 +159,17 @@ async fn run(
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
     background.abort();
     let _ = background.await;
+    // notify: the sender finishes the message in hand (it watches `stopped`).
+    if let Some(mut sender) = sender {
+        if tokio::time::timeout(Duration::from_secs(10), &mut sender)
+            .await
+            .is_err()
+        {
+            // A message in hand stays marked `sending`: the next start sends it again.
+            tracing::warn!("the sender did not stop in time");
+            sender.abort();
+        }
+    }
 }
 
 /// The daemon's own work: run pending checks (also those a previous run left unfinished),

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub mod audit;
 mod check;
 pub mod metrics;
+mod outbox;
 mod request;
 mod serve;
 mod tld;
@@ -59,6 +60,8 @@ pub enum Command {
     Audit(audit::AuditCmd),
     Metrics(metrics::MetricsCmd),
     Simulate(metrics::SimulateCmd),
+    /// Notifications waiting for delivery or delivered: list, retry
+    Outbox(outbox::OutboxCmd),
 }
 
 /// Output formats of list and report commands.
@@ -137,6 +140,7 @@ impl Cli {
             Command::Audit(cmd) => cmd.run(&ctx)?,
             Command::Metrics(cmd) => cmd.run(&ctx)?,
             Command::Simulate(cmd) => cmd.run(&ctx)?,
+            Command::Outbox(cmd) => cmd.run(&ctx)?,
             Command::ImportZone(cmd) => cmd.run(&ctx)?,
             Command::ImportTlds(cmd) => cmd.run(&ctx)?,
             Command::ExportZone(cmd) => cmd.run(&ctx)?,

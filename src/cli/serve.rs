@@ -166,7 +166,8 @@ impl Serve {
             };
             let desk = Arc::new(
                 Desk::new(store, desk_settings(ctx)?)
-                    .with_service_levels(ctx.config.service_levels),
+                    .with_service_levels(ctx.config.service_levels)
+                    .with_notify(ctx.config.smtp.clone()),
             );
             let options = serve_options(ctx, listen, key)?;
             let scheme = if options.tls.is_some() {
@@ -238,8 +239,11 @@ impl Serve {
             let (_, secret) = store.issue_token(role, subject, None, &actor, now)?;
             tokens.push(secret);
         }
-        let desk =
-            Arc::new(Desk::new(store, settings).with_service_levels(ctx.config.service_levels));
+        let desk = Arc::new(
+            Desk::new(store, settings)
+                .with_service_levels(ctx.config.service_levels)
+                .with_notify(ctx.config.smtp.clone()),
+        );
         let wanted: SocketAddr = self
             .listen
             .clone()

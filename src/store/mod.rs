@@ -7,6 +7,7 @@
 
 mod events;
 mod metrics;
+mod outbox;
 mod requests;
 mod tlds;
 mod tokens;
@@ -21,6 +22,12 @@ pub use events::{
     append_event, append_events, checkpoint_at, insert_checkpoint, last_event, EventRange,
 };
 pub use metrics::insert_finished_check;
+pub use outbox::{
+    claim_notification, contact, due_notifications, in_doubt_notifications, insert_link,
+    link_by_hash, mark_delivered, mark_failed, queue_notification, release_notification,
+    retry_notifications, tld_role_holder, tld_sponsor, unuse_link, use_link, ConfirmLink,
+    NewNotification, Notification,
+};
 pub use requests::{
     close_stale_check, contact_tlds, enqueue_check, finish_check, has_document, idempotent_ticket,
     next_ticket, open_requests, request_events, save_request, store_document, tld_contact_handles,
@@ -28,7 +35,9 @@ pub use requests::{
 };
 pub use tlds::{set_contacts_tx, set_sponsor_tx, TldImportReport};
 pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};
-pub use zone::{next_serial, publish_delegation_tx, ImportOutcome, Publication, PublishTtls};
+pub use zone::{
+    current_delegation, next_serial, publish_delegation_tx, ImportOutcome, Publication, PublishTtls,
+};
 
 /// The whole schema of the newest version.
 pub const SCHEMA: &str = include_str!("../../schema.sql");

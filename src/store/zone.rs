@@ -88,43 +88,7 @@ impl Store {
 
     /// The delegation a TLD has in the current publication.
     pub fn current_delegation(&self, tld: &TldLabel) -> Result<Option<Delegation>> {
-        let mut ns_stmt = self
-            .conn
-            .prepare_cached("SELECT host FROM zone_ns WHERE tld = ?1 AND until IS NULL")?;
-        let hosts: Vec<String> = ns_stmt
-            .query_map([tld.as_str()], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        if hosts.is_empty() {
-            return Ok(None);
-        }
-        let mut glue_stmt = self
-            .conn
-            .prepare_cached("SELECT address FROM zone_glue WHERE host = ?1 AND until IS NULL")?;
-        let mut delegation = Delegation::default();
-        for name in hosts {
-            let addresses: Vec<String> = glue_stmt
-                .query_map([&name], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            let addresses = addresses
-                .iter()
-                .map(|a| a.parse::<IpAddr>().map_err(|_| corrupt("address", a)))
-                .collect::<Result<BTreeSet<_>>>()?;
-            delegation.nameservers.insert(host(name)?, addresses);
-        }
-        let mut ds_stmt = self.conn.prepare_cached(
-            "SELECT key_tag, algorithm, digest_type, digest FROM zone_ds WHERE tld = ?1 AND until IS NULL",
-        )?;
-        let rows: Vec<(u16, u8, u8, Vec<u8>)> = ds_stmt
-            .query_map([tld.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        for (tag, alg, dt, digest) in rows {
-            let ds = DsRecord::new(tag, alg, dt, digest)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            delegation.ds.insert(ds);
-        }
-        Ok(Some(delegation))
+        current_delegation(&self.conn, tld)
     }
 
     /// Records `zone` as a new publication when its delegation data differs from the current
@@ -555,6 +519,48 @@ pub fn publish_delegation_tx(
     ensure_tld_records(tx, &next, now)?;
     publish_tx(tx, Some(&current), &next, source, now)?;
     Ok(next.soa.serial)
+}
+
+/// The delegation a TLD has in the current publication (in a transaction too).
+pub fn current_delegation(
+    conn: &rusqlite::Connection,
+    tld: &TldLabel,
+) -> Result<Option<Delegation>> {
+    let mut ns_stmt =
+        conn.prepare_cached("SELECT host FROM zone_ns WHERE tld = ?1 AND until IS NULL")?;
+    let hosts: Vec<String> = ns_stmt
+        .query_map([tld.as_str()], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if hosts.is_empty() {
+        return Ok(None);
+    }
+    let mut glue_stmt =
+        conn.prepare_cached("SELECT address FROM zone_glue WHERE host = ?1 AND until IS NULL")?;
+    let mut delegation = Delegation::default();
+    for name in hosts {
+        let addresses: Vec<String> = glue_stmt
+            .query_map([&name], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let addresses = addresses
+            .iter()
+            .map(|a| a.parse::<IpAddr>().map_err(|_| corrupt("address", a)))
+            .collect::<Result<BTreeSet<_>>>()?;
+        delegation.nameservers.insert(host(name)?, addresses);
+    }
+    let mut ds_stmt = conn.prepare_cached(
+            "SELECT key_tag, algorithm, digest_type, digest FROM zone_ds WHERE tld = ?1 AND until IS NULL",
+        )?;
+    let rows: Vec<(u16, u8, u8, Vec<u8>)> = ds_stmt
+        .query_map([tld.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (tag, alg, dt, digest) in rows {
+        let ds =
+            DsRecord::new(tag, alg, dt, digest).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        delegation.ds.insert(ds);
+    }
+    Ok(Some(delegation))
 }
 
 #[cfg(test)]

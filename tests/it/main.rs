@@ -6,3 +6,4 @@ mod common;
 mod daemon;
 mod foundation;
 mod metrics;
+mod notify;

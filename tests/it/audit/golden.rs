@@ -1,5 +1,5 @@
 //! Golden vectors: the canonical JSON, event bytes, hashes and checkpoint signatures of
-//! `fixtures/audit/` must never change, or old exports stop verifying. README-audit.md points
+//! `fixtures/audit/` must never change, or old exports stop verifying. README.md (The audit trail) points
 //! auditors at the same files to test a verifier of their own.
 //!
 //! `AUDIT_BLESS=1 cargo test golden` rewrites the fixtures; only ever do that for a new

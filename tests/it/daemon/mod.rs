@@ -45,6 +45,9 @@ pub struct TestDesk {
     pub tokens: Tokens,
     pub lab: Vec<LabServer>,
     http: reqwest::Client,
+    /// The lab ports and notification settings, for `restart`.
+    ports: BTreeMap<IpAddr, u16>,
+    notify: rootdesk::config::SmtpSettings,
 }
 
 /// An HTTP client (reqwest with rustls on ring).
@@ -124,6 +127,11 @@ pub async fn xa_lab() -> (Vec<LabServer>, BTreeMap<IpAddr, u16>) {
 
 impl TestDesk {
     pub async fn start() -> TestDesk {
+        TestDesk::start_with(rootdesk::config::SmtpSettings::default()).await
+    }
+
+    /// With notification settings (a relay makes the daemon run its sender).
+    pub async fn start_with(notify: rootdesk::config::SmtpSettings) -> TestDesk {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = demo_database(dir.path());
         let now = time::OffsetDateTime::now_utc();
@@ -143,7 +151,7 @@ impl TestDesk {
             .revoke_token(&revoked_token.id, &cli, now)
             .expect("revoke");
         let (lab, ports) = xa_lab().await;
-        let desk = Arc::new(Desk::new(store, settings(ports)));
+        let desk = Arc::new(Desk::new(store, settings(ports.clone())).with_notify(notify.clone()));
         let server = Server::start(desk.clone(), options())
             .await
             .expect("start daemon");
@@ -163,7 +171,25 @@ impl TestDesk {
             },
             lab,
             http: http(),
+            ports,
+            notify,
         }
+    }
+
+    /// Stops the daemon and starts a new one on the same database (and a new port).
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        let store = Store::open(&self.dir.path().join("rootdesk.db")).expect("reopen database");
+        self.desk = Arc::new(
+            Desk::new(store, settings(self.ports.clone())).with_notify(self.notify.clone()),
+        );
+        let server = Server::start(self.desk.clone(), options())
+            .await
+            .expect("restart daemon");
+        self.base = format!("http://{}", server.addr);
+        self.server = Some(server);
     }
 
     pub async fn call(

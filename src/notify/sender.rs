@@ -1,0 +1,357 @@
+//! The sender: a daemon task that delivers the outbox over SMTP (lettre, rustls on ring).
+//!
+//! Delivery is at least once, never silently lost: a row is marked `sending` before it is
+//! handed to the relay and `delivered` in the same transaction as its audit event right
+//! after the relay accepts it. A failure records the attempt and schedules the next one with
+//! exponential backoff; nothing is ever dropped. A row still marked `sending` at start-up was
+//! interrupted between the relay's answer and the database write: its fate is unknown, so it
+//! is sent again with the same Message-ID (derived from the outbox id, so that the receiving
+//! side can recognise the duplicate) and the doubt is an audit event. A delivered row is never
+//! sent again, across any number of restarts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::Body;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use crate::audit::{Actor, NewEvent};
+use crate::config::{SmtpSettings, SmtpTls};
+use crate::desk::{Desk, DeskError};
+use crate::store::{self, Notification, StoreError};
+
+/// Starts the sender when a relay is configured.
+pub fn spawn(
+    desk: Arc<Desk>,
+    stopped: watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if desk.notify.relay.is_empty() {
+        tracing::warn!("no SMTP relay configured ([smtp] relay): notifications wait in the outbox");
+        return None;
+    }
+    let base = &desk.notify.base_url;
+    if base.contains("://127.") || base.contains("://localhost") || base.contains("://[::1]") {
+        tracing::warn!(%base, "[smtp] base_url is a loopback address: links in messages will not work elsewhere");
+    }
+    Some(tokio::spawn(run(desk, stopped)))
+}
+
+fn transport(s: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let mut builder = match s.tls {
+        SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.relay),
+        SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.relay)
+            .map_err(|e| e.to_string())?,
+        SmtpTls::Tls => {
+            AsyncSmtpTransport::<Tokio1Executor>::relay(&s.relay).map_err(|e| e.to_string())?
+        }
+    };
+    if let (Some(path), true) = (&s.ca_file, s.tls != SmtpTls::None) {
+        let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let ca = Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
+        let parameters = TlsParameters::builder(s.relay.clone())
+            .add_root_certificate(ca)
+            .build_rustls()
+            .map_err(|e| e.to_string())?;
+        builder = builder.tls(match s.tls {
+            SmtpTls::Tls => Tls::Wrapper(parameters),
+            _ => Tls::Required(parameters),
+        });
+    }
+    let mut builder = builder
+        .port(s.port)
+        .timeout(Some(Duration::from_millis(s.timeout_ms.max(1))));
+    if let (Some(user), Some(password)) = (&s.username, &s.password) {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    Ok(builder.build())
+}
+
+/// How long to wait after failed attempt number `attempt` (1, 2, ...).
+pub fn backoff(s: &SmtpSettings, attempt: u32) -> Duration {
+    let factor = 1u64 << attempt.saturating_sub(1).min(30);
+    Duration::from_millis(
+        s.retry_initial_ms
+            .saturating_mul(factor)
+            .min(s.retry_max_ms.max(s.retry_initial_ms)),
+    )
+}
+
+/// The Message-ID of an outbox row: stable, so a resent message is recognisably the same.
+pub fn message_id(s: &SmtpSettings, id: i64) -> String {
+    let domain = s
+        .from
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("localhost");
+    let domain = domain.trim_end_matches('>');
+    format!("<rootdesk-outbox-{id}@{domain}>")
+}
+
+/// The body as kept after delivery: confirmation secrets are not left lying in the database.
+pub fn redact(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(i) = rest.find("/confirm/") {
+        let (head, tail) = rest.split_at(i + "/confirm/".len());
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(tail.len());
+        out.push_str("(removed after delivery)");
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+async fn blocking<T: Send + 'static>(
+    desk: &Arc<Desk>,
+    f: impl FnOnce(&Desk) -> Result<T, DeskError> + Send + 'static,
+) -> Result<T, DeskError> {
+    let desk = desk.clone();
+    tokio::task::spawn_blocking(move || f(&desk))
+        .await
+        .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sender task failed: {e}"))))?
+}
+
+fn event(desk: &Desk, n: &Notification, kind: &str, payload: serde_json::Value) -> NewEvent {
+    let mut event = NewEvent::new(Actor::system("sender"), kind, payload).at(desk.clock.now());
+    if let Some(t) = &n.ticket {
+        event = event.request(t);
+    }
+    if let Some(t) = &n.tld {
+        event = event.tld(t);
+    }
+    event
+}
+
+/// Sends rows left `sending` by an interrupted run again, recording the doubt.
+fn reconcile(desk: &Desk) -> Result<usize, DeskError> {
+    desk.with_store(|s| {
+        s.write(|tx| {
+            let doubtful = store::in_doubt_notifications(tx)?;
+            for n in &doubtful {
+                store::release_notification(tx, n.id)?;
+                store::append_event(
+                    tx,
+                    &event(
+                        desk,
+                        n,
+                        "notification-in-doubt",
+                        serde_json::json!({ "outbox": n.id, "attempt": n.attempts, "recipient": n.recipient }),
+                    ),
+                )?;
+            }
+            Ok(doubtful.len())
+        })
+    })
+}
+
+/// Delivers the outbox until `stopped`.
+pub async fn run(desk: Arc<Desk>, mut stopped: watch::Receiver<bool>) {
+    let settings = desk.notify.clone();
+    let transport = match transport(&settings) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "the SMTP settings are unusable; notifications wait in the outbox");
+            return;
+        }
+    };
+    match blocking(&desk, reconcile).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            count = n,
+            "notifications interrupted by a restart are sent again"
+        ),
+        Err(e) => tracing::error!(error = %e, "reconciling the outbox failed"),
+    }
+    let poll = Duration::from_millis(settings.poll_ms.max(10));
+    loop {
+        match deliver_due(&desk, &transport, &settings, &stopped).await {
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "delivering the outbox failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = stopped.changed() => break,
+        }
+    }
+}
+
+/// Delivers every due row once; returns how many the relay accepted.
+pub async fn deliver_due(
+    desk: &Arc<Desk>,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    settings: &SmtpSettings,
+    stopped: &watch::Receiver<bool>,
+) -> Result<usize, DeskError> {
+    let now = OffsetDateTime::now_utc();
+    let due = blocking(desk, move |d| {
+        d.read_store(|s| Ok(store::due_notifications(s.conn(), now, 100)?))
+    })
+    .await?;
+    let mut delivered = 0;
+    for n in due {
+        if *stopped.borrow() {
+            break;
+        }
+        if deliver(desk, transport, settings, n).await? {
+            delivered += 1;
+        }
+    }
+    Ok(delivered)
+}
+
+async fn deliver(
+    desk: &Arc<Desk>,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    settings: &SmtpSettings,
+    n: Notification,
+) -> Result<bool, DeskError> {
+    let id = n.id;
+    let claimed = blocking(desk, move |d| {
+        d.with_store(|s| {
+            s.write(|tx| {
+                Ok(store::claim_notification(
+                    tx,
+                    id,
+                    OffsetDateTime::now_utc(),
+                )?)
+            })
+        })
+    })
+    .await?;
+    let Some(attempt) = claimed else {
+        return Ok(false);
+    };
+    let message_id = message_id(settings, n.id);
+    let outcome = match build(settings, &n, &message_id) {
+        Ok(message) => transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    let settings = settings.clone();
+    let accepted = outcome.is_ok();
+    blocking(desk, move |d| {
+        d.with_store(|s| {
+            s.write(|tx| {
+                match &outcome {
+                    Ok(()) => {
+                        store::mark_delivered(tx, n.id, &redact(&n.body), OffsetDateTime::now_utc())?;
+                        store::append_event(
+                            tx,
+                            &event(
+                                d,
+                                &n,
+                                "notification-delivered",
+                                serde_json::json!({
+                                    "outbox": n.id,
+                                    "attempt": attempt,
+                                    "recipient": n.recipient,
+                                    "kind": n.kind,
+                                    "message_id": message_id,
+                                }),
+                            ),
+                        )?;
+                    }
+                    Err(error) => {
+                        let wait = backoff(&settings, attempt);
+                        let next = OffsetDateTime::now_utc() + wait;
+                        store::mark_failed(tx, n.id, error, next)?;
+                        store::append_event(
+                            tx,
+                            &event(
+                                d,
+                                &n,
+                                "notification-attempt-failed",
+                                serde_json::json!({
+                                    "outbox": n.id,
+                                    "attempt": attempt,
+                                    "recipient": n.recipient,
+                                    "error": error,
+                                    "retry_in_ms": u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                                }),
+                            ),
+                        )?;
+                    }
+                }
+                Ok(())
+            })
+        })
+    })
+    .await?;
+    if !accepted {
+        tracing::warn!(outbox = id, attempt, "delivery failed; will retry");
+    }
+    Ok(accepted)
+}
+
+fn build(s: &SmtpSettings, n: &Notification, message_id: &str) -> Result<Message, String> {
+    let from: Mailbox = s
+        .from
+        .parse()
+        .map_err(|e| format!("from address {:?}: {e}", s.from))?;
+    let to: Mailbox = n
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient {:?}: {e}", n.recipient))?;
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(n.subject.clone())
+        .message_id(Some(message_id.to_string()))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body(&n.body))
+        .map_err(|e| e.to_string())
+}
+
+/// Plain 7-bit text when it fits (so that a link is never broken by quoted-printable
+/// wrapping), else lettre's choice.
+fn body(text: &str) -> Body {
+    let text = text.replace('\n', "\r\n");
+    Body::new_with_encoding(text.clone(), ContentTransferEncoding::SevenBit)
+        .unwrap_or_else(|_| Body::new(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_limit() {
+        let s = SmtpSettings {
+            retry_initial_ms: 100,
+            retry_max_ms: 1000,
+            ..SmtpSettings::default()
+        };
+        let ms: Vec<u128> = (1..=6).map(|a| backoff(&s, a).as_millis()).collect();
+        assert_eq!(ms, vec![100, 200, 400, 800, 1000, 1000]);
+    }
+
+    #[test]
+    fn redaction_removes_link_secrets_only() {
+        let body = "Link:     http://d/confirm/AbC-_9x\nnext /confirm/q.\n";
+        assert_eq!(
+            redact(body),
+            "Link:     http://d/confirm/(removed after delivery)\nnext /confirm/(removed after delivery).\n"
+        );
+    }
+
+    #[test]
+    fn message_ids_are_stable_per_row() {
+        let s = SmtpSettings {
+            from: "desk@iana.example".into(),
+            ..SmtpSettings::default()
+        };
+        assert_eq!(message_id(&s, 42), "<rootdesk-outbox-42@iana.example>");
+    }
+}
