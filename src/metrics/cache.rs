@@ -54,7 +54,13 @@ pub fn refresh(store: &Store, cached: Option<Derived>) -> Result<Derived, StoreE
                 .collect();
             for ticket in changed {
                 let events = s.request_history(&ticket)?;
-                let Some(timeline) = Timeline::from_events(&events) else {
+                let notices: Vec<OffsetDateTime> = s
+                    .deliveries(&ticket)?
+                    .into_iter()
+                    .filter(|(_, kind)| kind == "completed")
+                    .map(|(at, _)| at)
+                    .collect();
+                let Some(timeline) = Timeline::from_events_and_notices(&events, &notices) else {
                     continue;
                 };
                 match index.get(&ticket) {

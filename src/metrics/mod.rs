@@ -51,7 +51,8 @@ pub enum Measure {
     SupplementalCheck,
     /// Release after review to the `implemented` event (publication).
     Publication,
-    /// Publication to the completion notice: no event records the notice yet.
+    /// Publication to the delivery of the completion notice to every recipient
+    /// (`notification-delivered` events of kind `completed`).
     CompletionNotice,
     /// Desk time of a completed emergency request.
     EmergencyDesk,
@@ -107,13 +108,6 @@ impl Measure {
     /// Whether values are counts rather than seconds.
     pub fn is_count(self) -> bool {
         self == Measure::Questions
-    }
-
-    /// Why a measure has no values by construction, if so.
-    pub fn not_measurable(self) -> Option<&'static str> {
-        (self == Measure::CompletionNotice).then_some(
-            "not measurable: rootdesk records no completion-notice event yet (notifications are not built)",
-        )
     }
 }
 
@@ -239,6 +233,15 @@ impl Timeline {
     /// Replays a request's events (oldest first) and measures it. `None` when the first
     /// event is not a submission.
     pub fn from_events(events: &[Recorded]) -> Option<Timeline> {
+        Timeline::from_events_and_notices(events, &[])
+    }
+
+    /// As [`Timeline::from_events`], with the delivery times of the request's completion
+    /// notices (`notification-delivered` events of kind `completed`).
+    pub fn from_events_and_notices(
+        events: &[Recorded],
+        notices: &[OffsetDateTime],
+    ) -> Option<Timeline> {
         let first = events.first()?;
         let mut request = Request::replay(std::iter::once(first))?;
         let mut m = Meter::new(&request, first.time);
@@ -246,6 +249,12 @@ impl Timeline {
             let before = request.state;
             request.apply(event);
             m.step(&request, before, event);
+        }
+        if let Some(published) = m.implemented.filter(|_| request.state == State::Completed) {
+            // The notice is out when the last recipient has it.
+            if let Some(last) = notices.iter().filter(|t| **t >= published).max() {
+                m.measure(Measure::CompletionNotice, seconds(*last - published), *last);
+            }
         }
         Some(m.finish(&request))
     }
@@ -293,6 +302,7 @@ struct Meter {
     /// Staff review under way: when it began, and TLD time inside it so far.
     review: Option<(OffsetDateTime, f64)>,
     released: Option<OffsetDateTime>,
+    implemented: Option<OffsetDateTime>,
 }
 
 impl Meter {
@@ -315,6 +325,7 @@ impl Meter {
             supplemental: None,
             review: None,
             released: None,
+            implemented: None,
         }
     }
 
@@ -344,6 +355,7 @@ impl Meter {
                 _ => {}
             },
             Event::Implemented { .. } => {
+                self.implemented = Some(t);
                 if let Some(since) = self.released.take() {
                     self.measure(Measure::Publication, seconds(t - since), t);
                 }
@@ -453,39 +465,46 @@ impl Meter {
 /// submission first). One pass reads the log in sequence order (a plain scan, no sort) and
 /// gathers each request's events; parsing and replaying then runs on every core.
 pub fn timelines(store: &crate::store::Store) -> Result<Vec<Timeline>, crate::store::StoreError> {
-    let mut per_request: Vec<(String, Vec<String>)> = Vec::new();
+    type Gathered = (String, Vec<String>, Vec<OffsetDateTime>);
+    let mut per_request: Vec<Gathered> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    store.scan_request_payloads(|ticket, payload| {
+    store.scan_timeline_rows(|ticket, notice, time, payload| {
         let slot = match index.get(ticket) {
             Some(i) => *i,
             None => {
                 index.insert(ticket.to_string(), per_request.len());
-                per_request.push((ticket.to_string(), Vec::new()));
+                per_request.push((ticket.to_string(), Vec::new(), Vec::new()));
                 per_request.len() - 1
             }
         };
-        per_request[slot].1.push(payload.to_string());
+        if notice {
+            let (at, kind) = crate::store::parse_delivery(time, payload)?;
+            if kind == "completed" {
+                per_request[slot].2.push(at);
+            }
+        } else {
+            per_request[slot].1.push(payload.to_string());
+        }
         Ok(())
     })?;
     drop(index);
-    let derive =
-        |chunk: &[(String, Vec<String>)]| -> Result<Vec<Timeline>, crate::store::StoreError> {
-            let mut out = Vec::with_capacity(chunk.len());
-            let mut events = Vec::new();
-            for (ticket, payloads) in chunk {
-                events.clear();
-                for payload in payloads {
-                    let recorded: Recorded = serde_json::from_str(payload).map_err(|e| {
-                        crate::store::StoreError::Corrupt(format!(
-                            "event of {ticket} does not read as a workflow event: {e}"
-                        ))
-                    })?;
-                    events.push(recorded);
-                }
-                out.extend(Timeline::from_events(&events));
+    let derive = |chunk: &[Gathered]| -> Result<Vec<Timeline>, crate::store::StoreError> {
+        let mut out = Vec::with_capacity(chunk.len());
+        let mut events = Vec::new();
+        for (ticket, payloads, notices) in chunk {
+            events.clear();
+            for payload in payloads {
+                let recorded: Recorded = serde_json::from_str(payload).map_err(|e| {
+                    crate::store::StoreError::Corrupt(format!(
+                        "event of {ticket} does not read as a workflow event: {e}"
+                    ))
+                })?;
+                events.push(recorded);
             }
-            Ok(out)
-        };
+            out.extend(Timeline::from_events_and_notices(&events, notices));
+        }
+        Ok(out)
+    };
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);

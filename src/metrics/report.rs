@@ -76,8 +76,6 @@ pub struct MeasureStats {
     /// Whether the share meets the target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_met: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<&'static str>,
 }
 
 /// One measurement over its service level.
@@ -267,7 +265,6 @@ impl Acc {
                     target_met: within
                         .zip(level)
                         .map(|(w, l)| w >= f64::from(l.target_percent)),
-                    note: measure.not_measurable(),
                 }
             })
             .collect();
@@ -347,7 +344,7 @@ impl Report {
                 "interval", "count", "median", "p90", "p99", "max", "sum", "limit", "within"
             );
             for m in &group.measures {
-                if m.count == 0 && m.note.is_none() && m.limit_secs.is_none() {
+                if m.count == 0 && m.limit_secs.is_none() {
                     continue;
                 }
                 let f = |v: Option<f64>| v.map_or("-".to_string(), |v| fmt_value(m.measure, v));
@@ -370,9 +367,6 @@ impl Report {
                     m.limit_secs.map_or("-".into(), |l| human(l as f64)),
                     within
                 );
-                if let Some(note) = m.note {
-                    let _ = writeln!(out, "  ({}: {note})", m.measure.as_str());
-                }
             }
         }
         if let Some(breaches) = &self.total.breaches {

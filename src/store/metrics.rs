@@ -13,6 +13,16 @@ fn text<'r>(value: ValueRef<'r>, what: &str) -> Result<&'r str> {
     }
 }
 
+/// The time and notification kind of a `notification-delivered` event.
+pub fn parse_delivery(time: &str, payload: &str) -> Result<(time::OffsetDateTime, String)> {
+    let at = time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| StoreError::Corrupt(format!("event time {time:?}: {e}")))?;
+    let value: serde_json::Value = serde_json::from_str(payload)
+        .map_err(|e| StoreError::Corrupt(format!("a notification event is not JSON: {e}")))?;
+    let kind = value["kind"].as_str().unwrap_or_default().to_string();
+    Ok((at, kind))
+}
+
 impl Store {
     /// Calls `f` with the ticket and the parsed workflow event of every `request-*` event, in
     /// sequence order.
@@ -45,6 +55,48 @@ impl Store {
             f(ticket, payload)?;
         }
         Ok(())
+    }
+
+    /// Calls `f` for every event a timeline is made of, in sequence order: each `request-*`
+    /// event (`notice` false) and each delivered notification (`notice` true), with the ticket,
+    /// the recorded time and the raw payload.
+    pub fn scan_timeline_rows(
+        &self,
+        mut f: impl FnMut(&str, bool, &str, &str) -> Result<()>,
+    ) -> Result<()> {
+        self.conn().pragma_update(None, "mmap_size", 1_i64 << 30)?;
+        // `+kind`: a plain scan in sequence order; the kind index would need a sort.
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT request, kind, time, payload FROM events \
+             WHERE ((+kind >= 'request-' AND +kind < 'request.') OR +kind = 'notification-delivered') \
+             AND request IS NOT NULL ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let ticket = text(row.get_ref(0)?, "an event's request")?;
+            let notice = text(row.get_ref(1)?, "an event's kind")? == "notification-delivered";
+            let time = text(row.get_ref(2)?, "an event's time")?;
+            let payload = text(row.get_ref(3)?, "an event's payload")?;
+            f(ticket, notice, time, payload)?;
+        }
+        Ok(())
+    }
+
+    /// When each notification about a request was delivered, with the notification's kind
+    /// (`completed`, `confirm`, ...), oldest first.
+    pub fn deliveries(&self, ticket: &str) -> Result<Vec<(time::OffsetDateTime, String)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT time, payload FROM events WHERE request = ?1 AND kind = 'notification-delivered' ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([ticket], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (time, payload) = row?;
+            out.push(parse_delivery(&time, &payload)?);
+        }
+        Ok(out)
     }
 
     /// Finished checks: phase and seconds from queueing to result.
@@ -151,7 +203,8 @@ impl Store {
     pub fn tickets_after(&self, seq: u64) -> Result<Vec<String>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT request FROM events WHERE seq > ?1 AND request IS NOT NULL \
-             AND +kind >= 'request-' AND +kind < 'request.' ORDER BY seq",
+             AND ((+kind >= 'request-' AND +kind < 'request.') OR +kind = 'notification-delivered') \
+             ORDER BY seq",
         )?;
         let rows = stmt.query_map([seq as i64], |r| r.get::<_, String>(0))?;
         let mut seen = std::collections::HashSet::new();

@@ -21,7 +21,7 @@ pub use crate::audit::EventQuery;
 pub use events::{
     append_event, append_events, checkpoint_at, insert_checkpoint, last_event, EventRange,
 };
-pub use metrics::insert_finished_check;
+pub use metrics::{insert_finished_check, parse_delivery};
 pub use outbox::{
     claim_notification, contact, due_notifications, in_doubt_notifications, insert_link,
     link_by_hash, mark_delivered, mark_failed, queue_notification, release_notification,

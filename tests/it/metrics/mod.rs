@@ -377,3 +377,45 @@ fn cache_file_follows_the_log_and_survives_damage() {
         "a foreign cache was trusted"
     );
 }
+
+#[test]
+fn completion_notice_from_delivered_notifications() {
+    use rootdesk::audit::{Actor, NewEvent};
+    let dir = tempfile::tempdir().expect("dir");
+    let mut store = simulated(dir.path(), 60, 21);
+    let before = metrics::load_timelines(&store).expect("cache built");
+    let done = before
+        .iter()
+        .find(|t| t.state.as_str() == "completed")
+        .expect("a completed request");
+    let published = done.ended_at.expect("ended");
+    let delivered = |secs: i64, kind: &str| {
+        NewEvent::new(
+            Actor::system("sender"),
+            "notification-delivered",
+            serde_json::json!({ "outbox": 1, "attempt": 1, "recipient": "a@b.example", "kind": kind, "message_id": "m" }),
+        )
+        .at(published + time::Duration::seconds(secs))
+        .request(&done.ticket)
+        .tld(&done.tld)
+    };
+    store
+        .append_events(&[
+            delivered(12, "completed"),
+            delivered(30, "completed"),
+            delivered(900, "confirm"),
+        ])
+        .expect("append");
+    let fresh = metrics::timelines(&store).expect("fresh");
+    let timeline = fresh
+        .iter()
+        .find(|t| t.ticket == done.ticket)
+        .expect("ticket");
+    let notice: Vec<f64> = timeline.values(Measure::CompletionNotice).collect();
+    assert_eq!(notice, [30.0]);
+    let incremental = metrics::load_timelines(&store).expect("incremental");
+    assert!(
+        incremental == without_stays(fresh),
+        "the cache follows notifications too"
+    );
+}

@@ -440,3 +440,23 @@ fn an_open_request_has_no_totals_yet() {
     assert_eq!(t.owned_seconds(Owner::Tld, later).round() as i64, 4 * HOUR);
     assert_eq!(t.owned_seconds(Owner::Desk, later).round() as i64, 5 * MIN);
 }
+
+#[test]
+fn completion_notice_counts_to_the_last_delivery_after_publication() {
+    let mut s = Script::submit(delegation_proposal("192.0.2.1"), Priority::Normal);
+    s.check(MIN, CheckPhase::Initial, Verdict::Pass)
+        .after(HOUR, admin(), Command::Confirm)
+        .after(HOUR, tech(), Command::Confirm)
+        .after(HOUR, staff(), Command::Approve { note: "ok".into() })
+        .check(MIN, CheckPhase::Supplemental, Verdict::Pass)
+        .after(HOUR, staff(), Command::Implement { serial: None });
+    let published = s.now;
+    assert!(values(&s.timeline(), Measure::CompletionNotice).is_empty());
+    let notices = [
+        published - Duration::hours(1),
+        published + Duration::seconds(20),
+        published + Duration::seconds(45),
+    ];
+    let t = Timeline::from_events_and_notices(&s.events, &notices).expect("timeline");
+    assert_eq!(values(&t, Measure::CompletionNotice), [45]);
+}
