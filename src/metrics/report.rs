@@ -289,16 +289,29 @@ impl Report {
     ) -> Report {
         let mut groups: std::collections::HashMap<Key<'_>, Acc> = Default::default();
         let mut total = Acc::default();
+        let inside = |m: &&super::Measurement| {
+            !(options.since.is_some_and(|s| m.at < s) || options.until.is_some_and(|u| m.at >= u))
+        };
+        // Grouped by an attribute of the request: one lookup per request, not per interval.
+        let by_request = matches!(options.by, GroupBy::Tld | GroupBy::Kind | GroupBy::Priority);
         for (index, t) in timelines.iter().enumerate() {
-            for m in &t.measurements {
-                if options.since.is_some_and(|s| m.at < s)
-                    || options.until.is_some_and(|u| m.at >= u)
-                {
+            if by_request {
+                let mut measurements = t.measurements.iter().filter(inside).peekable();
+                if measurements.peek().is_none() {
                     continue;
                 }
-                let key = group_key(options.by, t, m.at);
+                let acc = groups
+                    .entry(group_key(options.by, t, t.submitted_at))
+                    .or_default();
+                for m in measurements {
+                    acc.add(index, t, m, levels, false);
+                    total.add(index, t, m, levels, options.breaches);
+                }
+                continue;
+            }
+            for m in t.measurements.iter().filter(inside) {
                 groups
-                    .entry(key)
+                    .entry(group_key(options.by, t, m.at))
                     .or_default()
                     .add(index, t, m, levels, false);
                 total.add(index, t, m, levels, options.breaches);
