@@ -322,7 +322,9 @@ impl Desk {
                 if caller.role == Role::Auditor {
                     return Err(DeskError::Forbidden("auditors read; they do not submit requests".into()));
                 }
-                let facts = facts_for(tx, label.as_str(), None)?;
+                let mut facts = facts_for(tx, label.as_str(), None)?;
+                facts.shared_host_contacts =
+                    shared_host_contacts(tx, label.as_str(), &submission.proposal)?;
                 submission.proposal.validate()?;
                 if let Proposal::Transfer { evidence, .. } = &submission.proposal {
                     for e in evidence {
@@ -403,6 +405,13 @@ impl Desk {
         match caller.role {
             // Staff read and review; they never act for the TLD or consent for a contact.
             Role::Staff if action == Action::Read || action.staff_only() => Ok(()),
+            // Staff who keyed in a request (received by other means) act for its submitter.
+            Role::Staff
+                if request.submitter == caller.party()
+                    && matches!(action, Action::Amend | Action::Withdraw | Action::Answer) =>
+            {
+                Ok(())
+            }
             Role::Staff => refuse(format!(
                 "only the TLD's contacts may {}; staff act through review",
                 action_name(action)
@@ -490,7 +499,10 @@ impl Desk {
         let events = store::request_events(tx, ticket)?;
         let mut request = Request::replay(&events)
             .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
-        let facts = facts_for(tx, &request.tld, Some(ticket))?;
+        let mut facts = facts_for(tx, &request.tld, Some(ticket))?;
+        if let Command::Amend { proposal } = &command {
+            facts.shared_host_contacts = shared_host_contacts(tx, &request.tld, proposal)?;
+        }
         let command = match command {
             Command::Implement { .. } => {
                 // Decide first, so that nothing is published from a wrong state.
@@ -845,7 +857,36 @@ fn facts_for(
             .into_iter()
             .collect::<BTreeSet<_>>(),
         open_requests: store::open_requests(tx, tld, except)?,
+        shared_host_contacts: BTreeSet::new(),
     })
+}
+
+/// Contacts of the other TLDs that use a name server host whose addresses `proposal`
+/// changes: their delegations change with it.
+fn shared_host_contacts(
+    tx: &rusqlite::Transaction<'_>,
+    tld: &str,
+    proposal: &Proposal,
+) -> Result<BTreeSet<String>, DeskError> {
+    let mut contacts = BTreeSet::new();
+    let Some(delegation) = proposal.delegation() else {
+        return Ok(contacts);
+    };
+    for (host, addresses) in &delegation.nameservers {
+        if addresses.is_empty() {
+            continue;
+        }
+        let current = store::host_glue(tx, host)?;
+        if current.is_empty() || current == *addresses {
+            continue;
+        }
+        for other in store::host_tlds(tx, host)? {
+            if other != tld {
+                contacts.extend(store::tld_contact_handles(tx, &other)?);
+            }
+        }
+    }
+    Ok(contacts)
 }
 
 fn to_new_events(

@@ -726,6 +726,8 @@ pub fn simulate(
         let facts = Facts {
             tld_contacts: BTreeSet::from([admin.clone(), tech.clone()]),
             open_requests: busy[slot].iter().map(|b| (b.0.clone(), b.1)).collect(),
+            // Simulated TLDs share no name server hosts.
+            shared_host_contacts: BTreeSet::new(),
         };
         let proposal = match kind {
             RequestKind::Delegation => Proposal::Delegation {

@@ -36,7 +36,8 @@ pub use requests::{
 pub use tlds::{set_contacts_tx, set_sponsor_tx, TldImportReport};
 pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};
 pub use zone::{
-    current_delegation, next_serial, publish_delegation_tx, ImportOutcome, Publication, PublishTtls,
+    current_delegation, host_glue, host_tlds, next_serial, publish_delegation_tx, ImportOutcome,
+    Publication, PublishTtls,
 };
 
 /// The whole schema of the newest version.

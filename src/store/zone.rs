@@ -456,6 +456,27 @@ fn read_zone(conn: &rusqlite::Connection, serial: Option<u32>) -> Result<Option<
     Ok(Some(zone))
 }
 
+/// The glue a host has in the current publication.
+pub fn host_glue(conn: &rusqlite::Connection, host: &HostName) -> Result<BTreeSet<IpAddr>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT address FROM zone_glue WHERE host = ?1 AND until IS NULL")?;
+    let rows: Vec<String> = stmt
+        .query_map([host.as_str()], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.iter()
+        .map(|a| a.parse::<IpAddr>().map_err(|_| corrupt("address", a)))
+        .collect()
+}
+
+/// The TLDs whose current delegation names `host`.
+pub fn host_tlds(conn: &rusqlite::Connection, host: &HostName) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT tld FROM zone_ns WHERE host = ?1 AND until IS NULL ORDER BY tld",
+    )?;
+    let rows = stmt.query_map([host.as_str()], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// TTLs for records the desk publishes itself.
 #[derive(Debug, Clone, Copy)]
 pub struct PublishTtls {

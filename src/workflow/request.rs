@@ -37,6 +37,10 @@ pub struct Facts {
     pub tld_contacts: BTreeSet<String>,
     /// Tickets and kinds of the TLD's other open requests.
     pub open_requests: Vec<(String, RequestKind)>,
+    /// Contacts of other TLDs whose name server hosts the proposal readdresses: a host's
+    /// glue is shared by every TLD that uses it, so each of them must consent (IANA's rule
+    /// for shared name servers).
+    pub shared_host_contacts: BTreeSet<String>,
 }
 
 /// The current state of one request: the projection of its events.
@@ -106,6 +110,9 @@ fn wrong_state(event: &'static str, state: State) -> WorkflowError {
 fn required_consents(proposal: &Proposal, facts: &Facts) -> BTreeSet<String> {
     let mut required = facts.tld_contacts.clone();
     required.extend(proposal.named_contacts().into_iter().map(String::from));
+    if proposal.delegation().is_some() {
+        required.extend(facts.shared_host_contacts.iter().cloned());
+    }
     required
 }
 
@@ -533,7 +540,9 @@ impl Request {
             (By::System, Party::System) => true,
             (By::Staff, Party::Staff(_)) => true,
             (By::RequiredContact, Party::Contact(_)) => true, // checked by consenting_contact
-            (By::Tld, Party::Contact(h)) => facts.tld_contacts.contains(h) || self.submitter == *by,
+            (By::Tld, Party::Contact(h)) if facts.tld_contacts.contains(h) => true,
+            // The submitter acts for its request, also staff who keyed it in.
+            (By::Tld, party) => self.submitter == *party,
             _ => false,
         };
         if ok {

@@ -36,6 +36,7 @@ fn facts() -> Facts {
             .map(String::from)
             .collect(),
         open_requests: vec![],
+        shared_host_contacts: BTreeSet::new(),
     }
 }
 
@@ -276,7 +277,7 @@ fn consent_rules() {
 fn one_contact_in_both_roles_confirms_once() {
     let facts = Facts {
         tld_contacts: ["xa-both"].into_iter().map(String::from).collect(),
-        open_requests: vec![],
+        ..Facts::default()
     };
     let events = Request::submit(
         "RD-1",
@@ -611,4 +612,55 @@ fn the_table_covers_every_open_state() {
             "no way out of {state}"
         );
     }
+}
+
+#[test]
+fn readdressing_a_shared_host_needs_the_other_tlds_consent() {
+    let facts = Facts {
+        shared_host_contacts: ["xb-admin", "ndo-noc"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ..facts()
+    };
+    let events = Request::submit(
+        "RD-1",
+        "xa",
+        &admin(),
+        delegation_proposal(&["ns1.nic.xa", "dns.ndo.xc"]),
+        Priority::Normal,
+        None,
+        &facts,
+    )
+    .expect("accepted");
+    let Event::Submitted {
+        required_consents, ..
+    } = &events[0]
+    else {
+        panic!("first event is the submission");
+    };
+    let required: Vec<&str> = required_consents.iter().map(String::as_str).collect();
+    assert_eq!(required, ["ndo-noc", "xa-admin", "xa-tech", "xb-admin"]);
+    // A contacts change touches no host.
+    let contacts = Proposal::Contacts {
+        admin: Some(contact("n")),
+        tech: None,
+    };
+    let events = Request::submit(
+        "RD-2",
+        "xa",
+        &admin(),
+        contacts,
+        Priority::Normal,
+        None,
+        &facts,
+    )
+    .expect("accepted");
+    let Event::Submitted {
+        required_consents, ..
+    } = &events[0]
+    else {
+        panic!("first event is the submission");
+    };
+    assert!(!required_consents.contains("xb-admin"));
 }

@@ -608,3 +608,45 @@ async fn serves_https_with_a_configured_certificate() {
     );
     server.shutdown().await;
 }
+
+/// dns.ndo.xc serves both xb and xc: readdressing it needs xb's contacts too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readdressing_a_shared_host_asks_every_tld_that_uses_it() {
+    let t = TestDesk::start().await;
+    let proposal = delegation(&[
+        ("dns.ndo.xc", "203.0.113.54"),
+        ("ns.mincom.xc", "203.0.113.80"),
+    ]);
+    let created = t
+        .ok(
+            &t.tokens.staff,
+            "/v1/requests",
+            json!({ "tld": "xc", "proposal": proposal }),
+        )
+        .await;
+    let asked: Vec<&str> = created["consents"]
+        .as_object()
+        .expect("consents")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(asked, ["ndo-noc", "xb-admin", "xc-admin"], "{created}");
+    // xb's admin, asked, may now read the request; an unchanged address asks no one else.
+    let (status, _) = t
+        .get(
+            &t.tokens.other,
+            &format!("/v1/requests/{}", created["ticket"].as_str().unwrap_or("")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    t.ok(
+        &t.tokens.staff,
+        &format!(
+            "/v1/requests/{}/withdraw",
+            created["ticket"].as_str().unwrap_or("")
+        ),
+        json!({}),
+    )
+    .await;
+    t.stop().await;
+}

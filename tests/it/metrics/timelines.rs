@@ -58,7 +58,7 @@ impl Script {
     pub(super) fn submit(proposal: Proposal, priority: Priority) -> Script {
         let facts = Facts {
             tld_contacts: BTreeSet::from(["xa-admin".to_string(), "xa-tech".to_string()]),
-            open_requests: Vec::new(),
+            ..Facts::default()
         };
         let reason = (priority == Priority::Emergency).then(|| "servers compromised".to_string());
         let events = Request::submit(
