@@ -17,7 +17,7 @@ use serde_json::json;
 const BATCH: usize = 1000;
 
 fn event(i: u64) -> NewEvent {
-    let actor = if i % 2 == 0 {
+    let actor = if i.is_multiple_of(2) {
         Actor::token("tok-1234", Some("staff"), Some("ops@example.net"))
     } else {
         Actor::system("daemon")

@@ -1,7 +1,7 @@
 //! The HTTP API (DESIGN §8.1): JSON under `/v1`, bearer tokens, strict bodies.
 //!
-//! Every handler names the caller first (`caller(..)`), then hands the desk a named action on a
-//! named request; the desk's permission gate runs before anything is read or written. Errors
+//! Every handler that needs a caller takes it as an [`Authed`] extractor (authentication is
+//! part of its signature), then hands the desk a named action on a named request; the desk's permission gate runs before anything is read or written. Errors
 //! leave through [`error::ApiError`], the one place that maps them to a status and a stable
 //! label. Blocking SQLite work runs on tokio's blocking pool.
 
@@ -19,7 +19,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -112,6 +112,49 @@ async fn caller(
         })
 }
 
+/// The authenticated caller as an extractor: a handler that takes an `Authed` cannot run for
+/// an unauthenticated request (401 before anything else happens).
+pub struct Authed(pub Caller);
+
+impl axum::extract::FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        desk: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<Peer>().copied();
+        caller(desk, &parts.headers, peer).await.map(Authed)
+    }
+}
+
+/// An optional caller: none without an `Authorization` header, 401 with a bad one.
+impl axum::extract::OptionalFromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        desk: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(None);
+        }
+        <Authed as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, desk)
+            .await
+            .map(Some)
+    }
+}
+
+/// Staff and auditors only: the audit trail.
+fn require_staff_or_auditor(who: &Caller) -> Result<(), ApiError> {
+    if who.role == Role::Contact {
+        return Err(ApiError::forbidden(
+            "the audit trail is for desk staff and auditors",
+        ));
+    }
+    Ok(())
+}
+
 /// Parses a JSON body strictly, naming the field that is wrong.
 fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let body = body.map_err(|e| {
@@ -177,11 +220,10 @@ async fn zone(State(desk): State<AppState>) -> Result<Response, ApiError> {
 
 async fn dry_run_check(
     State(desk): State<AppState>,
-    peer: Option<Extension<Peer>>,
-    headers: HeaderMap,
+    // Any authenticated caller may run a dry check.
+    _who: Authed,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller(&desk, &headers, peer.map(|p| p.0)).await?;
     let body: CheckBody = parse_body(body)?;
     let zone = hickory_proto::rr::Name::from_ascii(format!("{}.", body.zone.trim_end_matches('.')))
         .map_err(|e| ApiError::invalid("zone", format!("zone: {e}")))?;
@@ -192,11 +234,10 @@ async fn dry_run_check(
 
 async fn upload_document(
     State(desk): State<AppState>,
-    peer: Option<Extension<Peer>>,
+    Authed(who): Authed,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
     let body = body.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -218,11 +259,10 @@ async fn upload_document(
 
 async fn submit(
     State(desk): State<AppState>,
-    peer: Option<Extension<Peer>>,
+    Authed(who): Authed,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
     let body: SubmissionBody = parse_body(body)?;
     let submission = Submission {
         tld: body.tld,
@@ -270,11 +310,9 @@ struct ListQuery {
 
 async fn list_requests(
     State(desk): State<AppState>,
-    peer: Option<Extension<Peer>>,
-    headers: HeaderMap,
+    Authed(who): Authed,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let filter = RequestFilter {
         tlds: query.tld.map(|t| vec![t]),
@@ -288,11 +326,9 @@ async fn list_requests(
 
 async fn show_request(
     State(desk): State<AppState>,
-    peer: Option<Extension<Peer>>,
-    headers: HeaderMap,
+    Authed(who): Authed,
     Path(ticket): Path<String>,
 ) -> Result<Response, ApiError> {
-    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
     let view = blocking(move || {
         let request = desk.read(&who, &ticket)?;
         let (history, checks) = desk.read_store(|s| {
@@ -315,11 +351,9 @@ async fn show_request(
 
 async fn request_checks(
     State(desk): State<AppState>,
-    peer: Option<Extension<Peer>>,
-    headers: HeaderMap,
+    Authed(who): Authed,
     Path(ticket): Path<String>,
 ) -> Result<Response, ApiError> {
-    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
     let checks = blocking(move || {
         desk.read(&who, &ticket)?;
         desk.read_store(|s| Ok(s.checks_of(&ticket)?))
@@ -334,12 +368,10 @@ async fn request_checks(
 
 async fn act(
     State(desk): State<AppState>,
-    peer: Option<Extension<Peer>>,
-    headers: HeaderMap,
+    Authed(who): Authed,
     Path((ticket, action)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
     let action = match action.as_str() {
         "amend" => Action::Amend,
         "withdraw" => Action::Withdraw,
@@ -418,16 +450,10 @@ struct AuditQuery {
 
 async fn audit_events(
     State(desk): State<AppState>,
-    peer: Option<Extension<Peer>>,
-    headers: HeaderMap,
+    Authed(who): Authed,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
-    if who.role == Role::Contact {
-        return Err(ApiError::forbidden(
-            "the audit trail is for desk staff and auditors",
-        ));
-    }
+    require_staff_or_auditor(&who)?;
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let query = EventQuery {
         from_seq: q.from,
@@ -445,15 +471,9 @@ async fn audit_events(
 
 async fn audit_checkpoints(
     State(desk): State<AppState>,
-    peer: Option<Extension<Peer>>,
-    headers: HeaderMap,
+    Authed(who): Authed,
 ) -> Result<Response, ApiError> {
-    let who = caller(&desk, &headers, peer.map(|p| p.0)).await?;
-    if who.role == Role::Contact {
-        return Err(ApiError::forbidden(
-            "the audit trail is for desk staff and auditors",
-        ));
-    }
+    require_staff_or_auditor(&who)?;
     let checkpoints = blocking(move || desk.read_store(|s| Ok(s.checkpoints(1, None)?))).await?;
     Ok(Json(serde_json::json!({ "checkpoints": checkpoints })).into_response())
 }
@@ -479,15 +499,10 @@ fn query_date(field: &str, text: Option<String>) -> Result<Option<time::OffsetDa
 /// the breaches by ticket.
 async fn turnaround(
     State(desk): State<AppState>,
-    peer: Option<Extension<Peer>>,
-    headers: HeaderMap,
+    who: Option<Authed>,
     query: Result<Query<TurnaroundQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let who = if headers.contains_key(header::AUTHORIZATION) {
-        Some(caller(&desk, &headers, peer.map(|p| p.0)).await?)
-    } else {
-        None
-    };
+    let who = who.map(|Authed(c)| c);
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let by = match q.by.as_deref() {
         None => crate::metrics::GroupBy::Month,
