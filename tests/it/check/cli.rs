@@ -183,8 +183,8 @@ async fn tld_checks_the_delegation_in_the_database() {
     let a = Scripted::start_on(ip("127.0.0.61"), 53, zone.clone(), Faults::default()).await;
     let b = Scripted::start_on(ip("127.0.0.62"), 53, zone, Faults::default()).await;
     if a.is_none() || b.is_none() {
-        eprintln!(
-            "SKIPPED: tld_checks_the_delegation_in_the_database needs port 53 on 127.0.0.61/62"
+        crate::common::skip(
+            "tld_checks_the_delegation_in_the_database needs port 53 on 127.0.0.61/62",
         );
         return;
     }

@@ -549,7 +549,9 @@ async fn out_of_bailiwick_names_resolved_iteratively_from_root_hints() {
         Scripted::start_on(ip("127.0.0.73"), 53, zone.clone(), Faults::default()).await,
     );
     let (Some(_r), Some(_e), Some(_t)) = servers else {
-        eprintln!("SKIPPED: out_of_bailiwick_names_resolved_iteratively_from_root_hints needs port 53 on 127.0.0.71-73");
+        crate::common::skip(
+            "out_of_bailiwick_names_resolved_iteratively_from_root_hints needs port 53 on 127.0.0.71-73",
+        );
         return;
     };
     let s1 = Scripted::start(ip("127.0.0.1"), zone, Faults::default()).await;

@@ -42,10 +42,10 @@ fn programs(names: &[&str]) -> Option<Vec<PathBuf>> {
             .filter(|(_, f)| f.is_none())
             .map(|(n, _)| *n)
             .collect();
-        eprintln!(
-            "SKIPPED: {} not installed (apt-get install nsd bind9 bind9-utils)",
+        crate::common::skip(&format!(
+            "{} not installed (apt-get install nsd bind9 bind9-utils)",
             missing.join(", ")
-        );
+        ));
         return None;
     }
     Some(found.into_iter().flatten().collect())
