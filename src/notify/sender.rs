@@ -103,7 +103,11 @@ pub fn redact(body: &str) -> String {
         let end = tail
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
             .unwrap_or(tail.len());
-        out.push_str("(removed after delivery)");
+        // A placeholder (`{{lnk-...}}`, the form kept since secrets are minted at delivery)
+        // holds no secret and stays.
+        if end > 0 {
+            out.push_str("(removed after delivery)");
+        }
         rest = &tail[end..];
     }
     out.push_str(rest);
@@ -215,23 +219,29 @@ async fn deliver(
     n: Notification,
 ) -> Result<bool, DeskError> {
     let id = n.id;
+    let stored_body = n.body.clone();
     let claimed = blocking(desk, move |d| {
         d.with_store(|s| {
             s.write(|tx| {
-                Ok(store::claim_notification(
-                    tx,
-                    id,
-                    OffsetDateTime::now_utc(),
-                )?)
+                let Some(attempt) = store::claim_notification(tx, id, OffsetDateTime::now_utc())?
+                else {
+                    return Ok(None);
+                };
+                // Link secrets exist from here on, in memory and in the mail only.
+                Ok(Some((attempt, super::links::mint_in(tx, &stored_body)?)))
             })
         })
     })
     .await?;
-    let Some(attempt) = claimed else {
+    let Some((attempt, body)) = claimed else {
         return Ok(false);
     };
     let message_id = message_id(settings, n.id);
-    let outcome = match build(settings, &n, &message_id) {
+    let sent = Notification {
+        body,
+        ..n.clone()
+    };
+    let outcome = match build(settings, &sent, &message_id) {
         Ok(message) => transport
             .send(message)
             .await
