@@ -176,7 +176,7 @@ impl NewEvent {
 pub struct Event {
     /// Position in the log: 1, 2, 3, ... without gaps.
     pub seq: u64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::store::time_format")]
     pub time: OffsetDateTime,
     pub actor: Actor,
     pub source: Option<String>,

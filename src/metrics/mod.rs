@@ -184,7 +184,7 @@ pub struct Measurement {
     /// Seconds (a count for [`Measure::Questions`]).
     pub value: f64,
     /// When the interval ended.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::store::time_format")]
     pub at: OffsetDateTime,
 }
 
@@ -193,10 +193,10 @@ pub struct Measurement {
 pub struct Stay {
     pub state: State,
     pub owner: Option<Owner>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::store::time_format")]
     pub from: OffsetDateTime,
     /// `None` while the request is still in this state.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::store::time_format::option")]
     pub to: Option<OffsetDateTime>,
 }
 
@@ -214,11 +214,11 @@ pub struct Timeline {
     pub tld: String,
     pub kind: RequestKind,
     pub priority: Priority,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::store::time_format")]
     pub submitted_at: OffsetDateTime,
     pub state: State,
     /// When the request reached its final state.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::store::time_format::option")]
     pub ended_at: Option<OffsetDateTime>,
     pub stays: Vec<Stay>,
     pub measurements: Vec<Measurement>,

@@ -86,7 +86,7 @@ pub struct Breach {
     pub measure: Measure,
     pub seconds: f64,
     pub limit_secs: u64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::store::time_format")]
     pub at: OffsetDateTime,
 }
 
@@ -105,9 +105,9 @@ pub struct GroupReport {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub by: GroupBy,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::store::time_format::option")]
     pub since: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::store::time_format::option")]
     pub until: Option<OffsetDateTime>,
     pub groups: Vec<GroupReport>,
     pub total: GroupReport,

@@ -91,9 +91,9 @@ pub struct SimSummary {
     pub events: usize,
     pub tlds: usize,
     pub final_states: BTreeMap<String, usize>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::store::time_format::option")]
     pub first: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::store::time_format::option")]
     pub last: Option<OffsetDateTime>,
 }
 

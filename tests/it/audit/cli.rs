@@ -221,3 +221,49 @@ fn log_command_filters() {
     let out = desk.ok(&["audit", "log", "--actor", "tok-9"]);
     assert_eq!(out.lines().count(), 1, "{out}");
 }
+
+/// The stored form of an event time: six fraction digits, always.
+fn is_stored_time(text: &str) -> bool {
+    let Some(fraction) = text.strip_suffix('Z').and_then(|t| t.split('.').nth(1)) else {
+        return false;
+    };
+    text.len() == "2026-01-01T00:00:00.000000Z".len()
+        && fraction.len() == 6
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[test]
+fn log_json_shows_the_time_text_the_hash_covers() {
+    let desk = desk_with_events(2);
+    {
+        // Times whose microseconds end in zeros: the case that lost digits.
+        let mut store = Store::open(&desk.db()).expect("open");
+        let base = time::macros::datetime!(2026-01-01 00:00:00.120000 UTC);
+        let events: Vec<NewEvent> = (0..3)
+            .map(|i| {
+                NewEvent::new(Actor::cli(), "zone-imported", json!({"i": i}))
+                    .at(base + time::Duration::seconds(i))
+            })
+            .collect();
+        store.append_events(&events).expect("append");
+    }
+    let export = desk.ok(&["audit", "export"]);
+    let exported: Vec<String> = export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "event")
+        .map(|v| v["time"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let log = desk.ok(&["audit", "log", "--json"]);
+    let logged: Vec<String> = log
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            v["time"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(logged.len(), 5, "{log}");
+    assert_eq!(logged, exported, "log --json and export show the same times");
+    assert!(logged.iter().all(|t| is_stored_time(t)), "{logged:?}");
+    assert!(logged.contains(&"2026-01-01T00:00:00.120000Z".to_string()), "{logged:?}");
+}
