@@ -71,6 +71,7 @@ pub enum ExportFormat {
 
 /// The first entry of an export: what it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExportHeader {
     pub format: String,
     pub version: u32,
@@ -275,10 +276,12 @@ fn check_header(
     if header.events > 0 {
         verifier.expect_last(header.to);
     }
+    verifier.expect_checkpoints(header.checkpoints);
     Ok(())
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ActorLine<'a> {
     #[serde(borrow)]
     kind: Cow<'a, str>,
@@ -290,8 +293,10 @@ struct ActorLine<'a> {
     contact: Option<Cow<'a, str>>,
 }
 
-/// Any JSON Lines entry; which fields are set depends on `type`.
+/// Any JSON Lines entry; which fields are set depends on `type`. A field the hash or the
+/// signature does not cover is refused, as is any field twice (serde's derive refuses both).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Line<'a> {
     #[serde(rename = "type", borrow)]
     ty: Cow<'a, str>,
@@ -374,6 +379,18 @@ fn jsonl_entry(verifier: &mut Pipeline, number: u64, e: Line<'_>) {
     let missing = |field: &str| format!("line {number}: {} entry without {field}", e.ty);
     match e.ty.as_ref() {
         "checkpoint" => {
+            if e.actor.is_some()
+                || e.source.is_some()
+                || e.tld.is_some()
+                || e.request.is_some()
+                || e.kind.is_some()
+                || e.payload.is_some()
+                || e.prev_hash.is_some()
+            {
+                return verifier.malformed(format!(
+                    "line {number}: checkpoint entry with event fields its signature does not cover"
+                ));
+            }
             let (Some(seq), Some(hash), Some(time), Some(key_id), Some(signature)) =
                 (e.seq, &e.hash, &e.time, &e.key_id, &e.signature)
             else {
@@ -388,6 +405,12 @@ fn jsonl_entry(verifier: &mut Pipeline, number: u64, e: Line<'_>) {
             });
         }
         "event" => {
+            if e.key_id.is_some() || e.signature.is_some() {
+                return verifier.malformed(format!(
+                    "line {number}: event {} with key_id or signature, fields its hash does not cover",
+                    e.seq.unwrap_or_default()
+                ));
+            }
             let (Some(seq), Some(time), Some(actor), Some(kind), Some(prev_hash), Some(hash)) =
                 (e.seq, &e.time, &e.actor, &e.kind, &e.prev_hash, &e.hash)
             else {
@@ -475,6 +498,21 @@ fn verify_csv(path: &Path, reader: impl Read, keys: &[VerifyingKey]) -> Result<R
             pipeline.malformed(format!("line {line}: seq {:?} is not a number", cell(1)));
             continue;
         };
+        // A cell the entry's hash or signature does not cover must be empty.
+        let stray = match cell(0) {
+            "checkpoint" => (3..=12).find(|&i| !cell(i).is_empty()),
+            "event" => (14..=15).find(|&i| !cell(i).is_empty()),
+            _ => None,
+        };
+        if let Some(i) = stray {
+            pipeline.malformed(format!(
+                "line {line}: {} {seq} has a value in column {}, which its {} does not cover",
+                cell(0),
+                CSV_COLUMNS[i],
+                if cell(0) == "event" { "hash" } else { "signature" }
+            ));
+            continue;
+        }
         match cell(0) {
             "checkpoint" => pipeline.checkpoint(Checkpoint {
                 seq,

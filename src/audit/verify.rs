@@ -199,6 +199,7 @@ pub struct Verifier {
     checkpoints_valid: u64,
     signed_through: Option<u64>,
     noncanonical: Vec<u64>,
+    expect_checkpoints: Option<u64>,
     problems: Vec<Problem>,
     problems_not_shown: u64,
     warnings: Vec<String>,
@@ -222,6 +223,7 @@ impl Verifier {
             checkpoints_valid: 0,
             signed_through: None,
             noncanonical: Vec::new(),
+            expect_checkpoints: None,
             problems: Vec::new(),
             problems_not_shown: 0,
             warnings: Vec::new(),
@@ -237,6 +239,12 @@ impl Verifier {
     /// The log must reach this event (an export's `to`).
     pub fn expect_last(&mut self, seq: u64) {
         self.expect_last = Some(seq);
+    }
+
+    /// The number of checkpoint entries the export header counts: fewer in the file means one
+    /// was removed (the newest one is the only one nothing else vouches for).
+    pub fn expect_checkpoints(&mut self, count: u64) {
+        self.expect_checkpoints = Some(count);
     }
 
     /// Whether the log given runs to the newest event (default: yes). Set to false for an
@@ -492,6 +500,19 @@ impl Verifier {
                 );
             }
         }
+        if let Some(expected) = self.expect_checkpoints {
+            if self.checkpoints_seen != expected {
+                let at = last.unwrap_or(self.expect_first.unwrap_or(1));
+                self.problem(
+                    at,
+                    ProblemKind::Truncated,
+                    format!(
+                        "the export header counts {expected} checkpoint(s) but the file holds {}: a checkpoint entry was removed or added (the newest checkpoint vouches for event {at} or later)",
+                        self.checkpoints_seen
+                    ),
+                );
+            }
+        }
         if !self.noncanonical.is_empty() {
             self.warnings.push(format!(
                 "{} event(s) (first: {}) carry their payload in non-canonical form; the content is unchanged",
@@ -570,6 +591,11 @@ fn matches_with_canonical_payload(
     stored: &[u8; 32],
     buf: &mut Vec<u8>,
 ) -> bool {
+    // A payload with a key twice would hash as its last value while a reader may take the
+    // first: never "the same content".
+    if has_duplicate_keys(rec.payload) {
+        return false;
+    }
     let Ok(value) = serde_json::from_str::<serde_json::Value>(rec.payload) else {
         return false;
     };
@@ -586,6 +612,59 @@ fn matches_with_canonical_payload(
     buf.clear();
     fixed.write_canonical(buf);
     chain_hash(prev, buf) == *stored
+}
+
+/// Whether some JSON object in `text` has a key twice (or `text` is not JSON).
+pub fn has_duplicate_keys(text: &str) -> bool {
+    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+
+    struct Unique;
+    impl<'de> serde::de::DeserializeSeed<'de> for Unique {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Unique {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON without duplicate keys")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if !seen.insert(key.into_owned()) {
+                    return Err(serde::de::Error::custom("duplicate key"));
+                }
+                map.next_value_seed(Unique)?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Unique)?.is_some() {}
+            Ok(())
+        }
+    }
+    let mut d = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(Unique, &mut d).is_err()
 }
 
 /// How many events travel together from the reader to the verifying thread.

@@ -420,3 +420,84 @@ fn export_file_csv_byte_change() {
     std::fs::write(&file, lines.join("\n") + "\n").expect("write");
     assert_first_bad(&verify_file(&desk, &file), 7, "hash-mismatch");
 }
+
+#[test]
+fn export_file_field_the_hash_does_not_cover() {
+    let desk = signed_desk();
+    // A reader that trusts "note" would believe it; the hash does not cover it.
+    let file = edit_export(&desk, |lines| {
+        let i = line_index(lines, 6);
+        lines[i] = lines[i].replacen('{', "{\"note\":\"approved by the board\",", 1);
+    });
+    let outcome = verify_file(&desk, &file);
+    assert_first_bad(&outcome, 6, "malformed");
+    assert!(outcome.1.contains("unknown field `note`"), "{}", outcome.1);
+    // The same in an event's actor, and a checkpoint's field on an event.
+    for (from, to) in [
+        ("\"actor\":{", "\"actor\":{\"name\":\"x\","),
+        ("{", "{\"signature\":\"00\","),
+    ] {
+        let file = edit_export(&desk, |lines| {
+            let i = line_index(lines, 6);
+            lines[i] = lines[i].replacen(from, to, 1);
+        });
+        assert_first_bad(&verify_file(&desk, &file), 6, "malformed");
+    }
+}
+
+#[test]
+fn export_file_duplicate_key_in_a_payload() {
+    let desk = signed_desk();
+    // `{"n":"forged","n":7,...}` hashes as the original (last key wins) but a reader that
+    // takes the first key sees the forgery.
+    let file = edit_export(&desk, |lines| {
+        let i = line_index(lines, 7);
+        lines[i] = lines[i].replacen("\"payload\":{", "\"payload\":{\"n\":\"forged\",", 1);
+    });
+    assert_first_bad(&verify_file(&desk, &file), 7, "hash-mismatch");
+    // A duplicate entry field is refused too.
+    let file = edit_export(&desk, |lines| {
+        let i = line_index(lines, 7);
+        lines[i] = lines[i].replacen("{", "{\"kind\":\"zone-imported\",", 1);
+    });
+    assert_first_bad(&verify_file(&desk, &file), 7, "malformed");
+}
+
+#[test]
+fn export_file_deleted_newest_checkpoint() {
+    let desk = signed_desk();
+    // The newest checkpoint (of event 10) gone: the header still counts two.
+    let file = edit_export(&desk, |lines| {
+        let i = lines
+            .iter()
+            .position(|l| l.contains("\"type\":\"checkpoint\"") && l.contains("\"seq\":10"))
+            .expect("checkpoint line");
+        lines.remove(i);
+    });
+    let outcome = verify_file(&desk, &file);
+    assert_first_bad(&outcome, 10, "truncated");
+    assert!(outcome.1.contains("counts 2 checkpoint(s) but the file holds 1"), "{}", outcome.1);
+}
+
+#[test]
+fn csv_cell_the_hash_does_not_cover() {
+    let desk = signed_desk();
+    let file = export(&desk, "clean.csv", &["--format", "csv"]);
+    assert_ok(&verify_file(&desk, &file));
+    let text = std::fs::read_to_string(&file).expect("read");
+    let tampered: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("event,6,") && l.ends_with(",,") {
+                format!("{l}deadbeef")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let path = desk.path("tampered.csv");
+    std::fs::write(&path, tampered.join("\n") + "\n").expect("write");
+    let outcome = verify_file(&desk, &path);
+    assert_first_bad(&outcome, 6, "malformed");
+    assert!(outcome.1.contains("column signature"), "{}", outcome.1);
+}
