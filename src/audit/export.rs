@@ -509,7 +509,11 @@ fn verify_csv(path: &Path, reader: impl Read, keys: &[VerifyingKey]) -> Result<R
                 "line {line}: {} {seq} has a value in column {}, which its {} does not cover",
                 cell(0),
                 CSV_COLUMNS[i],
-                if cell(0) == "event" { "hash" } else { "signature" }
+                if cell(0) == "event" {
+                    "hash"
+                } else {
+                    "signature"
+                }
             ));
             continue;
         }

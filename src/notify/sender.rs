@@ -237,10 +237,7 @@ async fn deliver(
         return Ok(false);
     };
     let message_id = message_id(settings, n.id);
-    let sent = Notification {
-        body,
-        ..n.clone()
-    };
+    let sent = Notification { body, ..n.clone() };
     let outcome = match build(settings, &sent, &message_id) {
         Ok(message) => transport
             .send(message)

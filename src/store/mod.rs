@@ -23,10 +23,10 @@ pub use events::{
 };
 pub use metrics::{insert_finished_check, parse_delivery};
 pub use outbox::{
-    claim_notification, contact, due_notifications, in_doubt_notifications, insert_link, set_link_hash,
+    claim_notification, contact, due_notifications, in_doubt_notifications, insert_link,
     link_by_hash, mark_delivered, mark_failed, queue_notification, release_notification,
-    retry_notifications, tld_role_holder, tld_sponsor, unuse_link, use_link, ConfirmLink,
-    NewNotification, Notification,
+    retry_notifications, set_link_hash, tld_role_holder, tld_sponsor, unuse_link, use_link,
+    ConfirmLink, NewNotification, Notification,
 };
 pub use requests::{
     close_stale_check, contact_tlds, enqueue_check, finish_check, has_document, idempotent_ticket,
@@ -305,7 +305,10 @@ pub mod time_format {
     pub mod option {
         use super::*;
 
-        pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => super::serialize(t, s),
                 None => s.serialize_none(),

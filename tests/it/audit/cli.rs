@@ -263,7 +263,13 @@ fn log_json_shows_the_time_text_the_hash_covers() {
         })
         .collect();
     assert_eq!(logged.len(), 5, "{log}");
-    assert_eq!(logged, exported, "log --json and export show the same times");
+    assert_eq!(
+        logged, exported,
+        "log --json and export show the same times"
+    );
     assert!(logged.iter().all(|t| is_stored_time(t)), "{logged:?}");
-    assert!(logged.contains(&"2026-01-01T00:00:00.120000Z".to_string()), "{logged:?}");
+    assert!(
+        logged.contains(&"2026-01-01T00:00:00.120000Z".to_string()),
+        "{logged:?}"
+    );
 }

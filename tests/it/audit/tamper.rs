@@ -476,7 +476,13 @@ fn export_file_deleted_newest_checkpoint() {
     });
     let outcome = verify_file(&desk, &file);
     assert_first_bad(&outcome, 10, "truncated");
-    assert!(outcome.1.contains("counts 2 checkpoint(s) but the file holds 1"), "{}", outcome.1);
+    assert!(
+        outcome
+            .1
+            .contains("counts 2 checkpoint(s) but the file holds 1"),
+        "{}",
+        outcome.1
+    );
 }
 
 #[test]

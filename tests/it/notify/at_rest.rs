@@ -46,10 +46,19 @@ async fn queued_messages_hold_no_usable_link() {
     assert!(queued.len() >= 2, "{rows:#?}");
     for n in queued {
         let paths = confirm_paths(&n.body);
-        assert_eq!(paths.len(), 1, "one link placeholder per message: {}", n.body);
+        assert_eq!(
+            paths.len(),
+            1,
+            "one link placeholder per message: {}",
+            n.body
+        );
         for path in paths {
             let (status, page) = open(&t, &path).await;
-            assert_ne!(status, StatusCode::OK, "a link read from the outbox works: {path}\n{page}");
+            assert_ne!(
+                status,
+                StatusCode::OK,
+                "a link read from the outbox works: {path}\n{page}"
+            );
         }
     }
     // Nor anywhere else in the files: every path-looking string is tried.
@@ -70,7 +79,10 @@ async fn delivered_secrets_are_not_in_the_database_files() {
     for link in [&admin_link, &tech_link] {
         let secret = link.trim_start_matches("/confirm/");
         assert!(secret.len() >= 20, "{link}");
-        assert!(!raw.contains(secret), "the secret of {link} is in the database files");
+        assert!(
+            !raw.contains(secret),
+            "the secret of {link} is in the database files"
+        );
     }
     // The mailed links work.
     let (status, page) = answer(&t, &admin_link, "confirm", "xa-admin", "").await;
@@ -88,7 +100,9 @@ async fn database_files_are_private_to_the_owner() {
     let mut seen = 0;
     for suffix in ["", "-wal", "-shm"] {
         let path = t.dir.path().join(format!("rootdesk.db{suffix}"));
-        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
         seen += 1;
         let mode = meta.permissions().mode() & 0o777;
         assert_eq!(mode & 0o077, 0, "{} has mode {mode:o}", path.display());
@@ -135,13 +149,23 @@ fn the_daemon_refuses_a_database_or_key_others_can_read() {
     use std::fs::Permissions;
     let desk = crate::common::Desk::new();
     desk.ok(&["init"]);
-    let db_mode = std::fs::metadata(desk.db()).expect("db").permissions().mode() & 0o777;
+    let db_mode = std::fs::metadata(desk.db())
+        .expect("db")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(db_mode, 0o600, "init creates the database private");
-    assert!(serve_outcome(&desk, &[]).is_ok(), "a private database is served");
+    assert!(
+        serve_outcome(&desk, &[]).is_ok(),
+        "a private database is served"
+    );
 
     std::fs::set_permissions(desk.db(), Permissions::from_mode(0o644)).expect("chmod");
     let err = serve_outcome(&desk, &[]).expect_err("served a world-readable database");
-    assert!(err.contains("refusing to serve") && err.contains("chmod 600"), "{err}");
+    assert!(
+        err.contains("refusing to serve") && err.contains("chmod 600"),
+        "{err}"
+    );
     assert!(err.contains("rootdesk.db (mode 644)"), "{err}");
     let allowed = serve_outcome(&desk, &[("ROOTDESK_SERVER__ALLOW_READABLE_FILES", "true")]);
     assert!(allowed.is_ok(), "told otherwise, it serves: {allowed:?}");
@@ -160,5 +184,8 @@ fn the_daemon_refuses_a_database_or_key_others_can_read() {
         .expect("init writes a signing key");
     std::fs::set_permissions(&key, Permissions::from_mode(0o640)).expect("chmod key");
     let err = serve_outcome(&desk, &[]).expect_err("served with a readable signing key");
-    assert!(err.contains("refusing to serve") && err.contains("readable by others"), "{err}");
+    assert!(
+        err.contains("refusing to serve") && err.contains("readable by others"),
+        "{err}"
+    );
 }
