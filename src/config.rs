@@ -163,8 +163,6 @@ pub struct ServerSettings {
     pub check_poll_ms: u64,
     /// How often reminders and expiry are swept, in seconds.
     pub sweep_interval_secs: u64,
-    /// Serve even when the database or the signing key is readable by others (not advised).
-    pub allow_readable_files: bool,
 }
 
 /// The request workflow.
@@ -187,7 +185,6 @@ impl Default for ServerSettings {
             log_format: "text".into(),
             check_poll_ms: 500,
             sweep_interval_secs: 300,
-            allow_readable_files: false,
         }
     }
 }

@@ -156,27 +156,9 @@ impl Serve {
                 Error::Usage(format!("listen address {listen:?}: expected IP:PORT"))
             })?;
             let store = ctx.open_store()?;
-            let allow_readable = ctx.config.server.allow_readable_files;
-            let exposed = crate::store::readable_by_others(&ctx.config.db);
-            if !exposed.is_empty() && !allow_readable {
-                let files: Vec<String> = exposed
-                    .iter()
-                    .map(|(f, mode)| format!("{} (mode {mode:o})", f.display()))
-                    .collect();
-                return Err(Error::failed(format!(
-                    "refusing to serve: other users can read {}; restrict with `chmod 600`, \
-                     or set server.allow_readable_files = true if the directory is private",
-                    files.join(", ")
-                )));
-            }
             let key_path = ctx.config.beside_db(&ctx.config.audit.signing_key);
             let key = match audit::checkpoint::load_signing_key(&key_path) {
                 Ok(k) => Some(k),
-                Err(e @ audit::AuditError::BadKey { .. }) if !allow_readable => {
-                    return Err(Error::failed(format!(
-                        "refusing to serve: {e} (or set server.allow_readable_files = true)"
-                    )));
-                }
                 Err(e) => {
                     tracing::warn!(error = %e, "no periodic checkpoints without the signing key");
                     None

@@ -91,21 +91,12 @@ pub struct LinkForm {
     pub contact: String,
 }
 
-/// The placeholder that stands for a link's secret in a stored message: the secret itself is
-/// minted only when the message is handed to the relay ([`mint_in`]), so the outbox never
-/// holds a usable link.
-pub fn placeholder(id: &str) -> String {
-    format!("{{{{{id}}}}}")
+fn link_id(hash: &str) -> String {
+    format!("lnk-{}", &hash[..12])
 }
 
-fn random(bytes: &mut [u8]) -> Result<(), DeskError> {
-    getrandom::fill(bytes).map_err(|e| {
-        StoreError::Conflict(format!("no randomness from the operating system: {e}")).into()
-    })
-}
-
-/// Records a link for `contact` on the request's current revision, with no secret yet;
-/// returns its id, for the message's placeholder.
+/// Issues a link for `contact` on the request's current revision; returns the secret that
+/// goes into the message.
 pub(crate) fn issue(
     tx: &Transaction<'_>,
     request: &Request,
@@ -113,11 +104,15 @@ pub(crate) fn issue(
     now: OffsetDateTime,
     expires: OffsetDateTime,
 ) -> Result<String, DeskError> {
-    let mut id = [0u8; 6];
-    random(&mut id)?;
-    let id = format!("lnk-{}", data_encoding::HEXLOWER.encode(&id));
+    // 192 bits: unguessable, and short enough to keep the link on one line.
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        StoreError::Conflict(format!("no randomness from the operating system: {e}"))
+    })?;
+    let secret = data_encoding::BASE64URL_NOPAD.encode(&bytes);
+    let hash = store::token_hash(&secret);
     let link = ConfirmLink {
-        id: id.clone(),
+        id: link_id(&hash),
         ticket: request.ticket.clone(),
         revision: request.revision(),
         contact: contact.to_string(),
@@ -125,36 +120,8 @@ pub(crate) fn issue(
         expires_at: store::timestamp(expires),
         used_at: None,
     };
-    // Not a hex digest, so no secret can hash to it until one is minted.
-    store::insert_link(tx, &format!("unsent:{id}"), &link)?;
-    Ok(id)
-}
-
-/// Mints a fresh secret for every link placeholder in `body`, stores only its SHA-256, and
-/// returns the text to send. A new attempt mints anew, so only the newest delivered message
-/// carries a working link; a link already used or gone is replaced by a note.
-pub(crate) fn mint_in(tx: &Transaction<'_>, body: &str) -> Result<String, DeskError> {
-    let mut out = String::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(start) = rest.find("{{lnk-") {
-        let Some(len) = rest[start..].find("}}") else {
-            break;
-        };
-        let id = &rest[start + 2..start + len];
-        out.push_str(&rest[..start]);
-        // 192 bits: unguessable, and short enough to keep the link on one line.
-        let mut bytes = [0u8; 24];
-        random(&mut bytes)?;
-        let secret = data_encoding::BASE64URL_NOPAD.encode(&bytes);
-        if store::set_link_hash(tx, id, &store::token_hash(&secret))? {
-            out.push_str(&secret);
-        } else {
-            out.push_str("(this link is no longer valid)");
-        }
-        rest = &rest[start + len + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    store::insert_link(tx, &hash, &link)?;
+    Ok(secret)
 }
 
 /// A usable link with its request, or why not (with the link when it is known).
@@ -202,7 +169,7 @@ fn record_refusal(
     let Some(l) = link else {
         // A made-up secret names no request: an event for each would let anybody grow the
         // audit trail without limit, so it is only logged.
-        tracing::warn!(link = %&hash[..12], source = source.unwrap_or("-"), action, "unknown confirmation link");
+        tracing::warn!(link = %link_id(hash), source = source.unwrap_or("-"), action, "unknown confirmation link");
         return Ok(LinkOutcome::Refused(refusal));
     };
     let actor = Actor::token(&l.id, Some(Role::Contact.as_str()), Some(&l.contact));

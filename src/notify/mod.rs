@@ -343,8 +343,8 @@ impl Composer<'_, '_> {
             let tx = self
                 .tx
                 .ok_or_else(|| corrupt("links are issued in a transaction"))?;
-            let id = links::issue(tx, self.request, handle, self.now, expires)?;
-            let link = format!("{}/confirm/{}", self.base_url(), links::placeholder(&id));
+            let secret = links::issue(tx, self.request, handle, self.now, expires)?;
+            let link = format!("{}/confirm/{secret}", self.base_url());
             let what = match reminder {
                 Some(days) => format!("reminder after {days} days: your consent is needed"),
                 None => "your consent is needed".into(),

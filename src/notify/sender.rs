@@ -103,11 +103,7 @@ pub fn redact(body: &str) -> String {
         let end = tail
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
             .unwrap_or(tail.len());
-        // A placeholder (`{{lnk-...}}`, the form kept since secrets are minted at delivery)
-        // holds no secret and stays.
-        if end > 0 {
-            out.push_str("(removed after delivery)");
-        }
+        out.push_str("(removed after delivery)");
         rest = &tail[end..];
     }
     out.push_str(rest);
@@ -219,26 +215,23 @@ async fn deliver(
     n: Notification,
 ) -> Result<bool, DeskError> {
     let id = n.id;
-    let stored_body = n.body.clone();
     let claimed = blocking(desk, move |d| {
         d.with_store(|s| {
             s.write(|tx| {
-                let Some(attempt) = store::claim_notification(tx, id, OffsetDateTime::now_utc())?
-                else {
-                    return Ok(None);
-                };
-                // Link secrets exist from here on, in memory and in the mail only.
-                Ok(Some((attempt, super::links::mint_in(tx, &stored_body)?)))
+                Ok(store::claim_notification(
+                    tx,
+                    id,
+                    OffsetDateTime::now_utc(),
+                )?)
             })
         })
     })
     .await?;
-    let Some((attempt, body)) = claimed else {
+    let Some(attempt) = claimed else {
         return Ok(false);
     };
     let message_id = message_id(settings, n.id);
-    let sent = Notification { body, ..n.clone() };
-    let outcome = match build(settings, &sent, &message_id) {
+    let outcome = match build(settings, &n, &message_id) {
         Ok(message) => transport
             .send(message)
             .await

@@ -75,11 +75,6 @@ pub enum StoreError {
     NotFound(String),
     #[error("corrupt data in the database: {0}")]
     Corrupt(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
@@ -101,52 +96,12 @@ fn connect(path: &Path, create: bool) -> Result<Connection> {
     } else if !path.exists() {
         return Err(StoreError::NotInitialised(path.to_path_buf()));
     }
-    if create {
-        create_private(path)?;
-    }
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
-}
-
-/// Creates `path` empty with mode 0600 unless it exists: SQLite gives its WAL and SHM files
-/// the mode of the database file, so all three stay private to the owner.
-fn create_private(path: &Path) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        }),
-    }
-}
-
-/// The database files (the database, its WAL and SHM) that others than the owner may read or
-/// write, with their modes: the daemon refuses to serve such a database.
-pub fn readable_by_others(path: &Path) -> Vec<(PathBuf, u32)> {
-    let mut out = Vec::new();
-    #[cfg(unix)]
-    for suffix in ["", "-wal", "-shm"] {
-        use std::os::unix::fs::PermissionsExt;
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        let file = PathBuf::from(name);
-        if let Ok(meta) = std::fs::metadata(&file) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                out.push((file, mode));
-            }
-        }
-    }
-    out
 }
 
 fn version_of(conn: &Connection) -> Result<u32> {
@@ -249,7 +204,6 @@ impl Store {
 
     /// Copies the database to `target` with SQLite's online backup, safe while others write.
     pub fn backup(&self, target: &Path) -> Result<()> {
-        create_private(target)?;
         let mut dest = Connection::open(target)?;
         let backup = rusqlite::backup::Backup::new(&self.conn, &mut dest)?;
         backup.run_to_completion(256, std::time::Duration::from_millis(0), None)?;

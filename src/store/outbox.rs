@@ -236,15 +236,6 @@ pub fn insert_link(tx: &Transaction<'_>, hash: &str, link: &ConfirmLink) -> Resu
 }
 
 /// The link stored under `hash`.
-/// Gives an unused link the hash of a newly minted secret; false when it is used or gone.
-pub fn set_link_hash(tx: &Transaction<'_>, id: &str, hash: &str) -> Result<bool> {
-    let changed = tx.execute(
-        "UPDATE confirm_links SET hash = ?2 WHERE id = ?1 AND used_at IS NULL",
-        params![id, hash],
-    )?;
-    Ok(changed == 1)
-}
-
 pub fn link_by_hash(conn: &Connection, hash: &str) -> Result<Option<ConfirmLink>> {
     Ok(conn
         .query_row(
