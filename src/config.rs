@@ -25,6 +25,8 @@ pub enum ConfigError {
 pub struct Config {
     /// The SQLite database file.
     pub db: PathBuf,
+    /// Start the daemon even when group or others may read the database or the signing key.
+    pub allow_readable_files: bool,
     pub zone: ZoneSettings,
     pub audit: AuditSettings,
     pub check: CheckSettings,
@@ -202,6 +204,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             db: PathBuf::from("rootdesk.db"),
+            allow_readable_files: false,
             zone: ZoneSettings::default(),
             audit: AuditSettings::default(),
             check: CheckSettings::default(),

@@ -157,6 +157,12 @@ pub fn create_signing_key(path: &Path) -> Result<SigningKey, AuditError> {
 
 /// Loads the signing key from `path`, refusing a file that others may read.
 pub fn load_signing_key(path: &Path) -> Result<SigningKey, AuditError> {
+    load_signing_key_with(path, false)
+}
+
+/// Loads the signing key; `allow_readable` accepts a file that group or others may read
+/// (the operator said its folder is private).
+pub fn load_signing_key_with(path: &Path, allow_readable: bool) -> Result<SigningKey, AuditError> {
     let bad = |message: String| AuditError::BadKey {
         path: path.to_path_buf(),
         message,
@@ -175,11 +181,11 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, AuditError> {
             .map_err(|e| AuditError::io(path, e))?
             .permissions()
             .mode();
-        if mode & 0o077 != 0 {
-            return Err(bad(format!(
-                "readable by others (mode {:o}); restrict it with `chmod 600`",
-                mode & 0o777
-            )));
+        if mode & 0o077 != 0 && !allow_readable {
+            return Err(AuditError::KeyReadable {
+                path: path.to_path_buf(),
+                mode: mode & 0o777,
+            });
         }
     }
     SigningKey::from_pkcs8_pem(&text)

@@ -260,6 +260,8 @@ pub enum AuditError {
     KeyExists(PathBuf),
     #[error("no audit signing key at {0}: `rootdesk init` creates it; check audit.signing_key")]
     KeyMissing(PathBuf),
+    #[error("audit signing key {path} may be read by others (mode {mode:o}): whoever reads it can sign checkpoints; restrict it with `chmod 600 {path}`, or, if its folder is private to the desk's user, start with --allow-readable-files (setting allow_readable_files = true)")]
+    KeyReadable { path: PathBuf, mode: u32 },
     #[error("audit signing key {path}: {message}")]
     BadKey { path: PathBuf, message: String },
     #[error("public key: {0}")]

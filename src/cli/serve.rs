@@ -36,6 +36,10 @@ pub struct Serve {
     /// Log format on standard error: text or json [default: server.log_format]
     #[arg(long)]
     pub log_format: Option<String>,
+    /// Start even when group or others may read the database or the audit signing key
+    /// [default: allow_readable_files, false]
+    #[arg(long)]
+    pub allow_readable_files: bool,
 }
 
 fn init_logging(format: &str) -> Result<()> {
@@ -155,10 +159,16 @@ impl Serve {
             let listen: SocketAddr = listen.parse().map_err(|_| {
                 Error::Usage(format!("listen address {listen:?}: expected IP:PORT"))
             })?;
+            let allow_readable = self.allow_readable_files || ctx.config.allow_readable_files;
+            if !allow_readable {
+                crate::store::ensure_private(&ctx.config.db)?;
+            }
             let store = ctx.open_store()?;
             let key_path = ctx.config.beside_db(&ctx.config.audit.signing_key);
-            let key = match audit::checkpoint::load_signing_key(&key_path) {
+            let key = match audit::checkpoint::load_signing_key_with(&key_path, allow_readable) {
                 Ok(k) => Some(k),
+                // Running without checkpoints is a choice; a key others can read is a leak.
+                Err(e @ audit::AuditError::KeyReadable { .. }) => return Err(e.into()),
                 Err(e) => {
                     tracing::warn!(error = %e, "no periodic checkpoints without the signing key");
                     None

@@ -93,13 +93,18 @@ pub fn message_id(s: &SmtpSettings, id: i64) -> String {
     format!("<rootdesk-outbox-{id}@{domain}>")
 }
 
-/// The body as kept after delivery: confirmation secrets are not left lying in the database.
+/// The body as kept after delivery: confirmation secrets are not left lying in the database
+/// (the outbox holds placeholders; rows queued by an older rootdesk held the secrets).
 pub fn redact(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
     while let Some(i) = rest.find("/confirm/") {
         let (head, tail) = rest.split_at(i + "/confirm/".len());
         out.push_str(head);
+        if tail.starts_with("{secret:") {
+            rest = tail;
+            continue;
+        }
         let end = tail
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
             .unwrap_or(tail.len());
@@ -215,23 +220,32 @@ async fn deliver(
     n: Notification,
 ) -> Result<bool, DeskError> {
     let id = n.id;
+    let (body, ticket) = (n.body.clone(), n.ticket.clone());
+    // The link secret is minted in the same transaction as the claim, and lives only in
+    // this message on its way to the relay.
     let claimed = blocking(desk, move |d| {
         d.with_store(|s| {
             s.write(|tx| {
-                Ok(store::claim_notification(
-                    tx,
-                    id,
-                    OffsetDateTime::now_utc(),
-                )?)
+                let now = OffsetDateTime::now_utc();
+                let Some(attempt) = store::claim_notification(tx, id, now)? else {
+                    return Ok(None);
+                };
+                Ok(Some((
+                    attempt,
+                    super::links::mint(tx, &body, ticket.as_deref(), now),
+                )))
             })
         })
     })
     .await?;
-    let Some(attempt) = claimed else {
+    let Some((attempt, minted)) = claimed else {
         return Ok(false);
     };
     let message_id = message_id(settings, n.id);
-    let outcome = match build(settings, &n, &message_id) {
+    let outcome = match minted
+        .map_err(|e| e.to_string())
+        .and_then(|body| build(settings, &n, &body, &message_id))
+    {
         Ok(message) => transport
             .send(message)
             .await
@@ -295,7 +309,12 @@ async fn deliver(
     Ok(accepted)
 }
 
-fn build(s: &SmtpSettings, n: &Notification, message_id: &str) -> Result<Message, String> {
+fn build(
+    s: &SmtpSettings,
+    n: &Notification,
+    text: &str,
+    message_id: &str,
+) -> Result<Message, String> {
     let from: Mailbox = s
         .from
         .parse()
@@ -310,7 +329,7 @@ fn build(s: &SmtpSettings, n: &Notification, message_id: &str) -> Result<Message
         .subject(n.subject.clone())
         .message_id(Some(message_id.to_string()))
         .header(ContentType::TEXT_PLAIN)
-        .body(body(&n.body))
+        .body(body(text))
         .map_err(|e| e.to_string())
 }
 
@@ -344,6 +363,12 @@ mod tests {
             redact(body),
             "Link:     http://d/confirm/(removed after delivery)\nnext /confirm/(removed after delivery).\n"
         );
+    }
+
+    #[test]
+    fn redaction_keeps_placeholders() {
+        let body = "Link:\n  http://d/confirm/{secret:lnk-0a1b2c3d4e5f}\n";
+        assert_eq!(redact(body), body);
     }
 
     #[test]

@@ -24,9 +24,9 @@ pub use events::{
 pub use metrics::{insert_finished_check, parse_delivery};
 pub use outbox::{
     claim_notification, contact, due_notifications, in_doubt_notifications, insert_link,
-    link_by_hash, mark_delivered, mark_failed, queue_notification, release_notification,
-    retry_notifications, set_link_hash, tld_role_holder, tld_sponsor, unuse_link, use_link,
-    ConfirmLink, NewNotification, Notification,
+    link_by_hash, link_by_id, mark_delivered, mark_failed, queue_notification,
+    release_notification, retry_notifications, set_link_hash, tld_role_holder, tld_sponsor,
+    unuse_link, use_link, ConfirmLink, NewNotification, Notification,
 };
 pub use requests::{
     close_stale_check, contact_tlds, enqueue_check, finish_check, has_document, idempotent_ticket,
@@ -75,6 +75,13 @@ pub enum StoreError {
     NotFound(String),
     #[error("corrupt data in the database: {0}")]
     Corrupt(String),
+    #[error("database file {path} may be read by others (mode {mode:o}); it holds the desk's records: restrict it with `chmod 600 {path}` (and its -wal and -shm files), or, if its folder is private to the desk's user, start with --allow-readable-files (setting allow_readable_files = true)")]
+    Readable { path: PathBuf, mode: u32 },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
@@ -89,10 +96,71 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// Creates `path` empty with mode 0600 unless it exists: SQLite gives the -wal and -shm files
+/// the database file's mode, so all three stay private to the desk's user.
+fn create_private(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(())
+}
+
+/// The permission bits of a file that group or others hold, if any.
+#[cfg(unix)]
+fn others_bits(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+/// Refuses a database file that group or others may read or write (the daemon starts only
+/// on a private one unless told otherwise).
+pub fn ensure_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    if let Some(mode) = others_bits(path) {
+        return Err(StoreError::Readable {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// A private database keeps private -wal and -shm files, even ones left by an older
+/// rootdesk that created them with the umask's mode.
+#[cfg(unix)]
+fn tighten_companions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if others_bits(path).is_some() {
+        return;
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let companion = PathBuf::from(name);
+        if others_bits(&companion).is_some() {
+            if let Err(e) =
+                std::fs::set_permissions(&companion, std::fs::Permissions::from_mode(0o600))
+            {
+                tracing::warn!(file = %companion.display(), error = %e, "cannot make the file private");
+            }
+        }
+    }
+}
+
 fn connect(path: &Path, create: bool) -> Result<Connection> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        create_private(path)?;
     } else if !path.exists() {
         return Err(StoreError::NotInitialised(path.to_path_buf()));
     }
@@ -101,6 +169,8 @@ fn connect(path: &Path, create: bool) -> Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    #[cfg(unix)]
+    tighten_companions(path);
     Ok(conn)
 }
 
@@ -204,6 +274,8 @@ impl Store {
 
     /// Copies the database to `target` with SQLite's online backup, safe while others write.
     pub fn backup(&self, target: &Path) -> Result<()> {
+        // A copy holds everything the database does: private from its first byte.
+        create_private(target)?;
         let mut dest = Connection::open(target)?;
         let backup = rusqlite::backup::Backup::new(&self.conn, &mut dest)?;
         backup.run_to_completion(256, std::time::Duration::from_millis(0), None)?;

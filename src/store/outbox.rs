@@ -235,6 +235,18 @@ pub fn insert_link(tx: &Transaction<'_>, hash: &str, link: &ConfirmLink) -> Resu
     Ok(())
 }
 
+fn link_from_row(r: &Row<'_>) -> rusqlite::Result<ConfirmLink> {
+    Ok(ConfirmLink {
+        id: r.get(0)?,
+        ticket: r.get(1)?,
+        revision: r.get(2)?,
+        contact: r.get(3)?,
+        created_at: r.get(4)?,
+        expires_at: r.get(5)?,
+        used_at: r.get(6)?,
+    })
+}
+
 /// The link stored under `hash`.
 pub fn link_by_hash(conn: &Connection, hash: &str) -> Result<Option<ConfirmLink>> {
     Ok(conn
@@ -242,19 +254,29 @@ pub fn link_by_hash(conn: &Connection, hash: &str) -> Result<Option<ConfirmLink>
             "SELECT id, ticket, revision, contact, created_at, expires_at, used_at \
              FROM confirm_links WHERE hash = ?1",
             [hash],
-            |r| {
-                Ok(ConfirmLink {
-                    id: r.get(0)?,
-                    ticket: r.get(1)?,
-                    revision: r.get(2)?,
-                    contact: r.get(3)?,
-                    created_at: r.get(4)?,
-                    expires_at: r.get(5)?,
-                    used_at: r.get(6)?,
-                })
-            },
+            link_from_row,
         )
         .optional()?)
+}
+
+/// A link by its public id, with the hash it is stored under.
+pub fn link_by_id(conn: &Connection, id: &str) -> Result<Option<(ConfirmLink, String)>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, ticket, revision, contact, created_at, expires_at, used_at, hash \
+             FROM confirm_links WHERE id = ?1",
+            [id],
+            |r| Ok((link_from_row(r)?, r.get(7)?)),
+        )
+        .optional()?)
+}
+
+/// Replaces the hash a link is stored under; `false` when `old` is no longer its hash.
+pub fn set_link_hash(tx: &Transaction<'_>, id: &str, old: &str, new: &str) -> Result<bool> {
+    Ok(tx.execute(
+        "UPDATE confirm_links SET hash = ?3 WHERE id = ?1 AND hash = ?2",
+        params![id, old, new],
+    )? == 1)
 }
 
 /// Marks a link used; `false` when it was used already.

@@ -1,6 +1,7 @@
 //! Notifications end to end: the daemon in-process with its sender delivering to a real
 //! SMTP receiver on loopback (`smtp`), and contacts acting through the e-mailed links.
 
+mod at_rest;
 mod flows;
 mod links;
 mod messages;
