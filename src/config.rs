@@ -379,6 +379,51 @@ fn merge(base: &mut toml::Value, overlay: toml::Value) {
     }
 }
 
+/// The settings that `defaults` has and the example file does not name, as dotted paths:
+/// "example equals defaults" alone passes on an empty example, since missing keys take their
+/// defaults. A commented-out line `# key = ...` names an optional setting (one without a
+/// default), and must itself be a real setting: `uncommented` is the example with those
+/// lines enabled, which the caller parses strictly.
+#[cfg(test)]
+pub(crate) fn unnamed_settings(defaults: &toml::Value, example: &str) -> (Vec<String>, String) {
+    fn walk(value: &toml::Value, named: &toml::Value, path: &str, out: &mut Vec<String>) {
+        let toml::Value::Table(table) = value else {
+            return;
+        };
+        for (key, value) in table {
+            let here = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            match named.get(key) {
+                None => out.push(here),
+                Some(inner) => walk(value, inner, &here, out),
+            }
+        }
+    }
+    let uncommented: String = example
+        .lines()
+        .map(|line| {
+            let rest = line.trim_start().strip_prefix("# ").unwrap_or(line);
+            let is_setting = rest.split_once(" = ").is_some_and(|(k, _)| {
+                !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            }) && toml::from_str::<toml::Value>(rest).is_ok();
+            if is_setting {
+                rest
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let named: toml::Value =
+        toml::from_str(example).unwrap_or(toml::Value::Table(Default::default()));
+    let mut missing = Vec::new();
+    walk(defaults, &named, "", &mut missing);
+    (missing, uncommented)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,6 +433,26 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("rootdesk.example.toml");
         let config = Config::load(Some(&path)).expect("example config parses");
         assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn reference_config_names_every_setting() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("rootdesk.example.toml");
+        let text = std::fs::read_to_string(&path).expect("read example");
+        let defaults = toml::Value::try_from(Config::default()).expect("defaults");
+        let (missing, uncommented) = unnamed_settings(&defaults, &text);
+        assert!(
+            missing.is_empty(),
+            "rootdesk.example.toml does not name {missing:?}"
+        );
+        // The commented-out optional settings are real ones.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let all = dir.path().join("all.toml");
+        std::fs::write(&all, uncommented).expect("write");
+        Config::load(Some(&all)).expect("every commented-out setting is a real one");
+        // And the check itself can fail.
+        let (missing, _) = unnamed_settings(&defaults, "[zone]\n");
+        assert!(missing.contains(&"server".to_string()), "{missing:?}");
     }
 
     #[test]

@@ -404,5 +404,12 @@ mod tests {
         assert_eq!(default, Profile::default());
         let lab = Profile::load(&dir.join("lab.toml")).expect("lab.toml parses");
         assert_eq!(lab, Profile::lab());
+        // Equal to the defaults is not enough (a missing key takes its default): the shipped
+        // default profile names every setting.
+        let text = std::fs::read_to_string(dir.join("default.toml")).expect("read");
+        let defaults = toml::Value::try_from(Profile::default()).expect("defaults");
+        let (missing, uncommented) = crate::config::unnamed_settings(&defaults, &text);
+        assert!(missing.is_empty(), "default.toml does not name {missing:?}");
+        Profile::from_toml(&uncommented).expect("every commented-out setting is a real one");
     }
 }
