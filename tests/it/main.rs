@@ -5,5 +5,6 @@ mod check;
 mod common;
 mod daemon;
 mod foundation;
+mod gaps;
 mod metrics;
 mod notify;

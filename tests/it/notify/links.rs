@@ -163,3 +163,35 @@ async fn a_link_expires_with_the_request() {
     assert!(refused[0].actor.id.starts_with("lnk-"));
     t.stop().await;
 }
+
+/// A page whose address carries a single-use secret is never cached and never leaks its
+/// address to another site, whether the link works or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_pages_are_not_stored_and_send_no_referrer() {
+    let relay = Relay::start().await;
+    let t = TestDesk::start_with(smtp(relay.port)).await;
+    t.submit(healthy()).await;
+    let (admin_link, _) = contact_links(&relay, 0).await;
+    for path in [admin_link.as_str(), "/confirm/not-a-real-secret"] {
+        for method in [reqwest::Method::GET, reqwest::Method::POST] {
+            let response = crate::daemon::http()
+                .request(method.clone(), format!("{}{path}", t.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("decision=decline&contact=xa-tech&reason=")
+                .send()
+                .await
+                .expect("request");
+            let headers = response.headers();
+            assert_eq!(
+                headers.get("cache-control").map(|v| v.as_bytes()),
+                Some(&b"no-store"[..]),
+                "{method} {path}"
+            );
+            assert_eq!(
+                headers.get("referrer-policy").map(|v| v.as_bytes()),
+                Some(&b"no-referrer"[..]),
+                "{method} {path}"
+            );
+        }
+    }
+}
