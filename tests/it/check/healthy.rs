@@ -38,7 +38,6 @@ async fn healthy_scripted_delegation_passes() {
         .queries
         .iter()
         .all(|q| q.error.is_none() && q.rtt_ms.is_some()));
-    assert!(report.elapsed_ms > 0 || report.queries.is_empty(), "the report records its duration");
     let json = serde_json::to_value(&report).expect("json");
     for key in [
         "zone",
