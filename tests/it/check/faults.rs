@@ -1,6 +1,5 @@
 //! Each check against a server or proposal that breaks its rule.
 
-
 use hickory_proto::rr::rdata::{CNAME, NS, TXT};
 use hickory_proto::rr::{RData, Record, RecordType};
 use rootdesk::check::{

@@ -80,7 +80,20 @@ async fn a_killed_daemon_resumes_its_checks() {
     let silent_port = silent_udp.local_addr().expect("addr").port();
     let silent_tcp = std::net::TcpListener::bind((DEAD, silent_port)).expect("silent TCP listener");
     ports.insert(DEAD.parse().expect("ip"), silent_port);
-    std::mem::forget((silent_udp, silent_tcp));
+    // The silent server counts the queries it swallows: proof that a check was really in
+    // flight when the daemon died, and really ran again after the restart.
+    let swallowed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let swallowed = swallowed.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while silent_udp.recv_from(&mut buf).is_ok() {
+                swallowed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    }
+    std::mem::forget(silent_tcp);
+    let queries = || swallowed.load(std::sync::atomic::Ordering::SeqCst);
 
     // A dead server costs the check a 3-second timeout: long enough to kill it mid-way.
     let lab_profile = std::fs::read_to_string(
@@ -119,8 +132,16 @@ async fn a_killed_daemon_resumes_its_checks() {
         .await
         .expect("JSON");
     let ticket = submitted["ticket"].as_str().expect("ticket").to_string();
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while queries() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the check never queried the dead server"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     daemon.kill();
+    let before_restart = queries();
 
     {
         let store = Store::open(&dir.path().join("rootdesk.db")).expect("open");
@@ -150,6 +171,10 @@ async fn a_killed_daemon_resumes_its_checks() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
+    assert!(
+        queries() > before_restart,
+        "the restarted daemon finished the check without probing again"
+    );
     let events: Vec<&str> = request["history"]
         .as_array()
         .expect("history")
