@@ -80,19 +80,32 @@ pub fn next_ticket(tx: &Transaction<'_>, now: OffsetDateTime) -> Result<String> 
         u8::from(now.month()),
         now.day()
     );
-    let last: Option<String> = tx
+    // Numerically: as text, "...-9999" sorts after "...-10000", which handed out 10000 again
+    // and again. Four digits at least, more after 9,999 in a day.
+    let last: Option<i64> = tx
         .query_row(
-            "SELECT max(ticket) FROM requests WHERE ticket LIKE ?1 || '%'",
-            [&day],
+            "SELECT max(CAST(substr(ticket, ?2) AS INTEGER)) FROM requests \
+             WHERE substr(ticket, 1, ?3) = ?1",
+            params![&day, day.len() as i64 + 1, day.len() as i64],
             |r| r.get(0),
         )
         .optional()?
         .flatten();
-    let next = last
-        .and_then(|t| t[day.len()..].parse::<u32>().ok())
-        .unwrap_or(0)
-        + 1;
-    Ok(format!("{day}{next:04}"))
+    let next = last.unwrap_or(0) + 1;
+    let ticket = format!("{day}{next:04}");
+    // The writer holds the database (an immediate transaction), so a ticket found free here
+    // is still free at the insert; a ticket in use is an error, never a merge.
+    let taken: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM requests WHERE ticket = ?1)",
+        [&ticket],
+        |r| r.get(0),
+    )?;
+    if taken {
+        return Err(StoreError::Conflict(format!(
+            "ticket {ticket} is already in use; nothing was recorded, submit again"
+        )));
+    }
+    Ok(ticket)
 }
 
 /// The workflow events of a request, oldest first, read from the audit trail.

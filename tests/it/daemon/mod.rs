@@ -6,6 +6,7 @@ mod demo;
 mod flows;
 mod input;
 mod restart;
+mod tickets;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
