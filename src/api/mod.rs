@@ -174,7 +174,7 @@ fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Resul
         &body
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." {
             "body".to_string()
@@ -182,7 +182,19 @@ fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Resul
             path
         };
         ApiError::invalid(&field, format!("{field}: {}", e.inner()))
-    })
+    })?;
+    // One JSON value and nothing after it, and no key twice anywhere: parsers disagree about
+    // which of two values counts, so the desk accepts neither.
+    de.end()
+        .map_err(|e| ApiError::invalid("body", format!("body: data after the JSON value ({e})")))?;
+    let text = std::str::from_utf8(bytes).unwrap_or_default();
+    if crate::audit::canonical::has_duplicate_keys(text) {
+        return Err(ApiError::invalid(
+            "body",
+            "body: a key appears twice in one object; send each key once",
+        ));
+    }
+    Ok(value)
 }
 
 async fn healthz(State(desk): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {

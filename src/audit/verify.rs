@@ -593,7 +593,7 @@ fn matches_with_canonical_payload(
 ) -> bool {
     // A payload with a key twice would hash as its last value while a reader may take the
     // first: never "the same content".
-    if has_duplicate_keys(rec.payload) {
+    if super::canonical::has_duplicate_keys(rec.payload) {
         return false;
     }
     let Ok(value) = serde_json::from_str::<serde_json::Value>(rec.payload) else {
@@ -612,59 +612,6 @@ fn matches_with_canonical_payload(
     buf.clear();
     fixed.write_canonical(buf);
     chain_hash(prev, buf) == *stored
-}
-
-/// Whether some JSON object in `text` has a key twice (or `text` is not JSON).
-pub fn has_duplicate_keys(text: &str) -> bool {
-    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
-
-    struct Unique;
-    impl<'de> serde::de::DeserializeSeed<'de> for Unique {
-        type Value = ();
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_any(self)
-        }
-    }
-    impl<'de> Visitor<'de> for Unique {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("JSON without duplicate keys")
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_str<E>(self, _: &str) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_unit<E>(self) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            let mut seen = std::collections::HashSet::new();
-            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                if !seen.insert(key.into_owned()) {
-                    return Err(serde::de::Error::custom("duplicate key"));
-                }
-                map.next_value_seed(Unique)?;
-            }
-            Ok(())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            while seq.next_element_seed(Unique)?.is_some() {}
-            Ok(())
-        }
-    }
-    let mut d = serde_json::Deserializer::from_str(text);
-    serde::de::DeserializeSeed::deserialize(Unique, &mut d).is_err()
 }
 
 /// How many events travel together from the reader to the verifying thread.

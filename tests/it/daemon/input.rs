@@ -293,3 +293,43 @@ async fn bad_submissions_are_refused_precisely_and_change_nothing() {
     );
     t.stop().await;
 }
+
+/// Bodies that two JSON parsers read differently: refused, nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trailing_data_and_duplicate_keys_are_refused() {
+    let t = TestDesk::start().await;
+    let good = json!({ "tld": "xa", "proposal": healthy() }).to_string();
+    let nested = good.replacen(
+        "\"kind\":\"delegation\"",
+        "\"kind\":\"delegation\",\"kind\":\"delegation\"",
+        1,
+    );
+    assert_ne!(nested, good, "the proposal has a kind");
+    let cases = [
+        (format!("{good} {good}"), "data after the JSON value"),
+        (format!("{good}garbage"), "data after the JSON value"),
+        (
+            good.replacen('{', "{\"tld\":\"xb\",", 1),
+            "duplicate field `tld`",
+        ),
+        (nested, "appears twice"),
+    ];
+    let before = event_count(&t).await;
+    for (body, says) in cases {
+        let response = crate::daemon::http()
+            .post(format!("{}/v1/requests", t.base))
+            .bearer_auth(&t.tokens.admin)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("POST");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {text}");
+        assert!(text.contains(says), "{says:?} not in {text}");
+    }
+    assert_eq!(before, event_count(&t).await, "a refused body was recorded");
+    let (_, list) = t.get(&t.tokens.staff, "/v1/requests").await;
+    assert_eq!(list["requests"].as_array().map(Vec::len), Some(0), "{list}");
+}
