@@ -320,6 +320,40 @@ struct ListQuery {
     limit: Option<u32>,
 }
 
+/// A `tld` filter as stored: the A-label, lower case (`XA` finds `xa`, a U-label finds its
+/// A-label); anything that is not a TLD label is a 400, not an empty list.
+fn query_tld(text: Option<String>) -> Result<Option<String>, ApiError> {
+    text.map(|t| {
+        // Full-width and other compatibility forms are not TLD labels (IDNA2008 has no such
+        // mapping): refuse them rather than guess.
+        if !t.is_ascii() && t.chars().any(|c| ('\u{ff00}'..='\u{ffef}').contains(&c)) {
+            return Err(ApiError::invalid(
+                "tld",
+                format!("tld: {t:?} has full-width characters; write the label as it is published"),
+            ));
+        }
+        crate::registry::TldLabel::parse(&t)
+            .map(|l| l.as_str().to_string())
+            .map_err(|e| ApiError::invalid("tld", format!("tld: {e}")))
+    })
+    .transpose()
+}
+
+/// A `state` filter: one of the workflow's states, or a 400 naming them.
+fn query_state(text: Option<String>) -> Result<Option<String>, ApiError> {
+    text.map(|t| {
+        crate::workflow::State::ALL
+            .iter()
+            .find(|s| s.as_str() == t)
+            .map(|s| s.as_str().to_string())
+            .ok_or_else(|| {
+                let names: Vec<&str> = crate::workflow::State::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::invalid("state", format!("state: {t:?} is not a state; one of {}", names.join(", ")))
+            })
+    })
+    .transpose()
+}
+
 async fn list_requests(
     State(desk): State<AppState>,
     Authed(who): Authed,
@@ -327,8 +361,8 @@ async fn list_requests(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let filter = RequestFilter {
-        tlds: query.tld.map(|t| vec![t]),
-        state: query.state,
+        tlds: query_tld(query.tld)?.map(|t| vec![t]),
+        state: query_state(query.state)?,
         open_only: query.open,
         limit: query.limit.unwrap_or(100).min(1000),
     };
@@ -470,7 +504,7 @@ async fn audit_events(
     let query = EventQuery {
         from_seq: q.from,
         to_seq: q.to,
-        tld: q.tld,
+        tld: query_tld(q.tld)?,
         request: q.request,
         kind: q.kind,
         actor: q.actor,

@@ -333,3 +333,39 @@ async fn trailing_data_and_duplicate_keys_are_refused() {
     let (_, list) = t.get(&t.tokens.staff, "/v1/requests").await;
     assert_eq!(list["requests"].as_array().map(Vec::len), Some(0), "{list}");
 }
+
+/// Query filters are validated and normalised: a typo is a 400, not an empty list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_filters_are_validated_and_normalised() {
+    let t = TestDesk::start().await;
+    let ticket = t.submit(healthy()).await;
+    let found = |v: &Value| {
+        v["requests"]
+            .as_array()
+            .map(|a| a.iter().filter(|r| r["ticket"] == ticket.as_str()).count())
+            .unwrap_or(0)
+    };
+    for query in ["tld=xa", "tld=XA", "tld=xa."] {
+        let (status, list) = t.get(&t.tokens.staff, &format!("/v1/requests?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {list}");
+        assert_eq!(found(&list), 1, "{query}: {list}");
+    }
+    for (query, says) in [
+        ("state=bogus", "is not a state"),
+        ("tld=%EF%BD%98%EF%BD%81", "full-width"),
+        ("tld=x-a", "letters only"),
+        ("tld=a.b", "single label"),
+    ] {
+        let (status, body) = t.get(&t.tokens.staff, &format!("/v1/requests?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(body.to_string().contains(says), "{says:?} not in {body}");
+        let (status, body) = t.get(&t.tokens.auditor, &format!("/v1/audit?{query}")).await;
+        if query.starts_with("tld") {
+            assert_eq!(status, StatusCode::BAD_REQUEST, "audit {query}: {body}");
+        }
+    }
+    let (status, list) = t.get(&t.tokens.staff, "/v1/requests?state=technical-check").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let (_, events) = t.get(&t.tokens.auditor, "/v1/audit?tld=XA").await;
+    assert!(events["events"].as_array().is_some_and(|e| !e.is_empty()), "{events}");
+}
