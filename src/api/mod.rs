@@ -347,8 +347,14 @@ fn query_state(text: Option<String>) -> Result<Option<String>, ApiError> {
             .find(|s| s.as_str() == t)
             .map(|s| s.as_str().to_string())
             .ok_or_else(|| {
-                let names: Vec<&str> = crate::workflow::State::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::invalid("state", format!("state: {t:?} is not a state; one of {}", names.join(", ")))
+                let names: Vec<&str> = crate::workflow::State::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect();
+                ApiError::invalid(
+                    "state",
+                    format!("state: {t:?} is not a state; one of {}", names.join(", ")),
+                )
             })
     })
     .transpose()

@@ -83,7 +83,7 @@ impl Actor {
         let id = ["USER", "LOGNAME", "USERNAME"]
             .iter()
             .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-            .unwrap_or_else(|| "unknown".to_string());
+            .unwrap_or_else(process_user);
         Actor {
             kind: ActorKind::Cli,
             id,
@@ -281,4 +281,17 @@ impl AuditError {
             source,
         }
     }
+}
+
+/// Who runs this process when the environment names nobody (cron, containers, systemd units
+/// without `User=`): the numeric user id, which the host's accounts resolve afterwards.
+fn process_user() -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = std::fs::metadata("/proc/self") {
+            return format!("uid-{}", meta.uid());
+        }
+    }
+    "unknown".to_string()
 }

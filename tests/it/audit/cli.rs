@@ -273,3 +273,32 @@ fn log_json_shows_the_time_text_the_hash_covers() {
         "{logged:?}"
     );
 }
+
+#[test]
+fn the_cli_actor_is_meaningful_without_user_in_the_environment() {
+    let desk = Desk::new();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rootdesk"))
+        .arg("--db")
+        .arg(desk.db())
+        .arg("init")
+        .env_remove("ROOTDESK_CONFIG")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("USERNAME")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = desk.ok(&["audit", "log", "--json"]);
+    let first: serde_json::Value =
+        serde_json::from_str(log.lines().next().expect("an event")).expect("json");
+    assert_eq!(first["actor"]["kind"], "cli", "{first}");
+    let id = first["actor"]["id"].as_str().unwrap_or_default();
+    assert!(
+        id.starts_with("uid-") && id[4..].parse::<u32>().is_ok(),
+        "actor {id:?}"
+    );
+}

@@ -346,7 +346,9 @@ async fn query_filters_are_validated_and_normalised() {
             .unwrap_or(0)
     };
     for query in ["tld=xa", "tld=XA", "tld=xa."] {
-        let (status, list) = t.get(&t.tokens.staff, &format!("/v1/requests?{query}")).await;
+        let (status, list) = t
+            .get(&t.tokens.staff, &format!("/v1/requests?{query}"))
+            .await;
         assert_eq!(status, StatusCode::OK, "{query}: {list}");
         assert_eq!(found(&list), 1, "{query}: {list}");
     }
@@ -356,16 +358,25 @@ async fn query_filters_are_validated_and_normalised() {
         ("tld=x-a", "letters only"),
         ("tld=a.b", "single label"),
     ] {
-        let (status, body) = t.get(&t.tokens.staff, &format!("/v1/requests?{query}")).await;
+        let (status, body) = t
+            .get(&t.tokens.staff, &format!("/v1/requests?{query}"))
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert!(body.to_string().contains(says), "{says:?} not in {body}");
-        let (status, body) = t.get(&t.tokens.auditor, &format!("/v1/audit?{query}")).await;
+        let (status, body) = t
+            .get(&t.tokens.auditor, &format!("/v1/audit?{query}"))
+            .await;
         if query.starts_with("tld") {
             assert_eq!(status, StatusCode::BAD_REQUEST, "audit {query}: {body}");
         }
     }
-    let (status, list) = t.get(&t.tokens.staff, "/v1/requests?state=technical-check").await;
+    let (status, list) = t
+        .get(&t.tokens.staff, "/v1/requests?state=technical-check")
+        .await;
     assert_eq!(status, StatusCode::OK, "{list}");
     let (_, events) = t.get(&t.tokens.auditor, "/v1/audit?tld=XA").await;
-    assert!(events["events"].as_array().is_some_and(|e| !e.is_empty()), "{events}");
+    assert!(
+        events["events"].as_array().is_some_and(|e| !e.is_empty()),
+        "{events}"
+    );
 }
