@@ -34,6 +34,9 @@ pub enum DeskError {
     NotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An `Idempotency-Key` reused with a different body; the ticket its first use created.
+    #[error("this Idempotency-Key was used for another submission, {0}: use a new key for a new request")]
+    IdempotencyMismatch(String),
 }
 
 /// Who calls, as the API authenticated them.
@@ -313,6 +316,16 @@ impl Desk {
                         let events = store::request_events(tx, &ticket)?;
                         let request = Request::replay(&events)
                             .ok_or_else(|| DeskError::NotFound(ticket.clone()))?;
+                        // The same key for another body is a client error, not a replay
+                        // (draft-ietf-httpapi-idempotency-key-header): say which ticket has it.
+                        let first = request.revisions.first().map(|r| &r.proposal);
+                        if request.tld != label.as_str()
+                            || request.priority != submission.priority
+                            || request.emergency_reason != submission.emergency_reason
+                            || first != Some(&submission.proposal)
+                        {
+                            return Err(DeskError::IdempotencyMismatch(ticket));
+                        }
                         return Ok((request, false));
                     }
                 }

@@ -81,6 +81,11 @@ impl From<DeskError> for ApiError {
             DeskError::Store(StoreError::Conflict(m)) => {
                 ApiError::new(StatusCode::CONFLICT, "request-conflict", m)
             }
+            e @ DeskError::IdempotencyMismatch(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                e.to_string(),
+            ),
             DeskError::Store(e) => ApiError::internal(e),
         }
     }

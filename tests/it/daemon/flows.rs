@@ -237,6 +237,27 @@ async fn one_open_delegation_request_and_idempotent_retries() {
     assert_eq!(again.status(), StatusCode::OK);
     let again: Value = again.json().await.expect("json");
     assert_eq!(first["ticket"], again["ticket"]);
+    // The same key with another body: 422 naming the first ticket, and nothing new.
+    let other = json!({ "tld": "xa", "priority": "emergency", "emergency_reason": "outage", "proposal": healthy() });
+    let reused = t
+        .http
+        .post(format!("{}/v1/requests", t.base))
+        .bearer_auth(&t.tokens.admin)
+        .header("Idempotency-Key", "k-1")
+        .json(&other)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let reused: Value = reused.json().await.expect("json");
+    assert_eq!(reused["error"], "idempotency-key-reused", "{reused}");
+    assert!(
+        reused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains(first["ticket"].as_str().unwrap_or("?")),
+        "{reused}"
+    );
     let (status, conflict) = t.post(&t.tokens.tech, "/v1/requests", body).await;
     assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
     assert!(
