@@ -6,7 +6,7 @@
 //! make) is recorded in the same transaction. The HTTP API and the daemon's background tasks
 //! both come through here, so there is one way to change a request.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
@@ -169,6 +169,21 @@ pub struct Desk {
     pub metrics_cache: crate::metrics::TimelineCache,
     /// notify: addresses, links and the relay (`Desk::with_notify`).
     pub notify: crate::config::SmtpSettings,
+    /// Refusals per (token, action, request) in the current window, for aggregation.
+    refusals: Mutex<HashMap<(String, String, String), RefusalWindow>>,
+}
+
+/// Refusals of one caller on one endpoint are recorded at most once per this window.
+pub const REFUSAL_WINDOW: time::Duration = time::Duration::minutes(1);
+/// Callers tracked at once; beyond it, expired windows are dropped first, then all.
+const REFUSAL_KEYS: usize = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+struct RefusalWindow {
+    /// When the last event was written.
+    recorded: OffsetDateTime,
+    /// Refusals since then without an event of their own.
+    repeated: u64,
 }
 
 /// Read connections beside the writer.
@@ -198,6 +213,7 @@ impl Desk {
             service_levels: crate::metrics::ServiceLevels::default(),
             metrics_cache: crate::metrics::TimelineCache::default(),
             notify: crate::config::SmtpSettings::default(),
+            refusals: Mutex::new(HashMap::new()),
         }
     }
 
@@ -271,12 +287,42 @@ impl Desk {
         reason: &str,
     ) -> Result<(), DeskError> {
         let now = self.clock.now();
-        let mut event = NewEvent::new(
-            caller.actor(),
-            "access-refused",
-            serde_json::json!({ "action": action, "reason": reason }),
-        )
-        .at(now);
+        // One event per caller and endpoint per window; the count of the others rides on the
+        // next event, so forbidden calls cannot grow the trail one event each.
+        let key = (
+            caller.token.clone(),
+            action.to_string(),
+            ticket.unwrap_or_default().to_string(),
+        );
+        let repeated = {
+            let mut windows = self.refusals.lock().map_err(|_| lock_failed())?;
+            if let Some(w) = windows.get_mut(&key) {
+                if now - w.recorded < REFUSAL_WINDOW && now >= w.recorded {
+                    w.repeated += 1;
+                    tracing::debug!(token = %caller.token, action, "refusal aggregated");
+                    return Ok(());
+                }
+            }
+            if windows.len() >= REFUSAL_KEYS {
+                windows.retain(|_, w| now - w.recorded < REFUSAL_WINDOW);
+                if windows.len() >= REFUSAL_KEYS {
+                    windows.clear();
+                }
+            }
+            let previous = windows.insert(
+                key,
+                RefusalWindow {
+                    recorded: now,
+                    repeated: 0,
+                },
+            );
+            previous.map_or(0, |w| w.repeated)
+        };
+        let mut payload = serde_json::json!({ "action": action, "reason": reason });
+        if repeated > 0 {
+            payload["repeated"] = repeated.into();
+        }
+        let mut event = NewEvent::new(caller.actor(), "access-refused", payload).at(now);
         if let Some(source) = &caller.source {
             event = event.source(source);
         }
