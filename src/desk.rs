@@ -173,6 +173,10 @@ pub struct Desk {
     refusals: Mutex<HashMap<(String, String, String), RefusalWindow>>,
 }
 
+/// Documents one token may store, and their total size in bytes.
+pub const MAX_DOCUMENTS_PER_CALLER: usize = 100;
+pub const MAX_DOCUMENT_BYTES_PER_CALLER: i64 = 32 << 20;
+
 /// Refusals of one caller on one endpoint are recorded at most once per this window.
 pub const REFUSAL_WINDOW: time::Duration = time::Duration::minutes(1);
 /// Callers tracked at once; beyond it, expired windows are dropped first, then all.
@@ -841,6 +845,29 @@ impl Desk {
         let now = self.clock.now();
         self.with_store(|s| {
             s.write(|tx| {
+                // The quota counts this token's stored-document events: the trail is the
+                // record of who uploaded what (documents themselves are shared by hash).
+                let (count, bytes): (i64, i64) = tx
+                    .query_row(
+                        "SELECT count(*), COALESCE(sum(json_extract(payload, '$.size')), 0)                          FROM events WHERE kind = 'document-stored' AND actor_kind = 'token'                          AND actor_id = ?1",
+                        [&caller.token],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(StoreError::from)?;
+                let size = i64::try_from(content.len()).unwrap_or(i64::MAX);
+                if usize::try_from(count).unwrap_or(usize::MAX) >= MAX_DOCUMENTS_PER_CALLER
+                    || bytes.saturating_add(size) > MAX_DOCUMENT_BYTES_PER_CALLER
+                {
+                    return Err(DeskError::Workflow(WorkflowError::Invalid {
+                        field: "body".into(),
+                        message: format!(
+                            "document quota reached: this token stored {count} documents, \
+                             {bytes} bytes; at most {MAX_DOCUMENTS_PER_CALLER} documents and \
+                             {MAX_DOCUMENT_BYTES_PER_CALLER} bytes per token. Reuse a stored \
+                             document by its sha256, or ask the desk's staff"
+                        ),
+                    }));
+                }
                 let sha256 = store::store_document(tx, content, media_type, now)?;
                 let mut event = NewEvent::new(
                     caller.actor(),

@@ -80,3 +80,45 @@ async fn oversized_submissions_are_refused_before_anything_is_written() {
     );
     t.stop().await;
 }
+
+/// One caller cannot fill the permanent database with documents: past the per-caller count
+/// the upload is refused with a 4xx naming the quota, and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_uploads_are_held_to_a_per_caller_quota() {
+    let t = TestDesk::start().await;
+    let upload = |i: usize| {
+        t.http
+            .post(format!("{}/v1/documents", t.base))
+            .bearer_auth(&t.tokens.admin)
+            .header("Content-Type", "text/plain")
+            .body(format!("letter {i}").into_bytes())
+            .send()
+    };
+    for i in 0..rootdesk::desk::MAX_DOCUMENTS_PER_CALLER {
+        let r = upload(i).await.expect("upload");
+        assert_eq!(r.status(), StatusCode::CREATED, "upload {i}");
+    }
+    let before = footprint(&t);
+    let refused = upload(usize::MAX).await.expect("upload");
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = refused.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("quota")),
+        "{body}"
+    );
+    assert_eq!(footprint(&t), before);
+    // Another caller is not affected.
+    let other = t
+        .http
+        .post(format!("{}/v1/documents", t.base))
+        .bearer_auth(&t.tokens.other)
+        .header("Content-Type", "text/plain")
+        .body(b"another TLD's letter".to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(other.status(), StatusCode::CREATED);
+    t.stop().await;
+}
