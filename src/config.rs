@@ -68,6 +68,9 @@ pub struct SmtpSettings {
     pub retry_max_ms: u64,
     /// How long one SMTP conversation may take, in milliseconds.
     pub timeout_ms: u64,
+    /// How long after it was queued a message that could not be delivered is given up, in
+    /// milliseconds (default 72 hours): a `notification-failed` event and a staff alert.
+    pub give_up_after_ms: u64,
 }
 
 /// Transport security towards the relay.
@@ -96,6 +99,7 @@ impl Default for SmtpSettings {
             retry_initial_ms: 30_000,
             retry_max_ms: 3_600_000,
             timeout_ms: 30_000,
+            give_up_after_ms: 72 * 3_600_000,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! make) is recorded in the same transaction. The HTTP API and the daemon's background tasks
 //! both come through here, so there is one way to change a request.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
@@ -172,6 +172,25 @@ pub struct Desk {
     pub metrics_cache: crate::metrics::TimelineCache,
     /// notify: addresses, links and the relay (`Desk::with_notify`).
     pub notify: crate::config::SmtpSettings,
+    /// Refusals per (token, action, request) in the current window, for aggregation.
+    refusals: Mutex<HashMap<(String, String, String), RefusalWindow>>,
+}
+
+/// Documents one token may store, and their total size in bytes.
+pub const MAX_DOCUMENTS_PER_CALLER: usize = 100;
+pub const MAX_DOCUMENT_BYTES_PER_CALLER: i64 = 32 << 20;
+
+/// Refusals of one caller on one endpoint are recorded at most once per this window.
+pub const REFUSAL_WINDOW: time::Duration = time::Duration::minutes(1);
+/// Callers tracked at once; beyond it, expired windows are dropped first, then all.
+const REFUSAL_KEYS: usize = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+struct RefusalWindow {
+    /// When the last event was written.
+    recorded: OffsetDateTime,
+    /// Refusals since then without an event of their own.
+    repeated: u64,
 }
 
 /// Read connections beside the writer.
@@ -201,6 +220,7 @@ impl Desk {
             service_levels: crate::metrics::ServiceLevels::default(),
             metrics_cache: crate::metrics::TimelineCache::default(),
             notify: crate::config::SmtpSettings::default(),
+            refusals: Mutex::new(HashMap::new()),
         }
     }
 
@@ -274,12 +294,42 @@ impl Desk {
         reason: &str,
     ) -> Result<(), DeskError> {
         let now = self.clock.now();
-        let mut event = NewEvent::new(
-            caller.actor(),
-            "access-refused",
-            serde_json::json!({ "action": action, "reason": reason }),
-        )
-        .at(now);
+        // One event per caller and endpoint per window; the count of the others rides on the
+        // next event, so forbidden calls cannot grow the trail one event each.
+        let key = (
+            caller.token.clone(),
+            action.to_string(),
+            ticket.unwrap_or_default().to_string(),
+        );
+        let repeated = {
+            let mut windows = self.refusals.lock().map_err(|_| lock_failed())?;
+            if let Some(w) = windows.get_mut(&key) {
+                if now - w.recorded < REFUSAL_WINDOW && now >= w.recorded {
+                    w.repeated += 1;
+                    tracing::debug!(token = %caller.token, action, "refusal aggregated");
+                    return Ok(());
+                }
+            }
+            if windows.len() >= REFUSAL_KEYS {
+                windows.retain(|_, w| now - w.recorded < REFUSAL_WINDOW);
+                if windows.len() >= REFUSAL_KEYS {
+                    windows.clear();
+                }
+            }
+            let previous = windows.insert(
+                key,
+                RefusalWindow {
+                    recorded: now,
+                    repeated: 0,
+                },
+            );
+            previous.map_or(0, |w| w.repeated)
+        };
+        let mut payload = serde_json::json!({ "action": action, "reason": reason });
+        if repeated > 0 {
+            payload["repeated"] = repeated.into();
+        }
+        let mut event = NewEvent::new(caller.actor(), "access-refused", payload).at(now);
         if let Some(source) = &caller.source {
             event = event.source(source);
         }
@@ -808,6 +858,29 @@ impl Desk {
         let now = self.clock.now();
         self.with_store(|s| {
             s.write(|tx| {
+                // The quota counts this token's stored-document events: the trail is the
+                // record of who uploaded what (documents themselves are shared by hash).
+                let (count, bytes): (i64, i64) = tx
+                    .query_row(
+                        "SELECT count(*), COALESCE(sum(json_extract(payload, '$.size')), 0)                          FROM events WHERE kind = 'document-stored' AND actor_kind = 'token'                          AND actor_id = ?1",
+                        [&caller.token],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(StoreError::from)?;
+                let size = i64::try_from(content.len()).unwrap_or(i64::MAX);
+                if usize::try_from(count).unwrap_or(usize::MAX) >= MAX_DOCUMENTS_PER_CALLER
+                    || bytes.saturating_add(size) > MAX_DOCUMENT_BYTES_PER_CALLER
+                {
+                    return Err(DeskError::Workflow(WorkflowError::Invalid {
+                        field: "body".into(),
+                        message: format!(
+                            "document quota reached: this token stored {count} documents, \
+                             {bytes} bytes; at most {MAX_DOCUMENTS_PER_CALLER} documents and \
+                             {MAX_DOCUMENT_BYTES_PER_CALLER} bytes per token. Reuse a stored \
+                             document by its sha256, or ask the desk's staff"
+                        ),
+                    }));
+                }
                 let sha256 = store::store_document(tx, content, media_type, now)?;
                 let mut event = NewEvent::new(
                     caller.actor(),

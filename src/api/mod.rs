@@ -173,6 +173,11 @@ fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Resul
     } else {
         &body
     };
+    // Limits first, so that an oversized field is refused by name whatever the endpoint;
+    // malformed JSON is left to the typed parse below, which says where it breaks.
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        check_limits(&value, &mut String::new())?;
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -195,6 +200,77 @@ fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Resul
         ));
     }
     Ok(value)
+}
+
+/// The longest text any field of a request body may hold, in characters.
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// The most items any list of a request body may hold (name servers, addresses, DS, ...).
+pub const MAX_ITEMS: usize = 32;
+
+/// Refuses a body with a string over [`MAX_TEXT_CHARS`] or a list over [`MAX_ITEMS`],
+/// naming the field by its path (`proposal.delegation.nameservers[0].name`).
+fn check_limits(value: &serde_json::Value, path: &mut String) -> Result<(), ApiError> {
+    use serde_json::Value;
+    let field = |path: &str| {
+        if path.is_empty() {
+            "body".to_string()
+        } else {
+            path.to_string()
+        }
+    };
+    match value {
+        Value::String(text) => {
+            let chars = text.chars().count();
+            if chars > MAX_TEXT_CHARS {
+                let f = field(path);
+                return Err(ApiError::invalid(
+                    &f,
+                    format!("{f}: {chars} characters; at most {MAX_TEXT_CHARS} are accepted"),
+                ));
+            }
+        }
+        Value::Array(items) => {
+            if items.len() > MAX_ITEMS {
+                let f = field(path);
+                return Err(ApiError::invalid(
+                    &f,
+                    format!(
+                        "{f}: {} items; at most {MAX_ITEMS} are accepted",
+                        items.len()
+                    ),
+                ));
+            }
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_limits(item, path)?;
+                path.truncate(len);
+            }
+        }
+        Value::Object(fields) => {
+            if fields.len() > MAX_ITEMS {
+                let f = field(path);
+                return Err(ApiError::invalid(
+                    &f,
+                    format!(
+                        "{f}: {} fields; at most {MAX_ITEMS} are accepted",
+                        fields.len()
+                    ),
+                ));
+            }
+            for (key, item) in fields {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                check_limits(item, path)?;
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 async fn healthz(State(desk): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {

@@ -277,6 +277,9 @@ async fn deliver(
                             ),
                         )?;
                     }
+                    Err(error) if given_up(d, &settings, &n) => {
+                        give_up(tx, d, &settings, &n, attempt, error)?;
+                    }
                     Err(error) => {
                         let wait = backoff(&settings, attempt);
                         let next = OffsetDateTime::now_utc() + wait;
@@ -304,9 +307,91 @@ async fn deliver(
     })
     .await?;
     if !accepted {
-        tracing::warn!(outbox = id, attempt, "delivery failed; will retry");
+        tracing::warn!(outbox = id, attempt, "delivery failed");
     }
     Ok(accepted)
+}
+
+/// The kind of the staff alert about a message given up; never itself alerted about, so
+/// that an unreachable staff address cannot loop.
+pub const DELIVERY_FAILED: &str = "delivery-failed";
+
+/// Whether a message has waited longer than `give_up_after_ms` since it was queued (on the
+/// desk's clock, which queued it).
+fn given_up(desk: &Desk, s: &SmtpSettings, n: &Notification) -> bool {
+    let Ok(created) =
+        OffsetDateTime::parse(&n.created, &time::format_description::well_known::Rfc3339)
+    else {
+        return false;
+    };
+    let limit = time::Duration::milliseconds(i64::try_from(s.give_up_after_ms).unwrap_or(i64::MAX));
+    desk.clock.now() - created >= limit
+}
+
+/// Stops retrying: the row stays undelivered and out of the queue, the failure is an audit
+/// event, and staff are told so that somebody reaches the recipient another way.
+fn give_up(
+    tx: &rusqlite::Transaction<'_>,
+    desk: &Desk,
+    s: &SmtpSettings,
+    n: &Notification,
+    attempt: u32,
+    error: &str,
+) -> Result<(), StoreError> {
+    store::mark_given_up(tx, n.id, error)?;
+    let alert = n.kind != DELIVERY_FAILED;
+    store::append_event(
+        tx,
+        &event(
+            desk,
+            n,
+            "notification-failed",
+            serde_json::json!({
+                "outbox": n.id,
+                "attempts": attempt,
+                "recipient": n.recipient,
+                "kind": n.kind,
+                "error": error,
+                "give_up_after_ms": s.give_up_after_ms,
+                "staff_alerted": alert,
+            }),
+        ),
+    )?;
+    if alert {
+        let about = n.ticket.as_deref().unwrap_or("no request");
+        let body = format!(
+            "The desk gave up delivering a message after {attempt} attempts.\n\n\
+             Outbox:    {id}\n\
+             Kind:      {kind}\n\
+             Recipient: {recipient}\n\
+             Request:   {about}\n\
+             Subject:   {subject}\n\
+             Queued:    {created}\n\
+             Error:     {error}\n\n\
+             Reach the recipient another way, or fix the address and run\n\
+             `rootdesk outbox retry {id}` to try once more.\n",
+            id = n.id,
+            kind = n.kind,
+            recipient = n.recipient,
+            subject = n.subject,
+            created = n.created,
+        );
+        let now = OffsetDateTime::now_utc();
+        store::queue_notification(
+            tx,
+            &store::NewNotification {
+                recipient: s.staff_address.clone(),
+                subject: format!("[rootdesk] delivery to {} failed ({about})", n.recipient),
+                body,
+                ticket: n.ticket.clone(),
+                tld: n.tld.clone(),
+                kind: DELIVERY_FAILED.into(),
+            },
+            desk.clock.now(),
+            now,
+        )?;
+    }
+    Ok(())
 }
 
 fn build(

@@ -24,9 +24,9 @@ pub use events::{
 pub use metrics::{insert_finished_check, parse_delivery};
 pub use outbox::{
     claim_notification, contact, due_notifications, in_doubt_notifications, insert_link,
-    link_by_hash, link_by_id, mark_delivered, mark_failed, queue_notification,
+    link_by_hash, link_by_id, mark_delivered, mark_failed, mark_given_up, queue_notification,
     release_notification, retry_notifications, set_link_hash, tld_role_holder, tld_sponsor,
-    unuse_link, use_link, ConfirmLink, NewNotification, Notification,
+    unuse_link, use_link, ConfirmLink, NewNotification, Notification, GIVEN_UP,
 };
 pub use requests::{
     close_stale_check, contact_tlds, enqueue_check, finish_check, has_document, idempotent_ticket,

@@ -146,6 +146,19 @@ pub fn mark_failed(tx: &Transaction<'_>, id: i64, error: &str, next: OffsetDateT
     Ok(())
 }
 
+/// When a given-up notification is next due: never, unless an operator retries it.
+pub const GIVEN_UP: &str = "9999-12-31T23:59:59.000000Z";
+
+/// Records that delivery was given up: the row stays (undelivered), never due again by
+/// itself.
+pub fn mark_given_up(tx: &Transaction<'_>, id: i64, error: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE outbox SET sending_at = NULL, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+        params![id, error, GIVEN_UP],
+    )?;
+    Ok(())
+}
+
 /// Clears the in-flight mark of a notification whose outcome is unknown.
 pub fn release_notification(tx: &Transaction<'_>, id: i64) -> Result<()> {
     tx.execute("UPDATE outbox SET sending_at = NULL WHERE id = ?1", [id])?;

@@ -3,6 +3,7 @@
 //! check that follows the permission gate, and nothing changes.
 
 use reqwest::{Method, StatusCode};
+use rootdesk::audit::EventQuery;
 use serde_json::json;
 
 use super::*;
@@ -209,6 +210,45 @@ async fn authorisation_matrix() {
     assert!(
         refused.iter().all(|e| e["actor"]["kind"] == "token"),
         "{events}"
+    );
+    t.stop().await;
+}
+
+/// Repeated refusals do not grow the audit trail one event each: 1000 forbidden calls by
+/// one token on one request within a minute are one `access-refused` event; the next
+/// refusal after the window carries how many were not recorded (`repeated`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_refusals_are_aggregated() {
+    let t = TestDesk::start().await;
+    let ticket = t.submit(healthy()).await;
+    let path = format!("/v1/requests/{ticket}");
+    for _ in 0..1000 {
+        let (status, _) = t.get(&t.tokens.other, &path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let refused = |t: &TestDesk| {
+        t.desk
+            .read_store(|s| {
+                Ok(s.events(&EventQuery {
+                    request: Some(ticket.clone()),
+                    kind: Some("access-refused".into()),
+                    ..EventQuery::default()
+                })?)
+            })
+            .expect("events")
+    };
+    let events = refused(&t);
+    assert_eq!(events.len(), 1, "{} events for 1000 refusals", events.len());
+
+    t.desk.clock.advance(time::Duration::seconds(61));
+    let (status, _) = t.get(&t.tokens.other, &path).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let events = refused(&t);
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        events[1].payload["repeated"], 999,
+        "{:?}",
+        events[1].payload
     );
     t.stop().await;
 }

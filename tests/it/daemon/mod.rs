@@ -5,6 +5,7 @@ mod authz;
 mod demo;
 mod flows;
 mod input;
+mod quotas;
 mod restart;
 mod tickets;
 

@@ -199,3 +199,70 @@ async fn operators_list_and_retry_the_outbox() {
     assert_eq!(events(&t, "notification-retry-requested").len(), 1);
     t.stop().await;
 }
+
+/// Mail to an address the relay refuses is not retried forever: after `give_up_after_ms`
+/// the row leaves the queue with one `notification-failed` event, and staff get an alert
+/// naming the recipient and the request. Retries stop: no event trail grows without bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeliverable_mail_is_given_up_and_staff_are_alerted() {
+    let relay = Relay::start().await;
+    relay.refuse(TECH);
+    let mut settings = smtp(relay.port);
+    settings.give_up_after_ms = 600;
+    let t = TestDesk::start_with(settings).await;
+    let ticket = t.submit(healthy()).await;
+    t.wait_for(&ticket, "contact-confirmation").await;
+
+    let alert = relay.wait_for_mail(STAFF, "delivery to").await;
+    let body = alert.body();
+    assert!(body.contains(TECH), "{body}");
+    assert!(body.contains(&ticket), "{body}");
+    assert!(body.contains("550"), "the relay's answer: {body}");
+    let failed = events(&t, "notification-failed");
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].payload["recipient"], TECH);
+    assert_eq!(failed[0].payload["staff_alerted"], true);
+    assert_eq!(failed[0].request.as_deref(), Some(ticket.as_str()));
+    let attempts = events(&t, "notification-attempt-failed").len();
+
+    // Several more polls: the given-up row is not tried again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(events(&t, "notification-attempt-failed").len(), attempts);
+    assert_eq!(events(&t, "notification-failed").len(), 1);
+    let row = outbox(&t)
+        .into_iter()
+        .find(|n| n.recipient == TECH)
+        .expect("the row stays");
+    assert!(row.delivered_at.is_none());
+    assert!(row.last_error.as_deref().is_some_and(|e| e.contains("550")));
+    assert!(relay.mails().iter().any(|m| m.to == [ADMIN]));
+    t.stop().await;
+}
+
+/// An alert that cannot be delivered either is given up without a further alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeliverable_alert_does_not_loop() {
+    let relay = Relay::start().await;
+    relay.refuse(TECH);
+    relay.refuse(STAFF);
+    let mut settings = smtp(relay.port);
+    settings.give_up_after_ms = 300;
+    let t = TestDesk::start_with(settings).await;
+    let ticket = t.submit(healthy()).await;
+    t.wait_for(&ticket, "contact-confirmation").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while events(&t, "notification-failed").len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "never given up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let failed = events(&t, "notification-failed");
+    assert_eq!(failed.len(), 2, "{failed:#?}");
+    assert_eq!(failed[1].payload["recipient"], STAFF);
+    assert_eq!(failed[1].payload["staff_alerted"], false);
+    assert_eq!(
+        outbox(&t).iter().filter(|n| n.recipient == STAFF).count(),
+        1
+    );
+    t.stop().await;
+}

@@ -98,6 +98,8 @@ pub struct Relay {
     mails: Arc<Mutex<Vec<Mail>>>,
     task: Option<JoinHandle<()>>,
     security: Security,
+    /// Recipients refused at RCPT with a permanent error, as for an unknown mailbox.
+    refused: Arc<Mutex<Vec<String>>>,
 }
 
 impl Relay {
@@ -111,6 +113,7 @@ impl Relay {
             mails: Arc::new(Mutex::new(Vec::new())),
             task: None,
             security,
+            refused: Arc::new(Mutex::new(Vec::new())),
         };
         relay.resume().await;
         relay
@@ -127,14 +130,16 @@ impl Relay {
         self.port = listener.local_addr().expect("address").port();
         let mails = self.mails.clone();
         let security = self.security.clone();
+        let refused = self.refused.clone();
         self.task = Some(tokio::spawn(async move {
             // Dropping the set (when this task is aborted) ends every open session.
             let mut sessions = JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
                 let mails = mails.clone();
                 let security = security.clone();
+                let refused = refused.clone();
                 sessions.spawn(async move {
-                    let _ = serve(stream, mails, security).await;
+                    let _ = serve(stream, mails, security, refused).await;
                 });
             }
         }));
@@ -146,6 +151,14 @@ impl Relay {
             task.abort();
             let _ = task.await;
         }
+    }
+
+    /// Refuses mail to `recipient` from now on (550 at RCPT).
+    pub fn refuse(&self, recipient: &str) {
+        self.refused
+            .lock()
+            .expect("refused")
+            .push(recipient.to_string());
     }
 
     pub fn mails(&self) -> Vec<Mail> {
@@ -209,19 +222,22 @@ async fn serve(
     stream: TcpStream,
     mails: Arc<Mutex<Vec<Mail>>>,
     security: Security,
+    refused: Arc<Mutex<Vec<String>>>,
 ) -> std::io::Result<()> {
     match security {
         Security::Plain => {
-            session(stream, mails, false, true, false).await?;
+            session(stream, mails, &refused, false, true, false).await?;
         }
         Security::Implicit(acceptor) => {
             let stream = acceptor.accept(stream).await?;
-            session(stream, mails, false, true, true).await?;
+            session(stream, mails, &refused, false, true, true).await?;
         }
         Security::StartTls(acceptor) => {
-            if let Some(stream) = session(stream, mails.clone(), true, true, false).await? {
+            if let Some(stream) =
+                session(stream, mails.clone(), &refused, true, true, false).await?
+            {
                 let stream = acceptor.accept(stream).await?;
-                session(stream, mails, false, false, true).await?;
+                session(stream, mails, &refused, false, false, true).await?;
             }
         }
     }
@@ -232,6 +248,7 @@ async fn serve(
 async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     mails: Arc<Mutex<Vec<Mail>>>,
+    refused: &Mutex<Vec<String>>,
     offer_starttls: bool,
     greet: bool,
     tls: bool,
@@ -282,8 +299,13 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             to.clear();
             b"250 2.1.0 OK\r\n"
         } else if upper.starts_with("RCPT TO:") {
-            to.push(address(&command[8..]));
-            b"250 2.1.5 OK\r\n"
+            let rcpt = address(&command[8..]);
+            if refused.lock().expect("refused").contains(&rcpt) {
+                b"550 5.1.1 no such mailbox\r\n"
+            } else {
+                to.push(rcpt);
+                b"250 2.1.5 OK\r\n"
+            }
         } else if upper == "DATA" {
             read.get_mut()
                 .write_all(b"354 end with <CRLF>.<CRLF>\r\n")
