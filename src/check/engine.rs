@@ -146,7 +146,9 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
         profile.query.timeout(),
         profile.query.retries,
         profile.query.budget(),
-    );
+    )
+    // A profile's blocks were validated when it was read; a bad one here allows nothing.
+    .allowing(profile.query.allowed_blocks().unwrap_or_default());
 
     static_checks(&zone, proposal, &mut f);
     let targets = find_addresses(&zone, proposal, profile, &mut f).await;

@@ -109,6 +109,9 @@ pub enum ProbeError {
     Malformed(String),
     #[error("not sent: {0}")]
     Skipped(String),
+    /// A special-purpose address the profile does not allow: refused before any packet.
+    #[error("not sent: {0} is a special-purpose address ({1}) and the profile does not allow it (query.allow_special_purpose)")]
+    NotAllowed(std::net::IpAddr, String),
 }
 
 impl ProbeError {
@@ -187,6 +190,8 @@ pub struct Prober {
     deadline: Instant,
     dead: Mutex<HashSet<(SocketAddr, Transport)>>,
     log: Mutex<Vec<QueryRecord>>,
+    /// Special-purpose blocks queries may go to; every other special-purpose address is refused.
+    allowed: Vec<(std::net::IpAddr, u8)>,
 }
 
 impl Prober {
@@ -200,7 +205,24 @@ impl Prober {
             deadline: Instant::now() + budget,
             dead: Mutex::new(HashSet::new()),
             log: Mutex::new(Vec::new()),
+            allowed: Vec::new(),
         }
+    }
+
+    /// Allows queries to these special-purpose blocks (the profile's `allow_special_purpose`).
+    pub fn allowing(mut self, blocks: Vec<(std::net::IpAddr, u8)>) -> Self {
+        self.allowed = blocks;
+        self
+    }
+
+    /// Why a query to `ip` must not be sent, if it must not.
+    fn refusal(&self, ip: std::net::IpAddr) -> Option<ProbeError> {
+        let why = super::addresses::special_purpose(ip)?;
+        let allowed = self
+            .allowed
+            .iter()
+            .any(|(p, len)| super::addresses::in_prefix(ip, *p, *len));
+        (!allowed).then_some(ProbeError::NotAllowed(ip, why))
     }
 
     /// Whether an earlier query to this address and transport got no answer at all.
@@ -228,6 +250,11 @@ impl Prober {
         transport: Transport,
         spec: &QuerySpec,
     ) -> Outcome {
+        if let Some(refused) = self.refusal(address.ip()) {
+            let outcome = Err(refused);
+            self.record(server, address, transport, spec, &outcome);
+            return outcome;
+        }
         if self.is_dead(address, transport) {
             return Err(ProbeError::Skipped(format!(
                 "{address} gave no answer over {transport} earlier"

@@ -9,6 +9,7 @@ mod dnssec;
 mod faults;
 mod healthy;
 mod interop;
+mod targets;
 
 use std::collections::BTreeSet;
 
