@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 pub use error::ApiError;
-pub use server::{serve, ServeOptions, Server};
+pub use server::{serve, ConnectionLimits, ServeOptions, Server};
 use wire::*;
 
 use crate::audit::EventQuery;
