@@ -169,6 +169,8 @@ pub struct Desk {
     pub metrics_cache: crate::metrics::TimelineCache,
     /// notify: addresses, links and the relay (`Desk::with_notify`).
     pub notify: crate::config::SmtpSettings,
+    /// Dry-run checks (`POST /v1/check`) in flight, bounded per caller and in total.
+    pub dry_runs: crate::api::DryRuns,
 }
 
 /// Read connections beside the writer.
@@ -198,6 +200,7 @@ impl Desk {
             service_levels: crate::metrics::ServiceLevels::default(),
             metrics_cache: crate::metrics::TimelineCache::default(),
             notify: crate::config::SmtpSettings::default(),
+            dry_runs: crate::api::DryRuns::default(),
         }
     }
 
@@ -215,6 +218,12 @@ impl Desk {
     /// notify: the addresses, link base URL and relay of the notifications.
     pub fn with_notify(mut self, notify: crate::config::SmtpSettings) -> Desk {
         self.notify = notify;
+        self
+    }
+
+    /// Bounds dry-run checks: `total` at once, `per_caller` for one caller.
+    pub fn with_dry_run_limits(mut self, total: usize, per_caller: usize) -> Desk {
+        self.dry_runs = crate::api::DryRuns::new(total, per_caller);
         self
     }
 

@@ -3,6 +3,7 @@
 
 mod authz;
 mod demo;
+mod dry_run;
 mod exposure;
 mod flows;
 mod input;
