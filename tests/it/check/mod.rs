@@ -7,6 +7,7 @@ pub mod zone;
 mod cli;
 mod dnssec;
 mod faults;
+mod fuzz;
 mod healthy;
 mod interop;
 mod targets;
