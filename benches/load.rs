@@ -104,6 +104,7 @@ fn main() {
                 check_poll: Duration::from_millis(500),
                 sweep_interval: Duration::from_secs(3600),
                 checkpoints: None,
+                limits: Default::default(),
             },
         )
         .await

@@ -169,6 +169,11 @@ pub struct ServerSettings {
     pub check_poll_ms: u64,
     /// How often reminders and expiry are swept, in seconds.
     pub sweep_interval_secs: u64,
+    /// Seconds a connection may take to send a request's headers (or a TLS handshake).
+    pub header_read_timeout_secs: u64,
+    /// Connections open at once, in all, and from one source address.
+    pub max_connections: usize,
+    pub max_connections_per_source: usize,
 }
 
 /// The request workflow.
@@ -191,6 +196,9 @@ impl Default for ServerSettings {
             log_format: "text".into(),
             check_poll_ms: 500,
             sweep_interval_secs: 300,
+            header_read_timeout_secs: 10,
+            max_connections: 512,
+            max_connections_per_source: 32,
         }
     }
 }

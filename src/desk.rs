@@ -174,6 +174,8 @@ pub struct Desk {
     pub notify: crate::config::SmtpSettings,
     /// Refusals per (token, action, request) in the current window, for aggregation.
     refusals: Mutex<HashMap<(String, String, String), RefusalWindow>>,
+    /// Dry-run checks (`POST /v1/check`) in flight, bounded per caller and in total.
+    pub dry_runs: crate::api::DryRuns,
 }
 
 /// Documents one token may store, and their total size in bytes.
@@ -221,6 +223,7 @@ impl Desk {
             metrics_cache: crate::metrics::TimelineCache::default(),
             notify: crate::config::SmtpSettings::default(),
             refusals: Mutex::new(HashMap::new()),
+            dry_runs: crate::api::DryRuns::default(),
         }
     }
 
@@ -238,6 +241,12 @@ impl Desk {
     /// notify: the addresses, link base URL and relay of the notifications.
     pub fn with_notify(mut self, notify: crate::config::SmtpSettings) -> Desk {
         self.notify = notify;
+        self
+    }
+
+    /// Bounds dry-run checks: `total` at once, `per_caller` for one caller.
+    pub fn with_dry_run_limits(mut self, total: usize, per_caller: usize) -> Desk {
+        self.dry_runs = crate::api::DryRuns::new(total, per_caller);
         self
     }
 

@@ -6,6 +6,7 @@
 //! label. Blocking SQLite work runs on tokio's blocking pool.
 
 mod confirm;
+mod dry_run;
 pub mod error;
 mod server;
 pub mod wire;
@@ -23,8 +24,9 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+pub use dry_run::DryRuns;
 pub use error::ApiError;
-pub use server::{serve, ServeOptions, Server};
+pub use server::{serve, ConnectionLimits, ServeOptions, Server};
 use wire::*;
 
 use crate::audit::EventQuery;
@@ -309,10 +311,31 @@ async fn zone(State(desk): State<AppState>) -> Result<Response, ApiError> {
 async fn dry_run_check(
     State(desk): State<AppState>,
     // Any authenticated caller may run a dry check.
-    _who: Authed,
+    Authed(who): Authed,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body: CheckBody = parse_body(body)?;
+    // Each check holds sockets for up to its budget: bound them per caller and in total.
+    let Some(_slot) = desk.dry_runs.try_start(&who.subject) else {
+        let budget_secs = desk
+            .settings
+            .profile
+            .query
+            .budget_ms
+            .div_ceil(1000)
+            .clamp(1, 60);
+        let mut refused = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-checks",
+            "too many dry-run checks are running (yours, or all callers' together); \
+             retry after the time in Retry-After",
+        )
+        .into_response();
+        refused
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(budget_secs));
+        return Ok(refused);
+    };
     let zone = hickory_proto::rr::Name::from_ascii(format!("{}.", body.zone.trim_end_matches('.')))
         .map_err(|e| ApiError::invalid("zone", format!("zone: {e}")))?;
     let proposal = desk.check_proposal(&body.delegation);

@@ -1,15 +1,15 @@
 //! Serving the API: plain HTTP or TLS (rustls), graceful shutdown, and the daemon's
 //! background work (checks, reminders and expiry, audit checkpoints, the outbox sender).
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Extension;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -31,6 +31,33 @@ pub struct ServeOptions {
     pub sweep_interval: Duration,
     /// How often a checkpoint is signed, with the key (None: never).
     pub checkpoints: Option<(Duration, ed25519_dalek::SigningKey)>,
+    /// Bounds on what unauthenticated peers can hold open.
+    pub limits: ConnectionLimits,
+}
+
+/// Bounds on connections, so that idle or half-open peers cannot starve the daemon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionLimits {
+    /// A connection must deliver a request's headers within this time (also between
+    /// keep-alive requests), or it is closed.
+    pub header_read_timeout: Duration,
+    /// A TLS handshake must complete within this time.
+    pub tls_handshake_timeout: Duration,
+    /// Connections open at once, in all; more are closed on accept.
+    pub max_connections: usize,
+    /// Connections open at once from one source address.
+    pub max_per_source: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
+            max_connections: 512,
+            max_per_source: 32,
+        }
+    }
 }
 
 /// A running daemon.
@@ -112,48 +139,86 @@ async fn run(
     let sender = crate::notify::sender::spawn(desk.clone(), stopped.clone());
     let background = tokio::spawn(background(desk, options.clone(), stopped.clone()));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let limits = options.limits.clone();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let sources: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+    let mut accept_log = RateLimited::new(Duration::from_secs(10));
+    let mut refused_log = RateLimited::new(Duration::from_secs(10));
+    let mut backoff = Duration::ZERO;
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+                Ok(a) => {
+                    backoff = Duration::ZERO;
+                    a
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    // Out of descriptors (EMFILE) and the like: retrying at once would spin.
+                    backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                    if let Some(suppressed) = accept_log.allow() {
+                        tracing::warn!(error = %e, suppressed, "accept failed; backing off");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stopped.changed() => break,
+                    }
                     continue;
                 }
             },
             _ = stopped.changed() => break,
         };
+        // Over a bound the connection is closed at once (dropped), before any byte is read.
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            if let Some(suppressed) = refused_log.allow() {
+                tracing::warn!(%peer, suppressed, "connection refused: too many connections");
+            }
+            continue;
+        };
+        let Some(source) = SourceSlot::take(&sources, peer.ip(), limits.max_per_source) else {
+            if let Some(suppressed) = refused_log.allow() {
+                tracing::warn!(%peer, suppressed, "connection refused: too many from this address");
+            }
+            continue;
+        };
         let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
-        let builder = auto::Builder::new(TokioExecutor::new());
-        match &acceptor {
-            None => {
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout);
+        let acceptor = acceptor.clone();
+        let watcher = graceful.watcher();
+        let handshake_timeout = limits.tls_handshake_timeout;
+        tokio::spawn(async move {
+            let _held = (slot, source);
+            let result =
+                match acceptor {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn).await
                     }
-                });
-            }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let stream = match acceptor.accept(stream).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::debug!(error = %e, %peer, "TLS handshake failed");
-                            return;
-                        }
-                    };
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                    Some(acceptor) => {
+                        let stream =
+                            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn).await
                     }
-                });
+                };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
-        }
+        });
     }
     drop(listener);
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
@@ -169,6 +234,70 @@ async fn run(
             tracing::warn!("the sender did not stop in time");
             sender.abort();
         }
+    }
+}
+
+/// One connection's share of its source address's bound; released on drop.
+struct SourceSlot {
+    sources: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl SourceSlot {
+    fn take(sources: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, max: usize) -> Option<Self> {
+        let mut map = sources.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= max.max(1) {
+            return None;
+        }
+        *n += 1;
+        Some(SourceSlot {
+            sources: sources.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        let mut map = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// At most one log line per period; counts the lines it held back.
+struct RateLimited {
+    period: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimited {
+    fn new(period: Duration) -> Self {
+        RateLimited {
+            period,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// `Some(lines held back since the last one)` when a line may be logged now.
+    fn allow(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < self.period)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
     }
 }
 

@@ -146,7 +146,9 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
         profile.query.timeout(),
         profile.query.retries,
         profile.query.budget(),
-    );
+    )
+    // A profile's blocks were validated when it was read; a bad one here allows nothing.
+    .allowing(profile.query.allowed_blocks().unwrap_or_default());
 
     static_checks(&zone, proposal, &mut f);
     let targets = find_addresses(&zone, proposal, profile, &mut f).await;
@@ -689,7 +691,7 @@ fn judge_edns(zone: &Name, p: &Probed, f: &mut Findings<'_>) {
     }
     let at = At::target(&p.target).over(via);
     match outcome {
-        Err(ProbeError::Skipped(_)) => {}
+        Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent) => {}
         Err(e) => f.add(
             CheckId::Edns,
             true,
@@ -789,7 +791,7 @@ fn judge_zone_data(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut 
                     rcode_name(a.message.metadata.response_code)
                 ),
             ),
-            Some(Err(ProbeError::Skipped(_))) | None => {}
+            Some(Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent)) | None => {}
             Some(Err(e)) => f.add(
                 CheckId::NsSetMatch,
                 true,
@@ -989,7 +991,7 @@ fn judge_glue(proposal: &Proposal, p: &Probed, at: At<'_>, f: &mut Findings<'_>)
                     );
                 }
             }
-            Err(ProbeError::Skipped(_)) => {}
+            Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent) => {}
             Err(e) => f.add(
                 CheckId::GlueMatch,
                 true,
@@ -1033,7 +1035,7 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
                 }
                 continue;
             }
-            Some(Err(ProbeError::Skipped(_))) | None => continue,
+            Some(Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent)) | None => continue,
             Some(Err(e)) => {
                 if !proposal.ds.is_empty() {
                     f.add(

@@ -103,12 +103,21 @@ pub enum ProbeError {
     Unreachable,
     #[error("no reply within {0} ms, when the check's time budget ran out")]
     Budget(u64),
+    /// The budget was spent before the query's turn came: nothing was sent.
+    #[error("not sent (budget): the check's time budget was spent before this query's turn")]
+    BudgetSpent,
+    /// Datagrams came back from the server, but none was a reply to the query.
+    #[error("no usable reply within {ms} ms: {count} datagram(s) came back that were not a DNS reply to this query")]
+    Garbage { count: u32, ms: u64 },
     #[error("network error: {0}")]
     Io(String),
     #[error("malformed reply: {0}")]
     Malformed(String),
     #[error("not sent: {0}")]
     Skipped(String),
+    /// A special-purpose address the profile does not allow: refused before any packet.
+    #[error("not sent: {0} is a special-purpose address ({1}) and the profile does not allow it (query.allow_special_purpose)")]
+    NotAllowed(std::net::IpAddr, String),
 }
 
 impl ProbeError {
@@ -187,6 +196,8 @@ pub struct Prober {
     deadline: Instant,
     dead: Mutex<HashSet<(SocketAddr, Transport)>>,
     log: Mutex<Vec<QueryRecord>>,
+    /// Special-purpose blocks queries may go to; every other special-purpose address is refused.
+    allowed: Vec<(std::net::IpAddr, u8)>,
 }
 
 impl Prober {
@@ -200,7 +211,24 @@ impl Prober {
             deadline: Instant::now() + budget,
             dead: Mutex::new(HashSet::new()),
             log: Mutex::new(Vec::new()),
+            allowed: Vec::new(),
         }
+    }
+
+    /// Allows queries to these special-purpose blocks (the profile's `allow_special_purpose`).
+    pub fn allowing(mut self, blocks: Vec<(std::net::IpAddr, u8)>) -> Self {
+        self.allowed = blocks;
+        self
+    }
+
+    /// Why a query to `ip` must not be sent, if it must not.
+    fn refusal(&self, ip: std::net::IpAddr) -> Option<ProbeError> {
+        let why = super::addresses::special_purpose(ip)?;
+        let allowed = self
+            .allowed
+            .iter()
+            .any(|(p, len)| super::addresses::in_prefix(ip, *p, *len));
+        (!allowed).then_some(ProbeError::NotAllowed(ip, why))
     }
 
     /// Whether an earlier query to this address and transport got no answer at all.
@@ -228,18 +256,26 @@ impl Prober {
         transport: Transport,
         spec: &QuerySpec,
     ) -> Outcome {
+        if let Some(refused) = self.refusal(address.ip()) {
+            let outcome = Err(refused);
+            self.record(server, address, transport, spec, &outcome);
+            return outcome;
+        }
         if self.is_dead(address, transport) {
             return Err(ProbeError::Skipped(format!(
                 "{address} gave no answer over {transport} earlier"
             )));
         }
-        if Instant::now() >= self.deadline {
-            return Err(ProbeError::Skipped(
-                "the check's time budget is spent".into(),
-            ));
-        }
-        let outcome = {
+        let outcome = if Instant::now() >= self.deadline {
+            Err(ProbeError::BudgetSpent)
+        } else {
             let _permit = self.permits.acquire().await;
+            // The budget may have run out while waiting for a permit.
+            if Instant::now() >= self.deadline {
+                let outcome = Err(ProbeError::BudgetSpent);
+                self.record(server, address, transport, spec, &outcome);
+                return outcome;
+            }
             let full = Instant::now() + self.timeout;
             let end = full.min(self.deadline);
             let outcome = match transport {
@@ -330,6 +366,8 @@ impl Prober {
         let mut next_send = start + interval;
         let mut buf = vec![0u8; 65535];
         let mut other_buf = vec![0u8; 65535];
+        // Datagrams from the server that were not a reply: garbage is not silence.
+        let mut garbage = 0u32;
         loop {
             let wake = if sends <= self.retries {
                 next_send.min(end)
@@ -351,7 +389,11 @@ impl Prober {
             match received {
                 Err(_) => {
                     if Instant::now() >= end {
-                        return Err(ProbeError::Timeout(millis(end - start)));
+                        let ms = millis(end - start);
+                        if garbage > 0 {
+                            return Err(ProbeError::Garbage { count: garbage, ms });
+                        }
+                        return Err(ProbeError::Timeout(ms));
                     }
                     // Retransmit the same query (same id): a late first reply still counts.
                     let _ = connected.send(&bytes).await;
@@ -381,8 +423,13 @@ impl Prober {
                         Err(e) if data.len() >= 2 && data[..2] == msg.metadata.id.to_be_bytes() => {
                             return Err(ProbeError::Malformed(e.to_string()))
                         }
-                        // Anything else is not ours: keep waiting.
-                        _ => continue,
+                        // Anything else is not ours: keep waiting, but remember it.
+                        _ => {
+                            if own {
+                                garbage = garbage.saturating_add(1);
+                            }
+                            continue;
+                        }
                     }
                 }
             }
@@ -567,5 +614,54 @@ pub mod address_text {
                 None => Ok(None),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> QuerySpec {
+        QuerySpec::plain(&Name::from_ascii("xa.").expect("name"), RecordType::SOA)
+    }
+
+    #[tokio::test]
+    async fn garbage_over_udp_is_not_silence() {
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = server.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((_, from)) = server.recv_from(&mut buf).await {
+                let _ = server.send_to(b"\xff\xffnot dns", from).await;
+            }
+        });
+        let prober = Prober::new(4, Duration::from_millis(300), 0, Duration::from_secs(5))
+            .allowing(vec![(std::net::Ipv4Addr::LOCALHOST.into(), 8)]);
+        let name = Name::from_ascii("ns1.nic.xa.").expect("name");
+        let outcome = prober.query(&name, addr, Transport::Udp, &spec()).await;
+        assert!(
+            matches!(outcome, Err(ProbeError::Garbage { count, .. }) if count >= 1),
+            "{outcome:?}"
+        );
+        let text = outcome.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(!text.starts_with("no reply within"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn queries_past_the_budget_are_not_sent() {
+        let prober = Prober::new(4, Duration::from_millis(300), 0, Duration::ZERO)
+            .allowing(vec![(std::net::Ipv4Addr::LOCALHOST.into(), 8)]);
+        let name = Name::from_ascii("ns1.nic.xa.").expect("name");
+        let addr: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+        let outcome = prober.query(&name, addr, Transport::Udp, &spec()).await;
+        assert_eq!(outcome.err(), Some(ProbeError::BudgetSpent));
+        let log = prober.take_log();
+        let error = log
+            .first()
+            .and_then(|r| r.error.clone())
+            .unwrap_or_default();
+        assert!(error.starts_with("not sent (budget)"), "{error}");
     }
 }

@@ -222,6 +222,9 @@ pub struct QuerySettings {
     pub budget_ms: u64,
     /// The EDNS0 UDP payload size advertised in EDNS queries.
     pub edns_payload: u16,
+    /// Special-purpose blocks (`"127.0.0.0/8"`, `"::1/128"`) the prober may send to; queries
+    /// to any other special-purpose address are refused before a packet is sent.
+    pub allow_special_purpose: Vec<String>,
 }
 
 impl Default for QuerySettings {
@@ -232,6 +235,7 @@ impl Default for QuerySettings {
             concurrency: 64,
             budget_ms: 60_000,
             edns_payload: 1232,
+            allow_special_purpose: Vec::new(),
         }
     }
 }
@@ -242,6 +246,27 @@ impl QuerySettings {
     }
     pub fn budget(&self) -> Duration {
         Duration::from_millis(self.budget_ms.max(1))
+    }
+
+    /// The allowed special-purpose blocks as (prefix, length); an entry that is not a
+    /// prefix is an error naming it.
+    pub fn allowed_blocks(&self) -> Result<Vec<(std::net::IpAddr, u8)>, String> {
+        self.allow_special_purpose
+            .iter()
+            .map(|text| {
+                let bad = || {
+                    format!("query.allow_special_purpose: {text:?} is not an address block like \"127.0.0.0/8\" or \"::1/128\"")
+                };
+                let (ip, len) = text.split_once('/').ok_or_else(bad)?;
+                let ip: std::net::IpAddr = ip.parse().map_err(|_| bad())?;
+                let len: u8 = len.parse().map_err(|_| bad())?;
+                let max = if ip.is_ipv4() { 32 } else { 128 };
+                if len > max {
+                    return Err(bad());
+                }
+                Ok((ip, len))
+            })
+            .collect()
     }
 }
 
@@ -325,7 +350,9 @@ pub enum ProfileError {
 impl Profile {
     /// Parses a profile from TOML text; missing keys take the default.
     pub fn from_toml(text: &str) -> Result<Profile, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let profile: Profile = toml::from_str(text).map_err(|e| e.to_string())?;
+        profile.query.allowed_blocks()?;
+        Ok(profile)
     }
 
     /// Reads a profile file. A relative AS table path is resolved against the file's directory.
@@ -357,6 +384,7 @@ impl Profile {
         p.query.timeout_ms = 1000;
         p.query.retries = 1;
         p.query.budget_ms = 20_000;
+        p.query.allow_special_purpose = vec!["127.0.0.0/8".into(), "::1/128".into()];
         p.asn = AsSource::None;
         p
     }

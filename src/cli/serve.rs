@@ -136,6 +136,12 @@ fn serve_options(
         checkpoints: key
             .filter(|_| every > 0)
             .map(|k| (Duration::from_secs(every), k)),
+        limits: crate::api::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(s.header_read_timeout_secs.max(1)),
+            tls_handshake_timeout: Duration::from_secs(s.header_read_timeout_secs.max(1)),
+            max_connections: s.max_connections.max(1),
+            max_per_source: s.max_connections_per_source.max(1),
+        },
     })
 }
 

@@ -7,8 +7,10 @@ pub mod zone;
 mod cli;
 mod dnssec;
 mod faults;
+mod fuzz;
 mod healthy;
 mod interop;
+mod targets;
 
 use std::collections::BTreeSet;
 

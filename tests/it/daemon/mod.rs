@@ -3,6 +3,8 @@
 
 mod authz;
 mod demo;
+mod dry_run;
+mod exposure;
 mod flows;
 mod input;
 mod quotas;
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+pub use rootdesk::api::ConnectionLimits;
 use rootdesk::api::{ServeOptions, Server};
 use rootdesk::audit::Actor;
 use rootdesk::check::Profile;
@@ -46,7 +49,7 @@ pub struct TestDesk {
     pub base: String,
     pub tokens: Tokens,
     pub lab: Vec<LabServer>,
-    http: reqwest::Client,
+    pub http: reqwest::Client,
     /// The lab ports and notification settings, for `restart`.
     ports: BTreeMap<IpAddr, u16>,
     notify: rootdesk::config::SmtpSettings,
@@ -106,6 +109,7 @@ pub fn options() -> ServeOptions {
         check_poll: Duration::from_millis(50),
         sweep_interval: Duration::from_secs(3600),
         checkpoints: None,
+        limits: Default::default(),
     }
 }
 
@@ -134,6 +138,14 @@ impl TestDesk {
 
     /// With notification settings (a relay makes the daemon run its sender).
     pub async fn start_with(notify: rootdesk::config::SmtpSettings) -> TestDesk {
+        TestDesk::start_with_options(notify, options()).await
+    }
+
+    /// With notification settings and serving options of the test's own.
+    pub async fn start_with_options(
+        notify: rootdesk::config::SmtpSettings,
+        options: ServeOptions,
+    ) -> TestDesk {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = demo_database(dir.path());
         let now = time::OffsetDateTime::now_utc();
@@ -154,7 +166,7 @@ impl TestDesk {
             .expect("revoke");
         let (lab, ports) = xa_lab().await;
         let desk = Arc::new(Desk::new(store, settings(ports.clone())).with_notify(notify.clone()));
-        let server = Server::start(desk.clone(), options())
+        let server = Server::start(desk.clone(), options)
             .await
             .expect("start daemon");
         let base = format!("http://{}", server.addr);
