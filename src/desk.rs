@@ -956,8 +956,10 @@ fn facts_for(
     })
 }
 
-/// Contacts of the other TLDs that use a name server host whose addresses `proposal`
-/// changes: their delegations change with it.
+/// Contacts of the other TLDs whose consent `proposal` needs: those that use a name server
+/// host whose addresses it changes (their delegations change with it), and those under whose
+/// name it places glue (an address record owned in another TLD's namespace). Glue under a TLD
+/// the desk holds no contacts for is refused: nobody could consent to it.
 fn shared_host_contacts(
     tx: &rusqlite::Transaction<'_>,
     tld: &str,
@@ -972,7 +974,27 @@ fn shared_host_contacts(
             continue;
         }
         let current = store::host_glue(tx, host)?;
-        if current.is_empty() || current == *addresses {
+        if current == *addresses {
+            // Published already, so consented to already.
+            continue;
+        }
+        let owner = host.tld_label();
+        if owner != tld {
+            let handles = store::tld_contact_handles(tx, owner)?;
+            if handles.is_empty() {
+                return Err(WorkflowError::Invalid {
+                    field: "proposal.nameservers".into(),
+                    message: format!(
+                        "{host} lies under .{owner}, which has no contacts at this desk, so no one \
+                         can consent to glue for it: name it without addresses, or use a host \
+                         under .{tld}"
+                    ),
+                }
+                .into());
+            }
+            contacts.extend(handles);
+        }
+        if current.is_empty() {
             continue;
         }
         for other in store::host_tlds(tx, host)? {

@@ -671,3 +671,40 @@ async fn readdressing_a_shared_host_asks_every_tld_that_uses_it() {
     .await;
     t.stop().await;
 }
+
+/// Issue 10 item 2: xb's contact may not plant glue under .xa without .xa's consent, and glue
+/// under a TLD nobody at the desk can consent for is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glue_under_another_tld_asks_that_tld() {
+    let t = TestDesk::start().await;
+    let proposal = delegation(&[("a.ns.xb", "192.0.2.20"), ("evil.nic.xa", "192.0.2.66")]);
+    let created = t
+        .ok(
+            &t.tokens.other,
+            "/v1/requests",
+            json!({ "tld": "xb", "proposal": proposal }),
+        )
+        .await;
+    let asked: Vec<&str> = created["consents"]
+        .as_object()
+        .expect("consents")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        asked,
+        ["ndo-noc", "xa-admin", "xa-tech", "xb-admin"],
+        "{created}"
+    );
+    let proposal = delegation(&[("a.ns.xb", "192.0.2.20"), ("evil.nic.zz", "192.0.2.67")]);
+    let (status, body) = t
+        .post(
+            &t.tokens.other,
+            "/v1/requests",
+            json!({ "tld": "xb", "proposal": proposal }),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {body}");
+    assert!(body.to_string().contains("evil.nic.zz"), "{body}");
+    t.stop().await;
+}

@@ -168,6 +168,23 @@ async fn bad_submissions_are_refused_precisely_and_change_nothing() {
             "missing field `proposal`",
         ),
         (json!([1, 2]), StatusCode::BAD_REQUEST, "invalid type"),
+        // Issue 10 item 9: a line break in a name would put a fake "Link:" into other
+        // contacts' mail; direction overrides could disguise text.
+        (
+            json!({ "tld": "xa", "proposal": { "kind": "contacts", "tech": { "handle": "xa-noc", "name": "NOC\r\nLink: https://evil.example/confirm", "email": "noc@nic.xa.example" } } }),
+            StatusCode::BAD_REQUEST,
+            "proposal.tech.name: holds the control or formatting character U+000D",
+        ),
+        (
+            json!({ "tld": "xa", "proposal": { "kind": "sponsor", "sponsor": "Registry\u{202e}gro" } }),
+            StatusCode::BAD_REQUEST,
+            "U+202E",
+        ),
+        (
+            json!({ "tld": "xa", "priority": "emergency", "emergency_reason": "down\u{85}Link: x", "proposal": { "kind": "sponsor", "sponsor": "S" } }),
+            StatusCode::BAD_REQUEST,
+            "U+0085",
+        ),
     ];
     let before = event_count(&t).await;
     for (body, status, expect) in cases {
