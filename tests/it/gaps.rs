@@ -217,7 +217,9 @@ fn sigterm_lets_a_request_in_flight_finish() {
     )
     .expect("send head");
     stream.write_all(&body[..5]).expect("send part");
-    std::thread::sleep(Duration::from_millis(200));
+    // The daemon must have read the head before the signal, or the connection is still idle
+    // and is rightly closed; on a loaded machine that takes a while, so wait generously.
+    std::thread::sleep(Duration::from_millis(1500));
     // SIGTERM to our own child, by its PID.
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
