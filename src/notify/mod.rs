@@ -116,9 +116,14 @@ impl Composer<'_, '_> {
         })
     }
 
-    /// A contact's address: the proposal's details for a newly named contact, else the
-    /// registry's.
+    /// A contact's address: the registry's for a contact on file, so that a proposal giving
+    /// an existing handle a new address cannot redirect its consent (issue 10 item 1); the
+    /// proposal's details only for a newly named contact.
     fn contact(&self, handle: &str) -> Result<Option<Contact>, DeskError> {
+        // Even one without an address: its consent is then not asked by mail at all.
+        if let Some(on_file) = store::contact(self.conn, handle)? {
+            return Ok(Some(on_file));
+        }
         let named = match self.request.proposal() {
             Proposal::Contacts { admin, tech } => admin
                 .iter()
@@ -131,10 +136,7 @@ impl Composer<'_, '_> {
                 .cloned(),
             _ => None,
         };
-        match named {
-            Some(c) if c.email.is_some() => Ok(Some(c)),
-            _ => Ok(store::contact(self.conn, handle)?),
-        }
+        Ok(named)
     }
 
     fn submitter_address(&self) -> Result<Option<String>, DeskError> {
