@@ -368,7 +368,8 @@ impl Desk {
             message: e.to_string(),
         })?;
         let result = self.with_store(|s| {
-            let exists = s.tld_exists(&label)?;
+            let current = s.tld(&label)?;
+            let exists = current.is_some();
             s.write(|tx| {
                 if let Some(key) = idempotency_key {
                     if let Some(ticket) = store::idempotent_ticket(tx, &caller.token, key)? {
@@ -398,6 +399,9 @@ impl Desk {
                 facts.shared_host_contacts =
                     shared_host_contacts(tx, label.as_str(), &submission.proposal)?;
                 submission.proposal.validate()?;
+                if let Some(current) = &current {
+                    refuse_no_change(current, &submission.proposal)?;
+                }
                 if let Proposal::Transfer { evidence, .. } = &submission.proposal {
                     for e in evidence {
                         if !store::has_document(tx, &e.sha256)? {
@@ -960,6 +964,42 @@ fn facts_for(
 /// host whose addresses it changes (their delegations change with it), and those under whose
 /// name it places glue (an address record owned in another TLD's namespace). Glue under a TLD
 /// the desk holds no contacts for is refused: nobody could consent to it.
+/// A proposal equal to what is published would walk every step to publish the same data:
+/// refused at submission, saying what it repeats.
+fn refuse_no_change(
+    current: &crate::registry::TldRecord,
+    proposal: &Proposal,
+) -> Result<(), WorkflowError> {
+    let same = match proposal {
+        Proposal::Delegation { delegation } => {
+            (delegation == &current.delegation).then_some("the delegation published now")
+        }
+        Proposal::Sponsor { sponsor } => (current.sponsor.as_deref() == Some(sponsor.as_str()))
+            .then_some("the sponsoring organisation on file"),
+        Proposal::Contacts { admin, tech } => {
+            let unchanged =
+                |proposed: &Option<crate::registry::Contact>,
+                 on_file: &Option<crate::registry::Contact>| {
+                    proposed.is_none() || proposed == on_file
+                };
+            (unchanged(admin, &current.admin) && unchanged(tech, &current.tech))
+                .then_some("the contacts on file")
+        }
+        Proposal::Transfer { .. } => None,
+    };
+    match same {
+        Some(what) => Err(WorkflowError::Invalid {
+            field: "proposal".into(),
+            message: format!(
+                "the proposal changes nothing: it equals {what} for .{}; submit only what \
+                 should change",
+                current.label.as_str()
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn shared_host_contacts(
     tx: &rusqlite::Transaction<'_>,
     tld: &str,

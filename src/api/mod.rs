@@ -64,7 +64,35 @@ pub fn router(desk: Arc<Desk>, max_body: usize) -> Router {
         )
         .fallback(|| async { ApiError::not_found("no such resource; the API lives under /v1") })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                refuse_declared_oversize(max_body, request, next)
+            },
+        ))
         .with_state(desk)
+}
+
+/// A body whose declared length is over the limit is refused before a byte of it is read,
+/// so the client is not left writing into a connection the daemon is about to close.
+async fn refuse_declared_oversize(
+    max_body: usize,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > max_body as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            format!("the request body is too large: {length} bytes declared, at most {max_body} accepted"),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 /// Runs blocking desk work off the async runtime.

@@ -204,15 +204,15 @@ fn serve(desk: &Desk) -> (std::process::Child, String, String) {
 fn sigterm_lets_a_request_in_flight_finish() {
     let desk = Desk::new();
     let (mut child, addr, token) = serve(&desk);
-    // A request whose body is still arriving when the signal comes.
-    let body = br#"{"kind":"zone-imported"}"#;
+    // An upload: its handler waits for the whole body, so the request is truly in flight.
+    let body = b"evidence sent while the desk is told to stop";
     let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     write!(
         stream,
-        "GET /v1/tlds HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+        "POST /v1/documents HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .expect("send head");
@@ -234,7 +234,7 @@ fn sigterm_lets_a_request_in_flight_finish() {
     let _ = stream.read_to_end(&mut response);
     let response = String::from_utf8_lossy(&response);
     assert!(
-        response.starts_with("HTTP/1.1 200"),
+        response.starts_with("HTTP/1.1 201"),
         "in-flight request cut off: {response}"
     );
     // New connections are refused once it has stopped, and it exits cleanly.

@@ -397,3 +397,42 @@ async fn query_filters_are_validated_and_normalised() {
         "{events}"
     );
 }
+
+/// A request that changes nothing is refused at submission, saying why, and leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_changes_nothing_is_refused() {
+    let t = TestDesk::start().await;
+    let events = |t: &TestDesk| {
+        t.desk
+            .read_store(|s| Ok(s.events(&rootdesk::audit::EventQuery::default())?.len()))
+            .expect("events")
+    };
+    let before = events(&t);
+    let (_, xa) = t.get(&t.tokens.admin, "/v1/tlds/xa").await;
+    let published = json!({ "kind": "delegation", "delegation": xa["delegation"].clone() });
+    for proposal in [
+        published,
+        json!({ "kind": "sponsor", "sponsor": xa["sponsor"].clone() }),
+        json!({ "kind": "contacts", "tech": xa["tech"].clone() }),
+    ] {
+        let (status, body) = t
+            .post(
+                &t.tokens.admin,
+                "/v1/requests",
+                json!({ "tld": "xa", "proposal": proposal }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{proposal}: {body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("changes nothing")),
+            "{body}"
+        );
+    }
+    assert_eq!(events(&t), before, "a refused submission left events");
+    // One real change still goes through.
+    t.submit(json!({ "kind": "sponsor", "sponsor": "Aldoria Registry" }))
+        .await;
+    t.stop().await;
+}
