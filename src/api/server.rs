@@ -71,6 +71,15 @@ impl Server {
     /// Binds and starts serving in the background.
     pub async fn start(desk: Arc<Desk>, options: ServeOptions) -> std::io::Result<Server> {
         let listener = TcpListener::bind(options.listen).await?;
+        Server::start_on(desk, options, listener).await
+    }
+
+    /// Starts serving on a listener already bound (`options.listen` is not used).
+    pub async fn start_on(
+        desk: Arc<Desk>,
+        options: ServeOptions,
+        listener: TcpListener,
+    ) -> std::io::Result<Server> {
         let addr = listener.local_addr()?;
         let acceptor = match &options.tls {
             Some((cert, key)) => Some(tls_acceptor(cert, key)?),

@@ -87,6 +87,8 @@ pub(crate) fn emit(text: &str) -> Result<()> {
 /// What every command gets: the settings, with the database path resolved.
 pub struct Context {
     pub config: Config,
+    /// Whether the database path was given (`--db` or `ROOTDESK_DB`), not a default.
+    pub db_given: bool,
 }
 
 impl Context {
@@ -98,10 +100,11 @@ impl Context {
 impl Cli {
     pub fn run(self) -> Result<ExitCode> {
         let mut config = Config::load(self.config.as_deref())?;
+        let db_given = self.db.is_some();
         if let Some(db) = self.db {
             config.db = db;
         }
-        let mut ctx = Context { config };
+        let mut ctx = Context { config, db_given };
         match self.command {
             Command::Init => {
                 // An existing key file is refused before a new database is created, so that

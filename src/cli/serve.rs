@@ -206,13 +206,31 @@ impl Serve {
     }
 
     async fn demo(&self, ctx: &mut Context) -> Result<()> {
-        let dir = std::env::temp_dir().join(format!(
-            "rootdesk-demo-{}-{}",
-            std::process::id(),
-            OffsetDateTime::now_utc().unix_timestamp()
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        ctx.config.db = dir.join("rootdesk.db");
+        // The demo always starts from a new database: where --db says, else a new folder.
+        if ctx.db_given {
+            if ctx.config.db.exists() {
+                return Err(Error::Usage(format!(
+                    "{} exists: the demo creates a new database; remove it or give another --db",
+                    ctx.config.db.display()
+                )));
+            }
+            let parent = ctx
+                .config
+                .db
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."));
+            std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        } else {
+            let dir = std::env::temp_dir().join(format!(
+                "rootdesk-demo-{}-{}",
+                std::process::id(),
+                OffsetDateTime::now_utc().unix_timestamp()
+            ));
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            ctx.config.db = dir.join("rootdesk.db");
+        }
         let now = OffsetDateTime::now_utc();
         let mut store = Store::create(&ctx.config.db)?;
         let key_path = ctx.config.beside_db(&ctx.config.audit.signing_key);
@@ -232,11 +250,16 @@ impl Serve {
         let mut lab = Vec::new();
         let mut check_ports = BTreeMap::new();
         for ip in ips {
-            let server = LabServer::start(ip, 0, "xa.", &zone_text)
-                .await
-                .map_err(|e| {
-                    Error::failed(format!("cannot start a lab name server on {ip}: {e}"))
-                })?;
+            // Port 53 where this process may bind it (so that `dig @127.0.0.11` works), else
+            // a free port, which the checks are told and the walk-through prints.
+            let server = match LabServer::start(ip, 53, "xa.", &zone_text).await {
+                Ok(server) => server,
+                Err(_) => LabServer::start(ip, 0, "xa.", &zone_text)
+                    .await
+                    .map_err(|e| {
+                        Error::failed(format!("cannot start a lab name server on {ip}: {e}"))
+                    })?,
+            };
             check_ports.insert(ip, server.addr.port());
             lab.push(server);
         }
@@ -255,29 +278,35 @@ impl Serve {
             let (_, secret) = store.issue_token(role, subject, None, &actor, now)?;
             tokens.push(secret);
         }
-        let desk = Arc::new(
-            Desk::new(store, settings)
-                .with_service_levels(ctx.config.service_levels)
-                .with_notify(ctx.config.smtp.clone()),
-        );
         let wanted: SocketAddr = self
             .listen
             .clone()
             .unwrap_or_else(|| ctx.config.server.listen.clone())
             .parse()
             .map_err(|_| Error::Usage("listen address: expected IP:PORT".into()))?;
-        let mut options = serve_options(ctx, wanted, Some(key))?;
-        options.check_poll = Duration::from_millis(100);
-        let server = match Server::start(desk.clone(), options.clone()).await {
-            Ok(s) => s,
-            Err(_) => {
-                // The usual port is taken: any free one will do for a demo.
-                options.listen = SocketAddr::new(wanted.ip(), 0);
-                Server::start(desk, options)
-                    .await
-                    .map_err(|e| Error::failed(format!("cannot listen: {e}")))?
-            }
+        // Bound before the desk is made, so that the links it mails name the real port.
+        let listener = match tokio::net::TcpListener::bind(wanted).await {
+            Ok(l) => l,
+            // The usual port is taken: any free one will do for a demo.
+            Err(_) => tokio::net::TcpListener::bind(SocketAddr::new(wanted.ip(), 0))
+                .await
+                .map_err(|e| Error::failed(format!("cannot listen on {}: {e}", wanted.ip())))?,
         };
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Error::failed(format!("cannot listen: {e}")))?;
+        let mut notify = ctx.config.smtp.clone();
+        notify.base_url = format!("http://{bound}");
+        let desk = Arc::new(
+            Desk::new(store, settings)
+                .with_service_levels(ctx.config.service_levels)
+                .with_notify(notify),
+        );
+        let mut options = serve_options(ctx, bound, Some(key))?;
+        options.check_poll = Duration::from_millis(100);
+        let server = Server::start_on(desk, options, listener)
+            .await
+            .map_err(|e| Error::failed(format!("cannot listen on {bound}: {e}")))?;
         let ticket = format!(
             "RD-{:04}{:02}{:02}-0001",
             now.year(),
@@ -286,7 +315,7 @@ impl Serve {
         );
         println!(
             "{}",
-            walkthrough(&server.addr, &dir, &tokens, &ticket, &lab)
+            walkthrough(&server.addr, &ctx.config.db, &tokens, &ticket, &lab)
         );
         shutdown_signal().await;
         server.shutdown().await;
@@ -299,12 +328,11 @@ impl Serve {
 
 fn walkthrough(
     addr: &SocketAddr,
-    dir: &std::path::Path,
+    db: &std::path::Path,
     tokens: &[String],
     ticket: &str,
     lab: &[LabServer],
 ) -> String {
-    let db = dir.join("rootdesk.db");
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "rootdesk".into());

@@ -11,8 +11,12 @@ use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_walk_through_publishes_a_change() {
+    // The demo keeps its database where --db says, and its links point where it serves.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let wanted_db = dir.path().join("demo.db");
     let mut child = Command::new(env!("CARGO_BIN_EXE_rootdesk"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&wanted_db)
         .env("ROOTDESK_LOG", "warn")
         .env_remove("ROOTDESK_CONFIG")
         .stdout(Stdio::piped())
@@ -31,6 +35,22 @@ async fn the_demo_walk_through_publishes_a_change() {
         }
     }
     let text = printed.join("\n");
+    let db = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("database:"))
+        .map(|d| d.trim().to_string())
+        .expect("database line");
+    assert_eq!(db, wanted_db.display().to_string(), "{text}");
+    assert!(wanted_db.exists(), "the demo database is at --db");
+    // The lab servers are where the README says: 127.0.0.11 and 127.0.0.12.
+    let lab = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("lab servers:"))
+        .unwrap_or_else(|| panic!("no lab servers line in\n{text}"));
+    assert!(
+        lab.contains("127.0.0.11:") && lab.contains("127.0.0.12:"),
+        "{lab}"
+    );
     let export = printed
         .iter()
         .find(|l| l.starts_with("export RD="))
@@ -94,6 +114,33 @@ async fn the_demo_walk_through_publishes_a_change() {
         assert!(tokio::time::Instant::now() < deadline, "{r}");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    // The confirmation links mailed to the contacts point at the port the demo serves on.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let bodies: Vec<String> = {
+            let conn = rusqlite::Connection::open(&wanted_db).expect("open the demo database");
+            let mut stmt = conn
+                .prepare("SELECT body FROM outbox WHERE kind = 'confirm'")
+                .expect("outbox");
+            let rows = stmt
+                .query_map([], |row| row.get::<_, String>(0))
+                .expect("query")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("rows");
+            rows
+        };
+        if !bodies.is_empty() {
+            for body in &bodies {
+                assert!(body.contains(&format!("{rd}/confirm/")), "{rd}: {body}");
+            }
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no confirmation message in the outbox"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     // Steps 3 and 4.
     for token in [&admin, &tech] {
         let r = post(token, &format!("/v1/requests/{ticket}/confirm"), json!({}))
@@ -150,11 +197,6 @@ async fn the_demo_walk_through_publishes_a_change() {
         audit["events"].as_array().map(Vec::len).unwrap_or(0) >= 8,
         "{audit}"
     );
-    let db = printed
-        .iter()
-        .find_map(|l| l.strip_prefix("database:"))
-        .map(|d| d.trim().to_string())
-        .expect("database line");
     let verified = Command::new(env!("CARGO_BIN_EXE_rootdesk"))
         .args(["--db", &db, "audit", "verify"])
         .output()
@@ -166,7 +208,41 @@ async fn the_demo_walk_through_publishes_a_change() {
     );
     let _ = child.kill();
     let _ = child.wait();
-    if let Some(dir) = std::path::Path::new(&db).parent() {
-        let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_demo_refuses_a_database_that_exists() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = dir.path().join("kept.db");
+    std::fs::write(&db, b"precious").expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rootdesk"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .env("ROOTDESK_LOG", "warn")
+        .env_remove("ROOTDESK_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the demo");
+    // A demo that ignored --db would serve on: stop it rather than wait forever.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
     }
+    let status = status.unwrap_or_else(|| panic!("the demo served on an existing --db: {err}"));
+    assert!(!status.success());
+    assert!(err.contains("kept.db") && err.contains("exists"), "{err}");
+    assert_eq!(std::fs::read(&db).expect("read"), b"precious");
 }
