@@ -368,8 +368,6 @@ impl Desk {
             message: e.to_string(),
         })?;
         let result = self.with_store(|s| {
-            let current = s.tld(&label)?;
-            let exists = current.is_some();
             s.write(|tx| {
                 if let Some(key) = idempotency_key {
                     if let Some(ticket) = store::idempotent_ticket(tx, &caller.token, key)? {
@@ -389,9 +387,11 @@ impl Desk {
                         return Ok((request, false));
                     }
                 }
-                if !exists {
+                // Read inside the write transaction: what the proposal is compared with is
+                // what it will change.
+                let Some(current) = store::tld_record(tx, &label)? else {
                     return Err(DeskError::NotFound(format!("TLD {label}")));
-                }
+                };
                 if caller.role == Role::Auditor {
                     return Err(DeskError::Forbidden("auditors read; they do not submit requests".into()));
                 }
@@ -399,9 +399,7 @@ impl Desk {
                 facts.shared_host_contacts =
                     shared_host_contacts(tx, label.as_str(), &submission.proposal)?;
                 submission.proposal.validate()?;
-                if let Some(current) = &current {
-                    refuse_no_change(current, &submission.proposal)?;
-                }
+                refuse_no_change(&current, &submission.proposal)?;
                 if let Proposal::Transfer { evidence, .. } = &submission.proposal {
                     for e in evidence {
                         if !store::has_document(tx, &e.sha256)? {

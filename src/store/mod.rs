@@ -33,7 +33,7 @@ pub use requests::{
     next_ticket, open_requests, request_events, save_request, store_document, tld_contact_handles,
     CheckJob, RequestFilter, RequestSummary,
 };
-pub use tlds::{set_contacts_tx, set_sponsor_tx, TldImportReport};
+pub use tlds::{set_contacts_tx, set_sponsor_tx, tld_record, TldImportReport};
 pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};
 pub use zone::{
     current_delegation, host_glue, host_tlds, next_serial, publish_delegation_tx, ImportOutcome,

@@ -108,35 +108,7 @@ impl Store {
 
     /// One TLD record with its contacts and current delegation.
     pub fn tld(&self, label: &TldLabel) -> Result<Option<TldRecord>> {
-        let record = self
-            .conn
-            .query_row(
-                &format!("SELECT {TLD_COLUMNS} FROM tlds WHERE label = ?1"),
-                [label.as_str()],
-                |row| Ok(tld_from_row(row)),
-            )
-            .optional()?;
-        let Some(record) = record else {
-            return Ok(None);
-        };
-        let mut record = record?;
-        record.admin = self.contact_of(label, ContactRole::Admin)?;
-        record.tech = self.contact_of(label, ContactRole::Tech)?;
-        record.delegation = self.current_delegation(label)?.unwrap_or_default();
-        Ok(Some(record))
-    }
-
-    fn contact_of(&self, label: &TldLabel, role: ContactRole) -> Result<Option<Contact>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT c.handle, c.organisation, c.name, c.email, c.phone, c.address \
-                 FROM tld_contacts tc JOIN contacts c ON c.handle = tc.contact \
-                 WHERE tc.tld = ?1 AND tc.role = ?2",
-                params![label.as_str(), role.as_str()],
-                |r| contact_from_row(r, 0),
-            )
-            .optional()?)
+        tld_record(&self.conn, label)
     }
 
     /// Adds or updates TLD records and their contacts in one transaction. Each added or
@@ -333,4 +305,40 @@ fn touch_tld(tx: &Transaction<'_>, tld: &TldLabel, now: OffsetDateTime) -> Resul
         return Err(StoreError::NotFound(format!("TLD {tld}")));
     }
     Ok(())
+}
+
+/// One TLD record with its contacts and current delegation, read on `conn` (a transaction
+/// reads what it will write against).
+pub fn tld_record(conn: &rusqlite::Connection, label: &TldLabel) -> Result<Option<TldRecord>> {
+    let record = conn
+        .query_row(
+            &format!("SELECT {TLD_COLUMNS} FROM tlds WHERE label = ?1"),
+            [label.as_str()],
+            |row| Ok(tld_from_row(row)),
+        )
+        .optional()?;
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    let mut record = record?;
+    record.admin = contact_of(conn, label, ContactRole::Admin)?;
+    record.tech = contact_of(conn, label, ContactRole::Tech)?;
+    record.delegation = super::zone::current_delegation(conn, label)?.unwrap_or_default();
+    Ok(Some(record))
+}
+
+fn contact_of(
+    conn: &rusqlite::Connection,
+    label: &TldLabel,
+    role: ContactRole,
+) -> Result<Option<Contact>> {
+    Ok(conn
+        .query_row(
+            "SELECT c.handle, c.organisation, c.name, c.email, c.phone, c.address \
+             FROM tld_contacts tc JOIN contacts c ON c.handle = tc.contact \
+             WHERE tc.tld = ?1 AND tc.role = ?2",
+            params![label.as_str(), role.as_str()],
+            |r| contact_from_row(r, 0),
+        )
+        .optional()?)
 }
