@@ -192,3 +192,108 @@ async fn a_killed_daemon_resumes_its_checks() {
         s.stop().await;
     }
 }
+
+/// SIGKILL while a message is with the relay (its data sent, no answer yet): the row stays
+/// claimed, and the next daemon sends it again with the same Message-ID and records the doubt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_daemon_sends_again_what_it_was_handing_to_the_relay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = demo_database(dir.path());
+    let now = time::OffsetDateTime::now_utc();
+    let (_, admin) = store
+        .issue_token(Role::Contact, "xa-admin", None, &Actor::system("test"), now)
+        .expect("token");
+    drop(store);
+    let (lab, ports) = xa_lab().await;
+    let relay = crate::notify::smtp::Relay::start().await;
+    relay.hold(true);
+    let port_lines: String = ports
+        .iter()
+        .map(|(ip, port)| format!("\"{ip}\" = {port}\n"))
+        .collect();
+    let config = dir.path().join("rootdesk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "db = \"{db}\"\n[check]\nprofile = \"{profile}\"\n[check.ports]\n{port_lines}\
+             [server]\nlisten = \"127.0.0.1:0\"\ncheck_poll_ms = 50\n\
+             [smtp]\nrelay = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
+             base_url = \"https://desk.example\"\npoll_ms = 30\nretry_initial_ms = 100\n\
+             retry_max_ms = 400\ntimeout_ms = 120000\n",
+            db = dir.path().join("rootdesk.db").display(),
+            profile = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/profiles/lab.toml")
+                .display(),
+            port = relay.port,
+        ),
+    )
+    .expect("write config");
+
+    let daemon = Daemon::start(&config);
+    let submitted: Value = http()
+        .post(format!("{}/v1/requests", daemon.base))
+        .bearer_auth(&admin)
+        .json(&json!({ "tld": "xa", "proposal": healthy() }))
+        .send()
+        .await
+        .expect("submit")
+        .json()
+        .await
+        .expect("JSON");
+    let ticket = submitted["ticket"].as_str().expect("ticket").to_string();
+    let held = relay.wait_for_held().await;
+    let held_id = held.header("Message-ID").expect("a Message-ID");
+    daemon.kill();
+
+    let in_flight: Vec<i64> = {
+        let store = Store::open(&dir.path().join("rootdesk.db")).expect("open");
+        store
+            .outbox(false, 10_000)
+            .expect("outbox")
+            .into_iter()
+            .filter(|n| n.sending_at.is_some() && n.delivered_at.is_none())
+            .map(|n| n.id)
+            .collect()
+    };
+    assert_eq!(
+        in_flight.len(),
+        1,
+        "one message was with the relay when the daemon died"
+    );
+
+    relay.hold(false);
+    let daemon = Daemon::start(&config);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let resent = relay
+            .mails()
+            .iter()
+            .any(|m| m.header("Message-ID").as_deref() == Some(held_id.as_str()));
+        if resent {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the interrupted message {held_id} was never sent again: {:#?}",
+            relay.mails()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(daemon);
+
+    let store = Store::open(&dir.path().join("rootdesk.db")).expect("open");
+    let doubt = store
+        .events(&rootdesk::audit::EventQuery {
+            kind: Some("notification-in-doubt".into()),
+            ..Default::default()
+        })
+        .expect("events");
+    assert_eq!(doubt.len(), 1, "{doubt:#?}");
+    assert_eq!(doubt[0].payload["outbox"], in_flight[0]);
+    assert_eq!(doubt[0].request.as_deref(), Some(ticket.as_str()));
+    let report = rootdesk::audit::verify_store(&store, &[]).expect("verify");
+    assert!(report.ok(), "{report:?}");
+    for s in lab {
+        s.stop().await;
+    }
+}

@@ -6,7 +6,7 @@ mod flows;
 mod links;
 mod messages;
 mod relay;
-mod smtp;
+pub mod smtp;
 mod tls;
 
 use reqwest::StatusCode;

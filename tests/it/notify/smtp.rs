@@ -100,6 +100,10 @@ pub struct Relay {
     security: Security,
     /// Recipients refused at RCPT with a permanent error, as for an unknown mailbox.
     refused: Arc<Mutex<Vec<String>>>,
+    /// While set, a message's data is taken in but never answered (a relay that stalls).
+    hold: Arc<std::sync::atomic::AtomicBool>,
+    /// Messages taken in while holding, never acknowledged.
+    held: Arc<Mutex<Vec<Mail>>>,
 }
 
 impl Relay {
@@ -114,6 +118,8 @@ impl Relay {
             task: None,
             security,
             refused: Arc::new(Mutex::new(Vec::new())),
+            hold: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            held: Arc::new(Mutex::new(Vec::new())),
         };
         relay.resume().await;
         relay
@@ -131,6 +137,10 @@ impl Relay {
         let mails = self.mails.clone();
         let security = self.security.clone();
         let refused = self.refused.clone();
+        let hold = Hold {
+            on: self.hold.clone(),
+            held: self.held.clone(),
+        };
         self.task = Some(tokio::spawn(async move {
             // Dropping the set (when this task is aborted) ends every open session.
             let mut sessions = JoinSet::new();
@@ -138,8 +148,9 @@ impl Relay {
                 let mails = mails.clone();
                 let security = security.clone();
                 let refused = refused.clone();
+                let hold = hold.clone();
                 sessions.spawn(async move {
-                    let _ = serve(stream, mails, security, refused).await;
+                    let _ = serve(stream, mails, security, refused, hold).await;
                 });
             }
         }));
@@ -159,6 +170,27 @@ impl Relay {
             .lock()
             .expect("refused")
             .push(recipient.to_string());
+    }
+
+    /// From now on, takes in each message's data and then never answers (or, with `false`,
+    /// answers as usual again).
+    pub fn hold(&self, on: bool) {
+        self.hold.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits until a message was taken in and left unanswered.
+    pub async fn wait_for_held(&self) -> Mail {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(mail) = self.held.lock().expect("held").first().cloned() {
+                return mail;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no message reached the holding relay"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub fn mails(&self) -> Vec<Mail> {
@@ -218,26 +250,33 @@ fn address(arg: &str) -> String {
     }
 }
 
+#[derive(Clone)]
+struct Hold {
+    on: Arc<std::sync::atomic::AtomicBool>,
+    held: Arc<Mutex<Vec<Mail>>>,
+}
+
 async fn serve(
     stream: TcpStream,
     mails: Arc<Mutex<Vec<Mail>>>,
     security: Security,
     refused: Arc<Mutex<Vec<String>>>,
+    hold: Hold,
 ) -> std::io::Result<()> {
     match security {
         Security::Plain => {
-            session(stream, mails, &refused, false, true, false).await?;
+            session(stream, mails, &refused, &hold, false, true, false).await?;
         }
         Security::Implicit(acceptor) => {
             let stream = acceptor.accept(stream).await?;
-            session(stream, mails, &refused, false, true, true).await?;
+            session(stream, mails, &refused, &hold, false, true, true).await?;
         }
         Security::StartTls(acceptor) => {
             if let Some(stream) =
-                session(stream, mails.clone(), &refused, true, true, false).await?
+                session(stream, mails.clone(), &refused, &hold, true, true, false).await?
             {
                 let stream = acceptor.accept(stream).await?;
-                session(stream, mails, &refused, false, false, true).await?;
+                session(stream, mails, &refused, &hold, false, false, true).await?;
             }
         }
     }
@@ -249,6 +288,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     mails: Arc<Mutex<Vec<Mail>>>,
     refused: &Mutex<Vec<String>>,
+    hold: &Hold,
     offer_starttls: bool,
     greet: bool,
     tls: bool,
@@ -320,6 +360,17 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     break;
                 }
                 data.push_str(line.strip_prefix('.').unwrap_or(&line));
+            }
+            if hold.on.load(std::sync::atomic::Ordering::SeqCst) {
+                hold.held.lock().expect("held").push(Mail {
+                    from: from.clone(),
+                    to: std::mem::take(&mut to),
+                    data: data.clone(),
+                    tls,
+                    user: user.clone(),
+                });
+                // Never answer: the client is left waiting for the outcome.
+                std::future::pending::<()>().await;
             }
             mails.lock().expect("mails").push(Mail {
                 from: from.clone(),
