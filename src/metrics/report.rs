@@ -165,12 +165,7 @@ fn group_key(by: GroupBy, t: &Timeline, at: OffsetDateTime) -> Key<'_> {
             Key::Period(year * 100 + i32::from(week))
         }
         GroupBy::Tld => Key::Name(&t.tld),
-        GroupBy::Kind => Key::Name(match t.kind {
-            crate::workflow::RequestKind::Delegation => "delegation",
-            crate::workflow::RequestKind::Contacts => "contacts",
-            crate::workflow::RequestKind::Sponsor => "sponsor",
-            crate::workflow::RequestKind::Transfer => "transfer",
-        }),
+        GroupBy::Kind => Key::Name(t.kind.as_str()),
         GroupBy::Priority => Key::Name(match t.priority {
             crate::workflow::Priority::Normal => "normal",
             crate::workflow::Priority::Emergency => "emergency",

@@ -666,7 +666,7 @@ pub fn simulate(
         items: Default::default(),
         counter: 0,
     };
-    // Open delegation-changing requests per TLD: ticket, kind, and when they end.
+    // Open requests per TLD: ticket, kind, and when they end.
     let mut busy: Vec<Vec<(String, RequestKind, OffsetDateTime)>> = vec![Vec::new(); labels.len()];
     let mut day_counter: (String, u32) = (String::new(), 0);
     let mut summary = SimSummary {
@@ -693,14 +693,13 @@ pub fn simulate(
             RequestKind::Transfer
         };
         let emergency = kind == RequestKind::Delegation && rng.chance(0.03);
-        // A TLD with no open delegation request (DESIGN §4.1), near a random start.
+        // A TLD with no open request this one conflicts with, near a random start.
         let start = rng.below(labels.len());
-        let needs_free = matches!(kind, RequestKind::Delegation | RequestKind::Transfer);
         let mut slot = None;
         for k in 0..labels.len() {
             let j = (start + k) % labels.len();
             busy[j].retain(|b| b.2 > t);
-            if !needs_free || busy[j].is_empty() {
+            if !busy[j].iter().any(|b| kind.conflicts_with(b.1)) {
                 slot = Some(j);
                 break;
             }
@@ -792,9 +791,7 @@ pub fn simulate(
         drive
             .items
             .push((end, Item::Save(Box::new(drive.request.clone()))));
-        if needs_free {
-            busy[slot].push((ticket.clone(), kind, end));
-        }
+        busy[slot].push((ticket.clone(), kind, end));
         summary.requests += 1;
         summary.events += drive.events;
         *summary

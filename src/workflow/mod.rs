@@ -30,6 +30,29 @@ pub enum RequestKind {
     Transfer,
 }
 
+impl RequestKind {
+    /// Whether a request of this kind may not be open beside one of `other` for the same TLD:
+    /// one open request per kind (delegation and transfer count as one), and a transfer,
+    /// which replaces everything, beside nothing. A second would be judged against records
+    /// the first is about to change.
+    pub fn conflicts_with(self, other: RequestKind) -> bool {
+        let delegates = |k| matches!(k, RequestKind::Delegation | RequestKind::Transfer);
+        self == other
+            || self == RequestKind::Transfer
+            || other == RequestKind::Transfer
+            || (delegates(self) && delegates(other))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Delegation => "delegation",
+            RequestKind::Contacts => "contacts",
+            RequestKind::Sponsor => "sponsor",
+            RequestKind::Transfer => "transfer",
+        }
+    }
+}
+
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]

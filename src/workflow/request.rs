@@ -168,16 +168,16 @@ impl Request {
             }
             _ => {}
         }
-        if proposal.delegation().is_some() {
-            let open = facts
-                .open_requests
-                .iter()
-                .find(|(_, kind)| matches!(kind, RequestKind::Delegation | RequestKind::Transfer));
-            if let Some((open, _)) = open {
-                return Err(WorkflowError::Conflict(format!(
-                    "{tld} already has an open delegation request, {open}; amend or withdraw it first"
-                )));
-            }
+        let kind = proposal.kind();
+        if let Some((open, open_kind)) = facts
+            .open_requests
+            .iter()
+            .find(|(_, open)| kind.conflicts_with(*open))
+        {
+            return Err(WorkflowError::Conflict(format!(
+                "{tld} already has an open {} request, {open}; amend or withdraw it first",
+                open_kind.as_str()
+            )));
         }
         let required = required_consents(&proposal, facts);
         Ok(vec![

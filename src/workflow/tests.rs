@@ -589,6 +589,52 @@ fn submissions_are_checked() {
     .is_ok());
 }
 
+/// One open request of a kind per TLD: a second would be judged against records the first is
+/// about to change (and a caller could pile up open requests without bound). A transfer
+/// replaces everything, so it runs beside nothing.
+#[test]
+fn one_open_request_per_kind_and_tld() {
+    let open = |kind| Facts {
+        open_requests: vec![("RD-20261101-0009".into(), kind)],
+        ..facts()
+    };
+    let contacts = || Proposal::Contacts {
+        admin: Some(contact("n")),
+        tech: None,
+    };
+    let sponsor = || Proposal::Sponsor {
+        sponsor: "New Sponsor".into(),
+    };
+    for (proposal, busy) in [
+        (contacts(), RequestKind::Contacts),
+        (contacts(), RequestKind::Transfer),
+        (sponsor(), RequestKind::Sponsor),
+        (sponsor(), RequestKind::Transfer),
+    ] {
+        let err = Request::submit(
+            "RD-3",
+            "xa",
+            &admin(),
+            proposal.clone(),
+            Priority::Normal,
+            None,
+            &open(busy),
+        )
+        .expect_err("a second open request of the kind");
+        assert!(err.to_string().contains("RD-20261101-0009"), "{err}");
+    }
+    assert!(Request::submit(
+        "RD-4",
+        "xa",
+        &admin(),
+        sponsor(),
+        Priority::Normal,
+        None,
+        &open(RequestKind::Contacts)
+    )
+    .is_ok());
+}
+
 #[test]
 fn events_round_trip_as_json() {
     let run = Run::submit(

@@ -4,6 +4,7 @@
 pub mod server;
 pub mod zone;
 
+mod answers;
 mod cli;
 mod dnssec;
 mod faults;
