@@ -247,6 +247,12 @@ pub fn parse_tld_lines(text: &str) -> Result<Vec<TldRecord>, LineError> {
             line: number,
             reason,
         };
+        // The API's rule for text, for text that reaches the database from a file.
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(line) {
+            if let Some((field, c)) = super::find_forbidden_char(&value) {
+                return Err(fail(super::forbidden_char_message(&field, c)));
+            }
+        }
         let parsed: TldLine = serde_json::from_str(line).map_err(|e| fail(e.to_string()))?;
         let label = TldLabel::parse(&parsed.tld).map_err(|e| fail(e.to_string()))?;
         if let Some(first) = seen.insert(label.clone(), number) {
