@@ -37,6 +37,7 @@ fn facts() -> Facts {
             .collect(),
         open_requests: vec![],
         shared_host_contacts: BTreeSet::new(),
+        new_addresses: Default::default(),
     }
 }
 
