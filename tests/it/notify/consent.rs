@@ -118,6 +118,8 @@ async fn changed_details_need_the_old_and_the_new_address() {
         "{}",
         to_new.body()
     );
+    let (_, page) = open(&t, &mine[0].0).await;
+    assert!(page.contains("id=\"new-address\""), "{page}");
 
     // The new address confirms itself; the admin confirms; the contact on file has not.
     let (status, page) = answer(&t, &mine[0].0, "confirm", "xa-tech+new-email", "").await;
