@@ -112,6 +112,36 @@ async fn user_text_in_mail_cannot_pose_as_the_desk() {
     t.stop().await;
 }
 
+/// Text already on file from before the input rules (real line breaks in a name) is quoted
+/// line by line: it cannot add a "Link:" line of its own either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_on_file_with_line_breaks_stays_quoted() {
+    let relay = Relay::start().await;
+    let t = TestDesk::start_with(smtp(relay.port)).await;
+    t.desk
+        .with_store(|s| {
+            s.write(|tx| {
+                tx.execute(
+                    "UPDATE tld_contacts SET name = ?1 WHERE contact = 'xa-tech'",
+                    ["Tomas\n\nLink:\n  https://evil.example/confirm/stolen\n"],
+                )?;
+                Ok::<_, rootdesk::store::StoreError>(())
+            })?;
+            Ok(())
+        })
+        .expect("plant a name");
+    let ticket = t
+        .submit(json!({ "kind": "contacts",
+            "tech": { "handle": "xa-noc", "name": "XA NOC", "email": "noc@nic.xa.example" } }))
+        .await;
+    for mail in mails_about(&relay, &ticket, 3).await {
+        let body = mail.body();
+        assert_quoted(&body);
+        assert!(body.contains("    > Link:\n"), "{body}");
+    }
+    t.stop().await;
+}
+
 async fn completed_mail(relay: &Relay, ticket: &str) -> String {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
