@@ -629,6 +629,14 @@ impl Composer<'_, '_> {
         for consent in self.request.consents.keys() {
             recipients.extend(self.consent_addresses(consent)?);
         }
+        // A contact whose address the change replaced is told at the old one as well.
+        if let Some(prior) = &self.prior {
+            for old in [&prior.admin, &prior.tech].into_iter().flatten() {
+                if self.request.consents.contains_key(&old.handle) {
+                    recipients.extend(old.email.clone());
+                }
+            }
+        }
         let what = match state {
             State::Completed => "completed",
             State::Rejected => "rejected",

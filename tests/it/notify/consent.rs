@@ -326,3 +326,48 @@ async fn a_handle_of_another_tld_is_asked_at_its_address_on_file() {
     assert_eq!(mine[0].1, "ndo-noc+new-email");
     t.stop().await;
 }
+
+/// Once a changed address is implemented, the old address is told too: the person who had
+/// the role learns that its mail now goes elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_address_is_told_of_the_completed_change() {
+    let relay = Relay::start().await;
+    let t = TestDesk::start_with(smtp(relay.port)).await;
+    let new = "tomas@new.xa.example";
+    let ticket = t
+        .submit(json!({ "kind": "contacts",
+            "tech": { "handle": "xa-tech", "name": "Tomas Tavares", "email": new } }))
+        .await;
+    t.wait_for(&ticket, "contact-confirmation").await;
+    for token in [&t.tokens.admin, &t.tokens.tech] {
+        t.ok(token, &format!("/v1/requests/{ticket}/confirm"), json!({}))
+            .await;
+    }
+    let sent = links(&t, &relay, &ticket, 3).await;
+    let (_, path, _) = sent
+        .iter()
+        .find(|(to, _, c)| to == new && c == "xa-tech+new-email")
+        .expect("the new address's link");
+    answer(&t, path, "confirm", "xa-tech+new-email", "").await;
+    t.wait_for(&ticket, "manual-review").await;
+    t.ok(
+        &t.tokens.staff,
+        &format!("/v1/requests/{ticket}/approve"),
+        json!({ "note": "ok" }),
+    )
+    .await;
+    t.wait_for(&ticket, "implementation").await;
+    t.ok(
+        &t.tokens.staff,
+        &format!("/v1/requests/{ticket}/implement"),
+        json!({}),
+    )
+    .await;
+    for to in [TECH, new] {
+        let mail = relay
+            .wait_for_mail(to, &format!("{ticket}] .xa contacts change: completed"))
+            .await;
+        assert!(mail.body().contains(new), "{}", mail.body());
+    }
+    t.stop().await;
+}
