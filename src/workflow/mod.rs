@@ -357,7 +357,9 @@ pub fn describe_consent(consent: &str) -> String {
              it reaches {handle}"
         ),
         (handle, false) => format!(
-            "{handle}: the contact's own consent, asked at its address on file (or by its token)"
+            "{handle}: the contact's own consent, by the link mailed to its address on file \
+             (to the proposal's address only for a contact the desk does not know) or with its \
+             token"
         ),
     }
 }
