@@ -18,7 +18,9 @@ CREATE TABLE tlds (
     recorded_at TEXT NOT NULL                -- when rootdesk last changed this record (RFC 3339)
 ) WITHOUT ROWID;
 
--- Contacts, identified by handle; one contact may hold roles on several TLDs.
+-- Contacts, identified by handle: the person or role account a token acts as; one contact
+-- may hold roles on several TLDs. The details here are those it was first known by; what a
+-- TLD has on file is its own record in tld_contacts.
 CREATE TABLE contacts (
     handle       TEXT PRIMARY KEY,
     organisation TEXT,
@@ -28,11 +30,18 @@ CREATE TABLE contacts (
     address      TEXT
 ) WITHOUT ROWID;
 
--- Who is the administrative and the technical contact of each TLD.
+-- Who is the administrative and the technical contact of each TLD, with the TLD's own record
+-- of that contact (schema version 2): a change one TLD makes to a contact it shares with
+-- others changes that TLD's record alone (IANA keeps contacts per TLD).
 CREATE TABLE tld_contacts (
-    tld     TEXT NOT NULL REFERENCES tlds (label),
-    role    TEXT NOT NULL CHECK (role IN ('admin', 'tech')),
-    contact TEXT NOT NULL REFERENCES contacts (handle),
+    tld          TEXT NOT NULL REFERENCES tlds (label),
+    role         TEXT NOT NULL CHECK (role IN ('admin', 'tech')),
+    contact      TEXT NOT NULL REFERENCES contacts (handle),
+    organisation TEXT,
+    name         TEXT,
+    email        TEXT,
+    phone        TEXT,
+    address      TEXT,
     PRIMARY KEY (tld, role)
 ) WITHOUT ROWID;
 CREATE INDEX tld_contacts_by_contact ON tld_contacts (contact);

@@ -398,6 +398,7 @@ impl Desk {
                 let mut facts = facts_for(tx, label.as_str(), None)?;
                 facts.shared_host_contacts =
                     shared_host_contacts(tx, label.as_str(), &submission.proposal)?;
+                facts.new_addresses = new_addresses(tx, label.as_str(), &submission.proposal)?;
                 submission.proposal.validate()?;
                 refuse_no_change(&current, &submission.proposal)?;
                 if let Proposal::Transfer { evidence, .. } = &submission.proposal {
@@ -442,7 +443,7 @@ impl Desk {
                 store::save_request(tx, &request, idempotency_key.map(|k| (caller.token.as_str(), k)))?;
                 self.follow_up(tx, &request, now)?;
                 // notify: in the same transaction as the submission.
-                crate::notify::queue(tx, self, &request, &recorded, None, now)?;
+                crate::notify::queue(tx, self, &request, &recorded, None, None, now)?;
                 Ok((request, true))
             })
         });
@@ -576,11 +577,15 @@ impl Desk {
         let mut facts = facts_for(tx, &request.tld, Some(ticket))?;
         if let Command::Amend { proposal } = &command {
             facts.shared_host_contacts = shared_host_contacts(tx, &request.tld, proposal)?;
+            facts.new_addresses = new_addresses(tx, &request.tld, proposal)?;
         }
+        let mut prior = None;
         let command = match command {
             Command::Implement { .. } => {
                 // Decide first, so that nothing is published from a wrong state.
                 request.decide(&Command::Implement { serial: None }, party, now, &facts)?;
+                // What the record was, for the completion notice's old -> new.
+                prior = Some(crate::notify::Snapshot::read(tx, &request.tld)?);
                 let serial = self.implement(tx, &request, now)?;
                 Command::Implement { serial }
             }
@@ -608,7 +613,7 @@ impl Desk {
             self.follow_up(tx, &request, now)?;
         }
         // notify: in the same transaction as the state change.
-        crate::notify::queue(tx, self, &request, &recorded, Some(before), now)?;
+        crate::notify::queue(tx, self, &request, &recorded, Some(before), prior, now)?;
         Ok(request)
     }
 
@@ -955,6 +960,7 @@ fn facts_for(
             .collect::<BTreeSet<_>>(),
         open_requests: store::open_requests(tx, tld, except)?,
         shared_host_contacts: BTreeSet::new(),
+        new_addresses: BTreeMap::new(),
     })
 }
 
@@ -996,6 +1002,36 @@ fn refuse_no_change(
         }),
         None => Ok(()),
     }
+}
+
+/// Contacts on file that `proposal` gives an e-mail address they do not have on file, with
+/// that address. "On file" is the TLD's own record of the contact, or, for a contact the TLD
+/// does not hold yet, every record other TLDs keep of it: a handle the desk knows is one
+/// person, asked where the desk knows it, never only where a proposal says.
+fn new_addresses(
+    tx: &rusqlite::Transaction<'_>,
+    tld: &str,
+    proposal: &Proposal,
+) -> Result<BTreeMap<String, String>, DeskError> {
+    let named: Vec<&crate::registry::Contact> = match proposal {
+        Proposal::Contacts { admin, tech } => admin.iter().chain(tech.iter()).collect(),
+        Proposal::Transfer { admin, tech, .. } => vec![admin, tech],
+        _ => Vec::new(),
+    };
+    let mut changed = BTreeMap::new();
+    for contact in named {
+        let Some(email) = &contact.email else {
+            continue;
+        };
+        let on_file = match store::tld_contact(tx, tld, &contact.handle)? {
+            Some(record) => vec![record],
+            None => store::contact_records(tx, &contact.handle)?,
+        };
+        if !on_file.is_empty() && on_file.iter().all(|r| r.email.as_ref() != Some(email)) {
+            changed.insert(contact.handle.clone(), email.clone());
+        }
+    }
+    Ok(changed)
 }
 
 fn shared_host_contacts(

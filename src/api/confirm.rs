@@ -70,7 +70,7 @@ fn render(outcome: LinkOutcome) -> Response {
             StatusCode::OK,
             &format!("Your consent for {} (.{})", request.ticket, request.tld),
             &format!(
-                "<p>Request <b>{ticket}</b>, revision {rev}, asks to change .{tld}. You are asked as contact <b>{contact}</b>.</p>\n\
+                "<p>Request <b>{ticket}</b>, revision {rev}, asks to change .{tld}. You are asked as contact <b>{contact}</b>.</p>\n{about}\
                  <h2>What changes</h2>\n<pre>{changes}</pre>\n\
                  <p>This link works once and expires at {expires}.</p>\n\
                  <form method=\"post\">\n\
@@ -83,6 +83,15 @@ fn render(outcome: LinkOutcome) -> Response {
                 rev = link.revision,
                 tld = escape(&request.tld),
                 contact = escape(&link.contact),
+                about = match crate::workflow::consent_subject(&link.contact) {
+                    (handle, true) => format!(
+                        "<p id=\"new-address\">This link confirms the new e-mail address the request gives <b>{h}</b>: \
+                         confirm only if this address reaches {h}. {h} is asked for its own consent separately, \
+                         at the address the desk has on file.</p>\n",
+                        h = escape(handle)
+                    ),
+                    (_, false) => String::new(),
+                },
                 changes = escape(&changes),
                 expires = escape(&link.expires_at),
             ),

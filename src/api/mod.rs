@@ -185,38 +185,12 @@ fn require_staff_or_auditor(who: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Characters no text field may hold: they could end a line or reorder text in a mail and so
-/// pose as the desk's own text (issue 10 item 9).
-pub fn is_forbidden_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}')
-        || ('\u{202a}'..='\u{202e}').contains(&c)
-        || ('\u{2066}'..='\u{2069}').contains(&c)
-}
+pub use crate::registry::is_forbidden_char;
 
 /// Refuses a body any of whose strings (keys included) holds a forbidden character, naming the
 /// field. A body that is not JSON is left to the strict parser to report.
 fn refuse_control_characters(value: &serde_json::Value) -> Result<(), ApiError> {
-    fn walk(value: &serde_json::Value, path: &str) -> Option<(String, char)> {
-        let bad = |s: &str| s.chars().find(|c| is_forbidden_char(*c));
-        match value {
-            serde_json::Value::String(s) => bad(s).map(|c| (path.to_string(), c)),
-            serde_json::Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"))),
-            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
-                let here = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                bad(k).map(|c| (here.clone(), c)).or_else(|| walk(v, &here))
-            }),
-            _ => None,
-        }
-    }
-    match walk(value, "") {
+    match crate::registry::find_forbidden_char(value) {
         None => Ok(()),
         Some((field, c)) => {
             let field = if field.is_empty() {
@@ -226,11 +200,7 @@ fn refuse_control_characters(value: &serde_json::Value) -> Result<(), ApiError> 
             };
             Err(ApiError::invalid(
                 &field,
-                format!(
-                    "{field}: holds the control or formatting character U+{:04X}; text fields \
-                     take one line of plain text, without line breaks, tabs or direction marks",
-                    c as u32
-                ),
+                crate::registry::forbidden_char_message(&field, c),
             ))
         }
     }

@@ -14,6 +14,8 @@ pub struct RequestView {
     #[serde(flatten)]
     pub request: Request,
     pub pending_consents: Vec<String>,
+    /// Each pending consent in words: whose, and at which address.
+    pub pending_consent_details: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checks: Option<Vec<CheckJob>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -28,6 +30,7 @@ impl RequestView {
                 .into_iter()
                 .map(String::from)
                 .collect(),
+            pending_consent_details: request.pending_consent_details(),
             request,
             checks: None,
             history: None,

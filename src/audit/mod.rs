@@ -82,7 +82,13 @@ impl Actor {
     pub fn cli() -> Actor {
         let id = ["USER", "LOGNAME", "USERNAME"]
             .iter()
-            .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+            // A name with control or direction characters is no name to record (issue 10
+            // item 9): the uid stands in for it.
+            .find_map(|name| {
+                std::env::var(name)
+                    .ok()
+                    .filter(|v| !v.is_empty() && !v.chars().any(crate::registry::is_forbidden_char))
+            })
             .unwrap_or_else(process_user);
         Actor {
             kind: ActorKind::Cli,

@@ -497,6 +497,11 @@ fn render(value: &Value) -> String {
             })
             .collect();
         out.push_str(&format!("consents   {}\n", list.join(", ")));
+        if let Some(details) = value["pending_consent_details"].as_array() {
+            for d in details.iter().filter_map(Value::as_str) {
+                out.push_str(&format!("  waiting  {d}\n"));
+            }
+        }
     }
     if let Some(serial) = value["serial"].as_u64() {
         out.push_str(&format!("published  serial {serial}\n"));

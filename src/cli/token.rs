@@ -83,6 +83,16 @@ impl TokenCmd {
                         ))
                     }
                 };
+                // The API's rule for text: the subject is shown in mail and the trail.
+                if let Some(c) = subject
+                    .chars()
+                    .find(|c| crate::registry::is_forbidden_char(*c))
+                {
+                    return Err(Error::Usage(crate::registry::forbidden_char_message(
+                        "--subject",
+                        c,
+                    )));
+                }
                 let expires = days.map(|d| now + Duration::days(i64::from(d)));
                 let (token, secret) =
                     store.issue_token(role, &subject, expires, &Actor::cli(), now)?;

@@ -727,6 +727,7 @@ pub fn simulate(
             open_requests: busy[slot].iter().map(|b| (b.0.clone(), b.1)).collect(),
             // Simulated TLDs share no name server hosts.
             shared_host_contacts: BTreeSet::new(),
+            new_addresses: Default::default(),
         };
         let proposal = match kind {
             RequestKind::Delegation => Proposal::Delegation {

@@ -285,6 +285,7 @@ pub fn open(desk: &Desk, secret: &str, source: Option<&str>) -> Result<LinkOutco
                     desk,
                     request: &request,
                     now,
+                    prior: None,
                 }
                 .changes()
             })?;

@@ -29,6 +29,7 @@ pub(crate) fn queue(
     request: &Request,
     recorded: &[Recorded],
     before: Option<State>,
+    prior: Option<Snapshot>,
     now: OffsetDateTime,
 ) -> Result<(), DeskError> {
     let composer = Composer {
@@ -37,6 +38,7 @@ pub(crate) fn queue(
         desk,
         request,
         now,
+        prior,
     };
     let mut out: Vec<NewNotification> = Vec::new();
     if before.is_none() && request.priority == Priority::Emergency {
@@ -80,6 +82,80 @@ pub(crate) struct Composer<'a, 'b> {
     pub desk: &'a Desk,
     pub request: &'a Request,
     pub now: OffsetDateTime,
+    /// The TLD's record just before the request was implemented: a completion notice shows
+    /// the change from it (the registry holds the new state by then).
+    pub prior: Option<Snapshot>,
+}
+
+/// What a change request can change of a TLD's record, as it was at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub sponsor: Option<String>,
+    pub admin: Option<Contact>,
+    pub tech: Option<Contact>,
+    pub delegation: Delegation,
+}
+
+impl Snapshot {
+    /// The TLD's record now, inside the caller's transaction.
+    pub fn read(conn: &Connection, tld: &str) -> Result<Snapshot, DeskError> {
+        let label = TldLabel::parse(tld).map_err(corrupt)?;
+        let role = |role: &str| -> Result<Option<Contact>, DeskError> {
+            Ok(match store::tld_role_holder(conn, tld, role)? {
+                Some(h) => store::tld_contact(conn, tld, &h)?,
+                None => None,
+            })
+        };
+        Ok(Snapshot {
+            sponsor: store::tld_sponsor(conn, tld)?,
+            admin: role("admin")?,
+            tech: role("tech")?,
+            delegation: store::current_delegation(conn, &label)?.unwrap_or_default(),
+        })
+    }
+}
+
+/// The header of text a person gave (a name, a sponsor, a reason): the desk quotes it and
+/// never lets it stand as its own words (issue 10 item 9).
+pub const QUOTED: &str = "(quoted; not the desk's words)";
+
+/// Text someone gave, as a quoted block: a header saying whose it is, then the text on lines
+/// of at most 66 characters, each beginning with "> ". Runs of white space become one space,
+/// so that no padding can push a piece of it to where a mail client shows a line of its own.
+pub fn quoted(whose: &str, text: &str) -> String {
+    let mut out = format!("{whose} {QUOTED}:\n");
+    for paragraph in text.lines() {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > 66 {
+                out.push_str(&format!("> {line}\n"));
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        out.push_str(&format!("> {line}\n"));
+    }
+    out
+}
+
+/// A contact's details as quoted text, one field a line.
+fn contact_text(c: &Contact) -> String {
+    let mut parts = vec![format!("handle: {}", c.handle)];
+    for (label, value) in [
+        ("name", &c.name),
+        ("organisation", &c.organisation),
+        ("e-mail", &c.email),
+        ("phone", &c.phone),
+        ("postal address", &c.address),
+    ] {
+        if let Some(v) = value {
+            parts.push(format!("{label}: {v}"));
+        }
+    }
+    parts.join("\n")
 }
 
 fn corrupt(e: impl std::fmt::Display) -> DeskError {
@@ -116,15 +192,9 @@ impl Composer<'_, '_> {
         })
     }
 
-    /// A contact's address: the registry's for a contact on file, so that a proposal giving
-    /// an existing handle a new address cannot redirect its consent (issue 10 item 1); the
-    /// proposal's details only for a newly named contact.
-    fn contact(&self, handle: &str) -> Result<Option<Contact>, DeskError> {
-        // Even one without an address: its consent is then not asked by mail at all.
-        if let Some(on_file) = store::contact(self.conn, handle)? {
-            return Ok(Some(on_file));
-        }
-        let named = match self.request.proposal() {
+    /// The proposal's details of a contact it names.
+    fn named(&self, handle: &str) -> Option<Contact> {
+        match self.request.proposal() {
             Proposal::Contacts { admin, tech } => admin
                 .iter()
                 .chain(tech.iter())
@@ -135,8 +205,45 @@ impl Composer<'_, '_> {
                 .find(|c| c.handle == handle)
                 .cloned(),
             _ => None,
+        }
+    }
+
+    /// The records the desk has on file for a contact: the request's TLD's own, else every
+    /// record other TLDs keep of it; the proposal's details only for a contact the desk does
+    /// not know, so that a proposal giving a known handle a new address cannot redirect its
+    /// consent (issue 10 item 1).
+    fn on_file(&self, handle: &str) -> Result<Vec<Contact>, DeskError> {
+        if let Some(own) = store::tld_contact(self.conn, &self.request.tld, handle)? {
+            return Ok(vec![own]);
+        }
+        let known = store::contact_records(self.conn, handle)?;
+        if !known.is_empty() {
+            return Ok(known);
+        }
+        Ok(self.named(handle).into_iter().collect())
+    }
+
+    /// One record of a contact, for its name in messages.
+    fn contact(&self, handle: &str) -> Result<Option<Contact>, DeskError> {
+        Ok(self.on_file(handle)?.into_iter().next())
+    }
+
+    /// Where a consent is asked: a contact at its addresses on file (none when it has none:
+    /// it is then not asked by mail at all); a new address at that address only.
+    fn consent_addresses(&self, consent: &str) -> Result<Vec<String>, DeskError> {
+        let (handle, new_address) = crate::workflow::consent_subject(consent);
+        let mut addresses: Vec<String> = Vec::new();
+        let records = if new_address {
+            self.named(handle).into_iter().collect()
+        } else {
+            self.on_file(handle)?
         };
-        Ok(named)
+        for email in records.into_iter().filter_map(|c| c.email) {
+            if !addresses.contains(&email) {
+                addresses.push(email);
+            }
+        }
+        Ok(addresses)
     }
 
     fn submitter_address(&self) -> Result<Option<String>, DeskError> {
@@ -147,66 +254,86 @@ impl Composer<'_, '_> {
         })
     }
 
-    fn describe_contact(c: Option<&Contact>, handle: Option<&str>) -> String {
-        match (c, handle) {
-            (Some(c), _) => {
-                let mut s = c.handle.clone();
-                if let Some(name) = &c.name {
-                    s.push_str(&format!(" ({name})"));
-                }
-                if let Some(email) = &c.email {
-                    s.push_str(&format!(" <{email}>"));
-                }
-                s
-            }
-            (None, Some(h)) => h.to_string(),
-            (None, None) => "(none)".into(),
+    /// Labels of the old and the new value: on file and proposed, or, once implemented,
+    /// before and after.
+    fn labels(&self) -> (&'static str, &'static str) {
+        if self.prior.is_some() {
+            ("before the change", "after the change")
+        } else {
+            ("on file", "proposed")
         }
     }
 
-    fn contact_change(&self, role: &str, new: &Contact) -> Result<String, DeskError> {
-        let old = store::tld_role_holder(self.conn, &self.request.tld, role)?;
-        let old_contact = match &old {
-            Some(h) => store::contact(self.conn, h)?,
-            None => None,
-        };
-        Ok(format!(
-            "{role} contact: {} -> {}",
-            Self::describe_contact(old_contact.as_ref(), old.as_deref()),
-            Self::describe_contact(Some(new), None)
-        ))
+    fn prior_or_now(&self) -> Result<Snapshot, DeskError> {
+        match &self.prior {
+            Some(p) => Ok(p.clone()),
+            None => Snapshot::read(self.conn, &self.request.tld),
+        }
     }
 
-    fn delegation_change(&self, new: &Delegation) -> Result<String, DeskError> {
-        let label = TldLabel::parse(&self.request.tld).map_err(corrupt)?;
-        let current = store::current_delegation(self.conn, &label)?.unwrap_or_default();
-        let diff = current.diff(new);
-        Ok(if diff.is_empty() {
+    fn contact_change(
+        &self,
+        role: &str,
+        old: Option<&Contact>,
+        new: &Contact,
+    ) -> Result<String, DeskError> {
+        let (was, becomes) = self.labels();
+        let mut text = format!(
+            "{role} contact: {} -> {}\n",
+            old.map_or("(none)", |c| c.handle.as_str()),
+            new.handle
+        );
+        if let Some(old) = old {
+            text.push_str(&indent(&quoted(was, &contact_text(old))));
+        }
+        text.push_str(&indent(&quoted(
+            &format!("{becomes}, as the submitter gave it"),
+            &contact_text(new),
+        )));
+        Ok(text)
+    }
+
+    fn delegation_change(&self, old: &Delegation, new: &Delegation) -> String {
+        let diff = old.diff(new);
+        if diff.is_empty() {
             "the delegation stays as it is".into()
         } else {
             diff.to_string()
-        })
+        }
     }
 
-    /// What the current revision changes, one change a line.
+    fn sponsor_change(&self, what: &str, old: Option<&str>, new: &str) -> String {
+        let (was, becomes) = self.labels();
+        let mut text = format!("{what}:\n");
+        match old {
+            Some(old) => text.push_str(&indent(&quoted(was, old))),
+            None => text.push_str(&format!("  {was}: (none)\n")),
+        }
+        text.push_str(&indent(&quoted(
+            &format!("{becomes}, as the submitter gave it"),
+            new,
+        )));
+        text
+    }
+
+    /// What the current revision changes, one change a line; text people gave is quoted.
     pub fn changes(&self) -> Result<String, DeskError> {
+        let old = self.prior_or_now()?;
         let mut lines = Vec::new();
         match self.request.proposal() {
-            Proposal::Delegation { delegation } => lines.push(self.delegation_change(delegation)?),
+            Proposal::Delegation { delegation } => {
+                lines.push(self.delegation_change(&old.delegation, delegation))
+            }
             Proposal::Contacts { admin, tech } => {
                 if let Some(a) = admin {
-                    lines.push(self.contact_change("admin", a)?);
+                    lines.push(self.contact_change("admin", old.admin.as_ref(), a)?);
                 }
                 if let Some(t) = tech {
-                    lines.push(self.contact_change("tech", t)?);
+                    lines.push(self.contact_change("tech", old.tech.as_ref(), t)?);
                 }
             }
             Proposal::Sponsor { sponsor } => {
-                let old = store::tld_sponsor(self.conn, &self.request.tld)?;
-                lines.push(format!(
-                    "sponsor: {} -> {sponsor}",
-                    old.as_deref().unwrap_or("(none)")
-                ));
+                lines.push(self.sponsor_change("sponsor", old.sponsor.as_deref(), sponsor));
             }
             Proposal::Transfer {
                 sponsor,
@@ -215,20 +342,23 @@ impl Composer<'_, '_> {
                 delegation,
                 evidence,
             } => {
-                let old = store::tld_sponsor(self.conn, &self.request.tld)?;
-                lines.push(format!(
-                    "manager (sponsor): {} -> {sponsor}",
-                    old.as_deref().unwrap_or("(none)")
+                lines.push(self.sponsor_change(
+                    "manager (sponsor)",
+                    old.sponsor.as_deref(),
+                    sponsor,
                 ));
-                lines.push(self.contact_change("admin", admin)?);
-                lines.push(self.contact_change("tech", tech)?);
+                lines.push(self.contact_change("admin", old.admin.as_ref(), admin)?);
+                lines.push(self.contact_change("tech", old.tech.as_ref(), tech)?);
                 if let Some(d) = delegation {
-                    lines.push(self.delegation_change(d)?);
+                    lines.push(self.delegation_change(&old.delegation, d));
                 }
                 lines.push(format!("evidence: {} documents", evidence.len()));
             }
         }
         Ok(lines
+            .iter()
+            .map(|l| l.trim_end())
+            .collect::<Vec<_>>()
             .join("\n")
             .lines()
             .map(|l| format!("  {l}"))
@@ -312,17 +442,19 @@ impl Composer<'_, '_> {
     }
 
     fn emergency(&self) -> Result<NewNotification, DeskError> {
-        let reason = self
-            .request
-            .emergency_reason
-            .as_deref()
-            .unwrap_or("(no reason given)");
+        let reason = quoted(
+            "Their reason",
+            self.request
+                .emergency_reason
+                .as_deref()
+                .unwrap_or("(no reason given)"),
+        );
         self.message(
             "emergency",
             self.desk.notify.emergency_address.clone(),
             "emergency raised",
             &format!(
-                "An emergency was raised by {}: {reason}\nHandle it at once.",
+                "An emergency was raised by {}.\n{reason}Handle it at once.",
                 party_name(&self.request.submitter)
             ),
             &self.request_link(),
@@ -337,33 +469,45 @@ impl Composer<'_, '_> {
     ) -> Result<Vec<NewNotification>, DeskError> {
         let mut out = Vec::new();
         let expires = self.deadline().unwrap_or(self.now);
-        for handle in self.request.pending_consents() {
-            let Some(email) = self.contact(handle)?.and_then(|c| c.email) else {
-                tracing::warn!(ticket = %self.request.ticket, contact = handle, "contact has no e-mail address");
+        for consent in self.request.pending_consents() {
+            let addresses = self.consent_addresses(consent)?;
+            if addresses.is_empty() {
+                tracing::warn!(ticket = %self.request.ticket, contact = consent, "contact has no e-mail address");
                 continue;
-            };
-            let tx = self
-                .tx
-                .ok_or_else(|| corrupt("links are issued in a transaction"))?;
-            let secret = links::issue(tx, self.request, handle, self.now, expires)?;
-            let link = format!("{}/confirm/{secret}", self.base_url());
-            let what = match reminder {
-                Some(days) => format!("reminder after {days} days: your consent is needed"),
-                None => "your consent is needed".into(),
-            };
-            out.push(self.message(
-                kind,
-                email,
-                &what,
-                &format!(
+            }
+            let (handle, new_address) = crate::workflow::consent_subject(consent);
+            let to_do = if new_address {
+                format!(
+                    "The proposal gives contact {handle} of .{} this new e-mail address.\n\
+                     Confirm that this address reaches {handle} and that you agree, or decline.\n\
+                     This confirms the new address only: {handle} is asked for its consent\n\
+                     separately, at the address the desk has on file.\n\
+                     The link is yours alone, works once, and only for revision {}.",
+                    self.request.tld,
+                    self.request.revision()
+                )
+            } else {
+                format!(
                     "As a contact of .{} ({handle}), confirm or decline this change.\n\
                      Open the link below: it shows the change and lets you confirm or decline.\n\
                      The link is yours alone, works once, and only for revision {}.",
                     self.request.tld,
                     self.request.revision()
-                ),
-                &link,
-            )?);
+                )
+            };
+            let what = match (reminder, new_address) {
+                (Some(days), _) => format!("reminder after {days} days: your consent is needed"),
+                (None, true) => "confirm the new e-mail address".into(),
+                (None, false) => "your consent is needed".into(),
+            };
+            for email in addresses {
+                let tx = self
+                    .tx
+                    .ok_or_else(|| corrupt("links are issued in a transaction"))?;
+                let secret = links::issue(tx, self.request, consent, self.now, expires)?;
+                let link = format!("{}/confirm/{secret}", self.base_url());
+                out.push(self.message(kind, email, &what, &to_do, &link)?);
+            }
         }
         Ok(out)
     }
@@ -468,9 +612,10 @@ impl Composer<'_, '_> {
                     Some("The registry record is updated.".into())
                 }
                 Event::Rejected { reason } => Some(format!("Reason: {reason}")),
-                Event::Declined { contact, reason } => {
-                    Some(format!("Declined by {contact}: {reason}"))
-                }
+                Event::Declined { contact, reason } => Some(format!(
+                    "Declined by {contact}.\n{}",
+                    quoted("Their reason", reason)
+                )),
                 Event::Expired { after_days } => Some(format!(
                     "Nothing happened for {after_days} days while the request waited on the TLD."
                 )),
@@ -481,9 +626,15 @@ impl Composer<'_, '_> {
         if let Some(a) = self.submitter_address()? {
             recipients.insert(a);
         }
-        for handle in self.request.consents.keys() {
-            if let Some(e) = self.contact(handle)?.and_then(|c| c.email) {
-                recipients.insert(e);
+        for consent in self.request.consents.keys() {
+            recipients.extend(self.consent_addresses(consent)?);
+        }
+        // A contact whose address the change replaced is told at the old one as well.
+        if let Some(prior) = &self.prior {
+            for old in [&prior.admin, &prior.tech].into_iter().flatten() {
+                if self.request.consents.contains_key(&old.handle) {
+                    recipients.extend(old.email.clone());
+                }
             }
         }
         let what = match state {
@@ -492,12 +643,17 @@ impl Composer<'_, '_> {
             State::Declined => "declined",
             _ => "expired",
         };
-        let to_do = format!("Nothing: the request is {what}. {detail}");
+        let to_do = format!("Nothing: the request is {what}.\n{detail}");
         recipients
             .into_iter()
             .map(|to| self.message(what, to, what, &to_do, &self.request_link()))
             .collect()
     }
+}
+
+/// Indents every line of `text` by two spaces.
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
 }
 
 fn party_name(p: &Party) -> String {

@@ -16,6 +16,50 @@ pub use names::{HostName, TldLabel};
 pub use tld::{parse_tld_lines, Contact, ContactRole, LineError, TldRecord, TldStatus, TldType};
 pub use zone::{Apex, HostAddress, RootZone, Soa, TldDelegation, ZoneDiff};
 
+/// Characters no text field may hold: they could end a line or reorder text in a mail and so
+/// pose as the desk's own text (issue 10 item 9). The API and every command that writes text
+/// to the database refuse them.
+pub fn is_forbidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}')
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// The first string of a JSON value (keys included) that holds a forbidden character: its
+/// field path (`""` for the value itself) and the character.
+pub fn find_forbidden_char(value: &serde_json::Value) -> Option<(String, char)> {
+    fn walk(value: &serde_json::Value, path: &str) -> Option<(String, char)> {
+        let bad = |s: &str| s.chars().find(|c| is_forbidden_char(*c));
+        match value {
+            serde_json::Value::String(s) => bad(s).map(|c| (path.to_string(), c)),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                bad(k).map(|c| (here.clone(), c)).or_else(|| walk(v, &here))
+            }),
+            _ => None,
+        }
+    }
+    walk(value, "")
+}
+
+/// Why a text field is refused, naming it.
+pub fn forbidden_char_message(field: &str, c: char) -> String {
+    format!(
+        "{field}: holds the control or formatting character U+{:04X}; text fields take one \
+         line of plain text, without line breaks, tabs or direction marks",
+        c as u32
+    )
+}
+
 /// A value that failed validation: what it was meant to be, the value, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what} {value:?}: {reason}")]

@@ -23,10 +23,11 @@ pub use events::{
 };
 pub use metrics::{insert_finished_check, parse_delivery};
 pub use outbox::{
-    claim_notification, contact, due_notifications, in_doubt_notifications, insert_link,
-    link_by_hash, link_by_id, mark_delivered, mark_failed, mark_given_up, queue_notification,
-    release_notification, retry_notifications, set_link_hash, tld_role_holder, tld_sponsor,
-    unuse_link, use_link, ConfirmLink, NewNotification, Notification, GIVEN_UP,
+    claim_notification, contact, contact_records, due_notifications, in_doubt_notifications,
+    insert_link, link_by_hash, link_by_id, mark_delivered, mark_failed, mark_given_up,
+    queue_notification, release_notification, retry_notifications, set_link_hash, tld_contact,
+    tld_role_holder, tld_sponsor, unuse_link, use_link, ConfirmLink, NewNotification, Notification,
+    GIVEN_UP,
 };
 pub use requests::{
     close_stale_check, contact_tlds, enqueue_check, finish_check, has_document, idempotent_ticket,
@@ -44,7 +45,20 @@ pub use zone::{
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// Numbered upgrades: entry `i` takes a database from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[&str] = &[];
+const MIGRATIONS: &[&str] = &[
+    // 1 -> 2: each TLD keeps its own record of its contacts (issue 10 item 1).
+    "ALTER TABLE tld_contacts ADD COLUMN organisation TEXT;
+     ALTER TABLE tld_contacts ADD COLUMN name TEXT;
+     ALTER TABLE tld_contacts ADD COLUMN email TEXT;
+     ALTER TABLE tld_contacts ADD COLUMN phone TEXT;
+     ALTER TABLE tld_contacts ADD COLUMN address TEXT;
+     UPDATE tld_contacts SET
+         organisation = (SELECT c.organisation FROM contacts c WHERE c.handle = tld_contacts.contact),
+         name = (SELECT c.name FROM contacts c WHERE c.handle = tld_contacts.contact),
+         email = (SELECT c.email FROM contacts c WHERE c.handle = tld_contacts.contact),
+         phone = (SELECT c.phone FROM contacts c WHERE c.handle = tld_contacts.contact),
+         address = (SELECT c.address FROM contacts c WHERE c.handle = tld_contacts.contact);",
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 1 + MIGRATIONS.len() as u32;
@@ -389,5 +403,44 @@ mod tests {
             err.to_string().contains("newer than this rootdesk"),
             "{err}"
         );
+    }
+
+    /// A version 1 database (contact details only in `contacts`) migrates to per-TLD records
+    /// that hold each TLD's contact details as they were.
+    #[test]
+    fn migration_2_gives_each_tld_its_own_contact_records() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        drop(Store::create(&path).expect("create"));
+        {
+            let conn = Connection::open(&path).expect("raw");
+            conn.execute_batch(
+                "INSERT INTO tlds (label, type, status, recorded_at) VALUES \
+                   ('xb', 'cctld', 'active', 'x'), ('xc', 'cctld', 'active', 'x');
+                 INSERT INTO contacts (handle, name, email) VALUES ('ndo-noc', 'NDO', 'noc@ndo.example');
+                 INSERT INTO tld_contacts (tld, role, contact) VALUES ('xb', 'tech', 'ndo-noc'), \
+                   ('xc', 'tech', 'ndo-noc');
+                 ALTER TABLE tld_contacts DROP COLUMN organisation;
+                 ALTER TABLE tld_contacts DROP COLUMN name;
+                 ALTER TABLE tld_contacts DROP COLUMN email;
+                 ALTER TABLE tld_contacts DROP COLUMN phone;
+                 ALTER TABLE tld_contacts DROP COLUMN address;
+                 PRAGMA user_version = 1;",
+            )
+            .expect("make a version 1 database");
+        }
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::NeedsMigration { found: 1, .. })
+        ));
+        let (store, from) = Store::migrate(&path).expect("migrate");
+        assert_eq!((from, store.schema_version().expect("version")), (1, 2));
+        for tld in ["xb", "xc"] {
+            let record = tld_contact(store.conn(), tld, "ndo-noc")
+                .expect("read")
+                .expect("a record");
+            assert_eq!(record.email.as_deref(), Some("noc@ndo.example"), "{tld}");
+            assert_eq!(record.name.as_deref(), Some("NDO"), "{tld}");
+        }
     }
 }

@@ -177,7 +177,51 @@ pub fn retry_notifications(
     )?)
 }
 
-/// A contact's record by handle.
+fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
+    Ok(Contact {
+        handle: r.get(0)?,
+        organisation: r.get(1)?,
+        name: r.get(2)?,
+        email: r.get(3)?,
+        phone: r.get(4)?,
+        address: r.get(5)?,
+    })
+}
+
+/// A TLD's own record of one of its contacts (contact records are per TLD).
+pub fn tld_contact(conn: &Connection, tld: &str, handle: &str) -> Result<Option<Contact>> {
+    Ok(conn
+        .query_row(
+            "SELECT contact, organisation, name, email, phone, address FROM tld_contacts \
+             WHERE tld = ?1 AND contact = ?2 ORDER BY role LIMIT 1",
+            [tld, handle],
+            contact_row,
+        )
+        .optional()?)
+}
+
+/// Every TLD's record of a contact, by TLD; the entry of `contacts` (the details it was first
+/// known by) when no TLD holds it in a role.
+pub fn contact_records(conn: &Connection, handle: &str) -> Result<Vec<Contact>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT contact, organisation, name, email, phone, address FROM tld_contacts \
+         WHERE contact = ?1 ORDER BY tld, role",
+    )?;
+    let mut records: Vec<Contact> = Vec::new();
+    for record in stmt.query_map([handle], contact_row)? {
+        let record = record?;
+        if !records.contains(&record) {
+            records.push(record);
+        }
+    }
+    if records.is_empty() {
+        records.extend(contact(conn, handle)?);
+    }
+    Ok(records)
+}
+
+/// A contact's entry by handle: the details it was first known by (what a TLD has on file is
+/// [`tld_contact`]).
 pub fn contact(conn: &Connection, handle: &str) -> Result<Option<Contact>> {
     Ok(conn
         .query_row(

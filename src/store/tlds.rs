@@ -67,8 +67,7 @@ fn contact_from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Con
 
 fn read_contacts(conn: &rusqlite::Connection) -> Result<BTreeMap<(String, ContactRole), Contact>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT tc.tld, tc.role, c.handle, c.organisation, c.name, c.email, c.phone, c.address \
-         FROM tld_contacts tc JOIN contacts c ON c.handle = tc.contact",
+        "SELECT tld, role, contact, organisation, name, email, phone, address FROM tld_contacts",
     )?;
     let mut rows = stmt.query([])?;
     let mut contacts = BTreeMap::new();
@@ -178,10 +177,7 @@ pub fn import_tlds_tx(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (handle) DO UPDATE SET \
          organisation = ?2, name = ?3, email = ?4, phone = ?5, address = ?6",
     )?;
-    let mut set_role = tx.prepare_cached(
-        "INSERT INTO tld_contacts (tld, role, contact) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (tld, role) DO UPDATE SET contact = ?3",
-    )?;
+    let mut set_role = tx.prepare_cached(SET_ROLE)?;
     let mut clear_role =
         tx.prepare_cached("DELETE FROM tld_contacts WHERE tld = ?1 AND role = ?2")?;
     for record in records {
@@ -231,7 +227,16 @@ pub fn import_tlds_tx(
                         c.phone,
                         c.address
                     ])?;
-                    set_role.execute(params![label, role.as_str(), c.handle])?;
+                    set_role.execute(params![
+                        label,
+                        role.as_str(),
+                        c.handle,
+                        c.organisation,
+                        c.name,
+                        c.email,
+                        c.phone,
+                        c.address
+                    ])?;
                 }
                 None => {
                     clear_role.execute(params![label, role.as_str()])?;
@@ -247,8 +252,19 @@ pub fn import_tlds_tx(
     Ok(report)
 }
 
+/// Gives a TLD's role to a contact with the TLD's own record of it.
+const SET_ROLE: &str = "INSERT INTO tld_contacts \
+     (tld, role, contact, organisation, name, email, phone, address) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (tld, role) DO UPDATE SET \
+     contact = ?3, organisation = ?4, name = ?5, email = ?6, phone = ?7, address = ?8";
+
 /// Replaces a TLD's admin and/or tech contact (a `None` keeps the current one), inside a
 /// caller's transaction.
+///
+/// Contact records are per TLD (IANA's model): the details go into this TLD's record of the
+/// contact only, for each role it holds here. A contact another TLD also uses keeps that
+/// TLD's record as it was; its entry in `contacts` (the details it was first known by) is
+/// updated only when no other TLD uses it. A new handle is added to `contacts`.
 pub fn set_contacts_tx(
     tx: &Transaction<'_>,
     tld: &TldLabel,
@@ -258,11 +274,38 @@ pub fn set_contacts_tx(
 ) -> Result<()> {
     for (role, contact) in [(ContactRole::Admin, admin), (ContactRole::Tech, tech)] {
         let Some(c) = contact else { continue };
+        let others: i64 = tx.query_row(
+            "SELECT count(*) FROM tld_contacts WHERE contact = ?1 AND tld <> ?2",
+            params![c.handle, tld.as_str()],
+            |r| r.get(0),
+        )?;
+        let details = params![
+            c.handle,
+            c.organisation,
+            c.name,
+            c.email,
+            c.phone,
+            c.address
+        ];
+        if others == 0 {
+            tx.execute(
+                "INSERT INTO contacts (handle, organisation, name, email, phone, address) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (handle) DO UPDATE SET \
+                 organisation = ?2, name = ?3, email = ?4, phone = ?5, address = ?6",
+                details,
+            )?;
+        } else {
+            tx.execute(
+                "INSERT INTO contacts (handle, organisation, name, email, phone, address) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (handle) DO NOTHING",
+                details,
+            )?;
+        }
         tx.execute(
-            "INSERT INTO contacts (handle, organisation, name, email, phone, address) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (handle) DO UPDATE SET \
-             organisation = ?2, name = ?3, email = ?4, phone = ?5, address = ?6",
+            SET_ROLE,
             params![
+                tld.as_str(),
+                role.as_str(),
                 c.handle,
                 c.organisation,
                 c.name,
@@ -271,10 +314,19 @@ pub fn set_contacts_tx(
                 c.address
             ],
         )?;
+        // The same contact in this TLD's other role: one record per contact and TLD.
         tx.execute(
-            "INSERT INTO tld_contacts (tld, role, contact) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (tld, role) DO UPDATE SET contact = ?3",
-            params![tld.as_str(), role.as_str(), c.handle],
+            "UPDATE tld_contacts SET organisation = ?3, name = ?4, email = ?5, phone = ?6, \
+             address = ?7 WHERE tld = ?1 AND contact = ?2",
+            params![
+                tld.as_str(),
+                c.handle,
+                c.organisation,
+                c.name,
+                c.email,
+                c.phone,
+                c.address
+            ],
         )?;
     }
     touch_tld(tx, tld, now)
@@ -334,9 +386,8 @@ fn contact_of(
 ) -> Result<Option<Contact>> {
     Ok(conn
         .query_row(
-            "SELECT c.handle, c.organisation, c.name, c.email, c.phone, c.address \
-             FROM tld_contacts tc JOIN contacts c ON c.handle = tc.contact \
-             WHERE tc.tld = ?1 AND tc.role = ?2",
+            "SELECT contact, organisation, name, email, phone, address \
+             FROM tld_contacts WHERE tld = ?1 AND role = ?2",
             params![label.as_str(), role.as_str()],
             |r| contact_from_row(r, 0),
         )

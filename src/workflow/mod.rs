@@ -355,6 +355,38 @@ impl Proposal {
     }
 }
 
+/// What the consent of a changed contact's new e-mail address is called: the handle with this
+/// suffix (`xa-tech+new-email`). A handle never holds `+`, so it cannot be a contact's own.
+pub const NEW_ADDRESS: &str = "+new-email";
+
+/// The consent a contact's new e-mail address gives: that it reaches the contact.
+pub fn new_address_consent(handle: &str) -> String {
+    format!("{handle}{NEW_ADDRESS}")
+}
+
+/// The contact a consent is about, and whether it is the consent of its new address.
+pub fn consent_subject(consent: &str) -> (&str, bool) {
+    match consent.strip_suffix(NEW_ADDRESS) {
+        Some(handle) => (handle, true),
+        None => (consent, false),
+    }
+}
+
+/// What a consent is, in words, for status pages and reports.
+pub fn describe_consent(consent: &str) -> String {
+    match consent_subject(consent) {
+        (handle, true) => format!(
+            "{consent}: the new e-mail address the proposal gives {handle}, to confirm that \
+             it reaches {handle}"
+        ),
+        (handle, false) => format!(
+            "{handle}: the contact's own consent, by the link mailed to its address on file \
+             (to the proposal's address only for a contact the desk does not know) or with its \
+             token"
+        ),
+    }
+}
+
 /// Who acts, as the workflow sees it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "party", content = "id", rename_all = "kebab-case")]

@@ -41,6 +41,10 @@ pub struct Facts {
     /// glue is shared by every TLD that uses it, so each of them must consent (IANA's rule
     /// for shared name servers).
     pub shared_host_contacts: BTreeSet<String>,
+    /// Contacts on file that the proposal gives another e-mail address, with that address:
+    /// the contact consents at its address on file, and the new address confirms too
+    /// (issue 10 item 1).
+    pub new_addresses: BTreeMap<String, String>,
 }
 
 /// The current state of one request: the projection of its events.
@@ -110,6 +114,11 @@ fn wrong_state(event: &'static str, state: State) -> WorkflowError {
 fn required_consents(proposal: &Proposal, facts: &Facts) -> BTreeSet<String> {
     let mut required = facts.tld_contacts.clone();
     required.extend(proposal.named_contacts().into_iter().map(String::from));
+    for handle in facts.new_addresses.keys() {
+        if proposal.named_contacts().contains(handle.as_str()) {
+            required.insert(super::new_address_consent(handle));
+        }
+    }
     if proposal.delegation().is_some() {
         required.extend(facts.shared_host_contacts.iter().cloned());
     }
@@ -257,6 +266,14 @@ impl Request {
             .iter()
             .filter(|(_, done)| !**done)
             .map(|(c, _)| c.as_str())
+            .collect()
+    }
+
+    /// The pending consents, each in words: whose, and at which address.
+    pub fn pending_consent_details(&self) -> Vec<String> {
+        self.pending_consents()
+            .into_iter()
+            .map(super::describe_consent)
             .collect()
     }
 

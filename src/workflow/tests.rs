@@ -37,6 +37,7 @@ fn facts() -> Facts {
             .collect(),
         open_requests: vec![],
         shared_host_contacts: BTreeSet::new(),
+        new_addresses: Default::default(),
     }
 }
 
@@ -709,4 +710,74 @@ fn readdressing_a_shared_host_needs_the_other_tlds_consent() {
         panic!("first event is the submission");
     };
     assert!(!required_consents.contains("xb-admin"));
+}
+
+#[test]
+fn a_changed_address_needs_the_contact_and_the_new_address() {
+    let facts = Facts {
+        new_addresses: [("xa-tech".to_string(), "new@example.org".to_string())]
+            .into_iter()
+            .collect(),
+        ..facts()
+    };
+    let proposal = Proposal::Contacts {
+        admin: None,
+        tech: Some(contact("xa-tech")),
+    };
+    let events = Request::submit(
+        "RD-1",
+        "xa",
+        &admin(),
+        proposal,
+        Priority::Normal,
+        None,
+        &facts,
+    )
+    .expect("accepted");
+    let Event::Submitted {
+        required_consents, ..
+    } = &events[0]
+    else {
+        panic!("first event is the submission");
+    };
+    let required: Vec<&str> = required_consents.iter().map(String::as_str).collect();
+    assert_eq!(required, ["xa-admin", "xa-tech", "xa-tech+new-email"]);
+    let recorded: Vec<Recorded> = events
+        .into_iter()
+        .map(|event| Recorded {
+            time: T0,
+            by: admin(),
+            event,
+        })
+        .collect();
+    let mut request = Request::replay(&recorded).expect("replay");
+    // The contact's token confirms the contact only; the new address's consent stays open.
+    for by in [admin(), tech()] {
+        let events = request
+            .decide(&Command::Confirm, &by, T0, &facts)
+            .expect("confirm");
+        for event in events {
+            request.apply(&Recorded {
+                time: T0,
+                by: by.clone(),
+                event,
+            });
+        }
+    }
+    assert_eq!(request.state, State::ContactConfirmation);
+    assert_eq!(request.pending_consents(), ["xa-tech+new-email"]);
+    assert!(request.pending_consent_details()[0].contains("new e-mail address"));
+    // A new address consents only as itself.
+    let by = Party::Contact("xa-tech+new-email".into());
+    let events = request
+        .decide(&Command::Confirm, &by, T0, &facts)
+        .expect("confirm");
+    for event in events {
+        request.apply(&Recorded {
+            time: T0,
+            by: by.clone(),
+            event,
+        });
+    }
+    assert_eq!(request.state, State::ManualReview);
 }

@@ -329,3 +329,44 @@ fn registry_changes_are_audit_events() {
     let out = desk.ok(&["audit", "verify"]);
     assert!(out.contains("OK"), "{out}");
 }
+
+/// Text that reaches the database from the command line, bypassing the API, is held to the
+/// API's rule: no control, separator or direction characters (issue 10 item 9). A refusal
+/// names the line and field and changes nothing.
+#[test]
+fn cli_text_inputs_refuse_control_characters() {
+    let desk = demo_desk();
+    let before = desk.dump();
+    let good = std::fs::read_to_string(repo_file("fixtures/demo/tlds.jsonl")).expect("read");
+    let first = good.lines().next().expect("a line");
+    for (line, field) in [
+        (
+            first.replace("Tomas Tavares", "Tomas\\nLink: https://evil.example/x"),
+            "tech.name",
+        ),
+        (
+            first.replace(
+                "\"Aldoria Network Information Centre\", \"admin_org\"",
+                "\"Aldoria\\u202eCIN\", \"admin_org\"",
+            ),
+            "sponsor",
+        ),
+        (first.replace("+999 100 0001", "+999\\t100"), "admin.phone"),
+    ] {
+        assert_ne!(line, first, "the case must change the line");
+        let path = desk.path("bad.jsonl");
+        std::fs::write(&path, format!("{line}\n")).expect("write");
+        let err = desk.fails(&["import-tlds", path.to_str().expect("path")]);
+        assert!(err.contains("bad.jsonl:1:"), "{err}");
+        assert!(
+            err.contains(field) && err.contains("control"),
+            "{field}: {err}"
+        );
+        assert_eq!(before, desk.dump());
+    }
+    for subject in ["Eve\nLink: x", "Eve\u{202e}", "Eve\u{2028}x"] {
+        let err = desk.fails(&["token", "issue", "--role", "staff", "--subject", subject]);
+        assert!(err.contains("control"), "{subject:?}: {err}");
+    }
+    assert_eq!(before, desk.dump());
+}

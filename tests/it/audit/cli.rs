@@ -276,17 +276,27 @@ fn log_json_shows_the_time_text_the_hash_covers() {
 
 #[test]
 fn the_cli_actor_is_meaningful_without_user_in_the_environment() {
+    cli_actor_with_user(None);
+    // A user name with a line break or a direction mark is not recorded as given.
+    cli_actor_with_user(Some("eve\nLink: https://evil.example/x"));
+    cli_actor_with_user(Some("eve\u{202e}"));
+}
+
+fn cli_actor_with_user(user: Option<&str>) {
     let desk = Desk::new();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rootdesk"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rootdesk"));
+    command
         .arg("--db")
         .arg(desk.db())
         .arg("init")
         .env_remove("ROOTDESK_CONFIG")
         .env_remove("USER")
         .env_remove("LOGNAME")
-        .env_remove("USERNAME")
-        .output()
-        .expect("run");
+        .env_remove("USERNAME");
+    if let Some(user) = user {
+        command.env("USER", user);
+    }
+    let out = command.output().expect("run");
     assert!(
         out.status.success(),
         "{}",

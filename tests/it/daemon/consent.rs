@@ -1,5 +1,7 @@
 //! Issue 10 item 1, as an attack: a contacts proposal that gives an existing contact handle a
-//! new e-mail address must not send that contact's consent link to the new address.
+//! new e-mail address must not send that contact's consent link to the new address; the new
+//! address is asked only to confirm itself (the attacks with the mail and the links are in
+//! `notify::consent`).
 
 use rootdesk::store::Notification;
 use serde_json::json;
@@ -18,6 +20,11 @@ fn consent_requests(t: &TestDesk, ticket: &str) -> Vec<(String, String)> {
         .into_iter()
         .filter(|n| n.ticket.as_deref() == Some(ticket) && n.body.contains("/confirm/"))
         .filter_map(|n| {
+            // "The proposal gives contact xa-tech of .xa this new e-mail address."
+            if let Some((_, rest)) = n.body.split_once("The proposal gives contact ") {
+                let handle = rest.split_once(' ')?.0;
+                return Some((n.recipient, format!("{handle}+new-email")));
+            }
             // "As a contact of .xa (xa-tech), confirm or decline this change."
             let before = n.body.split_once("), confirm or decline")?.0;
             let handle = before.rsplit_once('(')?.1.to_string();
@@ -41,9 +48,15 @@ async fn an_existing_contact_is_asked_at_its_address_on_file() {
         asked.contains(&("tech@nic.xa.example".to_string(), "xa-tech".to_string())),
         "xa-tech must be asked at its address on file: {asked:?}"
     );
+    // The proposed address is asked only to confirm itself (issue 10 item 1: old and new
+    // address both), never for the contact's own consent.
     assert!(
-        asked.iter().all(|(to, _)| to != ATTACKER),
-        "the proposed address got a consent link: {asked:?}"
+        asked
+            .iter()
+            .filter(|(to, _)| to == ATTACKER)
+            .map(|(_, h)| h.as_str())
+            .eq(["xa-tech+new-email"]),
+        "the proposed address got a consent link for the contact: {asked:?}"
     );
     t.stop().await;
 }
@@ -68,9 +81,15 @@ async fn a_shared_contact_is_asked_at_its_address_on_file() {
         asked.contains(&("noc@ndo.example".to_string(), "ndo-noc".to_string())),
         "ndo-noc must be asked at its address on file: {asked:?}"
     );
+    // The proposed address is asked only to confirm itself (issue 10 item 1: old and new
+    // address both), never for the contact's own consent.
     assert!(
-        asked.iter().all(|(to, _)| to != ATTACKER),
-        "the proposed address got a consent link: {asked:?}"
+        asked
+            .iter()
+            .filter(|(to, _)| to == ATTACKER)
+            .map(|(_, h)| h.as_str())
+            .eq(["ndo-noc+new-email"]),
+        "the proposed address got a consent link for the contact: {asked:?}"
     );
     t.stop().await;
 }

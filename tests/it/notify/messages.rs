@@ -14,7 +14,10 @@ async fn a_contact_change_asks_the_new_contact_too() {
     let proposal = json!({ "kind": "contacts",
         "tech": { "handle": "xa-noc", "name": "XA NOC", "email": "noc@nic.xa.example" } });
     let ticket = t.submit(proposal).await;
-    let change = "tech contact: xa-tech (Tomas Tavares) <tech@nic.xa.example> -> xa-noc (XA NOC) <noc@nic.xa.example>";
+    // The names and addresses people gave are quoted, the old record before the new one.
+    let change = "tech contact: xa-tech -> xa-noc\n";
+    let old = "> name: Tomas Tavares\n    > organisation: Aldoria Network Information Centre\n    > e-mail: tech@nic.xa.example";
+    let new = "> handle: xa-noc\n    > name: XA NOC\n    > e-mail: noc@nic.xa.example";
     let mut links = Vec::new();
     for (to, handle) in [
         (ADMIN, "xa-admin"),
@@ -24,6 +27,11 @@ async fn a_contact_change_asks_the_new_contact_too() {
         let mail = relay.wait_for_mail(to, "your consent is needed").await;
         let body = mail.body();
         assert!(body.contains(change), "{body}");
+        let (at_old, at_new) = (body.find(old), body.find(new));
+        assert!(
+            at_old.is_some() && at_new.is_some() && at_old < at_new,
+            "{body}"
+        );
         assert!(body.contains(&format!("({handle})")), "{body}");
         assert!(mail
             .header("Subject")

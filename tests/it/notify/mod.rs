@@ -2,8 +2,10 @@
 //! SMTP receiver on loopback (`smtp`), and contacts acting through the e-mailed links.
 
 mod at_rest;
+mod consent;
 mod flows;
 mod links;
+mod mail_text;
 mod messages;
 mod relay;
 pub mod smtp;
@@ -73,7 +75,8 @@ pub async fn answer(
     reason: &str,
 ) -> (StatusCode, String) {
     let body = format!(
-        "decision={decision}&contact={contact}&reason={}",
+        "decision={decision}&contact={}&reason={}",
+        contact.replace('+', "%2B"),
         reason.replace(' ', "+")
     );
     let response = crate::daemon::http()
