@@ -66,7 +66,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("export", |b| {
         b.iter(|| {
             let zone = store.zone(None).expect("read").expect("published");
-            zonefile::render_root_zone(&zone)
+            zonefile::render_root_zone(&zone).expect("digest")
         })
     });
     group.finish();

@@ -37,14 +37,18 @@ pub use tlds::{set_contacts_tx, set_sponsor_tx, TldImportReport};
 pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};
 pub use zone::{
     current_delegation, host_glue, host_tlds, next_serial, publish_delegation_tx, ImportOutcome,
-    Publication, PublishTtls,
+    Publication, PublishTtls, RecordChange, SerialDiff, TldChanges,
 };
 
 /// The whole schema of the newest version.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// Numbered upgrades: entry `i` takes a database from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[&str] = &[];
+const MIGRATIONS: &[&str] = &[
+    // 1 -> 2: each publication keeps the ZONEMD digest of its export (issue 11); `migrate`
+    // fills it in for the publications made before.
+    "ALTER TABLE publications ADD COLUMN zonemd BLOB;",
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 1 + MIGRATIONS.len() as u32;
@@ -235,6 +239,7 @@ impl Store {
             tx.execute_batch(step)?;
             tx.pragma_update(None, "user_version", index as u32 + 2)?;
         }
+        zone::fill_missing_digests(&tx)?;
         tx.commit()?;
         Ok((
             Store {
