@@ -839,6 +839,53 @@ ns.example.net. 172800 IN A 198.51.100.1
         }
     }
 
+    /// RFC 8976 Appendix A.1, the simple example zone: the digest is the RFC's.
+    #[test]
+    fn zonemd_digest_matches_rfc_8976_appendix_a1() {
+        let name = |n: &str| Name::from_ascii(n).expect("name");
+        let rr = |owner: &str, ttl: u32, data: RData| ExportRecord {
+            owner: owner.into(),
+            ttl,
+            rtype: data.record_type(),
+            data,
+        };
+        let records = vec![
+            rr(
+                "example.",
+                86400,
+                RData::SOA(SOA::new(
+                    name("ns1.example."),
+                    name("admin.example."),
+                    2018031900,
+                    1800,
+                    900,
+                    604800,
+                    86400,
+                )),
+            ),
+            rr("example.", 86400, RData::NS(NS(name("ns2.example.")))),
+            rr("example.", 86400, RData::NS(NS(name("NS1.example.")))),
+            // A repeated record counts once (RFC 8976 §3.3.1.1).
+            rr("example.", 86400, RData::NS(NS(name("ns1.example.")))),
+            rr(
+                "ns2.example.",
+                3600,
+                RData::AAAA(AAAA("2001:db8::63".parse().expect("ip"))),
+            ),
+            rr(
+                "NS1.example.",
+                3600,
+                RData::A(A("203.0.113.63".parse().expect("ip"))),
+            ),
+        ];
+        let digest = zonemd_digest(&records).expect("digest");
+        assert_eq!(
+            data_encoding::HEXLOWER.encode(&digest),
+            "c68090d90a7aed716bc459f9340e3d7c1370d4d24b7e2fc3\
+             a1ddc0b9a87153b9a9713b3c9ae5cc27777f98b8e730044c"
+        );
+    }
+
     #[test]
     fn splits_logical_records() {
         let records = logical_records("a ( 1\n 2 ) ; c\n\n  b \"x;y\"\n").expect("splits");
