@@ -379,10 +379,24 @@ async fn show_tld(
         .ok_or_else(|| ApiError::not_found("no such TLD"))
 }
 
-async fn zone(State(desk): State<AppState>) -> Result<Response, ApiError> {
+/// `?serial=N` of `GET /v1/zone`: a past publication instead of the current one.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZoneQuery {
+    serial: Option<u32>,
+}
+
+async fn zone(
+    State(desk): State<AppState>,
+    query: Result<Query<ZoneQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| {
+        ApiError::invalid("query", format!("{}: give ?serial=SERIAL", e.body_text()))
+    })?;
+    let serial = q.serial;
     let found = blocking(move || {
         desk.read_store(|s| {
-            Ok(match s.zone(None)? {
+            Ok(match s.zone(serial)? {
                 Some(zone) => {
                     let recorded = s.recorded_digest(zone.soa.serial)?;
                     Some((zone, recorded))
@@ -392,8 +406,10 @@ async fn zone(State(desk): State<AppState>) -> Result<Response, ApiError> {
         })
     })
     .await?;
-    let (zone, recorded) =
-        found.ok_or_else(|| ApiError::not_found("nothing has been published yet"))?;
+    let (zone, recorded) = found.ok_or_else(|| match serial {
+        Some(n) => ApiError::not_found(format!("there is no publication with serial {n}")),
+        None => ApiError::not_found("nothing has been published yet"),
+    })?;
     let text = crate::zonefile::export_root_zone(&zone, recorded.as_deref())
         .map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "text/dns; charset=utf-8")], text).into_response())

@@ -155,6 +155,25 @@ async fn delegation_change_is_published() {
         assert_eq!(c["ticket"], ticket, "{diff}");
         assert_eq!(c["serial"], serial, "{diff}");
     }
+    let (status, old_zone) = t
+        .call(
+            reqwest::Method::GET,
+            None,
+            &format!("/v1/zone?serial={before}"),
+            None,
+        )
+        .await;
+    let old_zone = old_zone.as_str().expect("zone text");
+    assert_eq!(status, StatusCode::OK, "{old_zone}");
+    assert!(
+        old_zone.contains(&format!(" IN ZONEMD {before} 1 1 "))
+            && old_zone.contains("198.51.100.1"),
+        "{old_zone}"
+    );
+    let (status, _) = t
+        .call(reqwest::Method::GET, None, "/v1/zone?serial=1", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, err) = t
         .call(
             reqwest::Method::GET,
