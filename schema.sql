@@ -57,7 +57,8 @@ CREATE TABLE publications (
     soa_retry    INTEGER NOT NULL,
     soa_expire   INTEGER NOT NULL,
     soa_minimum  INTEGER NOT NULL,
-    soa_ttl      INTEGER NOT NULL
+    soa_ttl      INTEGER NOT NULL,
+    zonemd       BLOB                        -- SHA-384 ZONEMD digest (RFC 8976) of the export
 );
 
 -- Delegation data is versioned by publication: a row belongs to every publication from

@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench zone`. Import = parse the master file + write a first publication to a
 //! fresh database (one transaction, synchronous=FULL); export = read the current publication +
-//! render the master file.
+//! render the master file with its ZONEMD digest (RFC 8976, SHA-384).
 
 use std::path::Path;
 
@@ -12,7 +12,10 @@ use rootdesk::store::Store;
 use rootdesk::zonefile;
 
 fn root_zone() -> Option<std::path::PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/root.zone");
+    // SHARED_DATA_DIR points elsewhere (a git worktree keeps the data two levels up).
+    let path = std::env::var_os("SHARED_DATA_DIR")
+        .map(|d| Path::new(&d).join("root.zone"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/root.zone"));
     if path.exists() {
         Some(path)
     } else {
@@ -63,11 +66,18 @@ fn bench(c: &mut Criterion) {
                 .expect("import")
         })
     });
-    group.bench_function("export", |b| {
+    // The export as `rootdesk export-zone` makes it: read the publication and its recorded
+    // digest, render every record, compute the ZONEMD (SHA-384) and compare it.
+    group.bench_function("export-with-zonemd", |b| {
         b.iter(|| {
             let zone = store.zone(None).expect("read").expect("published");
-            zonefile::render_root_zone(&zone)
+            let recorded = store.recorded_digest(zone.soa.serial).expect("digest");
+            zonefile::export_root_zone(&zone, recorded.as_deref()).expect("export")
         })
+    });
+    let records = zonefile::zone_records(&zone);
+    group.bench_function("zonemd-digest", |b| {
+        b.iter(|| zonefile::zonemd_digest(&records).expect("digest"))
     });
     group.finish();
 }

@@ -133,6 +133,31 @@ fn logical_records(text: &str) -> Result<Vec<Logical>, (usize, String)> {
     Ok(records)
 }
 
+/// Refuses a name with a U-label that is not valid IDNA2008 or an `xn--` label that does not
+/// decode; hickory's own mapping is laxer, and would store a name no registry could hold.
+fn check_idna(name: &str) -> Result<(), String> {
+    let bare = name.strip_suffix('.').unwrap_or(name);
+    let suspect = !bare.is_ascii()
+        || bare
+            .split('.')
+            .any(|l| l.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--")));
+    if !suspect {
+        return Ok(());
+    }
+    let bad = |why: &str| format!("name {name:?}: {why}");
+    let ascii = idna::domain_to_ascii_strict(bare)
+        .map_err(|_| bad("not a valid internationalised name (IDNA2008; an xn-- label must decode to a valid U-label)"))?;
+    for label in ascii.split('.').filter(|l| l.starts_with("xn--")) {
+        let (unicode, result) = idna::domain_to_unicode(label);
+        if result.is_err() || unicode == label {
+            return Err(bad(&format!(
+                "the A-label {label} does not decode to a valid U-label"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A record kept for hickory, with what is needed to point at it later.
 struct Kept {
     line: usize,
@@ -204,6 +229,7 @@ pub fn parse_root_zone(text: &str, file: &Path) -> Result<RootZone, ZoneFileErro
             let name = if first == "@" {
                 origin.clone()
             } else {
+                check_idna(first).map_err(|reason| fail(record.line, reason))?;
                 Name::parse(first, Some(&origin))
                     .map_err(|e| fail(record.line, format!("bad owner name {first:?}: {e}")))?
             };
@@ -233,6 +259,11 @@ pub fn parse_root_zone(text: &str, file: &Path) -> Result<RootZone, ZoneFileErro
         let Some(rtype) = rtype else {
             return Err(fail(record.line, "the record has no type".into()));
         };
+        if rtype == "NS" {
+            if let Some(target) = rest.last() {
+                check_idna(target).map_err(|reason| fail(record.line, reason))?;
+            }
+        }
         if class != "IN" {
             return Err(fail(
                 record.line,
@@ -507,24 +538,190 @@ fn duplicate_record(kept: &[Kept], name: &Name, rtype: RecordType, file: &Path) 
     }
 }
 
-/// Renders delegation data as a master file: the apex SOA and NS, then every owner in
+/// Renders delegation data as a master file: the apex SOA, NS and ZONEMD, then every owner in
 /// canonical order with its records by type, each RRset sorted.
-pub fn render_root_zone(zone: &RootZone) -> String {
-    let mut out = String::with_capacity(64 * (zone.tlds.len() * 16 + 16));
+///
+/// Every name is written as its A-label: hickory's `Display` of a `Name` (and so of a
+/// `Record`) is the Unicode form, which DNS software reads as different names. The text
+/// depends only on the delegation data, so any serial renders to the same bytes again.
+pub fn render_root_zone(zone: &RootZone) -> Result<String, ZonemdError> {
+    let records = zone_records(zone);
+    let digest = zonemd_digest(&records)?;
+    Ok(render_records(zone, &records, &digest))
+}
+
+/// Renders `records` with a given ZONEMD digest (the digest recorded for the serial).
+pub fn render_records(zone: &RootZone, records: &[ExportRecord], digest: &[u8]) -> String {
+    let mut out = String::with_capacity(64 * (records.len() + 16));
     let _ = writeln!(
         out,
-        "; root zone delegation data, serial {}, written by rootdesk {}",
-        zone.soa.serial,
-        env!("CARGO_PKG_VERSION")
+        "; Root zone delegation data, serial {}, as published by the root zone change desk.\n\
+         ; The ZONEMD record (RFC 8976, scheme 1 SIMPLE, hash 1 SHA-384) covers exactly the\n\
+         ; records of this file: the SOA, the root's NS, every TLD's NS and DS, and glue.\n\
+         ; This is not the signed root zone: it has no DNSKEY, RRSIG or NSEC records.",
+        zone.soa.serial
     );
-    let root = Name::root();
-    let mut push = |record: Record| {
-        let _ = writeln!(out, "{record}");
+    let mut records = records.iter().peekable();
+    // The apex first (SOA, NS), then its ZONEMD, then the other owners.
+    while let Some(rr) = records.next_if(|rr| rr.owner == ".") {
+        let _ = writeln!(out, "{rr}");
+    }
+    let _ = writeln!(
+        out,
+        ". {} {CLASS} ZONEMD {} {ZONEMD_SCHEME_SIMPLE} {ZONEMD_HASH_SHA384} {}",
+        zone.soa.ttl,
+        zone.soa.serial,
+        data_encoding::HEXUPPER.encode(digest)
+    );
+    for rr in records {
+        let _ = writeln!(out, "{rr}");
+    }
+    out
+}
+
+/// The ZONEMD digest of a zone's export, as [`render_root_zone`] writes it.
+pub fn zone_digest(zone: &RootZone) -> Result<Vec<u8>, ZonemdError> {
+    zonemd_digest(&zone_records(zone))
+}
+
+/// Why a publication cannot be exported as it was published.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Digest(#[from] ZonemdError),
+    #[error(
+        "serial {serial}: the delegation data in the database no longer gives the ZONEMD digest \
+         recorded when it was published (recorded {recorded}, now {computed}); \
+         the history was changed after publication, so it is not exported"
+    )]
+    Mismatch {
+        serial: u32,
+        recorded: String,
+        computed: String,
+    },
+}
+
+/// Renders a publication and checks it against the digest recorded at publication (if any),
+/// so that what is exported for a serial is byte for byte what was published.
+pub fn export_root_zone(zone: &RootZone, recorded: Option<&[u8]>) -> Result<String, ExportError> {
+    let records = zone_records(zone);
+    let digest = zonemd_digest(&records)?;
+    if let Some(recorded) = recorded {
+        if recorded != digest.as_slice() {
+            return Err(ExportError::Mismatch {
+                serial: zone.soa.serial,
+                recorded: data_encoding::HEXUPPER.encode(recorded),
+                computed: data_encoding::HEXUPPER.encode(&digest),
+            });
+        }
+    }
+    Ok(render_records(zone, &records, &digest))
+}
+
+/// ZONEMD scheme 1, SIMPLE (RFC 8976 §2.2.3).
+pub const ZONEMD_SCHEME_SIMPLE: u8 = 1;
+/// ZONEMD hash algorithm 1, SHA-384 (RFC 8976 §2.2.4).
+pub const ZONEMD_HASH_SHA384: u8 = 1;
+
+/// A record that cannot be put in wire form for the digest (a name hickory refuses).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot compute the zone digest: record {owner} {rtype}: {reason}")]
+pub struct ZonemdError {
+    pub owner: String,
+    pub rtype: RecordType,
+    pub reason: String,
+}
+
+/// The SHA-384 ZONEMD digest (RFC 8976 §3, scheme SIMPLE) of the export's records.
+///
+/// Each record is put in DNSSEC canonical wire form by hickory's encoder (owner and names in
+/// RDATA uncompressed and lower case, RFC 4034 §6.2); the records are sorted by owner in
+/// canonical order, then type, then RDATA (RFC 8976 §3.3.1), duplicates dropped, and hashed
+/// in that order. The apex ZONEMD itself is not among `records`, as §3.1 requires.
+pub fn zonemd_digest(records: &[ExportRecord]) -> Result<Vec<u8>, ZonemdError> {
+    use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
+    use sha2::Digest as _;
+
+    let mut wire: Vec<(Name, u16, Vec<u8>, usize)> = Vec::with_capacity(records.len());
+    for rr in records {
+        let fail = |reason: String| ZonemdError {
+            owner: rr.owner.clone(),
+            rtype: rr.rtype,
+            reason,
+        };
+        let owner = Name::from_ascii(&rr.owner)
+            .map_err(|e| fail(e.to_string()))?
+            .to_lowercase();
+        let record = Record::from_rdata(owner.clone(), rr.ttl, rr.data.clone());
+        let mut bytes = Vec::with_capacity(64);
+        let mut encoder = BinEncoder::new(&mut bytes);
+        encoder.set_canonical_form(true);
+        encoder.set_name_encoding(NameEncoding::UncompressedLowercase);
+        record.emit(&mut encoder).map_err(|e| fail(e.to_string()))?;
+        // Owner, then TYPE, CLASS, TTL and RDLENGTH (10 octets): RDATA starts after them.
+        let rdata_at = owner.to_bytes().map_err(|e| fail(e.to_string()))?.len() + 10;
+        wire.push((owner, u16::from(rr.rtype), bytes, rdata_at));
+    }
+    wire.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(a.1.cmp(&b.1))
+            .then_with(|| a.2[a.3..].cmp(&b.2[b.3..]))
+    });
+    wire.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
+    let mut hash = sha2::Sha384::new();
+    for (_, _, bytes, _) in &wire {
+        hash.update(bytes);
+    }
+    Ok(hash.finalize().to_vec())
+}
+
+/// One record of the export, all names in A-label presentation form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRecord {
+    /// Absolute owner name, A-label, with the trailing dot.
+    pub owner: String,
+    pub ttl: u32,
+    pub rtype: RecordType,
+    pub data: RData,
+}
+
+impl std::fmt::Display for ExportRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {CLASS} {} ", self.owner, self.ttl, self.rtype)?;
+        match &self.data {
+            RData::NS(ns) => f.write_str(&ns.0.to_ascii()),
+            RData::SOA(s) => write!(
+                f,
+                "{} {} {} {} {} {} {}",
+                s.mname.to_ascii(),
+                s.rname.to_ascii(),
+                s.serial,
+                s.refresh,
+                s.retry,
+                s.expire,
+                s.minimum
+            ),
+            // A, AAAA and DS hold no names: hickory's presentation form is the DNS one.
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+/// The records of the export in file order: SOA, apex NS, then owners canonically.
+pub fn zone_records(zone: &RootZone) -> Vec<ExportRecord> {
+    let mut out = Vec::with_capacity(zone.tlds.len() * 12 + zone.hosts.len() * 2 + 16);
+    let mut push = |owner: String, ttl: u32, data: RData| {
+        out.push(ExportRecord {
+            owner,
+            ttl,
+            rtype: data.record_type(),
+            data,
+        });
     };
     let s = &zone.soa;
     if let (Ok(mname), Ok(rname)) = (Name::from_str(&s.mname), Name::from_str(&s.rname)) {
-        push(Record::from_rdata(
-            root.clone(),
+        push(
+            ".".into(),
             s.ttl,
             RData::SOA(SOA::new(
                 mname,
@@ -535,14 +732,10 @@ pub fn render_root_zone(zone: &RootZone) -> String {
                 s.expire as i32,
                 s.minimum,
             )),
-        ));
+        );
     }
     for host in &zone.apex.ns {
-        push(Record::from_rdata(
-            root.clone(),
-            zone.apex.ns_ttl,
-            RData::NS(NS(host.to_name())),
-        ));
+        push(".".into(), zone.apex.ns_ttl, RData::NS(NS(host.to_name())));
     }
 
     // Owners in canonical order: TLDs, and the hosts beneath them.
@@ -565,33 +758,29 @@ pub fn render_root_zone(zone: &RootZone) -> String {
     for (_, owner) in owners {
         match owner {
             Owner::Tld(label, d) => {
-                let name = label.to_name();
+                let name = format!("{}.", label.as_str());
                 for host in &d.ns {
-                    push(Record::from_rdata(
-                        name.clone(),
-                        d.ns_ttl,
-                        RData::NS(NS(host.to_name())),
-                    ));
+                    push(name.clone(), d.ns_ttl, RData::NS(NS(host.to_name())));
                 }
                 for ds in &d.ds {
-                    push(Record::from_rdata(
+                    push(
                         name.clone(),
                         d.ds_ttl,
                         RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::DS(
                             ds.to_hickory(),
                         )),
-                    ));
+                    );
                 }
             }
             Owner::Host(host, addresses) => {
-                let name = host.to_name();
+                let name = host.to_fqdn();
                 // A before AAAA (type order); BTreeMap keeps IPv4 before IPv6, each sorted.
                 for (address, ttl) in addresses {
                     let data = match address {
                         IpAddr::V4(v4) => RData::A(A(*v4)),
                         IpAddr::V6(v6) => RData::AAAA(AAAA(*v6)),
                     };
-                    push(Record::from_rdata(name.clone(), *ttl, data));
+                    push(name.clone(), *ttl, data);
                 }
             }
         }
@@ -629,6 +818,75 @@ ns.example.net. 172800 IN A 198.51.100.1
     }
 
     #[test]
+    fn refuses_bad_idn_names_with_their_line() {
+        let clean = SMALL.replace("\nexample.net. 172800 IN A 198.51.100.1\n", "\n");
+        // A valid U-label is accepted and stored as its A-label.
+        let text = format!("{clean}рф. 172800 IN NS a.nic.de.\n");
+        let zone = parse(&text).expect("valid U-label");
+        assert!(zone.tlds.keys().any(|l| l.as_str() == "xn--p1ai"));
+        let lines = clean.lines().count() + 1;
+        for (bad, expect) in [
+            ("xn--zzzzzzz-9999. 172800 IN NS a.nic.de.", "IDNA2008"),
+            (
+                "a\u{301}\u{301}\u{200d}. 172800 IN NS a.nic.de.",
+                "IDNA2008",
+            ),
+            ("xa. 172800 IN NS ns.xn--zzzzzzz-9999.de.", "IDNA2008"),
+        ] {
+            let err = parse(&format!("{clean}{bad}\n")).expect_err(bad);
+            assert!(err.reason.contains(expect), "{bad}: {err}");
+            assert_eq!(err.line, lines, "{bad}: {err}");
+        }
+    }
+
+    /// RFC 8976 Appendix A.1, the simple example zone: the digest is the RFC's.
+    #[test]
+    fn zonemd_digest_matches_rfc_8976_appendix_a1() {
+        let name = |n: &str| Name::from_ascii(n).expect("name");
+        let rr = |owner: &str, ttl: u32, data: RData| ExportRecord {
+            owner: owner.into(),
+            ttl,
+            rtype: data.record_type(),
+            data,
+        };
+        let records = vec![
+            rr(
+                "example.",
+                86400,
+                RData::SOA(SOA::new(
+                    name("ns1.example."),
+                    name("admin.example."),
+                    2018031900,
+                    1800,
+                    900,
+                    604800,
+                    86400,
+                )),
+            ),
+            rr("example.", 86400, RData::NS(NS(name("ns2.example.")))),
+            rr("example.", 86400, RData::NS(NS(name("NS1.example.")))),
+            // A repeated record counts once (RFC 8976 §3.3.1.1).
+            rr("example.", 86400, RData::NS(NS(name("ns1.example.")))),
+            rr(
+                "ns2.example.",
+                3600,
+                RData::AAAA(AAAA("2001:db8::63".parse().expect("ip"))),
+            ),
+            rr(
+                "NS1.example.",
+                3600,
+                RData::A(A("203.0.113.63".parse().expect("ip"))),
+            ),
+        ];
+        let digest = zonemd_digest(&records).expect("digest");
+        assert_eq!(
+            data_encoding::HEXLOWER.encode(&digest),
+            "c68090d90a7aed716bc459f9340e3d7c1370d4d24b7e2fc3\
+             a1ddc0b9a87153b9a9713b3c9ae5cc27777f98b8e730044c"
+        );
+    }
+
+    #[test]
     fn splits_logical_records() {
         let records = logical_records("a ( 1\n 2 ) ; c\n\n  b \"x;y\"\n").expect("splits");
         assert_eq!(records.len(), 2);
@@ -651,7 +909,7 @@ ns.example.net. 172800 IN A 198.51.100.1
         assert_eq!(d.nameservers.len(), 2);
         assert_eq!(d.ds.len(), 1);
         assert_eq!(zone.apex.ns.len(), 1);
-        let text = render_root_zone(&zone);
+        let text = render_root_zone(&zone).expect("digest");
         let again = parse(&text).expect("own output parses");
         assert_eq!(zone, again);
     }

@@ -48,6 +48,7 @@ pub fn router(desk: Arc<Desk>, max_body: usize) -> Router {
         .route("/v1/tlds", get(list_tlds))
         .route("/v1/tlds/{label}", get(show_tld))
         .route("/v1/zone", get(zone))
+        .route("/v1/zone/diff", get(zone_diff))
         .route("/v1/check", post(dry_run_check))
         .route("/v1/documents", post(upload_document))
         .route("/v1/requests", post(submit).get(list_requests))
@@ -348,14 +349,63 @@ async fn show_tld(
         .ok_or_else(|| ApiError::not_found("no such TLD"))
 }
 
-async fn zone(State(desk): State<AppState>) -> Result<Response, ApiError> {
-    let zone = blocking(move || desk.read_store(|s| Ok(s.zone(None)?))).await?;
-    let zone = zone.ok_or_else(|| ApiError::not_found("nothing has been published yet"))?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/dns; charset=utf-8")],
-        crate::zonefile::render_root_zone(&zone),
-    )
-        .into_response())
+/// `?serial=N` of `GET /v1/zone`: a past publication instead of the current one.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZoneQuery {
+    serial: Option<u32>,
+}
+
+async fn zone(
+    State(desk): State<AppState>,
+    query: Result<Query<ZoneQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| {
+        ApiError::invalid("query", format!("{}: give ?serial=SERIAL", e.body_text()))
+    })?;
+    let serial = q.serial;
+    let found = blocking(move || {
+        desk.read_store(|s| {
+            Ok(match s.zone(serial)? {
+                Some(zone) => {
+                    let recorded = s.recorded_digest(zone.soa.serial)?;
+                    Some((zone, recorded))
+                }
+                None => None,
+            })
+        })
+    })
+    .await?;
+    let (zone, recorded) = found.ok_or_else(|| match serial {
+        Some(n) => ApiError::not_found(format!("there is no publication with serial {n}")),
+        None => ApiError::not_found("nothing has been published yet"),
+    })?;
+    let text = crate::zonefile::export_root_zone(&zone, recorded.as_deref())
+        .map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "text/dns; charset=utf-8")], text).into_response())
+}
+
+/// `?from=SERIAL&to=SERIAL` of `GET /v1/zone/diff`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiffQuery {
+    from: u32,
+    to: u32,
+}
+
+/// What was added and removed per TLD between two serials, with the request tickets.
+async fn zone_diff(
+    State(desk): State<AppState>,
+    query: Result<Query<DiffQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| {
+        ApiError::invalid(
+            "query",
+            format!("{}: give ?from=SERIAL&to=SERIAL", e.body_text()),
+        )
+    })?;
+    let diff = blocking(move || desk.read_store(|s| Ok(s.serial_diff(q.from, q.to)?))).await?;
+    Ok(Json(diff).into_response())
 }
 
 async fn dry_run_check(

@@ -361,7 +361,10 @@ mod tests {
         let text = text.replace("A\\nLink: x", "A");
         let records = parse_tld_lines(&text).expect("parses");
         assert_eq!(
-            records[0].tech.as_ref().and_then(|c| c.organisation.as_deref()),
+            records[0]
+                .tech
+                .as_ref()
+                .and_then(|c| c.organisation.as_deref()),
             Some("Bangladesh Telecommunications Company Limited (BTCL)")
         );
         let text = r#"{"tld": "bd", "type": "cctld", "delegated": true, "sponsor": "Posts and\r\n  Telecommunications"}"#;

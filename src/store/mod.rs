@@ -38,7 +38,7 @@ pub use tlds::{set_contacts_tx, set_sponsor_tx, tld_record, TldImportReport};
 pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};
 pub use zone::{
     current_delegation, host_glue, host_tlds, next_serial, publish_delegation_tx, ImportOutcome,
-    Publication, PublishTtls,
+    Publication, PublishTtls, RecordChange, SerialDiff, TldChanges,
 };
 
 /// The whole schema of the newest version.
@@ -58,6 +58,9 @@ const MIGRATIONS: &[&str] = &[
          email = (SELECT c.email FROM contacts c WHERE c.handle = tld_contacts.contact),
          phone = (SELECT c.phone FROM contacts c WHERE c.handle = tld_contacts.contact),
          address = (SELECT c.address FROM contacts c WHERE c.handle = tld_contacts.contact);",
+    // 2 -> 3: each publication keeps the ZONEMD digest of its export (issue 11); `migrate`
+    // fills it in for the publications made before.
+    "ALTER TABLE publications ADD COLUMN zonemd BLOB;",
 ];
 
 /// The schema version this build writes.
@@ -249,6 +252,7 @@ impl Store {
             tx.execute_batch(step)?;
             tx.pragma_update(None, "user_version", index as u32 + 2)?;
         }
+        zone::fill_missing_digests(&tx)?;
         tx.commit()?;
         Ok((
             Store {
@@ -425,6 +429,7 @@ mod tests {
                  ALTER TABLE tld_contacts DROP COLUMN email;
                  ALTER TABLE tld_contacts DROP COLUMN phone;
                  ALTER TABLE tld_contacts DROP COLUMN address;
+                 ALTER TABLE publications DROP COLUMN zonemd;
                  PRAGMA user_version = 1;",
             )
             .expect("make a version 1 database");
@@ -434,7 +439,10 @@ mod tests {
             Err(StoreError::NeedsMigration { found: 1, .. })
         ));
         let (store, from) = Store::migrate(&path).expect("migrate");
-        assert_eq!((from, store.schema_version().expect("version")), (1, 2));
+        assert_eq!(
+            (from, store.schema_version().expect("version")),
+            (1, SCHEMA_VERSION)
+        );
         for tld in ["xb", "xc"] {
             let record = tld_contact(store.conn(), tld, "ndo-noc")
                 .expect("read")

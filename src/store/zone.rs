@@ -25,6 +25,8 @@ pub struct Publication {
     pub serial: u32,
     pub published_at: String,
     pub source: String,
+    /// The ZONEMD digest (SHA-384, hex) of the export, recorded when it was published.
+    pub zonemd: Option<String>,
 }
 
 /// What an import did.
@@ -68,14 +70,16 @@ impl Store {
 
     /// Every publication, oldest first.
     pub fn publications(&self) -> Result<Vec<Publication>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT serial, published_at, source FROM publications ORDER BY serial")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT serial, published_at, source, zonemd FROM publications ORDER BY serial",
+        )?;
         let rows = stmt.query_map([], |r| {
+            let zonemd: Option<Vec<u8>> = r.get(3)?;
             Ok(Publication {
                 serial: r.get(0)?,
                 published_at: r.get(1)?,
                 source: r.get(2)?,
+                zonemd: zonemd.map(|d| data_encoding::HEXUPPER.encode(&d)),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -84,6 +88,25 @@ impl Store {
     /// The root zone data of publication `serial`, or of the current one.
     pub fn zone(&self, serial: Option<u32>) -> Result<Option<RootZone>> {
         read_zone(&self.conn, serial)
+    }
+
+    /// The ZONEMD digest recorded for publication `serial` (`None` for a serial published
+    /// before digests were kept and not yet filled in by `rootdesk migrate`).
+    pub fn recorded_digest(&self, serial: u32) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT zonemd FROM publications WHERE serial = ?1",
+                [serial],
+                |r| r.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// What was added and removed between publications `from` and `to`, TLD by TLD.
+    pub fn serial_diff(&self, from: u32, to: u32) -> Result<SerialDiff> {
+        serial_diff(&self.conn, from, to)
     }
 
     /// The delegation a TLD has in the current publication.
@@ -267,10 +290,13 @@ pub fn publish_tx(
 ) -> Result<()> {
     let serial = new.soa.serial;
     let s = &new.soa;
+    let digest =
+        crate::zonefile::zone_digest(new).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.execute(
         "INSERT INTO publications (serial, published_at, source, soa_mname, soa_rname, soa_refresh, \
-         soa_retry, soa_expire, soa_minimum, soa_ttl) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![serial, timestamp(now), source, s.mname, s.rname, s.refresh, s.retry, s.expire, s.minimum, s.ttl],
+         soa_retry, soa_expire, soa_minimum, soa_ttl, zonemd) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![serial, timestamp(now), source, s.mname, s.rname, s.refresh, s.retry, s.expire, s.minimum, s.ttl, digest],
     )?;
 
     let (old_ns, old_ds, old_glue, old_apex) = old.map(rows_of).unwrap_or_default();
@@ -456,6 +482,206 @@ fn read_zone(conn: &rusqlite::Connection, serial: Option<u32>) -> Result<Option<
     Ok(Some(zone))
 }
 
+/// Records the digest of every publication that has none (those published before digests
+/// were kept), computed from its delegation data.
+pub fn fill_missing_digests(tx: &Transaction<'_>) -> Result<usize> {
+    let serials: Vec<u32> = tx
+        .prepare("SELECT serial FROM publications WHERE zonemd IS NULL ORDER BY serial")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for serial in &serials {
+        if let Some(zone) = read_zone(tx, Some(*serial))? {
+            let digest = crate::zonefile::zone_digest(&zone)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.execute(
+                "UPDATE publications SET zonemd = ?2 WHERE serial = ?1",
+                params![serial, digest],
+            )?;
+        }
+    }
+    Ok(serials.len())
+}
+
+/// One record added or removed between two serials, with the publication that made the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordChange {
+    /// Owner name, A-label, absolute (`xa.`, `ns1.nic.xa.`).
+    pub owner: String,
+    /// `NS`, `DS`, `A` or `AAAA`.
+    #[serde(rename = "type")]
+    pub rtype: &'static str,
+    /// The RDATA in presentation form, names as A-labels.
+    pub data: String,
+    /// The serial that added (or removed) the record.
+    pub serial: u32,
+    /// The ticket of the request whose implementation made that serial; `None` for an import.
+    pub ticket: Option<String>,
+    /// What made that serial (`request TICKET`, `import-zone FILE`).
+    pub source: String,
+}
+
+/// What changed for one TLD (or `.` for the root's own NS and their glue).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TldChanges {
+    /// The A-label (`xn--p1ai`), or `.` for the apex.
+    pub tld: String,
+    /// The U-label of an IDN TLD, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub u_label: Option<String>,
+    pub added: Vec<RecordChange>,
+    pub removed: Vec<RecordChange>,
+}
+
+/// The differences between two serials, TLD by TLD.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SerialDiff {
+    pub from: u32,
+    pub to: u32,
+    pub tlds: Vec<TldChanges>,
+}
+
+/// A record of some publication, keyed by its content (TTL aside), with its row's life.
+type Keyed = BTreeMap<(String, &'static str, String, String), (u32, Option<u32>)>;
+
+/// The NS, DS, glue and apex NS rows of publication `serial`, keyed by (TLD, type, owner,
+/// data); a glue row is keyed under every TLD that names its host (`users`), or under the
+/// TLD its name lies in when none does.
+fn keyed_rows(conn: &rusqlite::Connection, serial: u32) -> Result<Keyed> {
+    let mut out = Keyed::new();
+    let mut users: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT tld, host, since, until FROM zone_ns WHERE {AT_SERIAL}"
+    ))?;
+    let mut rows = stmt.query([serial])?;
+    while let Some(r) = rows.next()? {
+        let (tld, host): (String, String) = (r.get(0)?, r.get(1)?);
+        users.entry(host.clone()).or_default().insert(tld.clone());
+        out.insert(
+            (tld.clone(), "NS", format!("{tld}."), format!("{host}.")),
+            (r.get(2)?, r.get(3)?),
+        );
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT host, since, until FROM zone_apex_ns WHERE {AT_SERIAL}"
+    ))?;
+    let mut rows = stmt.query([serial])?;
+    while let Some(r) = rows.next()? {
+        let host: String = r.get(0)?;
+        users.entry(host.clone()).or_default().insert(".".into());
+        out.insert(
+            (".".into(), "NS", ".".into(), format!("{host}.")),
+            (r.get(1)?, r.get(2)?),
+        );
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT tld, key_tag, algorithm, digest_type, digest, since, until FROM zone_ds WHERE {AT_SERIAL}"
+    ))?;
+    let mut rows = stmt.query([serial])?;
+    while let Some(r) = rows.next()? {
+        let tld: String = r.get(0)?;
+        let ds = DsRecord::new(r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        out.insert(
+            (tld.clone(), "DS", format!("{tld}."), ds.to_string()),
+            (r.get(5)?, r.get(6)?),
+        );
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT host, address, since, until FROM zone_glue WHERE {AT_SERIAL}"
+    ))?;
+    let mut rows = stmt.query([serial])?;
+    while let Some(r) = rows.next()? {
+        let (host, address): (String, String) = (r.get(0)?, r.get(1)?);
+        let ip: IpAddr = address.parse().map_err(|_| corrupt("address", &address))?;
+        let rtype = if ip.is_ipv4() { "A" } else { "AAAA" };
+        let life = (r.get(2)?, r.get(3)?);
+        let own = host.rsplit('.').next().unwrap_or_default().to_string();
+        let tlds = users
+            .get(&host)
+            .cloned()
+            .unwrap_or_else(|| BTreeSet::from([own]));
+        for tld in tlds {
+            out.insert((tld, rtype, format!("{host}."), ip.to_string()), life);
+        }
+    }
+    Ok(out)
+}
+
+/// The differences between publications `from` and a later one, `to`.
+pub fn serial_diff(conn: &rusqlite::Connection, from: u32, to: u32) -> Result<SerialDiff> {
+    if from > to {
+        return Err(StoreError::Conflict(format!(
+            "serial {from} is newer than {to}: give the older serial first (FROM TO)"
+        )));
+    }
+    let mut sources: BTreeMap<u32, String> = BTreeMap::new();
+    for serial in [from, to] {
+        let source: Option<String> = conn
+            .query_row(
+                "SELECT source FROM publications WHERE serial = ?1",
+                [serial],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if source.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "there is no publication with serial {serial}"
+            )));
+        }
+    }
+    let mut stmt = conn.prepare("SELECT serial, source FROM publications")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        sources.insert(r.get(0)?, r.get(1)?);
+    }
+    let old = keyed_rows(conn, from)?;
+    let new = keyed_rows(conn, to)?;
+    let mut tlds: BTreeMap<String, TldChanges> = BTreeMap::new();
+    let change = |key: &(String, &'static str, String, String), serial: u32| {
+        let source = sources.get(&serial).cloned().unwrap_or_default();
+        RecordChange {
+            owner: key.2.clone(),
+            rtype: key.1,
+            data: key.3.clone(),
+            serial,
+            ticket: source.strip_prefix("request ").map(str::to_string),
+            source,
+        }
+    };
+    let entry = |tlds: &mut BTreeMap<String, TldChanges>, tld: &str| -> TldChanges {
+        tlds.remove(tld).unwrap_or_else(|| TldChanges {
+            tld: tld.to_string(),
+            u_label: TldLabel::parse(tld)
+                .ok()
+                .map(|l| l.unicode())
+                .filter(|u| u != tld),
+            added: Vec::new(),
+            removed: Vec::new(),
+        })
+    };
+    for (key, (since, _)) in &new {
+        if !old.contains_key(key) {
+            let mut e = entry(&mut tlds, &key.0);
+            e.added.push(change(key, *since));
+            tlds.insert(key.0.clone(), e);
+        }
+    }
+    for (key, (_, until)) in &old {
+        if !new.contains_key(key) {
+            // The serial that closed the row (it is closed by `to`, as `to` lacks it).
+            let serial = until.unwrap_or(to);
+            let mut e = entry(&mut tlds, &key.0);
+            e.removed.push(change(key, serial));
+            tlds.insert(key.0.clone(), e);
+        }
+    }
+    Ok(SerialDiff {
+        from,
+        to,
+        tlds: tlds.into_values().collect(),
+    })
+}
+
 /// The glue a host has in the current publication.
 pub fn host_glue(conn: &rusqlite::Connection, host: &HostName) -> Result<BTreeSet<IpAddr>> {
     let mut stmt =
@@ -588,6 +814,46 @@ pub fn current_delegation(
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    /// A database of schema version 1 (no digests) gets each publication's digest on migrate.
+    #[test]
+    fn migrate_records_the_digests_of_earlier_publications() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.db");
+        let zone = crate::zonefile::parse_root_zone(
+            ". 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. 2026082201 1800 900 604800 86400\n\
+             . 518400 IN NS a.root-servers.net.\n\
+             a.root-servers.net. 518400 IN A 198.41.0.4\n\
+             xn--p1ai. 172800 IN NS a.dns.ripn.net.\n",
+            std::path::Path::new("m.zone"),
+        )
+        .expect("parses");
+        let mut store = Store::create(&path).expect("create");
+        store
+            .import_zone(
+                &zone,
+                "test",
+                &Actor::system("test"),
+                datetime!(2026-11-23 10:00 UTC),
+            )
+            .expect("import");
+        let digest = crate::zonefile::zone_digest(&zone).expect("digest");
+        assert_eq!(
+            store.recorded_digest(2026082201).expect("read"),
+            Some(digest.clone())
+        );
+        store
+            .conn
+            .execute_batch("ALTER TABLE publications DROP COLUMN zonemd; PRAGMA user_version = 2;")
+            .expect("make it version 2");
+        drop(store);
+        let (store, from) = Store::migrate(&path).expect("migrate");
+        assert_eq!(from, 2);
+        assert_eq!(
+            store.recorded_digest(2026082201).expect("read"),
+            Some(digest)
+        );
+    }
 
     #[test]
     fn serials_count_within_the_day() {

@@ -93,19 +93,41 @@ pub fn repo_file(path: &str) -> PathBuf {
 }
 
 /// A file of `../shared/data`, or `None` (with a visible skip) where it is missing.
+///
+/// `SHARED_DATA_DIR` points elsewhere; a git worktree under `wt/` also finds `../../shared/data`.
 pub fn shared_data(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(name);
-    if path.exists() {
-        Some(path)
-    } else {
-        skip(&format!(
-            "{} is missing; this test needs ../shared/data beside the repository",
-            path.display()
-        ));
-        None
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dirs: Vec<PathBuf> = match std::env::var_os("SHARED_DATA_DIR") {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => vec![
+            manifest.join("../shared/data"),
+            manifest.join("../../shared/data"),
+        ],
+    };
+    if let Some(path) = dirs.iter().map(|d| d.join(name)).find(|p| p.exists()) {
+        return Some(path);
     }
+    skip(&format!(
+        "{} is missing; this test needs ../shared/data beside the repository (or SHARED_DATA_DIR)",
+        dirs[0].join(name).display()
+    ));
+    None
+}
+
+/// The path of an installed program, or `None` with a visible skip (a failure under CI).
+#[track_caller]
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        skip(&format!(
+            "{name} is not installed (apt-get install bind9-utils ldnsutils)"
+        ));
+    }
+    found
 }
 
 /// Whether this run is CI's (`CI` set to anything but empty, `0` or `false`).

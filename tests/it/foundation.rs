@@ -370,3 +370,217 @@ fn cli_text_inputs_refuse_control_characters() {
     }
     assert_eq!(before, desk.dump());
 }
+
+/// NS, DS, A and AAAA records as `ldns-read-zone -c` reads a file: (owner type data).
+fn ldns_records(ldns: &std::path::Path, file: &std::path::Path) -> BTreeSet<String> {
+    let out = std::process::Command::new(ldns)
+        .arg("-c")
+        .arg(file)
+        .output()
+        .expect("run ldns-read-zone");
+    assert!(
+        out.status.success(),
+        "ldns-read-zone refused {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 4 && ["NS", "DS", "A", "AAAA"].contains(&f[3]))
+                .then(|| format!("{} {} {}", f[0], f[3], f[4..].join(" ")))
+        })
+        .collect()
+}
+
+/// The export of the real root zone is what DNS software reads: A-labels only, accepted by
+/// `named-checkzone -k fail`, and the same records as the input when read by ldns.
+#[test]
+fn real_root_zone_export_is_read_by_bind_and_ldns() {
+    let Some(root) = shared_data("root.zone") else {
+        return;
+    };
+    let (Some(checkzone), Some(ldns)) = (
+        crate::common::tool("named-checkzone"),
+        crate::common::tool("ldns-read-zone"),
+    ) else {
+        return;
+    };
+    let desk = Desk::new();
+    desk.ok(&["init"]);
+    desk.ok(&["import-zone", root.to_str().expect("path")]);
+    let file = desk.path("export.zone");
+    desk.ok(&["export-zone", "-o", file.to_str().expect("path")]);
+    let bytes = std::fs::read(&file).expect("read export");
+    if let Some(at) = bytes.iter().position(|b| *b >= 0x80) {
+        let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        panic!("byte >= 0x80 on line {line} of the export: a master file holds A-labels only");
+    }
+    let out = std::process::Command::new(&checkzone)
+        .args(["-k", "fail", "-i", "local", "."])
+        .arg(&file)
+        .output()
+        .expect("run named-checkzone");
+    assert!(
+        out.status.success(),
+        "named-checkzone refused the export: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let original = ldns_records(&ldns, &root);
+    let exported = ldns_records(&ldns, &file);
+    assert_eq!(original.len(), 7581 + 5941 + 5646 + 1480);
+    let missing: Vec<_> = original.difference(&exported).take(5).collect();
+    let extra: Vec<_> = exported.difference(&original).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+}
+
+/// Runs `tool ARGS FILE`; returns whether it succeeded, and what it printed.
+fn run_tool(tool: &std::path::Path, args: &[&str], file: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("run the tool");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// The export carries a ZONEMD (RFC 8976, SIMPLE, SHA-384) that ldns verifies on its own, and
+/// that one changed glue address breaks; every serial keeps its digest, renders to the same
+/// bytes after later publications, and `publication verify` notices a changed history.
+#[test]
+fn real_root_zone_export_carries_a_zonemd_that_ldns_verifies() {
+    let Some(root) = shared_data("root.zone") else {
+        return;
+    };
+    let Some(verify) = crate::common::tool("ldns-verify-zone") else {
+        return;
+    };
+    let desk = Desk::new();
+    desk.ok(&["init"]);
+    desk.ok(&["import-zone", root.to_str().expect("path")]);
+    let file = desk.path("export.zone");
+    desk.ok(&["export-zone", "-o", file.to_str().expect("path")]);
+    let text = std::fs::read_to_string(&file).expect("read export");
+    assert!(
+        text.contains("\n. 86400 IN ZONEMD 2026082201 1 1 "),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(text.starts_with("; ") && text.contains("not the signed root zone"));
+    let (ok, said) = run_tool(&verify, &["-Z"], &file);
+    assert!(ok, "ldns-verify-zone -Z refused the export: {said}");
+
+    // One glue address changed: the digest no longer matches.
+    let bad = desk.path("bad.zone");
+    assert!(text.contains("\na.nic.de. 172800 IN A 194.0.0.53\n"));
+    std::fs::write(
+        &bad,
+        text.replace(
+            "\na.nic.de. 172800 IN A 194.0.0.53\n",
+            "\na.nic.de. 172800 IN A 194.0.0.99\n",
+        ),
+    )
+    .expect("write");
+    let (ok, said) = run_tool(&verify, &["-Z"], &bad);
+    assert!(
+        !ok && said.contains("ZONEMD"),
+        "a changed glue address passed: {said}"
+    );
+
+    // A second serial: one glue address changed by a new import.
+    let original = std::fs::read_to_string(&root).expect("read root zone");
+    let next = original
+        .replacen(" 2026082201 1800 ", " 2026082202 1800 ", 1)
+        .replace("\t194.0.0.53\n", "\t194.0.0.99\n");
+    let next_file = desk.path("next.zone");
+    std::fs::write(&next_file, next).expect("write");
+    let out = desk.ok(&["import-zone", next_file.to_str().expect("path")]);
+    assert!(out.contains("published serial 2026082202"), "{out}");
+    let again = desk.ok(&["export-zone", "--serial", "2026082201"]);
+    assert!(
+        again == text,
+        "serial 2026082201 no longer renders to the same bytes"
+    );
+    let newer = desk.path("newer.zone");
+    desk.ok(&["export-zone", "-o", newer.to_str().expect("path")]);
+    let (ok, said) = run_tool(&verify, &["-Z"], &newer);
+    assert!(ok, "ldns-verify-zone -Z refused serial 2026082202: {said}");
+
+    let out = desk.ok(&["publication", "verify", "--all"]);
+    assert!(
+        out.contains("serial 2026082201: OK") && out.contains("serial 2026082202: OK"),
+        "{out}"
+    );
+    let diff = desk.ok(&["export-zone", "--diff", "2026082201", "2026082202"]);
+    assert!(
+        diff.contains("changes from serial 2026082201 to 2026082202: 1 TLDs")
+            && diff.contains("+ a.nic.de. A 194.0.0.99  (serial 2026082202, import-zone ")
+            && diff.contains("- a.nic.de. A 194.0.0.53  (serial 2026082202, import-zone "),
+        "{diff}"
+    );
+
+    // The history is changed behind the desk's back: verify and export both refuse.
+    let conn = rusqlite::Connection::open(desk.db()).expect("open");
+    let changed = conn
+        .execute(
+            "UPDATE zone_glue SET address = '192.0.2.1' WHERE address = '194.0.0.99'",
+            [],
+        )
+        .expect("tamper");
+    assert_eq!(changed, 1);
+    drop(conn);
+    let out = desk.run(&["publication", "verify", "--serial", "2026082202"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("serial 2026082202: MISMATCH"), "{err}");
+    desk.ok(&["publication", "verify", "--serial", "2026082201"]);
+    let err = desk.fails(&["export-zone"]);
+    assert!(err.contains("no longer gives the ZONEMD digest"), "{err}");
+}
+
+/// Names in U-labels are stored as A-labels; bad IDN labels are refused with FILE:LINE.
+#[test]
+fn import_refuses_bad_idn_labels_with_file_and_line() {
+    let desk = Desk::new();
+    desk.ok(&["init"]);
+    let zone = "\
+. 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. 2026082201 1800 900 604800 86400
+. 518400 IN NS a.root-servers.net.
+a.root-servers.net. 518400 IN A 198.41.0.4
+рф. 172800 IN NS a.dns.ripn.net.
+";
+    let good = desk.path("good.zone");
+    std::fs::write(&good, zone).expect("write");
+    desk.ok(&["import-zone", good.to_str().expect("path")]);
+    let out = desk.ok(&["export-zone"]);
+    assert!(
+        out.contains("\nxn--p1ai. 172800 IN NS a.dns.ripn.net.\n"),
+        "{out}"
+    );
+    assert!(out.is_ascii(), "{out}");
+    for bad in [
+        "xn--zzzzzzz-9999. 172800 IN NS a.dns.ripn.net.",
+        "a\u{301}\u{301}\u{200d}. 172800 IN NS a.dns.ripn.net.",
+        "xa. 172800 IN NS ns.xn--zzzzzzz-9999.ru.",
+    ] {
+        let file = desk.path("bad.zone");
+        std::fs::write(&file, format!("{zone}{bad}\n")).expect("write");
+        let err = desk.fails(&["import-zone", file.to_str().expect("path")]);
+        assert!(
+            err.contains(&format!("{}:5: ", file.display())) && err.contains("IDNA2008"),
+            "{bad}: {err}"
+        );
+    }
+}

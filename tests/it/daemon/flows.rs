@@ -106,6 +106,92 @@ async fn delegation_change_is_published() {
             "{kind} missing from {kinds:?}"
         );
     }
+
+    // The serial the request made carries a ZONEMD that ldns verifies, and the diff from the
+    // serial before names the request's ticket for every change.
+    if let Some(verify) = crate::common::tool("ldns-verify-zone") {
+        let file = t.dir.path().join("published.zone");
+        std::fs::write(&file, &zone).expect("write");
+        let out = std::process::Command::new(verify)
+            .arg("-Z")
+            .arg(&file)
+            .output()
+            .expect("run ldns-verify-zone");
+        assert!(
+            out.status.success(),
+            "ldns-verify-zone -Z: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let publications = store.publications().expect("publications");
+    let before = publications
+        .iter()
+        .rev()
+        .find(|p| u64::from(p.serial) < serial)
+        .expect("an earlier publication")
+        .serial;
+    let (status, diff) = t
+        .call(
+            reqwest::Method::GET,
+            None,
+            &format!("/v1/zone/diff?from={before}&to={serial}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{diff}");
+    let tlds = diff["tlds"].as_array().expect("tlds");
+    assert_eq!(tlds.len(), 1, "{diff}");
+    assert_eq!(tlds[0]["tld"], "xa", "{diff}");
+    let removed = tlds[0]["removed"].as_array().expect("removed");
+    assert!(
+        removed.iter().any(|c| c["type"] == "A"
+            && c["owner"] == "ns2.nic.xa."
+            && c["data"] == "198.51.100.1"),
+        "{diff}"
+    );
+    let added = tlds[0]["added"].as_array().expect("added");
+    assert!(!added.is_empty(), "{diff}");
+    for c in added.iter().chain(removed) {
+        assert_eq!(c["ticket"], ticket, "{diff}");
+        assert_eq!(c["serial"], serial, "{diff}");
+    }
+    let (status, old_zone) = t
+        .call(
+            reqwest::Method::GET,
+            None,
+            &format!("/v1/zone?serial={before}"),
+            None,
+        )
+        .await;
+    let old_zone = old_zone.as_str().expect("zone text");
+    assert_eq!(status, StatusCode::OK, "{old_zone}");
+    assert!(
+        old_zone.contains(&format!(" IN ZONEMD {before} 1 1 "))
+            && old_zone.contains("198.51.100.1"),
+        "{old_zone}"
+    );
+    let (status, _) = t
+        .call(reqwest::Method::GET, None, "/v1/zone?serial=1", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, err) = t
+        .call(
+            reqwest::Method::GET,
+            None,
+            "/v1/zone/diff?from=x&to=1",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    let (status, err) = t
+        .call(
+            reqwest::Method::GET,
+            None,
+            &format!("/v1/zone/diff?from={before}&to=1"),
+            None,
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {err}");
     t.stop().await;
 }
 
