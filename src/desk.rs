@@ -740,7 +740,9 @@ impl Desk {
         let verdict = match report.verdict {
             check::Verdict::Pass => Verdict::Pass,
             check::Verdict::Warn => Verdict::Warn,
-            check::Verdict::Fail => Verdict::Fail,
+            // A delegation that could not be judged is never let through: the request is
+            // held as by a failed check, and the stored report says `not-run` and why.
+            check::Verdict::Fail | check::Verdict::NotRun => Verdict::Fail,
         };
         let summary = summarise(&report);
         let report_json =
@@ -1098,6 +1100,13 @@ fn summarise(report: &check::Report) -> String {
         .filter(|f| f.severity != check::Severity::Off)
         .take(20)
         .map(|f| format!("{} {}: {}", f.severity, f.check.as_str(), f.message))
+        .chain(
+            report
+                .not_run
+                .iter()
+                .map(|(id, why)| format!("not-run {}: {why}", id.as_str())),
+        )
+        .take(20)
         .collect();
     if problems.is_empty() {
         format!("{}: no problems", report.verdict)

@@ -30,6 +30,8 @@ use super::report::{CheckStatus, Finding, Report};
 struct Findings<'a> {
     profile: &'a Profile,
     list: Vec<Finding>,
+    /// Checks (or parts of checks) that could not be evaluated, and why.
+    not_run: BTreeMap<CheckId, String>,
 }
 
 /// Where a finding applies.
@@ -63,6 +65,13 @@ impl<'a> At<'a> {
 impl Findings<'_> {
     fn on(&self, check: CheckId) -> bool {
         self.profile.checks.get(check) != Severity::Off
+    }
+
+    /// Records that `check` (or part of it) could not be evaluated; the first reason is kept.
+    fn not_run(&mut self, check: CheckId, reason: impl Into<String>) {
+        if self.on(check) {
+            self.not_run.entry(check).or_insert_with(|| reason.into());
+        }
     }
 
     /// A major finding takes the check's configured severity; a minor one at most `warning`.
@@ -140,6 +149,7 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
     let mut f = Findings {
         profile,
         list: Vec::new(),
+        not_run: BTreeMap::new(),
     };
     let prober = Prober::new(
         profile.query.concurrency,
@@ -155,6 +165,7 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
     address_checks(&targets, &mut f);
 
     let probed = probe_all(&zone, proposal, &targets, profile, &prober, &f).await;
+    unevaluated(&zone, &targets, &probed, &mut f);
     judge_transport(&zone, &probed, &mut f);
     judge_zone_data(&zone, proposal, &probed, &mut f);
     judge_dnssec(&zone, proposal, &probed, &mut f);
@@ -170,6 +181,8 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
             .any(|x| x.check == id && x.severity == Severity::Error)
         {
             CheckStatus::Error
+        } else if f.not_run.contains_key(&id) {
+            CheckStatus::NotRun
         } else if f
             .list
             .iter()
@@ -182,10 +195,16 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
         checks.insert(id, status);
     }
     let findings = f.list;
+    let not_run: BTreeMap<CheckId, String> = f
+        .not_run
+        .into_iter()
+        .filter(|(id, _)| checks.get(id) == Some(&CheckStatus::NotRun))
+        .collect();
     Report {
         zone: zone.to_ascii(),
-        verdict: Report::verdict_of(&findings),
+        verdict: Report::verdict_of(&findings, &checks),
         checks,
+        not_run,
         findings,
         queries: prober.take_log(),
         started,
@@ -546,6 +565,57 @@ async fn probe_all(
     .await
 }
 
+/// The checks that need answers and got none: `not-run`, with the reason, never `ok`.
+fn unevaluated(zone: &Name, targets: &[Target], probed: &[Probed], f: &mut Findings<'_>) {
+    const NEED_ANSWER: [CheckId; 2] = [CheckId::NoRecursion, CheckId::Edns];
+    const NEED_AUTHORITY: [CheckId; 8] = [
+        CheckId::Authoritative,
+        CheckId::NsSetMatch,
+        CheckId::GlueMatch,
+        CheckId::SoaConsistent,
+        CheckId::SoaValues,
+        CheckId::DsMatch,
+        CheckId::DnssecValid,
+        CheckId::DnskeyAlgorithm,
+    ];
+    let reason = if targets.is_empty() {
+        Some("no name server address to query".to_string())
+    } else if !probed.iter().any(|p| p.soa.iter().any(Result::is_ok)) {
+        // The desk's own failure is named as such; it is not the servers' silence.
+        let local = probed
+            .iter()
+            .flat_map(|p| p.soa.iter())
+            .find_map(|o| match o {
+                Err(e @ ProbeError::Local(_)) => Some(e.to_string()),
+                _ => None,
+            });
+        Some(match local {
+            Some(local) => local,
+            None => format!("no name server answered (an SOA query for {zone} over UDP and TCP)"),
+        })
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        for id in NEED_ANSWER.iter().chain(&NEED_AUTHORITY) {
+            f.not_run(*id, reason.clone());
+        }
+        if targets.is_empty() {
+            f.not_run(CheckId::ReachableUdp, reason.clone());
+            f.not_run(CheckId::ReachableTcp, reason);
+        }
+        return;
+    }
+    if !probed.iter().any(|p| p.authoritative(zone).is_some()) {
+        for id in NEED_AUTHORITY.iter().skip(1) {
+            f.not_run(
+                *id,
+                format!("no name server gave an authoritative answer for {zone}"),
+            );
+        }
+    }
+}
+
 fn describe_failure(e: &ProbeError) -> String {
     e.to_string()
 }
@@ -561,6 +631,10 @@ fn judge_transport(zone: &Name, probed: &[Probed], f: &mut Findings<'_>) {
                 CheckId::ReachableTcp
             };
             match &p.soa[i] {
+                Err(e @ ProbeError::Local(_)) => f.not_run(
+                    check,
+                    format!("{e} (the desk could not query {} over {transport}; the name server is not to blame)", t.address),
+                ),
                 Err(e) => f.add(
                     check,
                     true,
@@ -692,6 +766,7 @@ fn judge_edns(zone: &Name, p: &Probed, f: &mut Findings<'_>) {
     let at = At::target(&p.target).over(via);
     match outcome {
         Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent) => {}
+        Err(e @ ProbeError::Local(_)) => f.not_run(CheckId::Edns, e.to_string()),
         Err(e) => f.add(
             CheckId::Edns,
             true,
@@ -792,6 +867,7 @@ fn judge_zone_data(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut 
                 ),
             ),
             Some(Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent)) | None => {}
+            Some(Err(e @ ProbeError::Local(_))) => f.not_run(CheckId::NsSetMatch, e.to_string()),
             Some(Err(e)) => f.add(
                 CheckId::NsSetMatch,
                 true,
@@ -992,6 +1068,7 @@ fn judge_glue(proposal: &Proposal, p: &Probed, at: At<'_>, f: &mut Findings<'_>)
                 }
             }
             Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent) => {}
+            Err(e @ ProbeError::Local(_)) => f.not_run(CheckId::GlueMatch, e.to_string()),
             Err(e) => f.add(
                 CheckId::GlueMatch,
                 true,
@@ -1036,6 +1113,12 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
                 continue;
             }
             Some(Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent)) | None => continue,
+            Some(Err(e @ ProbeError::Local(_))) => {
+                f.not_run(CheckId::DsMatch, e.to_string());
+                f.not_run(CheckId::DnssecValid, e.to_string());
+                f.not_run(CheckId::DnskeyAlgorithm, e.to_string());
+                continue;
+            }
             Some(Err(e)) => {
                 if !proposal.ds.is_empty() {
                     f.add(

@@ -111,6 +111,10 @@ pub enum ProbeError {
     Garbage { count: u32, ms: u64 },
     #[error("network error: {0}")]
     Io(String),
+    /// The desk itself failed (out of file descriptors, no local port, no buffer space):
+    /// nothing was learnt about the server.
+    #[error("local error: {0}")]
+    Local(String),
     #[error("malformed reply: {0}")]
     Malformed(String),
     #[error("not sent: {0}")]
@@ -127,6 +131,28 @@ impl ProbeError {
             self,
             ProbeError::Timeout(_) | ProbeError::Refused | ProbeError::Io(_)
         )
+    }
+}
+
+/// The desk's own resource failures (errno on Linux), as opposed to what the network or the
+/// server did: these must never be blamed on a name server.
+fn local_cause(e: &std::io::Error) -> Option<&'static str> {
+    match e.raw_os_error()? {
+        24 => Some("too many open files"),
+        23 => Some("too many open files in the system"),
+        105 => Some("no buffer space available"),
+        12 => Some("out of memory"),
+        98 => Some("local address already in use"),
+        99 => Some("cannot assign a local address"),
+        _ => None,
+    }
+}
+
+/// An I/O error as a probe error: the desk's own ([`ProbeError::Local`]) or the network's.
+fn io_error(e: &std::io::Error) -> ProbeError {
+    match local_cause(e) {
+        Some(cause) => ProbeError::Local(cause.to_string()),
+        None => ProbeError::Io(e.to_string()),
     }
 }
 
@@ -355,13 +381,14 @@ impl Prober {
         let bytes = msg
             .to_vec()
             .map_err(|e| ProbeError::Io(format!("cannot encode query: {e}")))?;
-        let (connected, other) = udp_sockets(address).map_err(|e| ProbeError::Io(e.to_string()))?;
+        // Every failure to set up the sockets is the desk's, whatever errno says.
+        let (connected, other) = udp_sockets(address).map_err(|e| match io_error(&e) {
+            ProbeError::Io(m) => ProbeError::Local(format!("cannot open a UDP socket: {m}")),
+            other => other,
+        })?;
         let start = Instant::now();
         let interval = end.saturating_duration_since(start) / (self.retries + 1);
-        connected
-            .send(&bytes)
-            .await
-            .map_err(|e| ProbeError::Io(e.to_string()))?;
+        connected.send(&bytes).await.map_err(|e| io_error(&e))?;
         let mut sends = 1;
         let mut next_send = start + interval;
         let mut buf = vec![0u8; 65535];
@@ -403,7 +430,7 @@ impl Prober {
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                     return Err(ProbeError::Unreachable)
                 }
-                Ok(Err(e)) => return Err(ProbeError::Io(e.to_string())),
+                Ok(Err(e)) => return Err(io_error(&e)),
                 Ok(Ok((n, from, own))) => {
                     let data = if own {
                         buf.get(..n)
@@ -488,7 +515,7 @@ async fn tcp(address: SocketAddr, spec: &QuerySpec, end: Instant) -> Outcome {
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             return Err(ProbeError::Refused)
         }
-        Ok(Err(e)) => return Err(ProbeError::Io(e.to_string())),
+        Ok(Err(e)) => return Err(io_error(&e)),
         Ok(Ok(s)) => s,
     };
     let len = u16::try_from(bytes.len()).map_err(|_| ProbeError::Io("query too long".into()))?;

@@ -10,6 +10,7 @@ mod faults;
 mod fuzz;
 mod healthy;
 mod interop;
+mod notrun;
 mod targets;
 
 use std::collections::BTreeSet;
