@@ -140,6 +140,25 @@ fn soa_of(zone: &Name, records: &[Record]) -> Option<SOA> {
 
 /// Runs every check of the profile on the proposed delegation of `zone`.
 pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> Report {
+    let prober = Prober::new(
+        profile.query.concurrency,
+        profile.query.timeout(),
+        profile.query.retries,
+        profile.query.budget(),
+    );
+    run_check_with(zone, proposal, profile, prober).await
+}
+
+/// [`run_check`] with a given prober (the sweep's, which shares a [`ProbeHub`] between
+/// TLDs). The profile's special-purpose allowances are applied to it.
+///
+/// [`ProbeHub`]: super::probe::ProbeHub
+pub async fn run_check_with(
+    zone: &Name,
+    proposal: &Proposal,
+    profile: &Profile,
+    prober: Prober,
+) -> Report {
     let started_at = Instant::now();
     let started = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -151,14 +170,9 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
         list: Vec::new(),
         not_run: BTreeMap::new(),
     };
-    let prober = Prober::new(
-        profile.query.concurrency,
-        profile.query.timeout(),
-        profile.query.retries,
-        profile.query.budget(),
-    )
-    // A profile's blocks were validated when it was read; a bad one here allows nothing.
-    .allowing(profile.query.allowed_blocks().unwrap_or_default());
+    let prober = prober
+        // A profile's blocks were validated when it was read; a bad one here allows nothing.
+        .allowing(profile.query.allowed_blocks().unwrap_or_default());
 
     static_checks(&zone, proposal, &mut f);
     let targets = find_addresses(&zone, proposal, profile, &mut f).await;
@@ -394,6 +408,30 @@ fn address_checks(targets: &[Target], f: &mut Findings<'_>) {
                 At::default(),
                 format!(
                     "all {} name servers are on one address, {a}: there is no redundancy",
+                    names.len()
+                ),
+            );
+        }
+    }
+    // Two names on one address are one server (as Zonemaster's NAMESERVER01/CONNECTIVITY):
+    // say so, naming both (`.mv`: ns.mv and ns.dhivehinet.net.mv).
+    if distinct.len() > 1 {
+        let mut by_address: BTreeMap<SocketAddr, BTreeSet<&Name>> = BTreeMap::new();
+        for t in targets {
+            by_address.entry(t.address).or_default().insert(&t.ns);
+        }
+        for (a, names) in by_address.iter().filter(|(_, n)| n.len() >= 2) {
+            f.add(
+                CheckId::NsCount,
+                false,
+                At {
+                    address: Some(*a),
+                    ..At::default()
+                },
+                format!(
+                    "{} share the address {}: two names on one address are one server, not {}",
+                    list(names.iter().map(|n| n.to_ascii())),
+                    super::probe::address_text::format(a),
                     names.len()
                 ),
             );

@@ -11,6 +11,7 @@ mod fuzz;
 mod healthy;
 mod interop;
 mod notrun;
+mod sweep;
 mod targets;
 
 use std::collections::BTreeSet;
