@@ -509,8 +509,8 @@ async fn probe_all(
     let soa = QuerySpec::plain(zone, RecordType::SOA);
     let first = join_all(targets.iter().map(|t| async {
         let (u, t2) = tokio::join!(
-            prober.query(&t.ns, t.address, Transport::Udp, &soa),
-            prober.query(&t.ns, t.address, Transport::Tcp, &soa)
+            prober.query_first(&t.ns, t.address, Transport::Udp, &soa),
+            prober.query_first(&t.ns, t.address, Transport::Tcp, &soa)
         );
         [u, t2]
     }))

@@ -375,12 +375,40 @@ impl Prober {
         transport: Transport,
         spec: &QuerySpec,
     ) -> Outcome {
+        self.query_inner(server, address, transport, spec, false)
+            .await
+    }
+
+    /// The first query to an address and transport (the engine's SOA round, sent to every
+    /// address at once): not skipped when another name on the same address failed a moment
+    /// before, so that which of two names sharing an address gets the real error does not
+    /// depend on the order the queries were polled in. In a sweep it still waits for the
+    /// hub's first contact with the address and takes its failure.
+    pub async fn query_first(
+        &self,
+        server: &Name,
+        address: SocketAddr,
+        transport: Transport,
+        spec: &QuerySpec,
+    ) -> Outcome {
+        self.query_inner(server, address, transport, spec, true)
+            .await
+    }
+
+    async fn query_inner(
+        &self,
+        server: &Name,
+        address: SocketAddr,
+        transport: Transport,
+        spec: &QuerySpec,
+        first: bool,
+    ) -> Outcome {
         if let Some(refused) = self.refusal(address.ip()) {
             let outcome = Err(refused);
             self.record(server, address, transport, spec, &outcome);
             return outcome;
         }
-        if self.is_dead(address, transport) {
+        if !first && self.is_dead(address, transport) {
             return Err(ProbeError::Skipped(format!(
                 "{address} gave no answer over {transport} earlier"
             )));

@@ -9,6 +9,7 @@ mod events;
 mod metrics;
 mod outbox;
 mod requests;
+mod sweeps;
 mod tlds;
 mod tokens;
 mod zone;
@@ -33,6 +34,7 @@ pub use requests::{
     next_ticket, open_requests, request_events, save_request, store_document, tld_contact_handles,
     CheckJob, RequestFilter, RequestSummary,
 };
+pub use sweeps::{SweepResult, SweepSummary, SWEEP_TABLES};
 pub use tlds::{set_contacts_tx, set_sponsor_tx, TldImportReport};
 pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};
 pub use zone::{
@@ -44,7 +46,7 @@ pub use zone::{
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// Numbered upgrades: entry `i` takes a database from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[&str] = &[];
+const MIGRATIONS: &[&str] = &[sweeps::SWEEP_TABLES];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = 1 + MIGRATIONS.len() as u32;

@@ -84,6 +84,18 @@ impl Scripted {
         Some(Scripted::serve(udp, Some(tcp), vec![zone], faults).await)
     }
 
+    /// [`Scripted::start_multi`] on a given port, or `None` if it cannot be bound.
+    pub async fn start_multi_on(
+        ip: IpAddr,
+        port: u16,
+        zones: Vec<Zone>,
+        faults: Faults,
+    ) -> Option<Scripted> {
+        let udp = UdpSocket::bind(SocketAddr::new(ip, port)).await.ok()?;
+        let tcp = TcpListener::bind(SocketAddr::new(ip, port)).await.ok()?;
+        Some(Scripted::serve(udp, Some(tcp), zones, faults).await)
+    }
+
     pub async fn start(ip: IpAddr, zone: Zone, faults: Faults) -> Scripted {
         Scripted::start_multi(ip, vec![zone], faults).await
     }

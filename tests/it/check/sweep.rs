@@ -176,3 +176,153 @@ async fn two_names_sharing_one_address_are_one_server_a_warning_naming_both() {
         "{msgs:?}"
     );
 }
+
+/// `rootdesk sweep` on a database: the same verdicts as `rootdesk check --tld`, the history
+/// stored, and the second sweep reports what changed (nothing). The registry holds port-53
+/// addresses, so the servers listen on port 53 of loopback addresses of their own.
+#[tokio::test(flavor = "multi_thread")]
+async fn sweep_command_matches_check_and_stores_history() {
+    use std::process::Command;
+    let (i1, i2, i4) = (ip("127.83.12.1"), ip("127.83.12.2"), ip("127.83.12.4"));
+    let za = zone("ya", &[("ns1.nic.ya", i1), ("ns2.nic.ya", i2)]);
+    let zc = zone("yc", &[("ns1.nic.yc", i2), ("ns2.nic.yc", i4)]);
+    let one = Scripted::start_on(i1, 53, za.clone(), Faults::default()).await;
+    let shared = Scripted::start_multi_on(i2, 53, vec![za, zc.clone()], Faults::default()).await;
+    let lame = Scripted::start_on(
+        i4,
+        53,
+        zc,
+        Faults {
+            no_aa: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    if one.is_none() || shared.is_none() || lame.is_none() {
+        crate::common::skip(
+            "sweep_command_matches_check_and_stores_history needs port 53 on 127.83.12.1/2/4",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root.zone");
+    // yb: nothing listens at 127.83.12.3 (a dead delegation).
+    std::fs::write(
+        &root,
+        "$ORIGIN .\n$TTL 86400\n\
+         @ 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. 2026112300 1800 900 604800 86400\n\
+         @ 518400 IN NS a.root-servers.net.\n\
+         a.root-servers.net. 518400 IN A 198.41.0.4\n\
+         ya. 172800 IN NS ns1.nic.ya.\nya. 172800 IN NS ns2.nic.ya.\n\
+         ns1.nic.ya. 172800 IN A 127.83.12.1\nns2.nic.ya. 172800 IN A 127.83.12.2\n\
+         yb. 172800 IN NS ns1.nic.yb.\nyb. 172800 IN NS ns2.nic.yb.\n\
+         ns1.nic.yb. 172800 IN A 127.83.12.3\nns2.nic.yb. 172800 IN A 127.83.12.3\n\
+         yc. 172800 IN NS ns1.nic.yc.\nyc. 172800 IN NS ns2.nic.yc.\n\
+         ns1.nic.yc. 172800 IN A 127.83.12.2\nns2.nic.yc. 172800 IN A 127.83.12.4\n",
+    )
+    .expect("root zone");
+    let db = dir.path().join("desk.db");
+    let bin = env!("CARGO_BIN_EXE_rootdesk");
+    let profile = format!("{}/fixtures/profiles/lab.toml", env!("CARGO_MANIFEST_DIR"));
+    let outs = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| {
+            Command::new(bin)
+                .arg("--db")
+                .arg(&db)
+                .args(args)
+                .env_remove("ROOTDESK_CONFIG")
+                .output()
+                .expect("run rootdesk")
+        };
+        let init = run(&["init"]);
+        assert!(
+            init.status.success(),
+            "{}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let import = run(&["import-zone", &root.to_string_lossy()]);
+        assert!(
+            import.status.success(),
+            "{}",
+            String::from_utf8_lossy(&import.stderr)
+        );
+        let mut outs = Vec::new();
+        for tld in ["ya", "yb", "yc"] {
+            outs.push(run(&[
+                "check",
+                "--tld",
+                tld,
+                "--format",
+                "json",
+                "--profile",
+                &profile,
+            ]));
+        }
+        outs.push(run(&["sweep", "--format", "json", "--profile", &profile]));
+        outs.push(run(&["sweep", "--format", "table", "--profile", &profile]));
+        outs.push(run(&[
+            "sweep",
+            "--tld",
+            "ya",
+            "--format",
+            "csv",
+            "--profile",
+            &profile,
+        ]));
+        outs
+    })
+    .await
+    .expect("join");
+    let json = |o: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{e}: {}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+    };
+    let single: Vec<String> = outs[..3]
+        .iter()
+        .map(|o| json(o)["verdict"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(single, ["pass", "fail", "fail"]);
+    let sweep = json(&outs[3]);
+    assert_eq!(outs[3].status.code(), Some(1));
+    let swept: Vec<String> = sweep["tlds"]
+        .as_array()
+        .expect("tlds")
+        .iter()
+        .map(|t| t["verdict"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(swept, single, "{sweep:#}");
+    // Same findings as the single checks, TLD by TLD.
+    for (i, o) in outs[..3].iter().enumerate() {
+        assert_eq!(
+            json(o)["findings"],
+            sweep["tlds"][i]["report"]["findings"],
+            "tld {i}"
+        );
+    }
+    assert_eq!(sweep["summary"]["pass"], 1);
+    assert_eq!(sweep["summary"]["fail"], 2);
+    assert_eq!(sweep["summary"]["not-run"], 0);
+    assert_eq!(
+        sweep["changed"].as_array().map(Vec::len),
+        Some(3),
+        "first sweep: all new"
+    );
+    let table = String::from_utf8_lossy(&outs[4].stdout);
+    assert!(
+        table.contains("3 TLDs: 1 pass, 0 warn, 2 fail, 0 not-run"),
+        "{table}"
+    );
+    assert!(
+        table.contains("changed since the last sweep: nothing"),
+        "{table}"
+    );
+    let csv = String::from_utf8_lossy(&outs[5].stdout);
+    assert!(csv.starts_with("tld,verdict,check,status,"), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with("ya,pass,")), "{csv}");
+    drop((one, shared, lame));
+}
