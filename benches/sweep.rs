@@ -164,7 +164,7 @@ async fn run(root: rootdesk::registry::RootZone) {
         tlds: env_or("SWEEP_TLDS", 128),
     };
     let mut sweeps = Vec::new();
-    for round in 0..3 {
+    for round in 0..env_or("SWEEP_ROUNDS", 3) {
         let start = Instant::now();
         let outcome = sweep(items.clone(), &profile, limits, &|_, _| {}).await;
         let wall = start.elapsed();
@@ -182,7 +182,28 @@ async fn run(root: rootdesk::registry::RootZone) {
             limits.queries,
             limits.tlds
         );
+        if round == 0 {
+            let mut findings: BTreeMap<String, usize> = BTreeMap::new();
+            for (_, r) in &outcome.reports {
+                for f in &r.findings {
+                    *findings
+                        .entry(format!("{} {}", f.check, f.severity))
+                        .or_default() += 1;
+                }
+            }
+            println!("findings in sweep 0 by check and severity: {findings:?}");
+            if let Some((tld, r)) = outcome
+                .reports
+                .iter()
+                .find(|(_, r)| r.verdict == Verdict::Fail)
+            {
+                println!("first failing TLD, {tld}:\n{}", r.to_text());
+            }
+        }
         sweeps.push(outcome);
+    }
+    if env_or("SWEEP_SINGLE", 1) == 0 {
+        return;
     }
     // The same TLDs through single checks (16 at once, each with its own prober).
     let start = Instant::now();
@@ -203,7 +224,6 @@ async fn run(root: rootdesk::registry::RootZone) {
     );
     let Some(last) = sweeps.last() else { return };
     let mut differ = 0;
-    let mut findings: BTreeMap<String, usize> = BTreeMap::new();
     for ((label, verdict, text), (l2, r)) in single.iter().zip(&last.reports) {
         assert_eq!(label, l2);
         if *verdict != r.verdict {
@@ -216,16 +236,10 @@ async fn run(root: rootdesk::registry::RootZone) {
                 );
             }
         }
-        for f in &r.findings {
-            *findings
-                .entry(format!("{} {}", f.check, f.severity))
-                .or_default() += 1;
-        }
     }
     println!(
         "verdicts differing between the sweep and single checks: {differ} of {}",
         single.len()
     );
-    println!("findings in the last sweep by check and severity: {findings:?}");
     drop(servers);
 }

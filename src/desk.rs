@@ -706,6 +706,76 @@ impl Desk {
         proposal
     }
 
+    /// Sweeps every delegation of the current publication (the daemon's `[sweep]` schedule):
+    /// the same engine, profile and check ports as the request checks, one shared hub, the
+    /// results stored per TLD.
+    pub async fn sweep_delegations(
+        self: &Arc<Self>,
+        limits: check::SweepLimits,
+    ) -> Result<SweptSummary, DeskError> {
+        let me = self.clone();
+        let items = tokio::task::spawn_blocking(move || {
+            me.with_store(|s| {
+                let Some(zone) = s.zone(None)? else {
+                    return Ok(Vec::new());
+                };
+                let mut items = Vec::new();
+                for tld in zone.tlds.keys() {
+                    if let Some(d) = s.current_delegation(tld)? {
+                        items.push(check::SweepItem {
+                            label: tld.as_str().to_string(),
+                            zone: tld.to_name(),
+                            proposal: me.check_proposal(&d),
+                        });
+                    }
+                }
+                Ok(items)
+            })
+        })
+        .await
+        .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))??;
+        let outcome = check::sweep(items, &self.settings.profile, limits, &|_, _| {}).await;
+        let counts = outcome.counts();
+        let n = |v| counts.get(&v).copied().unwrap_or(0);
+        let summary = SweptSummary {
+            tlds: outcome.reports.len(),
+            pass: n(check::Verdict::Pass),
+            warn: n(check::Verdict::Warn),
+            fail: n(check::Verdict::Fail),
+            not_run: n(check::Verdict::NotRun),
+            queries: outcome.queries_sent,
+            elapsed_ms: outcome.elapsed_ms,
+        };
+        let rows: Vec<(String, String, serde_json::Value)> = outcome
+            .reports
+            .iter()
+            .map(|(tld, r)| {
+                let json = serde_json::json!({
+                    "checks": r.checks,
+                    "not_run": r.not_run,
+                    "findings": r.findings,
+                    "elapsed_ms": r.elapsed_ms,
+                });
+                (tld.clone(), r.verdict.to_string(), json)
+            })
+            .collect();
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            me.with_store(|s| {
+                s.record_sweep(
+                    &outcome.started,
+                    outcome.elapsed_ms,
+                    outcome.queries_sent,
+                    &rows,
+                )?;
+                Ok(())
+            })
+        })
+        .await
+        .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))??;
+        Ok(summary)
+    }
+
     /// Runs one pending check job to its end: the check, the stored report, and the
     /// workflow's `check-finished` event. A job whose request moved on is closed as stale.
     pub async fn run_check_job(&self, job: &store::CheckJob) -> Result<(), DeskError> {
@@ -1113,4 +1183,16 @@ fn summarise(report: &check::Report) -> String {
     } else {
         format!("{}: {}", report.verdict, problems.join("; "))
     }
+}
+
+/// What one scheduled sweep of the delegations came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweptSummary {
+    pub tlds: usize,
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+    pub not_run: usize,
+    pub queries: u64,
+    pub elapsed_ms: u64,
 }
