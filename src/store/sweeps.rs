@@ -94,6 +94,15 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// TLDs by verdict in sweep `id`.
+    pub fn sweep_counts(&self, id: i64) -> Result<BTreeMap<String, i64>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT verdict, count(*) FROM sweep_results WHERE sweep = ?1 GROUP BY verdict",
+        )?;
+        let rows = stmt.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The newest sweep, if any.
     pub fn last_sweep(&self) -> Result<Option<SweepSummary>> {
         Ok(self

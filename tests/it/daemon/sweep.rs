@@ -48,5 +48,51 @@ async fn the_daemon_sweeps_the_delegations_on_its_schedule_and_keeps_history() {
         history[0].report["findings"],
         serde_json::to_value(&single.findings).expect("json")
     );
+    // `/metrics`: TLDs by verdict in the newest sweep, its start, duration and queries.
+    let text = t
+        .http
+        .get(format!("{}/metrics", t.base))
+        .bearer_auth(&t.tokens.staff)
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("body");
+    let lines: Vec<std::io::Result<String>> = text.lines().map(|l| Ok(l.to_string())).collect();
+    let scrape = prometheus_parse::Scrape::parse(lines.into_iter()).expect("exposition");
+    let gauge = |name: &str, verdict: Option<&str>| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == name && verdict.is_none_or(|v| s.labels.get("verdict") == Some(v))
+            })
+            .map(|s| match s.value {
+                prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+    };
+    let by_verdict: f64 = ["pass", "warn", "fail", "not-run"]
+        .iter()
+        .filter_map(|v| gauge("rootdesk_sweep_tlds", Some(v)))
+        .sum();
+    let tlds = store.last_sweep().expect("last").expect("one").tlds;
+    assert!(
+        by_verdict >= 1.0 && by_verdict <= tlds as f64 + 0.5,
+        "{text}"
+    );
+    assert!(
+        gauge("rootdesk_sweep_last_start_seconds", None).is_some_and(|v| v > 1.7e9),
+        "{text}"
+    );
+    assert!(
+        gauge("rootdesk_sweep_last_duration_seconds", None).is_some(),
+        "{text}"
+    );
+    assert!(
+        gauge("rootdesk_sweep_last_queries", None).is_some(),
+        "{text}"
+    );
     t.stop().await;
 }
