@@ -34,7 +34,9 @@ pub use requests::{
     next_ticket, open_requests, request_events, save_request, store_document, tld_contact_handles,
     CheckJob, RequestFilter, RequestSummary,
 };
-pub use sweeps::{SweepResult, SweepSummary, SWEEP_TABLES};
+pub use sweeps::{
+    last_sweep_verdicts_tx, record_sweep_tx, SweepResult, SweepSummary, SWEEP_TABLES,
+};
 pub use tlds::{set_contacts_tx, set_sponsor_tx, TldImportReport};
 pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};
 pub use zone::{

@@ -44,35 +44,12 @@ impl Store {
         queries: u64,
         results: &[(String, String, serde_json::Value)],
     ) -> Result<i64> {
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO sweeps (started, elapsed_ms, queries, tlds) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    started,
-                    i64::try_from(elapsed_ms).unwrap_or(i64::MAX),
-                    i64::try_from(queries).unwrap_or(i64::MAX),
-                    results.len() as i64
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
-            let mut insert = tx.prepare(
-                "INSERT INTO sweep_results (sweep, tld, verdict, report) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for (tld, verdict, report) in results {
-                insert.execute(params![id, tld, verdict, report.to_string()])?;
-            }
-            Ok(id)
-        })
+        self.write(|tx| record_sweep_tx(tx, started, elapsed_ms, queries, results))
     }
 
     /// Each TLD's verdict in the newest sweep that checked it.
     pub fn last_sweep_verdicts(&self) -> Result<BTreeMap<String, String>> {
-        let mut stmt = self.conn().prepare(
-            "SELECT r.tld, r.verdict FROM sweep_results r \
-             WHERE r.sweep = (SELECT max(sweep) FROM sweep_results WHERE tld = r.tld)",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        last_sweep_verdicts_tx(self.conn())
     }
 
     /// A TLD's results, newest first, at most `limit`.
@@ -132,6 +109,44 @@ pub struct SweepSummary {
     pub elapsed_ms: i64,
     pub queries: i64,
     pub tlds: i64,
+}
+
+/// [`Store::record_sweep`] inside a caller's transaction, so that audit events and notices
+/// can join it.
+pub fn record_sweep_tx(
+    tx: &rusqlite::Transaction<'_>,
+    started: &str,
+    elapsed_ms: u64,
+    queries: u64,
+    results: &[(String, String, serde_json::Value)],
+) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO sweeps (started, elapsed_ms, queries, tlds) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            started,
+            i64::try_from(elapsed_ms).unwrap_or(i64::MAX),
+            i64::try_from(queries).unwrap_or(i64::MAX),
+            results.len() as i64
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    let mut insert = tx.prepare(
+        "INSERT INTO sweep_results (sweep, tld, verdict, report) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (tld, verdict, report) in results {
+        insert.execute(params![id, tld, verdict, report.to_string()])?;
+    }
+    Ok(id)
+}
+
+/// Each TLD's verdict in the newest sweep that checked it, inside a transaction.
+pub fn last_sweep_verdicts_tx(conn: &rusqlite::Connection) -> Result<BTreeMap<String, String>> {
+    let mut stmt = conn.prepare(
+        "SELECT r.tld, r.verdict FROM sweep_results r \
+         WHERE r.sweep = (SELECT max(sweep) FROM sweep_results WHERE tld = r.tld)",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 #[cfg(test)]

@@ -96,3 +96,89 @@ async fn the_daemon_sweeps_the_delegations_on_its_schedule_and_keeps_history() {
     );
     t.stop().await;
 }
+
+/// A TLD that passed its last sweep and fails now: one `delegation-failing` audit event by the
+/// sweep and one notice to its technical contact and one to the desk; no more while it keeps
+/// failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newly_failing_tld_is_reported_once_to_its_tech_contact_and_the_desk() {
+    let mut opts = options();
+    opts.delegation_sweep = Some((
+        Duration::from_millis(200),
+        rootdesk::check::SweepLimits::default(),
+    ));
+    let t = TestDesk::start_with_options(rootdesk::config::SmtpSettings::default(), opts).await;
+    let db = t.dir.path().join("rootdesk.db");
+    let sweeps_so_far = || {
+        Store::open(&db)
+            .expect("open")
+            .last_sweep()
+            .expect("last")
+            .map_or(0, |s| s.id)
+    };
+    let wait_until = |n: i64| async move {
+        for _ in 0..200 {
+            if sweeps_so_far() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the daemon did not reach sweep {n}");
+    };
+    wait_until(1).await;
+    // xa's published delegation fails (its addresses are documentation ones); pretend the
+    // last sweep passed it.
+    let passed = Store::open(&db)
+        .expect("open")
+        .record_sweep(
+            "2026-12-03T12:00:00Z",
+            1,
+            1,
+            &[("xa".into(), "pass".into(), serde_json::json!({}))],
+        )
+        .expect("record");
+    wait_until(passed + 3).await;
+    let store = Store::open(&db).expect("open");
+    let events: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM events WHERE kind = 'delegation-failing' AND tld = 'xa' AND actor_id = 'sweep'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(events, 1, "one event, not one per sweep");
+    let others: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM events WHERE kind = 'delegation-failing' AND tld <> 'xa'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(
+        others, 0,
+        "TLDs that were never passing are not newly failing"
+    );
+    let tech = rootdesk::store::tld_role_holder(store.conn(), "xa", "tech")
+        .expect("role")
+        .and_then(|h| rootdesk::store::contact(store.conn(), &h).expect("contact"))
+        .and_then(|c| c.email)
+        .expect("xa has a tech contact with an address");
+    let mut notices: Vec<String> = store
+        .outbox(false, 1000)
+        .expect("outbox")
+        .into_iter()
+        .filter(|n| n.kind == "delegation-failing")
+        .map(|n| n.recipient)
+        .collect();
+    let staff = rootdesk::config::SmtpSettings::default().staff_address;
+    let mut want = vec![tech];
+    if !staff.is_empty() {
+        want.push(staff);
+    }
+    notices.sort();
+    want.sort();
+    assert_eq!(notices, want);
+    t.stop().await;
+}
