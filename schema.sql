@@ -264,3 +264,20 @@ CREATE TABLE confirm_links (
     used_at    TEXT
 ) WITHOUT ROWID;
 CREATE INDEX confirm_links_by_ticket ON confirm_links (ticket, contact);
+
+-- The sweep (rootdesk sweep, issue 12): every sweep, and each TLD's verdict and findings in it.
+CREATE TABLE sweeps (
+    id         INTEGER PRIMARY KEY,
+    started    TEXT NOT NULL,                -- RFC 3339, UTC
+    elapsed_ms INTEGER NOT NULL,
+    queries    INTEGER NOT NULL,             -- queries sent to the network
+    tlds       INTEGER NOT NULL
+);
+CREATE TABLE sweep_results (
+    sweep      INTEGER NOT NULL REFERENCES sweeps (id),
+    tld        TEXT NOT NULL,                -- A-label
+    verdict    TEXT NOT NULL CHECK (verdict IN ('pass', 'warn', 'fail', 'not-run')),
+    report     TEXT NOT NULL,                -- JSON: checks, not_run, findings (no query log)
+    PRIMARY KEY (sweep, tld)
+) WITHOUT ROWID;
+CREATE INDEX sweep_results_by_tld ON sweep_results (tld, sweep);

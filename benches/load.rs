@@ -105,6 +105,7 @@ fn main() {
                 sweep_interval: Duration::from_secs(3600),
                 checkpoints: None,
                 limits: Default::default(),
+                delegation_sweep: None,
             },
         )
         .await

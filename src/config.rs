@@ -36,6 +36,29 @@ pub struct Config {
     /// Service levels of the timeliness metrics (DESIGN §7).
     pub service_levels: crate::metrics::ServiceLevels,
     pub smtp: SmtpSettings,
+    pub sweep: SweepSettings,
+}
+
+/// The daemon's sweep of every published delegation (`rootdesk sweep` on a schedule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SweepSettings {
+    /// Seconds from the start of one sweep to the start of the next; 0 turns it off.
+    pub interval: u64,
+    /// Queries in flight, over all TLDs together.
+    pub concurrency: usize,
+    /// TLD checks in progress at once.
+    pub parallel: usize,
+}
+
+impl Default for SweepSettings {
+    fn default() -> Self {
+        SweepSettings {
+            interval: 0,
+            concurrency: 256,
+            parallel: 128,
+        }
+    }
 }
 
 /// How the outbox is delivered (src/notify, README.md, Notifications).
@@ -225,6 +248,7 @@ impl Default for Config {
             client: ClientSettings::default(),
             service_levels: crate::metrics::ServiceLevels::default(),
             smtp: SmtpSettings::default(),
+            sweep: SweepSettings::default(),
         }
     }
 }

@@ -709,6 +709,93 @@ impl Desk {
         proposal
     }
 
+    /// Sweeps every delegation of the current publication (the daemon's `[sweep]` schedule):
+    /// the same engine, profile and check ports as the request checks, one shared hub, the
+    /// results stored per TLD.
+    pub async fn sweep_delegations(
+        self: &Arc<Self>,
+        limits: check::SweepLimits,
+    ) -> Result<SweptSummary, DeskError> {
+        let me = self.clone();
+        let items = tokio::task::spawn_blocking(move || {
+            me.with_store(|s| {
+                let Some(zone) = s.zone(None)? else {
+                    return Ok(Vec::new());
+                };
+                let mut items = Vec::new();
+                for tld in zone.tlds.keys() {
+                    if let Some(d) = s.current_delegation(tld)? {
+                        items.push(check::SweepItem {
+                            label: tld.as_str().to_string(),
+                            zone: tld.to_name(),
+                            proposal: me.check_proposal(&d),
+                        });
+                    }
+                }
+                Ok(items)
+            })
+        })
+        .await
+        .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))??;
+        let outcome = check::sweep(items, &self.settings.profile, limits, &|_, _| {}).await;
+        let counts = outcome.counts();
+        let n = |v| counts.get(&v).copied().unwrap_or(0);
+        let summary = SweptSummary {
+            tlds: outcome.reports.len(),
+            pass: n(check::Verdict::Pass),
+            warn: n(check::Verdict::Warn),
+            fail: n(check::Verdict::Fail),
+            not_run: n(check::Verdict::NotRun),
+            queries: outcome.queries_sent,
+            elapsed_ms: outcome.elapsed_ms,
+        };
+        let rows: Vec<(String, String, serde_json::Value)> = outcome
+            .reports
+            .iter()
+            .map(|(tld, r)| {
+                let json = serde_json::json!({
+                    "checks": r.checks,
+                    "not_run": r.not_run,
+                    "findings": r.findings,
+                    "elapsed_ms": r.elapsed_ms,
+                });
+                (tld.clone(), r.verdict.to_string(), json)
+            })
+            .collect();
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let now = me.clock.now();
+            let staff = me.notify.staff_address.clone();
+            me.with_store(|s| {
+                s.write(|tx| {
+                    let before = store::last_sweep_verdicts_tx(tx)?;
+                    let id = store::record_sweep_tx(
+                        tx,
+                        &outcome.started,
+                        outcome.elapsed_ms,
+                        outcome.queries_sent,
+                        &rows,
+                    )?;
+                    // A TLD that passed or warned in its last sweep and fails now: its
+                    // technical contact and the desk are told, once (not every sweep).
+                    for (tld, report) in &outcome.reports {
+                        let was = before.get(tld).map(String::as_str);
+                        if report.verdict != check::Verdict::Fail
+                            || !matches!(was, Some("pass" | "warn"))
+                        {
+                            continue;
+                        }
+                        newly_failing(tx, tld, was, id, report, &staff, now)?;
+                    }
+                    Ok(())
+                })
+            })
+        })
+        .await
+        .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))??;
+        Ok(summary)
+    }
+
     /// Runs one pending check job to its end: the check, the stored report, and the
     /// workflow's `check-finished` event. A job whose request moved on is closed as stale.
     pub async fn run_check_job(&self, job: &store::CheckJob) -> Result<(), DeskError> {
@@ -743,7 +830,9 @@ impl Desk {
         let verdict = match report.verdict {
             check::Verdict::Pass => Verdict::Pass,
             check::Verdict::Warn => Verdict::Warn,
-            check::Verdict::Fail => Verdict::Fail,
+            // A delegation that could not be judged is never let through: the request is
+            // held as by a failed check, and the stored report says `not-run` and why.
+            check::Verdict::Fail | check::Verdict::NotRun => Verdict::Fail,
         };
         let summary = summarise(&report);
         let report_json =
@@ -1132,10 +1221,85 @@ fn summarise(report: &check::Report) -> String {
         .filter(|f| f.severity != check::Severity::Off)
         .take(20)
         .map(|f| format!("{} {}: {}", f.severity, f.check.as_str(), f.message))
+        .chain(
+            report
+                .not_run
+                .iter()
+                .map(|(id, why)| format!("not-run {}: {why}", id.as_str())),
+        )
+        .take(20)
         .collect();
     if problems.is_empty() {
         format!("{}: no problems", report.verdict)
     } else {
         format!("{}: {}", report.verdict, problems.join("; "))
     }
+}
+
+/// What one scheduled sweep of the delegations came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweptSummary {
+    pub tlds: usize,
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+    pub not_run: usize,
+    pub queries: u64,
+    pub elapsed_ms: u64,
+}
+
+/// Records that a TLD's published delegation newly fails (an audit event by the sweep) and
+/// queues a notice to its technical contact and to the desk, in the sweep's transaction.
+fn newly_failing(
+    tx: &rusqlite::Transaction<'_>,
+    tld: &str,
+    was: Option<&str>,
+    sweep: i64,
+    report: &check::Report,
+    staff: &str,
+    now: time::OffsetDateTime,
+) -> Result<(), StoreError> {
+    let problems = summarise(report);
+    store::append_event(
+        tx,
+        &crate::audit::NewEvent {
+            time: now,
+            actor: crate::audit::Actor::system("sweep"),
+            source: None,
+            tld: Some(tld.to_string()),
+            request: None,
+            kind: "delegation-failing".into(),
+            payload: serde_json::json!({
+                "sweep": sweep,
+                "before": was,
+                "verdict": "fail",
+                "summary": problems,
+            }),
+        },
+    )?;
+    let tech = match store::tld_role_holder(tx, tld, "tech")? {
+        Some(handle) => store::contact(tx, &handle)?.and_then(|c| c.email),
+        None => None,
+    };
+    let subject = format!("[rootdesk] the delegation of .{tld} fails its checks");
+    let body = format!(
+        "The published delegation of .{tld} passed the desk's last sweep and fails now.\n\n{problems}\n\nThe desk does not mail again while it keeps failing.\n"
+    );
+    let staff = (!staff.is_empty()).then(|| staff.to_string());
+    for recipient in tech.into_iter().chain(staff) {
+        store::queue_notification(
+            tx,
+            &store::NewNotification {
+                recipient,
+                subject: subject.clone(),
+                body: body.clone(),
+                ticket: None,
+                tld: Some(tld.to_string()),
+                kind: "delegation-failing".into(),
+            },
+            now,
+            now,
+        )?;
+    }
+    Ok(())
 }

@@ -786,11 +786,17 @@ async fn prometheus_metrics(State(desk): State<AppState>) -> Result<Response, Ap
     let text = blocking(move || {
         let timelines = desk.timelines()?;
         let checks = desk.read_store(|s| Ok(s.check_durations()?))?;
-        Ok(crate::metrics::render_prometheus(
-            &timelines,
-            &checks,
-            &desk.service_levels,
-        ))
+        let (last, counts) = desk.read_store(|s| {
+            let last = s.last_sweep()?;
+            let counts = match &last {
+                Some(l) => s.sweep_counts(l.id)?,
+                None => Default::default(),
+            };
+            Ok((last, counts))
+        })?;
+        let mut text = crate::metrics::render_prometheus(&timelines, &checks, &desk.service_levels);
+        text.push_str(&crate::metrics::render_sweep(last.as_ref(), &counts));
+        Ok(text)
     })
     .await?;
     Ok((

@@ -33,6 +33,8 @@ pub struct ServeOptions {
     pub checkpoints: Option<(Duration, ed25519_dalek::SigningKey)>,
     /// Bounds on what unauthenticated peers can hold open.
     pub limits: ConnectionLimits,
+    /// How often every published delegation is swept, and how much at once (None: never).
+    pub delegation_sweep: Option<(Duration, crate::check::SweepLimits)>,
 }
 
 /// Bounds on connections, so that idle or half-open peers cannot starve the daemon.
@@ -321,8 +323,29 @@ async fn background(desk: Arc<Desk>, options: ServeOptions, mut stopped: watch::
         .map(|(every, _)| *every)
         .unwrap_or(Duration::from_secs(3600));
     let mut checkpoint_tick = tokio::time::interval(checkpoint_every);
+    let mut delegation_tick = tokio::time::interval(
+        options
+            .delegation_sweep
+            .map(|(every, _)| every)
+            .unwrap_or(Duration::from_secs(3600)),
+    );
+    // One delegation sweep at a time: a tick while one runs is skipped.
+    let sweeping = Arc::new(std::sync::atomic::AtomicBool::new(false));
     loop {
         tokio::select! {
+            _ = delegation_tick.tick(), if options.delegation_sweep.is_some() => {
+                let limits = options.delegation_sweep.map(|(_, l)| l).unwrap_or_default();
+                if !sweeping.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    let (d, flag) = (desk.clone(), sweeping.clone());
+                    tokio::spawn(async move {
+                        match d.sweep_delegations(limits).await {
+                            Ok(s) => tracing::info!(tlds = s.tlds, pass = s.pass, warn = s.warn, fail = s.fail, not_run = s.not_run, queries = s.queries, elapsed_ms = s.elapsed_ms, "delegations swept"),
+                            Err(e) => tracing::error!(error = %e, "delegation sweep failed"),
+                        }
+                        flag.store(false, std::sync::atomic::Ordering::SeqCst);
+                    });
+                }
+            }
             _ = check_tick.tick() => {
                 let d = desk.clone();
                 match tokio::task::spawn_blocking(move || d.start_pending_checks()).await {

@@ -30,6 +30,8 @@ use super::report::{CheckStatus, Finding, Report};
 struct Findings<'a> {
     profile: &'a Profile,
     list: Vec<Finding>,
+    /// Checks (or parts of checks) that could not be evaluated, and why.
+    not_run: BTreeMap<CheckId, String>,
 }
 
 /// Where a finding applies.
@@ -63,6 +65,13 @@ impl<'a> At<'a> {
 impl Findings<'_> {
     fn on(&self, check: CheckId) -> bool {
         self.profile.checks.get(check) != Severity::Off
+    }
+
+    /// Records that `check` (or part of it) could not be evaluated; the first reason is kept.
+    fn not_run(&mut self, check: CheckId, reason: impl Into<String>) {
+        if self.on(check) {
+            self.not_run.entry(check).or_insert_with(|| reason.into());
+        }
     }
 
     /// A major finding takes the check's configured severity; a minor one at most `warning`.
@@ -131,6 +140,25 @@ fn soa_of(zone: &Name, records: &[Record]) -> Option<SOA> {
 
 /// Runs every check of the profile on the proposed delegation of `zone`.
 pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> Report {
+    let prober = Prober::new(
+        profile.query.concurrency,
+        profile.query.timeout(),
+        profile.query.retries,
+        profile.query.budget(),
+    );
+    run_check_with(zone, proposal, profile, prober).await
+}
+
+/// [`run_check`] with a given prober (the sweep's, which shares a [`ProbeHub`] between
+/// TLDs). The profile's special-purpose allowances are applied to it.
+///
+/// [`ProbeHub`]: super::probe::ProbeHub
+pub async fn run_check_with(
+    zone: &Name,
+    proposal: &Proposal,
+    profile: &Profile,
+    prober: Prober,
+) -> Report {
     let started_at = Instant::now();
     let started = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -140,21 +168,18 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
     let mut f = Findings {
         profile,
         list: Vec::new(),
+        not_run: BTreeMap::new(),
     };
-    let prober = Prober::new(
-        profile.query.concurrency,
-        profile.query.timeout(),
-        profile.query.retries,
-        profile.query.budget(),
-    )
-    // A profile's blocks were validated when it was read; a bad one here allows nothing.
-    .allowing(profile.query.allowed_blocks().unwrap_or_default());
+    let prober = prober
+        // A profile's blocks were validated when it was read; a bad one here allows nothing.
+        .allowing(profile.query.allowed_blocks().unwrap_or_default());
 
     static_checks(&zone, proposal, &mut f);
     let targets = find_addresses(&zone, proposal, profile, &mut f).await;
     address_checks(&targets, &mut f);
 
     let probed = probe_all(&zone, proposal, &targets, profile, &prober, &f).await;
+    unevaluated(&zone, &targets, &probed, &mut f);
     judge_transport(&zone, &probed, &mut f);
     judge_zone_data(&zone, proposal, &probed, &mut f);
     judge_dnssec(&zone, proposal, &probed, &mut f);
@@ -170,6 +195,8 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
             .any(|x| x.check == id && x.severity == Severity::Error)
         {
             CheckStatus::Error
+        } else if f.not_run.contains_key(&id) {
+            CheckStatus::NotRun
         } else if f
             .list
             .iter()
@@ -182,10 +209,16 @@ pub async fn run_check(zone: &Name, proposal: &Proposal, profile: &Profile) -> R
         checks.insert(id, status);
     }
     let findings = f.list;
+    let not_run: BTreeMap<CheckId, String> = f
+        .not_run
+        .into_iter()
+        .filter(|(id, _)| checks.get(id) == Some(&CheckStatus::NotRun))
+        .collect();
     Report {
         zone: zone.to_ascii(),
-        verdict: Report::verdict_of(&findings),
+        verdict: Report::verdict_of(&findings, &checks),
         checks,
+        not_run,
         findings,
         queries: prober.take_log(),
         started,
@@ -380,6 +413,30 @@ fn address_checks(targets: &[Target], f: &mut Findings<'_>) {
             );
         }
     }
+    // Two names on one address are one server (as Zonemaster's NAMESERVER01/CONNECTIVITY):
+    // say so, naming both (`.mv`: ns.mv and ns.dhivehinet.net.mv).
+    if distinct.len() > 1 {
+        let mut by_address: BTreeMap<SocketAddr, BTreeSet<&Name>> = BTreeMap::new();
+        for t in targets {
+            by_address.entry(t.address).or_default().insert(&t.ns);
+        }
+        for (a, names) in by_address.iter().filter(|(_, n)| n.len() >= 2) {
+            f.add(
+                CheckId::NsCount,
+                false,
+                At {
+                    address: Some(*a),
+                    ..At::default()
+                },
+                format!(
+                    "{} share the address {}: two names on one address are one server, not {}",
+                    list(names.iter().map(|n| n.to_ascii())),
+                    super::probe::address_text::format(a),
+                    names.len()
+                ),
+            );
+        }
+    }
     let mut seen = BTreeSet::new();
     for t in targets {
         if !seen.insert((t.ns.clone(), t.address.ip())) {
@@ -452,8 +509,8 @@ async fn probe_all(
     let soa = QuerySpec::plain(zone, RecordType::SOA);
     let first = join_all(targets.iter().map(|t| async {
         let (u, t2) = tokio::join!(
-            prober.query(&t.ns, t.address, Transport::Udp, &soa),
-            prober.query(&t.ns, t.address, Transport::Tcp, &soa)
+            prober.query_first(&t.ns, t.address, Transport::Udp, &soa),
+            prober.query_first(&t.ns, t.address, Transport::Tcp, &soa)
         );
         [u, t2]
     }))
@@ -546,6 +603,57 @@ async fn probe_all(
     .await
 }
 
+/// The checks that need answers and got none: `not-run`, with the reason, never `ok`.
+fn unevaluated(zone: &Name, targets: &[Target], probed: &[Probed], f: &mut Findings<'_>) {
+    const NEED_ANSWER: [CheckId; 2] = [CheckId::NoRecursion, CheckId::Edns];
+    const NEED_AUTHORITY: [CheckId; 8] = [
+        CheckId::Authoritative,
+        CheckId::NsSetMatch,
+        CheckId::GlueMatch,
+        CheckId::SoaConsistent,
+        CheckId::SoaValues,
+        CheckId::DsMatch,
+        CheckId::DnssecValid,
+        CheckId::DnskeyAlgorithm,
+    ];
+    let reason = if targets.is_empty() {
+        Some("no name server address to query".to_string())
+    } else if !probed.iter().any(|p| p.soa.iter().any(Result::is_ok)) {
+        // The desk's own failure is named as such; it is not the servers' silence.
+        let local = probed
+            .iter()
+            .flat_map(|p| p.soa.iter())
+            .find_map(|o| match o {
+                Err(e @ ProbeError::Local(_)) => Some(e.to_string()),
+                _ => None,
+            });
+        Some(match local {
+            Some(local) => local,
+            None => format!("no name server answered (an SOA query for {zone} over UDP and TCP)"),
+        })
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        for id in NEED_ANSWER.iter().chain(&NEED_AUTHORITY) {
+            f.not_run(*id, reason.clone());
+        }
+        if targets.is_empty() {
+            f.not_run(CheckId::ReachableUdp, reason.clone());
+            f.not_run(CheckId::ReachableTcp, reason);
+        }
+        return;
+    }
+    if !probed.iter().any(|p| p.authoritative(zone).is_some()) {
+        for id in NEED_AUTHORITY.iter().skip(1) {
+            f.not_run(
+                *id,
+                format!("no name server gave an authoritative answer for {zone}"),
+            );
+        }
+    }
+}
+
 fn describe_failure(e: &ProbeError) -> String {
     e.to_string()
 }
@@ -561,6 +669,10 @@ fn judge_transport(zone: &Name, probed: &[Probed], f: &mut Findings<'_>) {
                 CheckId::ReachableTcp
             };
             match &p.soa[i] {
+                Err(e @ ProbeError::Local(_)) => f.not_run(
+                    check,
+                    format!("{e} (the desk could not query {} over {transport}; the name server is not to blame)", t.address),
+                ),
                 Err(e) => f.add(
                     check,
                     true,
@@ -692,6 +804,7 @@ fn judge_edns(zone: &Name, p: &Probed, f: &mut Findings<'_>) {
     let at = At::target(&p.target).over(via);
     match outcome {
         Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent) => {}
+        Err(e @ ProbeError::Local(_)) => f.not_run(CheckId::Edns, e.to_string()),
         Err(e) => f.add(
             CheckId::Edns,
             true,
@@ -792,6 +905,7 @@ fn judge_zone_data(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut 
                 ),
             ),
             Some(Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent)) | None => {}
+            Some(Err(e @ ProbeError::Local(_))) => f.not_run(CheckId::NsSetMatch, e.to_string()),
             Some(Err(e)) => f.add(
                 CheckId::NsSetMatch,
                 true,
@@ -992,6 +1106,7 @@ fn judge_glue(proposal: &Proposal, p: &Probed, at: At<'_>, f: &mut Findings<'_>)
                 }
             }
             Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent) => {}
+            Err(e @ ProbeError::Local(_)) => f.not_run(CheckId::GlueMatch, e.to_string()),
             Err(e) => f.add(
                 CheckId::GlueMatch,
                 true,
@@ -1036,6 +1151,12 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
                 continue;
             }
             Some(Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent)) | None => continue,
+            Some(Err(e @ ProbeError::Local(_))) => {
+                f.not_run(CheckId::DsMatch, e.to_string());
+                f.not_run(CheckId::DnssecValid, e.to_string());
+                f.not_run(CheckId::DnskeyAlgorithm, e.to_string());
+                continue;
+            }
             Some(Err(e)) => {
                 if !proposal.ds.is_empty() {
                     f.add(

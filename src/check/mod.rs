@@ -22,14 +22,16 @@ pub mod profile;
 pub mod proposal;
 pub mod referral;
 pub mod report;
+pub mod sweep;
 
-pub use engine::run_check;
-pub use probe::Transport;
+pub use engine::{run_check, run_check_with};
+pub use probe::{ProbeHub, Prober, Transport};
 pub use profile::{
     AsSource, CheckId, Profile, ProfileError, QuerySettings, ResolverSettings, Severity,
 };
 pub use proposal::{Proposal, ProposedNs};
 pub use report::{CheckStatus, Finding, Report, Verdict};
+pub use sweep::{sweep, SweepItem, SweepLimits, SweepOutcome};
 
 use crate::registry::{Delegation, TldLabel};
 

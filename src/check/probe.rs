@@ -9,9 +9,10 @@
 //! budget, remembers addresses that gave no answer so that a dead server costs one timeout
 //! and not one per query, and logs every query for the report.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
@@ -19,7 +20,7 @@ use hickory_proto::rr::{Name, RecordType};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::{timeout_at, Instant};
 
 /// The transport of a query.
@@ -40,7 +41,7 @@ impl std::fmt::Display for Transport {
 }
 
 /// What to ask.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct QuerySpec {
     pub qname: Name,
     pub qtype: RecordType,
@@ -111,6 +112,10 @@ pub enum ProbeError {
     Garbage { count: u32, ms: u64 },
     #[error("network error: {0}")]
     Io(String),
+    /// The desk itself failed (out of file descriptors, no local port, no buffer space):
+    /// nothing was learnt about the server.
+    #[error("local error: {0}")]
+    Local(String),
     #[error("malformed reply: {0}")]
     Malformed(String),
     #[error("not sent: {0}")]
@@ -127,6 +132,28 @@ impl ProbeError {
             self,
             ProbeError::Timeout(_) | ProbeError::Refused | ProbeError::Io(_)
         )
+    }
+}
+
+/// The desk's own resource failures (errno on Linux), as opposed to what the network or the
+/// server did: these must never be blamed on a name server.
+fn local_cause(e: &std::io::Error) -> Option<&'static str> {
+    match e.raw_os_error()? {
+        24 => Some("too many open files"),
+        23 => Some("too many open files in the system"),
+        105 => Some("no buffer space available"),
+        12 => Some("out of memory"),
+        98 => Some("local address already in use"),
+        99 => Some("cannot assign a local address"),
+        _ => None,
+    }
+}
+
+/// An I/O error as a probe error: the desk's own ([`ProbeError::Local`]) or the network's.
+fn io_error(e: &std::io::Error) -> ProbeError {
+    match local_cause(e) {
+        Some(cause) => ProbeError::Local(cause.to_string()),
+        None => ProbeError::Io(e.to_string()),
     }
 }
 
@@ -188,9 +215,91 @@ pub fn flags_of(msg: &Message) -> Vec<String> {
     flags
 }
 
+/// An address and transport.
+type Key = (SocketAddr, Transport);
+/// The answer to one question, computed once for everyone who asks it.
+type SharedOutcome = Arc<OnceCell<Outcome>>;
+
+/// What the checks of one sweep share (DESIGN §5, issue 12): one bound on queries in flight
+/// for all TLDs, the addresses found dead (a dead server costs one timeout in the whole
+/// sweep), and the answers to identical questions (a server shared by many TLDs is asked each
+/// question once: the same question to the same address and transport cannot get a
+/// different answer within one sweep).
+pub struct ProbeHub {
+    permits: Arc<Semaphore>,
+    /// The first failure that showed an address and transport dead, by key.
+    dead: Mutex<HashMap<(SocketAddr, Transport), ProbeError>>,
+    /// Addresses and transports that answered something in this sweep.
+    alive: Mutex<HashSet<(SocketAddr, Transport)>>,
+    /// The first contact with an address and transport: later queries wait for it, so that
+    /// concurrent checks do not each wait for a dead server's timeout.
+    gates: Mutex<HashMap<Key, Arc<OnceCell<()>>>>,
+    answers: Mutex<HashMap<(SocketAddr, Transport, QuerySpec), SharedOutcome>>,
+    sent: AtomicU64,
+}
+
+impl ProbeHub {
+    /// A hub allowing `concurrency` queries in flight across every check that uses it.
+    pub fn new(concurrency: usize) -> Arc<ProbeHub> {
+        Arc::new(ProbeHub {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dead: Mutex::new(HashMap::new()),
+            alive: Mutex::new(HashSet::new()),
+            gates: Mutex::new(HashMap::new()),
+            answers: Mutex::new(HashMap::new()),
+            sent: AtomicU64::new(0),
+        })
+    }
+
+    /// Queries actually sent to the network (shared answers are not counted again).
+    pub fn queries_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    fn gate(&self, key: (SocketAddr, Transport)) -> Arc<OnceCell<()>> {
+        match self.gates.lock() {
+            Ok(mut g) => g.entry(key).or_default().clone(),
+            Err(_) => Arc::new(OnceCell::new()),
+        }
+    }
+
+    fn cell(&self, key: (SocketAddr, Transport, QuerySpec)) -> Arc<OnceCell<Outcome>> {
+        match self.answers.lock() {
+            Ok(mut a) => a.entry(key).or_default().clone(),
+            Err(_) => Arc::new(OnceCell::new()),
+        }
+    }
+
+    fn dead_error(&self, key: (SocketAddr, Transport)) -> Option<ProbeError> {
+        self.dead.lock().ok()?.get(&key).cloned()
+    }
+
+    fn learn(&self, key: (SocketAddr, Transport), outcome: &Outcome) {
+        match outcome {
+            Ok(_) => {
+                if let Ok(mut a) = self.alive.lock() {
+                    a.insert(key);
+                }
+            }
+            Err(e) if e.is_dead() => {
+                // An address that answered before is not dead for everyone because one
+                // question went unanswered.
+                let answered = self.alive.lock().map(|a| a.contains(&key)).unwrap_or(false);
+                if !answered {
+                    if let Ok(mut d) = self.dead.lock() {
+                        d.entry(key).or_insert_with(|| e.clone());
+                    }
+                }
+            }
+            Err(_) => {}
+        }
+    }
+}
+
 /// Sends queries under the profile's limits and logs them.
 pub struct Prober {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
+    hub: Option<Arc<ProbeHub>>,
     timeout: Duration,
     retries: u32,
     deadline: Instant,
@@ -205,7 +314,8 @@ impl Prober {
     /// UDP retransmissions inside it) and an overall `budget` from now.
     pub fn new(concurrency: usize, timeout: Duration, retries: u32, budget: Duration) -> Self {
         Prober {
-            permits: Semaphore::new(concurrency.max(1)),
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            hub: None,
             timeout,
             retries,
             deadline: Instant::now() + budget,
@@ -213,6 +323,15 @@ impl Prober {
             log: Mutex::new(Vec::new()),
             allowed: Vec::new(),
         }
+    }
+
+    /// A prober for one check of a sweep: the hub's bound on queries in flight, dead
+    /// addresses and shared answers; its own log and budget (from now).
+    pub fn shared(hub: &Arc<ProbeHub>, timeout: Duration, retries: u32, budget: Duration) -> Self {
+        let mut p = Prober::new(1, timeout, retries, budget);
+        p.permits = hub.permits.clone();
+        p.hub = Some(hub.clone());
+        p
     }
 
     /// Allows queries to these special-purpose blocks (the profile's `allow_special_purpose`).
@@ -256,12 +375,40 @@ impl Prober {
         transport: Transport,
         spec: &QuerySpec,
     ) -> Outcome {
+        self.query_inner(server, address, transport, spec, false)
+            .await
+    }
+
+    /// The first query to an address and transport (the engine's SOA round, sent to every
+    /// address at once): not skipped when another name on the same address failed a moment
+    /// before, so that which of two names sharing an address gets the real error does not
+    /// depend on the order the queries were polled in. In a sweep it still waits for the
+    /// hub's first contact with the address and takes its failure.
+    pub async fn query_first(
+        &self,
+        server: &Name,
+        address: SocketAddr,
+        transport: Transport,
+        spec: &QuerySpec,
+    ) -> Outcome {
+        self.query_inner(server, address, transport, spec, true)
+            .await
+    }
+
+    async fn query_inner(
+        &self,
+        server: &Name,
+        address: SocketAddr,
+        transport: Transport,
+        spec: &QuerySpec,
+        first: bool,
+    ) -> Outcome {
         if let Some(refused) = self.refusal(address.ip()) {
             let outcome = Err(refused);
             self.record(server, address, transport, spec, &outcome);
             return outcome;
         }
-        if self.is_dead(address, transport) {
+        if !first && self.is_dead(address, transport) {
             return Err(ProbeError::Skipped(format!(
                 "{address} gave no answer over {transport} earlier"
             )));
@@ -269,23 +416,9 @@ impl Prober {
         let outcome = if Instant::now() >= self.deadline {
             Err(ProbeError::BudgetSpent)
         } else {
-            let _permit = self.permits.acquire().await;
-            // The budget may have run out while waiting for a permit.
-            if Instant::now() >= self.deadline {
-                let outcome = Err(ProbeError::BudgetSpent);
-                self.record(server, address, transport, spec, &outcome);
-                return outcome;
-            }
-            let full = Instant::now() + self.timeout;
-            let end = full.min(self.deadline);
-            let outcome = match transport {
-                Transport::Udp => self.udp(address, spec, end).await,
-                Transport::Tcp => tcp(address, spec, end).await,
-            };
-            match outcome {
-                // Cut short by the budget: say so rather than blame the server's patience.
-                Err(ProbeError::Timeout(ms)) if end < full => Err(ProbeError::Budget(ms)),
-                other => other,
+            match &self.hub {
+                Some(hub) => self.via_hub(hub, address, transport, spec).await,
+                None => self.send(address, transport, spec).await,
             }
         };
         if let Err(e) = &outcome {
@@ -297,6 +430,98 @@ impl Prober {
         }
         self.record(server, address, transport, spec, &outcome);
         outcome
+    }
+
+    /// A query of a sweep: waits for the first contact with the address, answers from the
+    /// dead list or from an identical question asked before, else sends.
+    async fn via_hub(
+        &self,
+        hub: &ProbeHub,
+        address: SocketAddr,
+        transport: Transport,
+        spec: &QuerySpec,
+    ) -> Outcome {
+        let key = (address, transport);
+        let gate = hub.gate(key);
+        let mut first: Option<Outcome> = None;
+        if !gate.initialized() {
+            gate.get_or_init(|| async {
+                let outcome = self.shared_send(hub, address, transport, spec).await;
+                hub.learn(key, &outcome);
+                first = Some(outcome);
+            })
+            .await;
+        }
+        if let Some(outcome) = first {
+            return outcome;
+        }
+        if let Some(dead) = hub.dead_error(key) {
+            return Err(dead);
+        }
+        let outcome = self.shared_send(hub, address, transport, spec).await;
+        hub.learn(key, &outcome);
+        outcome
+    }
+
+    /// Sends, unless the same question went to the same address and transport before.
+    async fn shared_send(
+        &self,
+        hub: &ProbeHub,
+        address: SocketAddr,
+        transport: Transport,
+        spec: &QuerySpec,
+    ) -> Outcome {
+        // Only questions that do not name the TLD's apex can be shared between TLDs (glue
+        // addresses, the open-resolver probe); keeping the others would only cost memory.
+        if !(spec.rd
+            || matches!(
+                spec.qtype,
+                RecordType::A | RecordType::AAAA | RecordType::PTR
+            ))
+        {
+            return self.send(address, transport, spec).await;
+        }
+        let cell = hub.cell((address, transport, spec.clone()));
+        let mut mine = false;
+        let outcome = cell
+            .get_or_init(|| async {
+                mine = true;
+                self.send(address, transport, spec).await
+            })
+            .await
+            .clone();
+        // Failures of the asking check (its budget, the desk's resources) are not the answer.
+        match &outcome {
+            Err(ProbeError::Budget(_) | ProbeError::BudgetSpent | ProbeError::Local(_))
+                if !mine =>
+            {
+                self.send(address, transport, spec).await
+            }
+            _ => outcome,
+        }
+    }
+
+    /// Sends one query under the bound on queries in flight and the budget.
+    async fn send(&self, address: SocketAddr, transport: Transport, spec: &QuerySpec) -> Outcome {
+        let _permit = self.permits.acquire().await;
+        // The budget may have run out while waiting for a permit.
+        if Instant::now() >= self.deadline {
+            return Err(ProbeError::BudgetSpent);
+        }
+        if let Some(hub) = &self.hub {
+            hub.sent.fetch_add(1, Ordering::Relaxed);
+        }
+        let full = Instant::now() + self.timeout;
+        let end = full.min(self.deadline);
+        let outcome = match transport {
+            Transport::Udp => self.udp(address, spec, end).await,
+            Transport::Tcp => tcp(address, spec, end).await,
+        };
+        match outcome {
+            // Cut short by the budget: say so rather than blame the server's patience.
+            Err(ProbeError::Timeout(ms)) if end < full => Err(ProbeError::Budget(ms)),
+            other => other,
+        }
     }
 
     fn record(
@@ -355,13 +580,14 @@ impl Prober {
         let bytes = msg
             .to_vec()
             .map_err(|e| ProbeError::Io(format!("cannot encode query: {e}")))?;
-        let (connected, other) = udp_sockets(address).map_err(|e| ProbeError::Io(e.to_string()))?;
+        // Every failure to set up the sockets is the desk's, whatever errno says.
+        let (connected, other) = udp_sockets(address).map_err(|e| match io_error(&e) {
+            ProbeError::Io(m) => ProbeError::Local(format!("cannot open a UDP socket: {m}")),
+            other => other,
+        })?;
         let start = Instant::now();
         let interval = end.saturating_duration_since(start) / (self.retries + 1);
-        connected
-            .send(&bytes)
-            .await
-            .map_err(|e| ProbeError::Io(e.to_string()))?;
+        connected.send(&bytes).await.map_err(|e| io_error(&e))?;
         let mut sends = 1;
         let mut next_send = start + interval;
         let mut buf = vec![0u8; 65535];
@@ -403,7 +629,7 @@ impl Prober {
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                     return Err(ProbeError::Unreachable)
                 }
-                Ok(Err(e)) => return Err(ProbeError::Io(e.to_string())),
+                Ok(Err(e)) => return Err(io_error(&e)),
                 Ok(Ok((n, from, own))) => {
                     let data = if own {
                         buf.get(..n)
@@ -488,7 +714,7 @@ async fn tcp(address: SocketAddr, spec: &QuerySpec, end: Instant) -> Outcome {
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             return Err(ProbeError::Refused)
         }
-        Ok(Err(e)) => return Err(ProbeError::Io(e.to_string())),
+        Ok(Err(e)) => return Err(io_error(&e)),
         Ok(Ok(s)) => s,
     };
     let len = u16::try_from(bytes.len()).map_err(|_| ProbeError::Io("query too long".into()))?;

@@ -20,6 +20,10 @@ pub enum Verdict {
     Pass,
     Warn,
     Fail,
+    /// The delegation could not be judged: no server answered, or the desk itself failed
+    /// (a local error). Never `pass` or `warn`; it blocks a request as `fail` does.
+    #[serde(rename = "not-run")]
+    NotRun,
 }
 
 impl std::fmt::Display for Verdict {
@@ -28,6 +32,7 @@ impl std::fmt::Display for Verdict {
             Verdict::Pass => "pass",
             Verdict::Warn => "warn",
             Verdict::Fail => "fail",
+            Verdict::NotRun => "not-run",
         })
     }
 }
@@ -51,7 +56,8 @@ pub struct Finding {
     pub transport: Option<Transport>,
 }
 
-/// What each check came to: `pass`, `warning`, `error`, or `off` when the profile disabled it.
+/// What each check came to: `pass`, `warning`, `error`, `off` when the profile disabled it,
+/// or `not-run` when it could not be evaluated (the report's `not_run` says why).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
@@ -59,6 +65,8 @@ pub enum CheckStatus {
     Warning,
     Error,
     Off,
+    #[serde(rename = "not-run")]
+    NotRun,
 }
 
 /// The complete report.
@@ -69,6 +77,9 @@ pub struct Report {
     pub verdict: Verdict,
     /// Per-check outcome, in table order.
     pub checks: BTreeMap<CheckId, CheckStatus>,
+    /// Why each `not-run` check could not be evaluated.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_run: BTreeMap<CheckId, String>,
     pub findings: Vec<Finding>,
     pub queries: Vec<QueryRecord>,
     /// RFC 3339 UTC time the check started.
@@ -77,10 +88,13 @@ pub struct Report {
 }
 
 impl Report {
-    /// `fail` if any error, `warn` if any warning, else `pass`.
-    pub fn verdict_of(findings: &[Finding]) -> Verdict {
+    /// `fail` if any error, `not-run` if some check could not be evaluated, `warn` if any
+    /// warning, else `pass`.
+    pub fn verdict_of(findings: &[Finding], checks: &BTreeMap<CheckId, CheckStatus>) -> Verdict {
         if findings.iter().any(|f| f.severity == Severity::Error) {
             Verdict::Fail
+        } else if checks.values().any(|s| *s == CheckStatus::NotRun) {
+            Verdict::NotRun
         } else if findings.iter().any(|f| f.severity == Severity::Warning) {
             Verdict::Warn
         } else {
@@ -119,8 +133,12 @@ impl Report {
                 CheckStatus::Warning => "WARNING",
                 CheckStatus::Error => "ERROR",
                 CheckStatus::Off => "off",
+                CheckStatus::NotRun => "not-run",
             };
             let _ = writeln!(out, "  {label:<7} {check}");
+            if let Some(why) = self.not_run.get(check) {
+                let _ = writeln!(out, "          - not run: {why}");
+            }
             for f in self.findings_of(*check) {
                 let mut place = Vec::new();
                 if let Some(ns) = &f.nameserver {

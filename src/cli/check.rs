@@ -20,7 +20,8 @@ pub enum Format {
 
 /// Check a proposed delegation against the name server requirements
 ///
-/// Exit status: 0 for pass or warn, 1 for fail, 2 for a usage error.
+/// Exit status: 0 for pass or warn, 1 for fail, 2 for a usage error, 3 for not-run (some
+/// check could not be evaluated: no server answered, or the desk itself failed).
 #[derive(Debug, Args)]
 pub struct CheckCmd {
     /// The zone to check (a TLD such as `de`, or any zone name such as `test.`)
@@ -96,10 +97,15 @@ impl CheckCmd {
             }
             Format::Text => super::emit(&report.to_text())?,
         }
-        Ok(if report.verdict == Verdict::Fail {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
-        })
+        Ok(exit_code(report.verdict))
+    }
+}
+
+/// The exit status for a verdict: 0 pass or warn, 1 fail, 3 not-run.
+pub fn exit_code(verdict: Verdict) -> ExitCode {
+    match verdict {
+        Verdict::Pass | Verdict::Warn => ExitCode::SUCCESS,
+        Verdict::Fail => ExitCode::from(1),
+        Verdict::NotRun => ExitCode::from(3),
     }
 }

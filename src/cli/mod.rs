@@ -12,6 +12,7 @@ pub mod metrics;
 mod outbox;
 mod request;
 mod serve;
+mod sweep;
 mod tld;
 mod token;
 mod zone;
@@ -50,6 +51,7 @@ pub enum Command {
     Tld(tld::TldCmd),
     Token(token::TokenCmd),
     Check(check::CheckCmd),
+    Sweep(sweep::SweepCmd),
     Serve(serve::Serve),
     Request(request::RequestCmd),
     /// Copy the database with SQLite's online backup (safe while the daemon runs)
@@ -152,6 +154,7 @@ impl Cli {
             Command::Tld(cmd) => cmd.run(&ctx)?,
             Command::Token(cmd) => cmd.run(&ctx)?,
             Command::Check(cmd) => return cmd.run(&ctx),
+            Command::Sweep(cmd) => return cmd.run(&ctx),
             Command::Serve(cmd) => cmd.run(&mut ctx)?,
             Command::Request(cmd) => cmd.run(&ctx)?,
             Command::Backup { file } => {

@@ -142,6 +142,15 @@ fn serve_options(
             max_connections: s.max_connections.max(1),
             max_per_source: s.max_connections_per_source.max(1),
         },
+        delegation_sweep: (ctx.config.sweep.interval > 0).then(|| {
+            (
+                Duration::from_secs(ctx.config.sweep.interval),
+                crate::check::SweepLimits {
+                    queries: ctx.config.sweep.concurrency.max(1),
+                    tlds: ctx.config.sweep.parallel.max(1),
+                },
+            )
+        }),
     })
 }
 

@@ -25,7 +25,7 @@ use crate::workflow::{CheckPhase, Event, Owner, Priority, Recorded, Request, Req
 
 pub use cache::load_timelines;
 pub use chart::render_chart;
-pub use prometheus::{render_prometheus, CheckDuration};
+pub use prometheus::{render_prometheus, render_sweep, CheckDuration};
 pub use report::{
     human, parse_date, percentile, Breach, GroupBy, GroupReport, MeasureStats, Report,
     ReportOptions,

@@ -188,3 +188,52 @@ pub fn render_prometheus(
     }
     out
 }
+
+/// The sweep's gauges: TLDs by verdict in the newest sweep, its start (Unix seconds),
+/// duration and queries sent. Nothing before the first sweep.
+pub fn render_sweep(
+    last: Option<&crate::store::SweepSummary>,
+    counts: &BTreeMap<String, i64>,
+) -> String {
+    let mut out = String::new();
+    let Some(last) = last else {
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "# HELP rootdesk_sweep_tlds TLDs by verdict in the newest sweep."
+    );
+    let _ = writeln!(out, "# TYPE rootdesk_sweep_tlds gauge");
+    for verdict in ["pass", "warn", "fail", "not-run"] {
+        let n = counts.get(verdict).copied().unwrap_or(0);
+        let _ = writeln!(out, "rootdesk_sweep_tlds{{verdict=\"{verdict}\"}} {n}");
+    }
+    let start = time::OffsetDateTime::parse(
+        &last.started,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map(|t| t.unix_timestamp())
+    .unwrap_or(0);
+    for (name, help, value) in [
+        (
+            "rootdesk_sweep_last_start_seconds",
+            "Start of the newest sweep, Unix time.",
+            start as f64,
+        ),
+        (
+            "rootdesk_sweep_last_duration_seconds",
+            "Wall time of the newest sweep.",
+            last.elapsed_ms as f64 / 1000.0,
+        ),
+        (
+            "rootdesk_sweep_last_queries",
+            "Queries the newest sweep sent.",
+            last.queries as f64,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name} {value}");
+    }
+    out
+}

@@ -9,6 +9,7 @@ mod events;
 mod metrics;
 mod outbox;
 mod requests;
+mod sweeps;
 mod tlds;
 mod tokens;
 mod zone;
@@ -33,6 +34,9 @@ pub use requests::{
     close_stale_check, contact_tlds, enqueue_check, finish_check, has_document, idempotent_ticket,
     next_ticket, open_requests, request_events, save_request, store_document, tld_contact_handles,
     CheckJob, RequestFilter, RequestSummary,
+};
+pub use sweeps::{
+    last_sweep_verdicts_tx, record_sweep_tx, SweepResult, SweepSummary, SWEEP_TABLES,
 };
 pub use tlds::{set_contacts_tx, set_sponsor_tx, tld_record, TldImportReport};
 pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};
@@ -61,6 +65,8 @@ const MIGRATIONS: &[&str] = &[
     // 2 -> 3: each publication keeps the ZONEMD digest of its export (issue 11); `migrate`
     // fills it in for the publications made before.
     "ALTER TABLE publications ADD COLUMN zonemd BLOB;",
+    // 3 -> 4: the sweep's history (issue 12).
+    sweeps::SWEEP_TABLES,
 ];
 
 /// The schema version this build writes.
@@ -430,6 +436,7 @@ mod tests {
                  ALTER TABLE tld_contacts DROP COLUMN phone;
                  ALTER TABLE tld_contacts DROP COLUMN address;
                  ALTER TABLE publications DROP COLUMN zonemd;
+                 DROP TABLE sweep_results; DROP TABLE sweeps;
                  PRAGMA user_version = 1;",
             )
             .expect("make a version 1 database");

@@ -844,7 +844,10 @@ mod tests {
         );
         store
             .conn
-            .execute_batch("ALTER TABLE publications DROP COLUMN zonemd; PRAGMA user_version = 2;")
+            .execute_batch(
+                "ALTER TABLE publications DROP COLUMN zonemd; \
+                 DROP TABLE sweep_results; DROP TABLE sweeps; PRAGMA user_version = 2;",
+            )
             .expect("make it version 2");
         drop(store);
         let (store, from) = Store::migrate(&path).expect("migrate");

@@ -11,6 +11,8 @@ mod faults;
 mod fuzz;
 mod healthy;
 mod interop;
+mod notrun;
+mod sweep;
 mod targets;
 
 use std::collections::BTreeSet;

@@ -45,6 +45,8 @@ pub struct Faults {
 /// A running scripted server; stopped when dropped.
 pub struct Scripted {
     pub addr: SocketAddr,
+    /// UDP datagrams and TCP queries received (answered or not).
+    pub received: Arc<std::sync::atomic::AtomicUsize>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -79,22 +81,40 @@ impl Scripted {
     pub async fn start_on(ip: IpAddr, port: u16, zone: Zone, faults: Faults) -> Option<Scripted> {
         let udp = UdpSocket::bind(SocketAddr::new(ip, port)).await.ok()?;
         let tcp = TcpListener::bind(SocketAddr::new(ip, port)).await.ok()?;
-        Some(Scripted::serve(udp, Some(tcp), zone, faults).await)
+        Some(Scripted::serve(udp, Some(tcp), vec![zone], faults).await)
+    }
+
+    /// [`Scripted::start_multi`] on a given port, or `None` if it cannot be bound.
+    pub async fn start_multi_on(
+        ip: IpAddr,
+        port: u16,
+        zones: Vec<Zone>,
+        faults: Faults,
+    ) -> Option<Scripted> {
+        let udp = UdpSocket::bind(SocketAddr::new(ip, port)).await.ok()?;
+        let tcp = TcpListener::bind(SocketAddr::new(ip, port)).await.ok()?;
+        Some(Scripted::serve(udp, Some(tcp), zones, faults).await)
     }
 
     pub async fn start(ip: IpAddr, zone: Zone, faults: Faults) -> Scripted {
+        Scripted::start_multi(ip, vec![zone], faults).await
+    }
+
+    /// One server for several zones (a name server shared by several TLDs).
+    pub async fn start_multi(ip: IpAddr, zones: Vec<Zone>, faults: Faults) -> Scripted {
         let (udp, tcp) = bind_pair(ip, !faults.no_tcp).await;
-        Scripted::serve(udp, tcp, zone, faults).await
+        Scripted::serve(udp, tcp, zones, faults).await
     }
 
     async fn serve(
         udp: UdpSocket,
         tcp: Option<TcpListener>,
-        zone: Zone,
+        zones: Vec<Zone>,
         faults: Faults,
     ) -> Scripted {
-        let zone = Arc::new(zone);
+        let zone = Arc::new(zones);
         let faults = Arc::new(faults);
+        let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let addr = udp.local_addr().expect("local addr");
         let mut tasks = Vec::new();
         let reply_socket = match faults.reply_from {
@@ -106,7 +126,7 @@ impl Scripted {
             None => None,
         };
         {
-            let (zone, faults) = (zone.clone(), faults.clone());
+            let (zone, faults, received) = (zone.clone(), faults.clone(), received.clone());
             tasks.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; 65535];
                 let mut seen = std::collections::HashSet::new();
@@ -114,10 +134,12 @@ impl Scripted {
                     let Ok((n, from)) = udp.recv_from(&mut buf).await else {
                         return;
                     };
+                    received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if faults.drop_first_udp && n >= 2 && seen.insert((from, buf[0], buf[1])) {
                         continue;
                     }
-                    let Some(reply) = answer(&zone, &faults, &buf[..n], true) else {
+                    let Some(reply) = answer(pick(&zone, &buf[..n]), &faults, &buf[..n], true)
+                    else {
                         continue;
                     };
                     let socket = reply_socket.as_ref().unwrap_or(&udp);
@@ -126,12 +148,14 @@ impl Scripted {
             }));
         }
         if let Some(listener) = tcp {
+            let received = received.clone();
             tasks.push(tokio::spawn(async move {
                 loop {
                     let Ok((mut stream, _)) = listener.accept().await else {
                         return;
                     };
                     let (zone, faults) = (zone.clone(), faults.clone());
+                    received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tokio::spawn(async move {
                         loop {
                             let Ok(len) = stream.read_u16().await else {
@@ -141,7 +165,8 @@ impl Scripted {
                             if stream.read_exact(&mut buf).await.is_err() {
                                 return;
                             }
-                            let Some(reply) = answer(&zone, &faults, &buf, false) else {
+                            let Some(reply) = answer(pick(&zone, &buf), &faults, &buf, false)
+                            else {
                                 continue;
                             };
                             let Ok(rlen) = u16::try_from(reply.len()) else {
@@ -157,8 +182,27 @@ impl Scripted {
                 }
             }));
         }
-        Scripted { addr, tasks }
+        Scripted {
+            addr,
+            received,
+            tasks,
+        }
     }
+}
+
+/// The zone a query is for (the longest origin holding its name), else the first.
+fn pick<'a>(zones: &'a [Zone], query: &[u8]) -> &'a Zone {
+    let qname = Message::from_vec(query)
+        .ok()
+        .and_then(|m| m.queries.first().map(|q| q.name().to_lowercase()));
+    qname
+        .and_then(|n| {
+            zones
+                .iter()
+                .filter(|z| z.origin.zone_of(&n))
+                .max_by_key(|z| z.origin.num_labels())
+        })
+        .unwrap_or(&zones[0])
 }
 
 /// The reply to one query, or `None` to stay silent.

@@ -11,6 +11,7 @@ mod flows;
 mod input;
 mod quotas;
 mod restart;
+mod sweep;
 mod tickets;
 
 use std::collections::BTreeMap;
@@ -112,6 +113,7 @@ pub fn options() -> ServeOptions {
         sweep_interval: Duration::from_secs(3600),
         checkpoints: None,
         limits: Default::default(),
+        delegation_sweep: None,
     }
 }
 

@@ -1,0 +1,111 @@
+//! The sweep (issue 12): every published delegation re-checked in one process, as one
+//! scheduling problem.
+//!
+//! Every TLD's check runs the same engine and profile as `rootdesk check`, through a
+//! [`Prober`] of its own (its own query log and time budget) that shares one [`ProbeHub`]
+//! with all the others: one bound on queries in flight for the whole sweep, the addresses
+//! found dead (a dead server costs one timeout in the sweep, not one per TLD that uses it),
+//! and the answers to identical questions (a server shared by many TLDs is asked each such
+//! question once).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+use hickory_proto::rr::Name;
+use serde::Serialize;
+
+use super::engine::run_check_with;
+use super::probe::{ProbeHub, Prober};
+use super::profile::Profile;
+use super::proposal::Proposal;
+use super::report::{Report, Verdict};
+
+/// One delegation to check.
+#[derive(Debug, Clone)]
+pub struct SweepItem {
+    /// The TLD's label, as reports and the store name it (`xa`).
+    pub label: String,
+    pub zone: Name,
+    pub proposal: Proposal,
+}
+
+/// How much runs at once.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepLimits {
+    /// Queries in flight, over all TLDs together.
+    pub queries: usize,
+    /// TLD checks in progress at once (each TLD's time budget starts with its check).
+    pub tlds: usize,
+}
+
+impl Default for SweepLimits {
+    fn default() -> Self {
+        SweepLimits {
+            queries: 256,
+            tlds: 128,
+        }
+    }
+}
+
+/// The result of one sweep, TLDs in label order.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepOutcome {
+    pub started: String,
+    pub elapsed_ms: u64,
+    /// Queries sent to the network (an answer shared by several TLDs is counted once).
+    pub queries_sent: u64,
+    pub reports: Vec<(String, Report)>,
+}
+
+impl SweepOutcome {
+    /// TLDs by verdict.
+    pub fn counts(&self) -> BTreeMap<Verdict, usize> {
+        let mut counts = BTreeMap::new();
+        for v in [Verdict::Pass, Verdict::Warn, Verdict::Fail, Verdict::NotRun] {
+            counts.insert(v, 0);
+        }
+        for (_, r) in &self.reports {
+            *counts.entry(r.verdict).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+/// Checks every item; `done` is called as each TLD's check finishes (for a progress bar).
+pub async fn sweep(
+    items: Vec<SweepItem>,
+    profile: &Profile,
+    limits: SweepLimits,
+    done: &(dyn Fn(&str, &Report) + Sync),
+) -> SweepOutcome {
+    let started_at = Instant::now();
+    let started = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let hub: Arc<ProbeHub> = ProbeHub::new(limits.queries);
+    let hub_ref = &hub;
+    let mut reports: Vec<(String, Report)> = stream::iter(items)
+        .map(|item| async move {
+            let prober = Prober::shared(
+                hub_ref,
+                profile.query.timeout(),
+                profile.query.retries,
+                profile.query.budget(),
+            );
+            let report = run_check_with(&item.zone, &item.proposal, profile, prober).await;
+            done(&item.label, &report);
+            (item.label, report)
+        })
+        .buffer_unordered(limits.tlds.max(1))
+        .collect()
+        .await;
+    reports.sort_by(|a, b| a.0.cmp(&b.0));
+    SweepOutcome {
+        started,
+        elapsed_ms: u64::try_from(started_at.elapsed().as_millis()).unwrap_or(u64::MAX),
+        queries_sent: hub.queries_sent(),
+        reports,
+    }
+}
