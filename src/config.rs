@@ -36,6 +36,20 @@ pub struct Config {
     /// Service levels of the timeliness metrics (DESIGN §7).
     pub service_levels: crate::metrics::ServiceLevels,
     pub smtp: SmtpSettings,
+    pub rdap: RdapSettings,
+}
+
+/// The public RDAP service (`/rdap`, src/api/rdap.rs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RdapSettings {
+    /// Show contacts' personal fields (name, e-mail, phone, postal address) in RDAP answers.
+    /// false: they are removed and listed in a `redacted` array (RFC 9537); the organisation
+    /// and the role stay visible.
+    pub public_contacts: bool,
+    /// The public base URL of the RDAP service, for `links` (`https://rdap.desk.example`);
+    /// empty: `http://` and the request's Host header.
+    pub base_url: String,
 }
 
 /// How the outbox is delivered (src/notify, README.md, Notifications).
@@ -225,6 +239,7 @@ impl Default for Config {
             client: ClientSettings::default(),
             service_levels: crate::metrics::ServiceLevels::default(),
             smtp: SmtpSettings::default(),
+            rdap: RdapSettings::default(),
         }
     }
 }
