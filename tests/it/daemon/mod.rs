@@ -9,6 +9,7 @@ mod exposure;
 mod flows;
 mod input;
 mod quotas;
+mod rdap;
 mod restart;
 mod tickets;
 
