@@ -2,6 +2,7 @@
 //! lab name servers on loopback, driven with a real HTTP client.
 
 mod authz;
+mod changelog;
 mod consent;
 mod demo;
 mod dry_run;
