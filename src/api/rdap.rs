@@ -502,7 +502,8 @@ pub async fn domain(
                 let Some(record) = s.tld(&label)? else {
                     return Ok(None);
                 };
-                Ok(Some((record, s.tld_dates(&label)?)))
+                let dates = s.tld_dates(&label, record.created.is_none())?;
+                Ok(Some((record, dates)))
             })
         })
         .await

@@ -28,8 +28,15 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 }
 
 impl Store {
-    /// The RDAP dates of one TLD.
-    pub fn tld_dates(&self, tld: &TldLabel) -> Result<TldDates> {
+    /// The RDAP dates of one TLD. `first_published` is looked up only when `want_first` (it
+    /// scans the NS history; RDAP needs it only for a record without a creation date).
+    pub fn tld_dates(&self, tld: &TldLabel, want_first: bool) -> Result<TldDates> {
+        if !want_first {
+            return Ok(TldDates {
+                first_published: None,
+                last_changed: self.last_changed(tld)?,
+            });
+        }
         let first_published: Option<String> = self
             .conn
             .prepare_cached(
@@ -38,6 +45,13 @@ impl Store {
             )?
             .query_row([tld.as_str()], |r| r.get(0))
             .optional()?;
+        Ok(TldDates {
+            first_published,
+            last_changed: self.last_changed(tld)?,
+        })
+    }
+
+    fn last_changed(&self, tld: &TldLabel) -> Result<Option<String>> {
         let last_changed: Option<String> = self
             .conn
             .prepare_cached(
@@ -46,10 +60,7 @@ impl Store {
                      != (SELECT min(serial) FROM publications)))",
             )?
             .query_row([tld.as_str()], |r| r.get(0))?;
-        Ok(TldDates {
-            first_published,
-            last_changed,
-        })
+        Ok(last_changed)
     }
 
     /// Tickets of the requests that reached a final state at a time whose stored text starts
