@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench rdap` starts the daemon in-process on a temporary database holding
 //! the real root zone and IANA's TLD records (`../shared/data`, or the folder
-//! `ROOTDESK_SHARED_DATA` names; the demo registry when neither exists), then drives
+//! `SHARED_DATA_DIR` names; the demo registry when neither exists), then drives
 //! `GET /rdap/domain/{tld}` over every TLD in turn from concurrent HTTP clients for a fixed
 //! time, and prints throughput and latency percentiles. Client and daemon share the runtime's
 //! two worker threads, so the figure includes the client's own cost.
@@ -30,7 +30,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("ROOTDESK_SHARED_DATA")
+    let dir = std::env::var_os("SHARED_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
     (dir.join("root.zone").exists() && dir.join("tlds.jsonl").exists()).then_some(dir)

@@ -110,11 +110,8 @@ impl Store {
     pub fn tld(&self, label: &TldLabel) -> Result<Option<TldRecord>> {
         let record = self
             .conn
-            .query_row(
-                &format!("SELECT {TLD_COLUMNS} FROM tlds WHERE label = ?1"),
-                [label.as_str()],
-                |row| Ok(tld_from_row(row)),
-            )
+            .prepare_cached(&format!("SELECT {TLD_COLUMNS} FROM tlds WHERE label = ?1"))?
+            .query_row([label.as_str()], |row| Ok(tld_from_row(row)))
             .optional()?;
         let Some(record) = record else {
             return Ok(None);
@@ -129,13 +126,14 @@ impl Store {
     fn contact_of(&self, label: &TldLabel, role: ContactRole) -> Result<Option<Contact>> {
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT c.handle, c.organisation, c.name, c.email, c.phone, c.address \
                  FROM tld_contacts tc JOIN contacts c ON c.handle = tc.contact \
                  WHERE tc.tld = ?1 AND tc.role = ?2",
-                params![label.as_str(), role.as_str()],
-                |r| contact_from_row(r, 0),
-            )
+            )?
+            .query_row(params![label.as_str(), role.as_str()], |r| {
+                contact_from_row(r, 0)
+            })
             .optional()?)
     }
 

@@ -92,10 +92,10 @@ pub fn repo_file(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// A file of `../shared/data` (or of the folder `ROOTDESK_SHARED_DATA` names, for a work tree
+/// A file of `../shared/data` (or of the folder `SHARED_DATA_DIR` names, for a work tree
 /// that is not beside `shared/`), or `None` (with a visible skip) where it is missing.
 pub fn shared_data(name: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("ROOTDESK_SHARED_DATA")
+    let dir = std::env::var_os("SHARED_DATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
     let path = dir.join(name);
