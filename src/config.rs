@@ -37,6 +37,20 @@ pub struct Config {
     pub service_levels: crate::metrics::ServiceLevels,
     pub smtp: SmtpSettings,
     pub sweep: SweepSettings,
+    pub rdap: RdapSettings,
+}
+
+/// The public RDAP service (`/rdap`, src/api/rdap.rs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RdapSettings {
+    /// Show contacts' personal fields (name, e-mail, phone, postal address) in RDAP answers.
+    /// false: they are removed and listed in a `redacted` array (RFC 9537); the organisation
+    /// and the role stay visible.
+    pub public_contacts: bool,
+    /// The public base URL of the RDAP service, for `links` (`https://rdap.desk.example`);
+    /// empty: `http://` and the request's Host header.
+    pub base_url: String,
 }
 
 /// The daemon's sweep of every published delegation (`rootdesk sweep` on a schedule).
@@ -249,6 +263,7 @@ impl Default for Config {
             service_levels: crate::metrics::ServiceLevels::default(),
             smtp: SmtpSettings::default(),
             sweep: SweepSettings::default(),
+            rdap: RdapSettings::default(),
         }
     }
 }

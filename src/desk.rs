@@ -172,6 +172,8 @@ pub struct Desk {
     pub metrics_cache: crate::metrics::TimelineCache,
     /// notify: addresses, links and the relay (`Desk::with_notify`).
     pub notify: crate::config::SmtpSettings,
+    /// The public RDAP service: redaction and base URL (`Desk::with_rdap`).
+    pub rdap: crate::config::RdapSettings,
     /// Refusals per (token, action, request) in the current window, for aggregation.
     refusals: Mutex<HashMap<(String, String, String), RefusalWindow>>,
     /// Dry-run checks (`POST /v1/check`) in flight, bounded per caller and in total.
@@ -222,6 +224,7 @@ impl Desk {
             service_levels: crate::metrics::ServiceLevels::default(),
             metrics_cache: crate::metrics::TimelineCache::default(),
             notify: crate::config::SmtpSettings::default(),
+            rdap: crate::config::RdapSettings::default(),
             refusals: Mutex::new(HashMap::new()),
             dry_runs: crate::api::DryRuns::default(),
         }
@@ -241,6 +244,12 @@ impl Desk {
     /// notify: the addresses, link base URL and relay of the notifications.
     pub fn with_notify(mut self, notify: crate::config::SmtpSettings) -> Desk {
         self.notify = notify;
+        self
+    }
+
+    /// RDAP: whether contacts' personal fields are public, and the service's base URL.
+    pub fn with_rdap(mut self, rdap: crate::config::RdapSettings) -> Desk {
+        self.rdap = rdap;
         self
     }
 

@@ -8,12 +8,15 @@
 //! - [`zonefile`]: root zone master files in and out, through hickory's parser and encoder.
 //! - [`config`]: settings from defaults, a TOML file and `ROOTDESK_*` variables.
 //! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export, verify.
+//! - [`changelog`]: the public monthly change log of requests that reached a final state.
 //! - [`metrics`]: turnaround from the events: intervals, service levels, reports, /metrics.
 //! - [`notify`]: the outbox, SMTP delivery and confirmation links (DESIGN §8.3).
+//! - [`api`]: the HTTP API under `/v1`, and public RDAP under `/rdap` ([`api::rdap`]).
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
 
 pub mod api;
 pub mod audit;
+pub mod changelog;
 pub mod check;
 pub mod cli;
 pub mod config;

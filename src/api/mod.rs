@@ -8,6 +8,7 @@
 mod confirm;
 mod dry_run;
 pub mod error;
+pub mod rdap;
 mod server;
 pub mod wire;
 
@@ -59,6 +60,12 @@ pub fn router(desk: Arc<Desk>, max_body: usize) -> Router {
         .route("/v1/audit/checkpoints", get(audit_checkpoints))
         .route("/v1/metrics/turnaround", get(turnaround))
         .route("/metrics", get(prometheus_metrics))
+        .route("/v1/changelog", get(changelog))
+        .route("/rdap/help", get(rdap::help))
+        .route("/rdap/domain/{tld}", get(rdap::domain))
+        .route("/rdap/domain/", get(rdap::empty_domain))
+        .route("/rdap/domain", get(rdap::empty_domain))
+        .route("/rdap/{*rest}", get(rdap::unknown))
         .route(
             "/confirm/{secret}",
             get(confirm::show).post(confirm::decide),
@@ -807,4 +814,60 @@ async fn prometheus_metrics(State(desk): State<AppState>) -> Result<Response, Ap
         text,
     )
         .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangelogQuery {
+    month: Option<String>,
+    format: Option<String>,
+}
+
+/// `GET /v1/changelog?month=YYYY-MM`: the public change log (src/changelog.rs), JSON, or CSV
+/// with `format=csv` or `Accept: text/csv`. No token: it holds no personal data.
+async fn changelog(
+    State(desk): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<ChangelogQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let month = q.month.ok_or_else(|| {
+        ApiError::invalid(
+            "month",
+            "month: required, as YYYY-MM (GET /v1/changelog?month=2026-11)",
+        )
+    })?;
+    let month =
+        crate::changelog::Month::parse(&month).map_err(|m| ApiError::invalid("month", m))?;
+    let csv = match q.format.as_deref() {
+        Some("csv") => true,
+        Some("json") => false,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("format: {other:?} is not a format; json or csv"),
+            ))
+        }
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| {
+                accept
+                    .split(',')
+                    .any(|t| t.split(';').next().is_some_and(|t| t.trim() == "text/csv"))
+            }),
+    };
+    let log = blocking(move || desk.read_store(|s| Ok(crate::changelog::build(s, month)?))).await?;
+    if csv {
+        Ok((
+            [(
+                header::CONTENT_TYPE,
+                "text/csv; charset=utf-8; header=present",
+            )],
+            log.to_csv(),
+        )
+            .into_response())
+    } else {
+        Ok(Json(log).into_response())
+    }
 }

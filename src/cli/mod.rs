@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod audit;
+mod changelog;
 mod check;
 pub mod metrics;
 mod outbox;
@@ -65,6 +66,7 @@ pub enum Command {
     Simulate(metrics::SimulateCmd),
     /// Notifications waiting for delivery or delivered: list, retry
     Outbox(outbox::OutboxCmd),
+    Changelog(changelog::ChangelogCmd),
 }
 
 /// Output formats of list and report commands.
@@ -147,6 +149,7 @@ impl Cli {
             Command::Metrics(cmd) => cmd.run(&ctx)?,
             Command::Simulate(cmd) => cmd.run(&ctx)?,
             Command::Outbox(cmd) => cmd.run(&ctx)?,
+            Command::Changelog(cmd) => cmd.run(&ctx)?,
             Command::ImportZone(cmd) => cmd.run(&ctx)?,
             Command::ImportTlds(cmd) => cmd.run(&ctx)?,
             Command::ExportZone(cmd) => cmd.run(&ctx)?,

@@ -192,7 +192,8 @@ impl Serve {
             let desk = Arc::new(
                 Desk::new(store, desk_settings(ctx)?)
                     .with_service_levels(ctx.config.service_levels)
-                    .with_notify(ctx.config.smtp.clone()),
+                    .with_notify(ctx.config.smtp.clone())
+                    .with_rdap(ctx.config.rdap.clone()),
             );
             let options = serve_options(ctx, listen, key)?;
             let scheme = if options.tls.is_some() {
@@ -309,7 +310,8 @@ impl Serve {
         let desk = Arc::new(
             Desk::new(store, settings)
                 .with_service_levels(ctx.config.service_levels)
-                .with_notify(notify),
+                .with_notify(notify)
+                .with_rdap(ctx.config.rdap.clone()),
         );
         let mut options = serve_options(ctx, bound, Some(key))?;
         options.check_poll = Duration::from_millis(100);

@@ -6,6 +6,7 @@
 //! database exactly as it was.
 
 mod events;
+mod history;
 mod metrics;
 mod outbox;
 mod requests;
@@ -22,6 +23,7 @@ pub use crate::audit::EventQuery;
 pub use events::{
     append_event, append_events, checkpoint_at, insert_checkpoint, last_event, EventRange,
 };
+pub use history::{TldDates, FINAL_STATES};
 pub use metrics::{insert_finished_check, parse_delivery};
 pub use outbox::{
     claim_notification, contact, contact_records, due_notifications, in_doubt_notifications,

@@ -3,6 +3,7 @@
 
 mod authz;
 mod bodies;
+mod changelog;
 mod consent;
 mod demo;
 mod dry_run;
@@ -10,6 +11,7 @@ mod exposure;
 mod flows;
 mod input;
 mod quotas;
+mod rdap;
 mod restart;
 mod sweep;
 mod tickets;
