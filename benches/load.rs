@@ -5,26 +5,22 @@
 //! latency percentiles. Every submission is committed with synchronous=FULL before it is
 //! answered.
 
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{bench_database, bench_labels, percentile};
+
 use rootdesk::api::{ServeOptions, Server};
-use rootdesk::audit::Actor;
 use rootdesk::check::Profile;
 use rootdesk::desk::{Desk, DeskSettings};
-use rootdesk::store::{PublishTtls, Role, Store};
+use rootdesk::store::{PublishTtls, Store};
 use serde_json::json;
 
 const CLIENTS: usize = 32;
 const RUN: Duration = Duration::from_secs(5);
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
 
 async fn drive<F, Fut>(name: &str, clients: usize, make: F)
 where
@@ -77,16 +73,11 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = Store::create(&dir.path().join("bench.db")).expect("create");
-        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
-        let now = time::OffsetDateTime::now_utc();
-        let actor = Actor::system("bench");
-        let zone = rootdesk::zonefile::read_root_zone(&fixtures.join("root.zone")).expect("zone");
-        store.import_zone(&zone, "bench", &actor, now).expect("import");
-        let text = std::fs::read_to_string(fixtures.join("tlds.jsonl")).expect("tlds");
-        let records = rootdesk::registry::parse_tld_lines(&text).expect("parse");
-        store.import_tlds(&records, &actor, now).expect("import");
-        let (_, admin) = store.issue_token(Role::Contact, "xa-admin", None, &actor, now).expect("token");
+        // A TLD holds one open request of a kind: one generated TLD per submission.
+        const TLDS: usize = 60_000;
+        let db = dir.path().join("bench.db");
+        let (admin, bench_admin) = bench_database(&db, TLDS);
+        let store = Store::open(&db).expect("open");
         let settings = DeskSettings {
             expire_days: 30,
             reminder_days: vec![7, 21],
@@ -141,10 +132,13 @@ fn main() {
             .await;
         }
         {
-            let (http, base, admin) = (http.clone(), base.clone(), admin.clone());
+            let (http, base) = (http.clone(), base.clone());
+            let labels = Arc::new(bench_labels(TLDS));
+            let next = Arc::new(AtomicUsize::new(0));
             drive("POST /v1/requests (durable)", CLIENTS, move |_, _| {
-                let (http, base, admin) = (http.clone(), base.clone(), admin.clone());
-                let body = json!({ "tld": "xa", "proposal": { "kind": "sponsor", "sponsor": "Bench" } });
+                let (http, base, admin) = (http.clone(), base.clone(), bench_admin.clone());
+                let label = labels[next.fetch_add(1, Ordering::Relaxed) % TLDS].clone();
+                let body = json!({ "tld": label, "proposal": { "kind": "sponsor", "sponsor": "Bench" } });
                 async move {
                     matches!(http.post(format!("{base}/v1/requests")).bearer_auth(&admin).json(&body).send().await,
                         Ok(r) if r.status().as_u16() == 201)
