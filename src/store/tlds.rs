@@ -362,12 +362,10 @@ fn touch_tld(tx: &Transaction<'_>, tld: &TldLabel, now: OffsetDateTime) -> Resul
 /// One TLD record with its contacts and current delegation, read on `conn` (a transaction
 /// reads what it will write against).
 pub fn tld_record(conn: &rusqlite::Connection, label: &TldLabel) -> Result<Option<TldRecord>> {
+    // Cached statements: RDAP and every request read come through here.
     let record = conn
-        .query_row(
-            &format!("SELECT {TLD_COLUMNS} FROM tlds WHERE label = ?1"),
-            [label.as_str()],
-            |row| Ok(tld_from_row(row)),
-        )
+        .prepare_cached(&format!("SELECT {TLD_COLUMNS} FROM tlds WHERE label = ?1"))?
+        .query_row([label.as_str()], |row| Ok(tld_from_row(row)))
         .optional()?;
     let Some(record) = record else {
         return Ok(None);
@@ -385,11 +383,12 @@ fn contact_of(
     role: ContactRole,
 ) -> Result<Option<Contact>> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT contact, organisation, name, email, phone, address \
              FROM tld_contacts WHERE tld = ?1 AND role = ?2",
-            params![label.as_str(), role.as_str()],
-            |r| contact_from_row(r, 0),
-        )
+        )?
+        .query_row(params![label.as_str(), role.as_str()], |r| {
+            contact_from_row(r, 0)
+        })
         .optional()?)
 }
