@@ -11,12 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{bench_database, bench_labels, percentile};
+use common::{bench_database, bench_labels, percentile, start_daemon};
 
-use rootdesk::api::{ServeOptions, Server};
-use rootdesk::check::Profile;
-use rootdesk::desk::{Desk, DeskSettings};
-use rootdesk::store::{PublishTtls, Store};
+use rootdesk::store::Store;
 use serde_json::json;
 
 const CLIENTS: usize = 32;
@@ -78,29 +75,7 @@ fn main() {
         let db = dir.path().join("bench.db");
         let (admin, bench_admin) = bench_database(&db, TLDS);
         let store = Store::open(&db).expect("open");
-        let settings = DeskSettings {
-            expire_days: 30,
-            reminder_days: vec![7, 21],
-            ttls: PublishTtls { ns: 172800, ds: 86400, glue: 172800 },
-            profile: Profile::lab(),
-            check_ports: Default::default(),
-        };
-        let desk = Arc::new(Desk::new(store, settings));
-        let server = Server::start(
-            desk,
-            ServeOptions {
-                listen: "127.0.0.1:0".parse().expect("addr"),
-                tls: None,
-                max_body_bytes: 1 << 20,
-                check_poll: Duration::from_millis(500),
-                sweep_interval: Duration::from_secs(3600),
-                checkpoints: None,
-                limits: Default::default(),
-                delegation_sweep: None,
-            },
-        )
-        .await
-        .expect("start");
+        let server = start_daemon(store).await;
         let base = format!("http://{}", server.addr);
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build().expect("client");

@@ -8,26 +8,19 @@
 //! time, and prints throughput and latency percentiles. Client and daemon share the runtime's
 //! two worker threads, so the figure includes the client's own cost.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rootdesk::api::{ServeOptions, Server};
 use rootdesk::audit::Actor;
-use rootdesk::check::Profile;
-use rootdesk::desk::{Desk, DeskSettings};
-use rootdesk::store::{PublishTtls, Store};
+use rootdesk::store::Store;
+
+use common::{percentile, start_daemon};
 
 const CLIENTS: usize = 16;
 const RUN: Duration = Duration::from_secs(10);
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
 
 fn data_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("SHARED_DATA_DIR")
@@ -61,29 +54,7 @@ fn main() {
         store.import_tlds(&records, &actor, now).expect("import");
         let labels: Arc<Vec<String>> =
             Arc::new(zone.tlds.keys().map(|l| l.as_str().to_string()).collect());
-        let settings = DeskSettings {
-            expire_days: 30,
-            reminder_days: vec![7, 21],
-            ttls: PublishTtls { ns: 172800, ds: 86400, glue: 172800 },
-            profile: Profile::lab(),
-            check_ports: Default::default(),
-        };
-        let desk = Arc::new(Desk::new(store, settings));
-        let server = Server::start(
-            desk,
-            ServeOptions {
-                listen: "127.0.0.1:0".parse().expect("addr"),
-                tls: None,
-                max_body_bytes: 1 << 20,
-                check_poll: Duration::from_millis(500),
-                sweep_interval: Duration::from_secs(3600),
-                checkpoints: None,
-                limits: Default::default(),
-                delegation_sweep: None,
-            },
-        )
-        .await
-        .expect("start");
+        let server = start_daemon(store).await;
         let base = format!("http://{}", server.addr);
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()

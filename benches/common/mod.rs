@@ -3,6 +3,9 @@
 //! any of them (a TLD holds one open request of a kind, so a durable-write bench needs a
 //! fresh TLD per submission).
 
+// Each bench compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
 use std::path::Path;
 
 use rootdesk::audit::Actor;
@@ -72,4 +75,36 @@ pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Starts the daemon in-process on `store` (lab profile, port 0), as the HTTP benches use it.
+pub async fn start_daemon(store: Store) -> rootdesk::api::Server {
+    use std::time::Duration;
+    let settings = rootdesk::desk::DeskSettings {
+        expire_days: 30,
+        reminder_days: vec![7, 21],
+        ttls: rootdesk::store::PublishTtls {
+            ns: 172800,
+            ds: 86400,
+            glue: 172800,
+        },
+        profile: rootdesk::check::Profile::lab(),
+        check_ports: Default::default(),
+    };
+    let desk = std::sync::Arc::new(rootdesk::desk::Desk::new(store, settings));
+    rootdesk::api::Server::start(
+        desk,
+        rootdesk::api::ServeOptions {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            tls: None,
+            max_body_bytes: 1 << 20,
+            check_poll: Duration::from_millis(500),
+            sweep_interval: Duration::from_secs(3600),
+            checkpoints: None,
+            limits: Default::default(),
+            delegation_sweep: None,
+        },
+    )
+    .await
+    .expect("start the daemon")
 }
