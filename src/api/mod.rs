@@ -520,7 +520,10 @@ async fn submit(
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     tld: Option<String>,
+    /// One state or several, comma-separated.
     state: Option<String>,
+    /// `tld` or `desk`: whose turn it is.
+    owner: Option<String>,
     #[serde(default)]
     open: bool,
     limit: Option<u32>,
@@ -545,25 +548,42 @@ fn query_tld(text: Option<String>) -> Result<Option<String>, ApiError> {
     .transpose()
 }
 
-/// A `state` filter: one of the workflow's states, or a 400 naming them.
-fn query_state(text: Option<String>) -> Result<Option<String>, ApiError> {
-    text.map(|t| {
-        crate::workflow::State::ALL
-            .iter()
-            .find(|s| s.as_str() == t)
-            .map(|s| s.as_str().to_string())
-            .ok_or_else(|| {
-                let names: Vec<&str> = crate::workflow::State::ALL
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect();
-                ApiError::invalid(
-                    "state",
-                    format!("state: {t:?} is not a state; one of {}", names.join(", ")),
-                )
-            })
-    })
-    .transpose()
+/// A `state` filter: workflow states, comma-separated, or a 400 naming them.
+fn query_states(text: Option<String>) -> Result<Vec<String>, ApiError> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|t| {
+            let t = t.trim();
+            crate::workflow::State::ALL
+                .iter()
+                .find(|s| s.as_str() == t)
+                .map(|s| s.as_str().to_string())
+                .ok_or_else(|| {
+                    let names: Vec<&str> = crate::workflow::State::ALL
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect();
+                    ApiError::invalid(
+                        "state",
+                        format!("state: {t:?} is not a state; one of {}", names.join(", ")),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// An `owner` filter: `tld` or `desk`.
+fn query_owner(text: Option<String>) -> Result<Option<String>, ApiError> {
+    match text.as_deref() {
+        None => Ok(None),
+        Some(o @ ("tld" | "desk")) => Ok(Some(o.to_string())),
+        Some(other) => Err(ApiError::invalid(
+            "owner",
+            format!("owner: {other:?} is not an owner; use tld (the TLD must act) or desk"),
+        )),
+    }
 }
 
 async fn list_requests(
@@ -574,7 +594,8 @@ async fn list_requests(
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let filter = RequestFilter {
         tlds: query_tld(query.tld)?.map(|t| vec![t]),
-        state: query_state(query.state)?,
+        states: query_states(query.state)?,
+        owner: query_owner(query.owner)?,
         open_only: query.open,
         limit: query.limit.unwrap_or(100).min(1000),
     };
@@ -617,11 +638,11 @@ async fn request_checks(
         desk.read_store(|s| Ok(s.checks_of(&ticket)?))
     })
     .await?;
-    let checks: Vec<serde_json::Value> = checks
+    let checks = checks
         .into_iter()
-        .map(|(job, report)| serde_json::json!({ "job": job, "report": report }))
+        .map(|(job, report)| wire::CheckRun { job, report })
         .collect();
-    Ok(Json(serde_json::json!({ "checks": checks })).into_response())
+    Ok(Json(wire::CheckList { checks }).into_response())
 }
 
 async fn act(

@@ -9,16 +9,16 @@ use crate::store::{CheckJob, RequestSummary};
 use crate::workflow::{Evaluation, Proposal, Recorded, Request};
 
 /// A request as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RequestView {
     #[serde(flatten)]
     pub request: Request,
     pub pending_consents: Vec<String>,
     /// Each pending consent in words: whose, and at which address.
     pub pending_consent_details: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Vec<CheckJob>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<Recorded>>,
 }
 
@@ -38,25 +38,53 @@ impl RequestView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RequestList {
     pub requests: Vec<RequestSummary>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `GET /v1/requests/{ticket}/checks`: every check run of a request, with its report once
+/// it finished.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CheckList {
+    pub checks: Vec<CheckRun>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CheckRun {
+    pub job: CheckJob,
+    /// A [`crate::check::Report`] as stored when the check ran (kept as written, so that a
+    /// report of an older version is shown as it was).
+    pub report: Option<serde_json::Value>,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable label (`auth-forbidden`, `invalid-input`, ...).
+    pub error: String,
+    pub message: String,
+    /// The input field at fault, for `invalid-input`.
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+// Request bodies: the server reads them (refusing unknown fields), the CLI client writes them.
+
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmendBody {
     pub proposal: serde_json::Value,
 }
 
 /// A submission as received; the proposal is read by [`proposal_from_value`].
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubmissionBody {
     pub tld: String,
     #[serde(default)]
     pub priority: crate::workflow::Priority,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_reason: Option<String>,
     pub proposal: serde_json::Value,
 }
@@ -138,51 +166,51 @@ pub fn proposal_from_value(value: serde_json::Value) -> Result<Proposal, ApiErro
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
     #[serde(default)]
     pub reason: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     #[serde(default)]
     pub note: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmptyBody {}
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerBody {
     pub answer: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuestionBody {
     pub question: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateBody {
     pub evaluation: Evaluation,
 }
 
 /// `POST /v1/check`: a dry run of the technical checks.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckBody {
     pub zone: String,
     pub delegation: Delegation,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct DocumentStored {
     pub sha256: String,
 }

@@ -4,11 +4,11 @@
 use clap::{Args, Subcommand};
 use time::OffsetDateTime;
 
-use super::zone::print_json;
+use super::listing::Listing;
 use super::{emit, Context, Format};
 use crate::audit::{Actor, NewEvent};
 use crate::error::{Error, Result};
-use crate::store::{self, StoreError};
+use crate::store::{self, Notification, StoreError};
 
 /// See and retry the notifications of the outbox
 #[derive(Debug, Args)]
@@ -39,12 +39,56 @@ pub enum OutboxCommand {
     },
 }
 
-fn csv(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
+/// `outbox list`: one line per notification with where its delivery stands; CSV has the
+/// stored fields one by one, for programs.
+pub fn outbox_listing(rows: &[Notification], format: Format) -> Listing {
+    if format == Format::Csv {
+        let mut list = Listing::new(&[
+            "ID",
+            "CREATED",
+            "KIND",
+            "TICKET",
+            "RECIPIENT",
+            "ATTEMPTS",
+            "NEXT_ATTEMPT_AT",
+            "DELIVERED_AT",
+            "LAST_ERROR",
+            "SUBJECT",
+        ]);
+        for n in rows {
+            list.row(vec![
+                n.id.to_string(),
+                n.created.clone(),
+                n.kind.clone(),
+                n.ticket.clone().unwrap_or_default(),
+                n.recipient.clone(),
+                n.attempts.to_string(),
+                n.next_attempt_at.clone(),
+                n.delivered_at.clone().unwrap_or_default(),
+                n.last_error.clone().unwrap_or_default(),
+                n.subject.clone(),
+            ]);
+        }
+        return list;
     }
+    let mut list =
+        Listing::new(&["ID", "KIND", "TICKET", "RECIPIENT", "TRY", "STATUS"]).right(&["ID", "TRY"]);
+    for n in rows {
+        let status = match (&n.delivered_at, &n.last_error) {
+            (Some(d), _) => format!("delivered {d}"),
+            (None, Some(e)) => format!("waiting until {}: {e}", n.next_attempt_at),
+            (None, None) => format!("due {}", n.next_attempt_at),
+        };
+        list.row(vec![
+            n.id.to_string(),
+            n.kind.clone(),
+            n.ticket.clone().unwrap_or_else(|| "-".into()),
+            n.recipient.clone(),
+            n.attempts.to_string(),
+            status,
+        ]);
+    }
+    list
 }
 
 impl OutboxCmd {
@@ -57,54 +101,7 @@ impl OutboxCmd {
                 format,
             } => {
                 let rows = store.outbox(pending, limit)?;
-                match format {
-                    Format::Json => print_json(&rows),
-                    Format::Csv => {
-                        let mut out = String::from(
-                            "id,created,kind,ticket,recipient,attempts,next_attempt_at,delivered_at,last_error,subject\n",
-                        );
-                        for n in &rows {
-                            out.push_str(&format!(
-                                "{},{},{},{},{},{},{},{},{},{}\n",
-                                n.id,
-                                n.created,
-                                n.kind,
-                                n.ticket.as_deref().unwrap_or(""),
-                                csv(&n.recipient),
-                                n.attempts,
-                                n.next_attempt_at,
-                                n.delivered_at.as_deref().unwrap_or(""),
-                                csv(n.last_error.as_deref().unwrap_or("")),
-                                csv(&n.subject)
-                            ));
-                        }
-                        emit(&out)
-                    }
-                    Format::Table => {
-                        let mut out = format!(
-                            "{:<6} {:<10} {:<16} {:<30} {:>3} {}\n",
-                            "ID", "KIND", "TICKET", "RECIPIENT", "TRY", "STATUS"
-                        );
-                        for n in &rows {
-                            let status = match (&n.delivered_at, &n.last_error) {
-                                (Some(d), _) => format!("delivered {d}"),
-                                (None, Some(e)) => {
-                                    format!("waiting until {}: {e}", n.next_attempt_at)
-                                }
-                                (None, None) => format!("due {}", n.next_attempt_at),
-                            };
-                            out.push_str(&format!(
-                                "{:<6} {:<10} {:<16} {:<30} {:>3} {status}\n",
-                                n.id,
-                                n.kind,
-                                n.ticket.as_deref().unwrap_or("-"),
-                                n.recipient,
-                                n.attempts
-                            ));
-                        }
-                        emit(&out)
-                    }
-                }
+                emit(&outbox_listing(&rows, format).render(format, &rows)?)
             }
             OutboxCommand::Retry { id, all } => {
                 let id = if all { None } else { id };

@@ -2,8 +2,7 @@
 
 use clap::{Args, Subcommand};
 
-use std::fmt::Write as _;
-
+use super::listing::Listing;
 use super::zone::print_json;
 use super::{emit, Context, Format};
 use crate::error::{Error, Result};
@@ -38,46 +37,7 @@ impl TldCmd {
         match self.command {
             TldCommand::List { format } => {
                 let records = store.tlds()?;
-                match format {
-                    Format::Json => print_json(&records),
-                    Format::Csv => {
-                        let mut out =
-                            String::from("label,unicode,type,status,nameservers,ds,sponsor\n");
-                        for r in &records {
-                            let _ = writeln!(
-                                out,
-                                "{},{},{},{},{},{},{}",
-                                r.label,
-                                csv_field(&r.unicode),
-                                r.kind,
-                                r.status,
-                                r.delegation.nameservers.len(),
-                                r.delegation.ds.len(),
-                                csv_field(r.sponsor.as_deref().unwrap_or(""))
-                            );
-                        }
-                        emit(&out)
-                    }
-                    Format::Table => {
-                        let mut out = format!(
-                            "{:<24} {:<14} {:<11} {:>3} {:>3}  SPONSOR\n",
-                            "TLD", "TYPE", "STATUS", "NS", "DS"
-                        );
-                        for r in &records {
-                            let _ = writeln!(
-                                out,
-                                "{:<24} {:<14} {:<11} {:>3} {:>3}  {}",
-                                display_label(r),
-                                r.kind.as_str(),
-                                r.status.as_str(),
-                                r.delegation.nameservers.len(),
-                                r.delegation.ds.len(),
-                                r.sponsor.as_deref().unwrap_or("-")
-                            );
-                        }
-                        emit(&out)
-                    }
-                }
+                emit(&tld_listing(&records).render(format, &records)?)
             }
             TldCommand::Show { label, format } => {
                 let label = TldLabel::parse(&label)?;
@@ -103,12 +63,31 @@ fn display_label(r: &TldRecord) -> String {
     }
 }
 
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
+/// `tld list`: one line per TLD, U-label beside the A-label of an IDN.
+pub fn tld_listing(records: &[TldRecord]) -> Listing {
+    let mut list = Listing::new(&["TLD", "UNICODE", "TYPE", "STATUS", "NS", "DS", "SPONSOR"])
+        .right(&["NS", "DS"])
+        .csv_names(&[
+            "label",
+            "unicode",
+            "type",
+            "status",
+            "nameservers",
+            "ds",
+            "sponsor",
+        ]);
+    for r in records {
+        list.row(vec![
+            r.label.to_string(),
+            r.unicode.clone(),
+            r.kind.as_str().to_string(),
+            r.status.as_str().to_string(),
+            r.delegation.nameservers.len().to_string(),
+            r.delegation.ds.len().to_string(),
+            r.sponsor.clone().unwrap_or_else(|| "-".into()),
+        ]);
     }
+    list
 }
 
 /// The readable form of one record.

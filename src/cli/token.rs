@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use time::{Duration, OffsetDateTime};
 
+use super::listing::Listing;
 use super::zone::print_json;
 use super::{emit, Context, Format};
 use crate::audit::Actor;
@@ -113,28 +114,22 @@ impl TokenCmd {
             }
             TokenCommand::List { format } => {
                 let tokens = store.tokens()?;
-                if format == Format::Json {
-                    return print_json(&tokens);
-                }
-                let mut out = format!(
-                    "{:<14} {:<8} {:<28} {:<28} {}\n",
-                    "ID", "ROLE", "SUBJECT", "CREATED", "STATUS"
-                );
-                for t in tokens {
+                let mut list = Listing::new(&["ID", "ROLE", "SUBJECT", "CREATED", "STATUS"]);
+                for t in &tokens {
                     let status = match (&t.revoked_at, &t.expires_at) {
                         (Some(r), _) => format!("revoked {r}"),
                         (None, Some(e)) => format!("expires {e}"),
                         (None, None) => "valid".into(),
                     };
-                    out.push_str(&format!(
-                        "{:<14} {:<8} {:<28} {:<28} {status}\n",
-                        t.id,
-                        t.role.as_str(),
-                        t.subject,
-                        t.created_at
-                    ));
+                    list.row(vec![
+                        t.id.clone(),
+                        t.role.as_str().to_string(),
+                        t.subject.clone(),
+                        t.created_at.clone(),
+                        status,
+                    ]);
                 }
-                emit(&out)
+                emit(&list.render(format, &tokens)?)
             }
             TokenCommand::Revoke { id } => {
                 let token = store.revoke_token(&id, &Actor::cli(), now)?;

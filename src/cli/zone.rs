@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use time::OffsetDateTime;
 
+use super::listing::Listing;
 use super::{Context, Format};
 use crate::audit::Actor;
 use crate::error::{Error, Result};
@@ -297,20 +298,16 @@ impl PublicationCmd {
         match self.command {
             PublicationCommand::List { format } => {
                 let list = store.publications()?;
-                if format == Format::Json {
-                    return print_json(&list);
+                let mut table = Listing::new(&["SERIAL", "PUBLISHED", "ZONEMD", "SOURCE"]);
+                for p in &list {
+                    table.row(vec![
+                        p.serial.to_string(),
+                        p.published_at.clone(),
+                        p.zonemd.clone().unwrap_or_else(|| "(no digest)".into()),
+                        p.source.clone(),
+                    ]);
                 }
-                let mut out = String::new();
-                for p in list {
-                    out.push_str(&format!(
-                        "{} {} {} {}\n",
-                        p.serial,
-                        p.published_at,
-                        p.zonemd.as_deref().unwrap_or("(no digest)"),
-                        p.source
-                    ));
-                }
-                super::emit(&out)
+                super::emit(&table.render(format, &list)?)
             }
             PublicationCommand::Verify { serial, all } => {
                 let serials: Vec<u32> = if all {

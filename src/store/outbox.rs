@@ -19,7 +19,7 @@ pub struct NewNotification {
 }
 
 /// One row of the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Notification {
     pub id: i64,
     pub created: String,

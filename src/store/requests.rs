@@ -11,7 +11,7 @@ use crate::registry::TldLabel;
 use crate::workflow::{CheckPhase, Recorded, Request, RequestKind, Verdict};
 
 /// One line of a request listing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RequestSummary {
     pub ticket: String,
     pub tld: String,
@@ -29,13 +29,16 @@ pub struct RequestSummary {
 pub struct RequestFilter {
     /// Only these TLDs (`None`: all).
     pub tlds: Option<Vec<String>>,
-    pub state: Option<String>,
+    /// Only these states (empty: any).
+    pub states: Vec<String>,
+    /// Only requests this party must act on now: `tld` or `desk`.
+    pub owner: Option<String>,
     pub open_only: bool,
     pub limit: u32,
 }
 
 /// A check the daemon has to run, or has run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CheckJob {
     pub id: i64,
     pub ticket: String,
@@ -325,9 +328,16 @@ impl Store {
             ));
             values.extend(tlds.iter().cloned());
         }
-        if let Some(state) = &filter.state {
-            sql.push_str(" AND state = ?");
-            values.push(state.clone());
+        if !filter.states.is_empty() {
+            sql.push_str(&format!(
+                " AND state IN ({})",
+                vec!["?"; filter.states.len()].join(", ")
+            ));
+            values.extend(filter.states.iter().cloned());
+        }
+        if let Some(owner) = &filter.owner {
+            sql.push_str(" AND owner = ?");
+            values.push(owner.clone());
         }
         if filter.open_only {
             sql.push_str(" AND owner IS NOT NULL");

@@ -21,7 +21,7 @@ pub struct Recorded {
 }
 
 /// One version of the proposal.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Revision {
     pub number: u32,
     #[serde(with = "crate::store::time_format")]
@@ -48,7 +48,7 @@ pub struct Facts {
 }
 
 /// The current state of one request: the projection of its events.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     pub ticket: String,
     pub tld: String,

@@ -2,6 +2,7 @@
 
 mod audit;
 mod check;
+mod cli;
 mod common;
 mod daemon;
 mod foundation;

@@ -3,7 +3,7 @@
 
 mod api;
 mod golden;
-mod timelines;
+pub(crate) mod timelines;
 
 use std::process::Command as Process;
 

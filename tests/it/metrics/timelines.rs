@@ -17,20 +17,20 @@ const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
 
 /// A request and its events, with a clock that only moves when told.
-pub(super) struct Script {
+pub(crate) struct Script {
     request: Request,
     events: Vec<Recorded>,
     now: OffsetDateTime,
     facts: Facts,
 }
 
-pub(super) fn admin() -> Party {
+pub(crate) fn admin() -> Party {
     Party::Contact("xa-admin".into())
 }
-pub(super) fn tech() -> Party {
+pub(crate) fn tech() -> Party {
     Party::Contact("xa-tech".into())
 }
-pub(super) fn staff() -> Party {
+pub(crate) fn staff() -> Party {
     Party::Staff("staff-1".into())
 }
 
@@ -41,7 +41,7 @@ fn contact(handle: &str) -> rootdesk::registry::Contact {
     .expect("contact")
 }
 
-pub(super) fn delegation_proposal(ip: &str) -> Proposal {
+pub(crate) fn delegation_proposal(ip: &str) -> Proposal {
     serde_json::from_value(serde_json::json!({
         "kind": "delegation",
         "delegation": { "nameservers": [
@@ -55,7 +55,7 @@ pub(super) fn delegation_proposal(ip: &str) -> Proposal {
 const T0: OffsetDateTime = datetime!(2026-03-02 09:00 UTC);
 
 impl Script {
-    pub(super) fn submit(proposal: Proposal, priority: Priority) -> Script {
+    pub(crate) fn submit(proposal: Proposal, priority: Priority) -> Script {
         let facts = Facts {
             tld_contacts: BTreeSet::from(["xa-admin".to_string(), "xa-tech".to_string()]),
             ..Facts::default()
@@ -89,7 +89,7 @@ impl Script {
     }
 
     /// Waits `secs`, then `by` runs `command`.
-    pub(super) fn after(&mut self, secs: i64, by: Party, command: Command) -> &mut Script {
+    pub(crate) fn after(&mut self, secs: i64, by: Party, command: Command) -> &mut Script {
         self.now += Duration::seconds(secs);
         let decided = self
             .request
@@ -107,7 +107,7 @@ impl Script {
         self
     }
 
-    pub(super) fn check(&mut self, secs: i64, phase: CheckPhase, verdict: Verdict) -> &mut Script {
+    pub(crate) fn check(&mut self, secs: i64, phase: CheckPhase, verdict: Verdict) -> &mut Script {
         let revision = self.request.revision();
         self.after(
             secs,
@@ -120,6 +120,11 @@ impl Script {
                 summary: "test".into(),
             },
         )
+    }
+
+    /// The request as replayed so far, and its events.
+    pub(crate) fn recorded(&self) -> (&Request, &[Recorded]) {
+        (&self.request, &self.events)
     }
 
     pub(super) fn timeline(&self) -> Timeline {
