@@ -1,0 +1,1 @@
+//! The desk flow from a CDS scan to a published DS set.
