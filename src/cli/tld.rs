@@ -103,7 +103,7 @@ impl TldCmd {
                 match format {
                     Format::Json => print_json(&crate::cds::with_setting(&record, cds)),
                     Format::Table | Format::Csv => {
-                        emit(&format!("{}{:<13}{cds}\n", show(&record), "DS automation"))
+                        emit(&format!("{}{:<13}{cds}\n", show(&record), "CDS"))
                     }
                 }
             }
