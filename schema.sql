@@ -281,3 +281,10 @@ CREATE TABLE sweep_results (
     PRIMARY KEY (sweep, tld)
 ) WITHOUT ROWID;
 CREATE INDEX sweep_results_by_tld ON sweep_results (tld, sweep);
+
+-- DS automation from CDS/CDNSKEY (issue 12 part 2): each TLD's `cds` setting (off when absent).
+CREATE TABLE tld_cds (
+    tld    TEXT PRIMARY KEY REFERENCES tlds (label),
+    mode   TEXT NOT NULL CHECK (mode IN ('off', 'with-consent', 'notify-only')),
+    set_at TEXT NOT NULL                     -- RFC 3339, UTC
+) WITHOUT ROWID;

@@ -38,6 +38,28 @@ pub struct Config {
     pub smtp: SmtpSettings,
     pub sweep: SweepSettings,
     pub rdap: RdapSettings,
+    /// DS automation from CDS/CDNSKEY (src/cds.rs).
+    pub cds: CdsSettings,
+}
+
+/// DS automation from CDS/CDNSKEY (issue 12 part 2, src/cds.rs): how long a notify-only
+/// request is held, and how often one problem is reported to a TLD's technical contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CdsSettings {
+    /// Days a notify-only CDS request waits, withdrawable by the TLD's contacts, before review.
+    pub hold_days: u32,
+    /// Days before the same CDS problem of a TLD is reported to its technical contact again.
+    pub report_days: u32,
+}
+
+impl Default for CdsSettings {
+    fn default() -> Self {
+        CdsSettings {
+            hold_days: 3,
+            report_days: 7,
+        }
+    }
 }
 
 /// The public RDAP service (`/rdap`, src/api/rdap.rs).
@@ -264,6 +286,7 @@ impl Default for Config {
             smtp: SmtpSettings::default(),
             sweep: SweepSettings::default(),
             rdap: RdapSettings::default(),
+            cds: CdsSettings::default(),
         }
     }
 }

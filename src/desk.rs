@@ -49,7 +49,25 @@ pub struct Caller {
     pub source: Option<String>,
 }
 
+/// The token id of the desk's CDS scanner: no issued token has it (ids are generated).
+pub const CDS_SCANNER: &str = "system:cds";
+
 impl Caller {
+    /// The desk's CDS scanner (issue 12 part 2, src/cds.rs): submits DS requests on a
+    /// TLD's behalf, recorded as an actor of its own (`system:cds`).
+    pub fn cds_scanner() -> Caller {
+        Caller {
+            token: CDS_SCANNER.into(),
+            role: Role::Staff,
+            subject: "cds-scanner".into(),
+            source: None,
+        }
+    }
+
+    fn is_cds_scanner(&self) -> bool {
+        self.token == CDS_SCANNER
+    }
+
     pub fn from_token(token: &Token, source: Option<String>) -> Caller {
         Caller {
             token: token.id.clone(),
@@ -61,6 +79,9 @@ impl Caller {
 
     /// The workflow's view of the caller.
     pub fn party(&self) -> Party {
+        if self.is_cds_scanner() {
+            return Party::CdsScanner;
+        }
         match self.role {
             Role::Contact => Party::Contact(self.subject.clone()),
             Role::Staff => Party::Staff(self.subject.clone()),
@@ -71,6 +92,9 @@ impl Caller {
 
     /// The audit trail's view of the caller.
     pub fn actor(&self) -> Actor {
+        if self.is_cds_scanner() {
+            return Actor::system("cds");
+        }
         Actor::token(
             &self.token,
             Some(self.role.as_str()),
@@ -178,6 +202,8 @@ pub struct Desk {
     refusals: Mutex<HashMap<(String, String, String), RefusalWindow>>,
     /// Dry-run checks (`POST /v1/check`) in flight, bounded per caller and in total.
     pub dry_runs: crate::api::DryRuns,
+    /// DS automation from CDS/CDNSKEY: hold and report intervals (`Desk::with_cds`).
+    pub cds: crate::config::CdsSettings,
 }
 
 /// Documents one token may store, and their total size in bytes.
@@ -227,7 +253,23 @@ impl Desk {
             rdap: crate::config::RdapSettings::default(),
             refusals: Mutex::new(HashMap::new()),
             dry_runs: crate::api::DryRuns::default(),
+            cds: crate::config::CdsSettings::default(),
         }
+    }
+
+    /// Sets the DS automation settings (`[cds]`).
+    pub fn with_cds(mut self, cds: crate::config::CdsSettings) -> Desk {
+        self.cds = cds;
+        self
+    }
+
+    /// Ends the hold of a notify-only CDS request (src/cds.rs calls it once the hold is over);
+    /// the workflow refuses it for any other request or before `[cds] hold_days`.
+    pub fn end_cds_hold(&self, ticket: &str) -> Result<Request, DeskError> {
+        let command = Command::EndHold {
+            hold_days: self.cds.hold_days,
+        };
+        self.execute(ticket, &Party::System, None, command)
     }
 
     /// Sets the service levels of the metrics.
@@ -726,11 +768,13 @@ impl Desk {
         limits: check::SweepLimits,
     ) -> Result<SweptSummary, DeskError> {
         let me = self.clone();
-        let items = tokio::task::spawn_blocking(move || {
+        let (items, cds) = tokio::task::spawn_blocking(move || {
             me.with_store(|s| {
                 let Some(zone) = s.zone(None)? else {
-                    return Ok(Vec::new());
+                    return Ok((Vec::new(), BTreeSet::new()));
                 };
+                // DS automation: the TLDs whose CDS the sweep reads (src/cds.rs).
+                let cds: BTreeSet<String> = store::cds_enabled(s.conn())?.into_keys().collect();
                 let mut items = Vec::new();
                 for tld in zone.tlds.keys() {
                     if let Some(d) = s.current_delegation(tld)? {
@@ -741,13 +785,16 @@ impl Desk {
                         });
                     }
                 }
-                Ok(items)
+                Ok((items, cds))
             })
         })
         .await
         .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))??;
-        let outcome = check::sweep(items, &self.settings.profile, limits, &|_, _| {}).await;
+        let outcome =
+            check::sweep::sweep_with_cds(items, &cds, &self.settings.profile, limits, &|_, _| {})
+                .await;
         let counts = outcome.counts();
+        let outcome_cds = outcome.cds.clone();
         let n = |v| counts.get(&v).copied().unwrap_or(0);
         let summary = SweptSummary {
             tlds: outcome.reports.len(),
@@ -802,6 +849,11 @@ impl Desk {
         })
         .await
         .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))??;
+        let me = self.clone();
+        let scans = outcome_cds;
+        tokio::task::spawn_blocking(move || crate::cds::act(&me, &scans))
+            .await
+            .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))?;
         Ok(summary)
     }
 
@@ -954,6 +1006,8 @@ impl Desk {
                 acted.push((after.ticket.clone(), last.event));
             }
         }
+        // DS automation: notify-only CDS requests whose hold is over go to review.
+        acted.extend(crate::cds::release_holds(self)?);
         Ok(acted)
     }
 
@@ -1059,6 +1113,7 @@ fn facts_for(
         open_requests: store::open_requests(tx, tld, except)?,
         shared_host_contacts: BTreeSet::new(),
         new_addresses: BTreeMap::new(),
+        cds: store::tld_cds(tx, tld)?,
     })
 }
 

@@ -5,6 +5,9 @@
 //! - [`store`]: SQLite, the only module that speaks SQL: schema, migrations, queries.
 //! - [`workflow`]: change requests: states, owners, the transition table, consent; no I/O.
 //! - [`check`]: the DNS technical check of a proposed delegation (DESIGN §5); no database.
+//!   [`check::cds`] reads and judges a TLD's CDS/CDNSKEY records (DS automation).
+//! - [`cds`]: DS automation's acting side: requests opened from CDS scans, problem reports,
+//!   the hold of notify-only requests.
 //! - [`zonefile`]: root zone master files in and out, through hickory's parser and encoder.
 //! - [`config`]: settings from defaults, a TOML file and `ROOTDESK_*` variables.
 //! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export, verify.
@@ -16,6 +19,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod cds;
 pub mod changelog;
 pub mod check;
 pub mod cli;

@@ -350,9 +350,15 @@ async fn show_tld(
     Path(label): Path<String>,
 ) -> Result<Response, ApiError> {
     let label = TldLabel::parse(&label).map_err(|e| ApiError::invalid("label", e.to_string()))?;
-    let record = blocking(move || desk.read_store(|s| Ok(s.tld(&label)?))).await?;
+    let record = blocking(move || {
+        desk.read_store(|s| {
+            let cds = crate::store::tld_cds(s.conn(), label.as_str())?;
+            Ok(s.tld(&label)?.map(|r| (r, cds)))
+        })
+    })
+    .await?;
     record
-        .map(|r| Json(r).into_response())
+        .map(|(r, cds)| Json(crate::cds::with_setting(&r, cds)).into_response())
         .ok_or_else(|| ApiError::not_found("no such TLD"))
 }
 

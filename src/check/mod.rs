@@ -14,6 +14,7 @@
 //! policy; [`report`] the result.
 
 pub mod addresses;
+pub mod cds;
 pub mod dnssec;
 pub mod engine;
 pub mod lookup;

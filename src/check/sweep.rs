@@ -57,6 +57,9 @@ pub struct SweepOutcome {
     /// Queries sent to the network (an answer shared by several TLDs is counted once).
     pub queries_sent: u64,
     pub reports: Vec<(String, Report)>,
+    /// CDS/CDNSKEY scans of the TLDs asked for ([`sweep_with_cds`]), in label order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cds: Vec<(String, super::cds::CdsScan)>,
 }
 
 impl SweepOutcome {
@@ -80,13 +83,25 @@ pub async fn sweep(
     limits: SweepLimits,
     done: &(dyn Fn(&str, &Report) + Sync),
 ) -> SweepOutcome {
+    sweep_with_cds(items, &Default::default(), profile, limits, done).await
+}
+
+/// [`sweep`], and for the TLDs in `cds` also the CDS scan (src/check/cds.rs) after the
+/// check, through the same hub and within the TLD's budget.
+pub async fn sweep_with_cds(
+    items: Vec<SweepItem>,
+    cds: &std::collections::BTreeSet<String>,
+    profile: &Profile,
+    limits: SweepLimits,
+    done: &(dyn Fn(&str, &Report) + Sync),
+) -> SweepOutcome {
     let started_at = Instant::now();
     let started = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let hub: Arc<ProbeHub> = ProbeHub::new(limits.queries);
     let hub_ref = &hub;
-    let mut reports: Vec<(String, Report)> = stream::iter(items)
+    let results: Vec<(String, Report, Option<super::cds::CdsScan>)> = stream::iter(items)
         .map(|item| async move {
             let prober = Prober::shared(
                 hub_ref,
@@ -94,18 +109,41 @@ pub async fn sweep(
                 profile.query.retries,
                 profile.query.budget(),
             );
+            let budget = Prober::shared(
+                hub_ref,
+                profile.query.timeout(),
+                profile.query.retries,
+                profile.query.budget(),
+            );
             let report = run_check_with(&item.zone, &item.proposal, profile, prober).await;
+            let scan = match cds.contains(&item.label) {
+                true => Some(
+                    super::cds::scan_swept(&item.zone, &item.proposal, &report, budget, profile)
+                        .await,
+                ),
+                false => None,
+            };
             done(&item.label, &report);
-            (item.label, report)
+            (item.label, report, scan)
         })
         .buffer_unordered(limits.tlds.max(1))
         .collect()
         .await;
+    let mut reports = Vec::new();
+    let mut scans = Vec::new();
+    for (label, report, scan) in results {
+        if let Some(scan) = scan {
+            scans.push((label.clone(), scan));
+        }
+        reports.push((label, report));
+    }
     reports.sort_by(|a, b| a.0.cmp(&b.0));
+    scans.sort_by(|a, b| a.0.cmp(&b.0));
     SweepOutcome {
         started,
         elapsed_ms: u64::try_from(started_at.elapsed().as_millis()).unwrap_or(u64::MAX),
         queries_sent: hub.queries_sent(),
         reports,
+        cds: scans,
     }
 }

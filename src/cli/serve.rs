@@ -193,7 +193,8 @@ impl Serve {
                 Desk::new(store, desk_settings(ctx)?)
                     .with_service_levels(ctx.config.service_levels)
                     .with_notify(ctx.config.smtp.clone())
-                    .with_rdap(ctx.config.rdap.clone()),
+                    .with_rdap(ctx.config.rdap.clone())
+                    .with_cds(ctx.config.cds.clone()),
             );
             let options = serve_options(ctx, listen, key)?;
             let scheme = if options.tls.is_some() {
@@ -311,7 +312,8 @@ impl Serve {
             Desk::new(store, settings)
                 .with_service_levels(ctx.config.service_levels)
                 .with_notify(notify)
-                .with_rdap(ctx.config.rdap.clone()),
+                .with_rdap(ctx.config.rdap.clone())
+                .with_cds(ctx.config.cds.clone()),
         );
         let mut options = serve_options(ctx, bound, Some(key))?;
         options.check_poll = Duration::from_millis(100);

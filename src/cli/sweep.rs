@@ -40,6 +40,10 @@ pub struct SweepCmd {
     /// Do not store the results (no history, no "changed since")
     #[arg(long)]
     pub no_store: bool,
+    /// Read every swept TLD's CDS/CDNSKEY, not only those with DS automation on; the
+    /// findings are reported, never acted on (the daemon's sweep acts)
+    #[arg(long)]
+    pub cds: bool,
 }
 
 /// A TLD whose verdict differs from the last sweep's.
@@ -105,7 +109,10 @@ impl SweepCmd {
                 bar.set_message(format!("{tld}: {}", report.verdict));
             }
         };
-        let mut outcome = runtime.block_on(check::sweep(items, &profile, limits, &progress));
+        let cds_tlds = crate::cds::sweep_cds_tlds(&store, &items, self.cds)?;
+        let mut outcome = runtime.block_on(check::sweep::sweep_with_cds(
+            items, &cds_tlds, &profile, limits, &progress,
+        ));
         bar.finish_and_clear();
 
         let before = if self.no_store {
@@ -169,7 +176,7 @@ impl SweepCmd {
                         })
                     })
                     .collect();
-                let doc = serde_json::json!({
+                let mut doc = serde_json::json!({
                     "started": outcome.started,
                     "elapsed_ms": outcome.elapsed_ms,
                     "queries_sent": outcome.queries_sent,
@@ -177,12 +184,15 @@ impl SweepCmd {
                     "changed": changes,
                     "tlds": tlds,
                 });
+                crate::cds::add_to_sweep_json(&mut doc, &outcome.cds);
                 let mut text = serde_json::to_string_pretty(&doc).map_err(Error::failed)?;
                 text.push('\n');
                 text
             }
             Format::Csv => csv_text(&outcome.reports)?,
-            Format::Table => table_text(&outcome, &counts, &changes),
+            Format::Table => {
+                table_text(&outcome, &counts, &changes) + &crate::cds::sweep_table(&outcome.cds)
+            }
         };
         super::emit(&text)?;
         Ok(if counts.get(&Verdict::Fail).copied().unwrap_or(0) > 0 {

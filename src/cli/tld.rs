@@ -29,6 +29,19 @@ pub enum TldCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Set whether the desk acts on the TLD's CDS/CDNSKEY records (DS automation)
+    Cds {
+        /// The TLD (A-label or U-label)
+        label: String,
+        /// off, with-consent (the contacts confirm each change) or notify-only (the technical
+        /// contact is told; the change proceeds after `[cds] hold_days` unless withdrawn)
+        #[arg(value_parser = parse_cds)]
+        mode: crate::workflow::CdsMode,
+    },
+}
+
+fn parse_cds(text: &str) -> std::result::Result<crate::workflow::CdsMode, String> {
+    crate::workflow::CdsMode::parse(text)
 }
 
 impl TldCmd {
@@ -46,10 +59,23 @@ impl TldCmd {
                         "no TLD record for {label}; `rootdesk tld list` shows the known TLDs"
                     ))
                 })?;
+                let cds = crate::store::tld_cds(store.conn(), label.as_str())?;
                 match format {
-                    Format::Json => print_json(&record),
-                    Format::Table | Format::Csv => emit(&show(&record)),
+                    Format::Json => print_json(&crate::cds::with_setting(&record, cds)),
+                    Format::Table | Format::Csv => {
+                        emit(&format!("{}{:<13}{cds}\n", show(&record), "CDS"))
+                    }
                 }
+            }
+            TldCommand::Cds { label, mode } => {
+                let label = TldLabel::parse(&label)?;
+                let mut store = store;
+                let now = time::OffsetDateTime::now_utc();
+                let actor = crate::audit::Actor::cli();
+                let before = store.write(|tx| {
+                    crate::store::set_tld_cds_tx(tx, label.as_str(), mode, &actor, now)
+                })?;
+                emit(&format!("{label}: DS automation {before} -> {mode}\n"))
             }
         }
     }

@@ -582,7 +582,7 @@ fn actor_for(by: &Party) -> Actor {
     match by {
         Party::Contact(h) => Actor::token("simulated", Some("contact"), Some(h)),
         Party::Staff(s) => Actor::token("simulated", Some("staff"), Some(s)),
-        Party::System => Actor::system("simulate"),
+        Party::System | Party::CdsScanner => Actor::system("simulate"),
     }
 }
 
@@ -728,6 +728,7 @@ pub fn simulate(
             // Simulated TLDs share no name server hosts.
             shared_host_contacts: BTreeSet::new(),
             new_addresses: Default::default(),
+            cds: Default::default(),
         };
         let proposal = match kind {
             RequestKind::Delegation => Proposal::Delegation {

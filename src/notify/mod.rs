@@ -44,6 +44,9 @@ pub(crate) fn queue(
     if before.is_none() && request.priority == Priority::Emergency {
         out.push(composer.emergency()?);
     }
+    if before.is_none() && request.submitter == Party::CdsScanner {
+        out.extend(composer.cds_opened()?);
+    }
     let entered = before != Some(request.state);
     let amended = recorded
         .iter()
@@ -251,7 +254,46 @@ impl Composer<'_, '_> {
             Party::Contact(h) => self.contact(h)?.and_then(|c| c.email),
             Party::Staff(_) => Some(self.desk.notify.staff_address.clone()),
             Party::System => None,
+            // The scanner acts for the TLD: what it would be told goes to the tech contact.
+            Party::CdsScanner => self.tech_address()?,
         })
+    }
+
+    fn tech_address(&self) -> Result<Option<String>, DeskError> {
+        let Some(handle) = store::tld_role_holder(self.conn, &self.request.tld, "tech")? else {
+            return Ok(None);
+        };
+        Ok(self.contact(&handle)?.and_then(|c| c.email))
+    }
+
+    /// The technical contact is told at once that the CDS scanner opened a request.
+    fn cds_opened(&self) -> Result<Vec<NewNotification>, DeskError> {
+        let Some(to) = self.tech_address()? else {
+            return Ok(Vec::new());
+        };
+        let to_do = match self.request.cds {
+            Some(crate::workflow::CdsMode::NotifyOnly) => format!(
+                "Nothing, if this is your key rollover: the desk opened this request from the\n\
+                 CDS/CDNSKEY records all your name servers serve (.{tld} is set to notify-only).\n\
+                 It goes to review after a hold of {days} days unless a contact of .{tld}\n\
+                 withdraws it (POST .../withdraw) before then.",
+                tld = self.request.tld,
+                days = self.desk.cds.hold_days
+            ),
+            _ => format!(
+                "The desk opened this request from the CDS/CDNSKEY records all your name\n\
+                 servers serve (.{} is set to with-consent): the contacts are asked to\n\
+                 confirm it as for any request. Withdraw it if it is not yours.",
+                self.request.tld
+            ),
+        };
+        Ok(vec![self.message(
+            "cds-request",
+            to,
+            "opened from your CDS records",
+            &to_do,
+            &self.request_link(),
+        )?])
     }
 
     /// Labels of the old and the new value: on file and proposed, or, once implemented,
@@ -661,5 +703,6 @@ fn party_name(p: &Party) -> String {
         Party::Contact(h) => format!("contact {h}"),
         Party::Staff(s) => format!("staff {s}"),
         Party::System => "rootdesk".into(),
+        Party::CdsScanner => "the desk's CDS scanner".into(),
     }
 }

@@ -5,6 +5,7 @@
 //! refused. Every change runs in one transaction, so a refused import or request leaves the
 //! database exactly as it was.
 
+mod cds;
 mod events;
 mod history;
 mod metrics;
@@ -20,6 +21,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 pub use crate::audit::EventQuery;
+pub use cds::{
+    cds_enabled, last_cds_report, set_tld_cds_tx, tld_cds, CDS_PROBLEM_EVENT, CDS_TABLES,
+};
 pub use events::{
     append_event, append_events, checkpoint_at, insert_checkpoint, last_event, EventRange,
 };
@@ -69,6 +73,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE publications ADD COLUMN zonemd BLOB;",
     // 3 -> 4: the sweep's history (issue 12).
     sweeps::SWEEP_TABLES,
+    // 4 -> 5: each TLD's DS automation setting (issue 12 part 2).
+    cds::CDS_TABLES,
 ];
 
 /// The schema version this build writes.
@@ -439,6 +445,7 @@ mod tests {
                  ALTER TABLE tld_contacts DROP COLUMN address;
                  ALTER TABLE publications DROP COLUMN zonemd;
                  DROP TABLE sweep_results; DROP TABLE sweeps;
+                 DROP TABLE tld_cds;
                  PRAGMA user_version = 1;",
             )
             .expect("make a version 1 database");
@@ -459,5 +466,49 @@ mod tests {
             assert_eq!(record.email.as_deref(), Some("noc@ndo.example"), "{tld}");
             assert_eq!(record.name.as_deref(), Some("NDO"), "{tld}");
         }
+    }
+
+    /// A version 4 database (no DS automation settings) migrates to version 5: every TLD is
+    /// `off`, and the setting can then be stored.
+    #[test]
+    fn migration_5_adds_the_cds_setting_off_for_every_tld() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        drop(Store::create(&path).expect("create"));
+        {
+            let conn = Connection::open(&path).expect("raw");
+            conn.execute_batch(
+                "INSERT INTO tlds (label, type, status, recorded_at) VALUES ('xa', 'cctld', 'active', 'x');
+                 DROP TABLE tld_cds;
+                 PRAGMA user_version = 4;",
+            )
+            .expect("make a version 4 database");
+        }
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::NeedsMigration { found: 4, .. })
+        ));
+        let (mut store, from) = Store::migrate(&path).expect("migrate");
+        assert_eq!((from, store.schema_version().expect("version")), (4, 5));
+        assert_eq!(
+            tld_cds(store.conn(), "xa").expect("read"),
+            crate::workflow::CdsMode::Off
+        );
+        let now = time::OffsetDateTime::now_utc();
+        store
+            .write(|tx| {
+                set_tld_cds_tx(
+                    tx,
+                    "xa",
+                    crate::workflow::CdsMode::NotifyOnly,
+                    &crate::audit::Actor::system("test"),
+                    now,
+                )
+            })
+            .expect("set");
+        assert_eq!(
+            tld_cds(store.conn(), "xa").expect("read"),
+            crate::workflow::CdsMode::NotifyOnly
+        );
     }
 }

@@ -167,7 +167,8 @@ mod tests {
             // Back to version 3: the schema before the sweep tables.
             let conn = rusqlite::Connection::open(&path).expect("raw");
             conn.execute_batch(
-                "DROP TABLE sweep_results; DROP TABLE sweeps; PRAGMA user_version = 3;",
+                "DROP TABLE sweep_results; DROP TABLE sweeps; DROP TABLE tld_cds; \
+                 PRAGMA user_version = 3;",
             )
             .expect("downgrade");
         }

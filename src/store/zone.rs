@@ -846,7 +846,8 @@ mod tests {
             .conn
             .execute_batch(
                 "ALTER TABLE publications DROP COLUMN zonemd; \
-                 DROP TABLE sweep_results; DROP TABLE sweeps; PRAGMA user_version = 2;",
+                 DROP TABLE sweep_results; DROP TABLE sweeps; DROP TABLE tld_cds; \
+                 PRAGMA user_version = 2;",
             )
             .expect("make it version 2");
         drop(store);

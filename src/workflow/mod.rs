@@ -6,6 +6,7 @@
 //! one place. The daemon stores the events in the audit log in the same transaction as the
 //! projection, so state and log cannot diverge.
 
+pub mod cds;
 mod request;
 pub mod table;
 #[cfg(test)]
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::registry::{Contact, Delegation};
 
+pub use cds::CdsMode;
 pub use request::{Facts, Recorded, Request, Revision};
 
 /// What a request changes (DESIGN §3).
@@ -397,6 +399,8 @@ pub enum Party {
     Staff(String),
     /// rootdesk itself: checks, expiry, reminders.
     System,
+    /// The desk's CDS scanner, opening DS requests on a TLD's behalf (issue 12 part 2).
+    CdsScanner,
 }
 
 /// Which run of the technical checks.
@@ -463,6 +467,10 @@ pub enum Command {
     Expire {
         limit_days: u32,
     },
+    /// Ends the hold of a notify-only CDS request after `hold_days` ([`cds`]).
+    EndHold {
+        hold_days: u32,
+    },
 }
 
 /// Everything that ever happens to a request.
@@ -477,6 +485,9 @@ pub enum Event {
         emergency_reason: Option<String>,
         proposal: Proposal,
         required_consents: BTreeSet<String>,
+        /// Opened by the CDS scanner, under this TLD setting (absent for people's requests).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cds: Option<CdsMode>,
     },
     /// Pre-review passed: the request is complete and well-formed.
     Accepted,
@@ -529,6 +540,10 @@ pub enum Event {
     Expired {
         after_days: u32,
     },
+    /// The hold of a notify-only CDS request ended without a withdrawal.
+    HoldEnded {
+        after_days: u32,
+    },
 }
 
 impl Event {
@@ -550,6 +565,7 @@ impl Event {
             Event::Withdrawn { .. } => "request-withdrawn",
             Event::Reminded { .. } => "request-reminded",
             Event::Expired { .. } => "request-expired",
+            Event::HoldEnded { .. } => "request-hold-ended",
         }
     }
 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::cds::{self, CdsMode};
 use super::table::{self, By, Target};
 use super::{
     CheckPhase, Command, Evaluation, Event, Owner, Party, Priority, Proposal, RequestKind, State,
@@ -45,6 +46,8 @@ pub struct Facts {
     /// the contact consents at its address on file, and the new address confirms too
     /// (issue 10 item 1).
     pub new_addresses: BTreeMap<String, String>,
+    /// The TLD's `cds` setting (DS automation), recorded in requests the CDS scanner opens.
+    pub cds: CdsMode,
 }
 
 /// The current state of one request: the projection of its events.
@@ -74,6 +77,9 @@ pub struct Request {
     /// The publication that implemented it.
     pub serial: Option<u32>,
     pub last_check: Option<(CheckPhase, u32, Verdict)>,
+    /// Opened by the CDS scanner under this TLD setting ([`cds`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cds: Option<CdsMode>,
 }
 
 fn wrong_state(event: &'static str, state: State) -> WorkflowError {
@@ -92,6 +98,7 @@ fn wrong_state(event: &'static str, state: State) -> WorkflowError {
         "withdrawn" => "withdrawal",
         "reminded" => "a reminder",
         "expired" => "expiry",
+        "hold-ended" => "ending the hold",
         "check"
         | "check-passed"
         | "check-failed"
@@ -111,7 +118,14 @@ fn wrong_state(event: &'static str, state: State) -> WorkflowError {
 }
 
 /// The consents a proposal needs: the current contacts and every newly named one.
-fn required_consents(proposal: &Proposal, facts: &Facts) -> BTreeSet<String> {
+fn required_consents(
+    proposal: &Proposal,
+    facts: &Facts,
+    origin: Option<CdsMode>,
+) -> BTreeSet<String> {
+    if !cds::asks_consent(origin) {
+        return BTreeSet::new();
+    }
     let mut required = facts.tld_contacts.clone();
     required.extend(proposal.named_contacts().into_iter().map(String::from));
     for handle in facts.new_addresses.keys() {
@@ -188,7 +202,8 @@ impl Request {
                 open_kind.as_str()
             )));
         }
-        let required = required_consents(&proposal, facts);
+        let origin = cds::origin(by, tld, &proposal, facts.cds)?;
+        let required = required_consents(&proposal, facts, origin);
         Ok(vec![
             Event::Submitted {
                 ticket: ticket.to_string(),
@@ -197,6 +212,7 @@ impl Request {
                 emergency_reason,
                 proposal,
                 required_consents: required,
+                cds: origin,
             },
             Event::Accepted,
         ])
@@ -213,6 +229,7 @@ impl Request {
             emergency_reason,
             proposal,
             required_consents,
+            cds,
         } = &first.event
         else {
             return None;
@@ -243,6 +260,7 @@ impl Request {
             reminders: Vec::new(),
             serial: None,
             last_check: None,
+            cds: *cds,
         };
         for event in events {
             request.apply(event);
@@ -300,6 +318,7 @@ impl Request {
             Event::Withdrawn { .. } => "withdrawn",
             Event::Reminded { .. } => "reminded",
             Event::Expired { .. } => "expired",
+            Event::HoldEnded { .. } => "hold-ended",
         }
     }
 
@@ -427,7 +446,7 @@ impl Request {
                 Event::Amended {
                     revision: self.revision() + 1,
                     proposal: (**proposal).clone(),
-                    required_consents: required_consents(proposal, facts),
+                    required_consents: required_consents(proposal, facts, self.cds),
                 }
             }
             Command::Confirm => Event::Confirmed {
@@ -506,6 +525,11 @@ impl Request {
                 self.require_days(now, *limit_days)?;
                 let days = (now - self.state_since).whole_days().max(0) as u32;
                 Event::Expired { after_days: days }
+            }
+            Command::EndHold { hold_days } => {
+                cds::hold_may_end(self.cds, self.state, self.submitted_at, now, *hold_days)?;
+                let days = (now - self.submitted_at).whole_days().max(0) as u32;
+                Event::HoldEnded { after_days: days }
             }
         };
         let name = self.table_event(&event);

@@ -160,6 +160,13 @@ pub const TRANSITIONS: &[Rule] = &[
         by: By::System,
         to: Target::To(Expired),
     },
+    // A notify-only CDS request asks no consent: it leaves after its hold (workflow::cds).
+    Rule {
+        event: "hold-ended",
+        from: &[ContactConfirmation],
+        by: By::System,
+        to: Target::To(ManualReview),
+    },
 ];
 
 /// The row for `event`.

@@ -38,6 +38,7 @@ fn facts() -> Facts {
         open_requests: vec![],
         shared_host_contacts: BTreeSet::new(),
         new_addresses: Default::default(),
+        cds: Default::default(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per part of rootdesk.
 
 mod audit;
+mod cds;
 mod check;
 mod cli;
 mod common;
