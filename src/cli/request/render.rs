@@ -41,6 +41,7 @@ fn party(p: &Party) -> String {
         Party::Contact(handle) => format!("contact {handle}"),
         Party::Staff(subject) => format!("staff {subject}"),
         Party::System => "rootdesk".to_string(),
+        Party::CdsScanner => "the desk's CDS scanner".to_string(),
     }
 }
 
