@@ -41,6 +41,9 @@ impl RequestView {
 #[derive(Debug, Serialize)]
 pub struct RequestList {
     pub requests: Vec<RequestSummary>,
+    /// The next page (the same query with `after`), when there may be more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -40,6 +40,9 @@ pub enum RequestCommand {
         /// Only open requests
         #[arg(long)]
         open: bool,
+        /// At most this many, newest first (fetched a page of up to 1000 at a time)
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
     },
     /// Show a request with its history and checks
     Show { ticket: String },
@@ -291,22 +294,39 @@ impl RequestCmd {
                     .call(Method::POST, "/v1/requests", Some(body), &headers)
                     .await
             }
-            RequestCommand::List { tld, state, open } => {
-                let mut query = vec![format!("open={open}")];
+            RequestCommand::List {
+                tld,
+                state,
+                open,
+                limit,
+            } => {
+                if limit == 0 {
+                    return Err(Error::Usage("--limit must be at least 1".into()));
+                }
+                let page = limit.min(1000);
+                let mut query = vec![format!("open={open}"), format!("limit={page}")];
                 if let Some(t) = tld {
                     query.push(format!("tld={t}"));
                 }
                 if let Some(s) = state {
                     query.push(format!("state={s}"));
                 }
-                client
-                    .call(
-                        Method::GET,
-                        &format!("/v1/requests?{}", query.join("&")),
-                        None,
-                        &[],
-                    )
-                    .await
+                // Follow the daemon's `next` links until `limit` requests or the end.
+                let mut path = format!("/v1/requests?{}", query.join("&"));
+                let mut requests: Vec<Value> = Vec::new();
+                loop {
+                    let mut answer = client.call(Method::GET, &path, None, &[]).await?;
+                    if let Some(Value::Array(list)) = answer.get_mut("requests").map(Value::take) {
+                        requests.extend(list);
+                    }
+                    let next = answer.get("next").and_then(Value::as_str);
+                    match next {
+                        Some(next) if requests.len() < limit => path = next.to_string(),
+                        _ => break,
+                    }
+                }
+                requests.truncate(limit);
+                Ok(json!({ "requests": requests }))
             }
             RequestCommand::Show { ticket } => {
                 client

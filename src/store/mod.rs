@@ -69,6 +69,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE publications ADD COLUMN zonemd BLOB;",
     // 3 -> 4: the sweep's history (issue 12).
     sweeps::SWEEP_TABLES,
+    // 4 -> 5: indexes for paged request lists (issue 10's soak).
+    requests::PAGING_INDEXES,
 ];
 
 /// The schema version this build writes.
