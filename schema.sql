@@ -205,6 +205,13 @@ CREATE TABLE requests (
 ) WITHOUT ROWID;
 CREATE INDEX requests_by_tld ON requests (tld, state);
 CREATE INDEX requests_by_state ON requests (state);
+-- Schema 5: pages of a listing, newest first (a TLD's requests and the open ones by ticket).
+CREATE INDEX requests_by_tld_ticket ON requests (tld, ticket);
+CREATE INDEX requests_open ON requests (ticket) WHERE owner IS NOT NULL;
+CREATE INDEX requests_open_by_tld ON requests (tld, ticket) WHERE owner IS NOT NULL;
+-- The next ticket number of a day (`RD-YYYYMMDD-` is 12 characters), without a scan.
+CREATE INDEX requests_by_day_number
+    ON requests (substr(ticket, 1, 12), CAST(substr(ticket, 13) AS INTEGER));
 CREATE UNIQUE INDEX requests_idempotency ON requests (token, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 

@@ -6,7 +6,9 @@
 //! reads, durable submissions each withdrawn again, the zone, `/metrics` and `/healthz`;
 //! beside them a peer keeps opening idle connections that it abandons. Every 30 s it prints
 //! the daemon's open descriptors, resident memory and threads (from `/proc`), and the
-//! requests answered since the last line. `SOAK_SECS` shortens the run.
+//! requests answered since the last line. `SOAK_SECS` shortens the run; `SOAK_WRAPPER` runs
+//! the daemon under a profiler (`SOAK_WRAPPER=heaptrack`), whose own process is then skipped
+//! when measuring.
 
 mod common;
 
@@ -39,6 +41,25 @@ fn footprint(pid: u32) -> (usize, u64, u64) {
     (fds, field("VmRSS:"), field("Threads:"))
 }
 
+/// The `rootdesk` process at or under `root` (a profiler's wrapper runs it as a descendant).
+fn daemon_pid(root: u32) -> u32 {
+    let mut queue = vec![root];
+    while let Some(pid) = queue.pop() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "rootdesk" {
+            return pid;
+        }
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        queue.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    root
+}
+
 fn main() {
     let secs: u64 = std::env::var("SOAK_SECS")
         .ok()
@@ -57,7 +78,16 @@ fn main() {
         ),
     )
     .expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rootdesk"))
+    let wrapper = std::env::var("SOAK_WRAPPER").ok().filter(|w| !w.is_empty());
+    let mut command = match &wrapper {
+        Some(w) => {
+            let mut c = Command::new(w);
+            c.arg(env!("CARGO_BIN_EXE_rootdesk"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_rootdesk")),
+    };
+    let mut child = command
         .arg("--config")
         .arg(&config)
         .arg("serve")
@@ -66,11 +96,16 @@ fn main() {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start rootdesk serve");
-    let pid = child.id();
     let mut banner = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut banner)
-        .expect("banner");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    // A profiler may print its own lines first.
+    while !banner.contains("http://") {
+        banner.clear();
+        if out.read_line(&mut banner).expect("banner") == 0 {
+            panic!("the daemon ended before printing its address");
+        }
+    }
+    let pid = daemon_pid(child.id());
     let base = banner
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -250,7 +285,20 @@ fn main() {
         percentile(&latencies, 50.0).as_secs_f64() * 1000.0,
         percentile(&latencies, 99.0).as_secs_f64() * 1000.0,
     );
-    // Our own child, by its PID.
+    // Our own child, by its PID; under a profiler, the daemon is asked to stop so that the
+    // profiler writes its data.
+    if wrapper.is_some() && pid != child.id() {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        for _ in 0..300 {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -533,6 +533,54 @@ struct ListQuery {
     #[serde(default)]
     open: bool,
     limit: Option<u32>,
+    after: Option<String>,
+}
+
+/// Page size of the lists: 100 unless asked, at most 1000.
+const PAGE_DEFAULT: u32 = 100;
+const PAGE_MAX: u32 = 1000;
+
+/// A `limit`: 1 to `max`, or a 400 saying so (rather than a silently shorter page).
+fn query_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match limit.unwrap_or(default) {
+        n @ 1.. if n <= max => Ok(n),
+        n => Err(ApiError::invalid(
+            "limit",
+            format!("limit: {n} is out of range; ask for 1 to {max} and follow `next` for more"),
+        )),
+    }
+}
+
+/// A query value with everything but RFC 3986's unreserved characters percent-encoded.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An `after` cursor: the `next` of the previous page, a ticket.
+fn query_after(after: Option<String>) -> Result<Option<String>, ApiError> {
+    after
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.len() <= 64
+                && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if plain {
+                Ok(a)
+            } else {
+                Err(ApiError::invalid(
+                    "after",
+                    "after: not a cursor; pass the `next` of the previous page as it was given",
+                ))
+            }
+        })
+        .transpose()
 }
 
 /// A `tld` filter as stored: the A-label, lower case (`XA` finds `xa`, a U-label finds its
@@ -598,15 +646,44 @@ async fn list_requests(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let tld = query_tld(query.tld)?;
+    let states = query_states(query.state)?;
+    let owner = query_owner(query.owner)?;
+    let limit = query_limit(query.limit, PAGE_DEFAULT, PAGE_MAX)?;
     let filter = RequestFilter {
-        tlds: query_tld(query.tld)?.map(|t| vec![t]),
-        states: query_states(query.state)?,
-        owner: query_owner(query.owner)?,
+        tlds: tld.clone().map(|t| vec![t]),
+        states: states.clone(),
+        owner: owner.clone(),
         open_only: query.open,
-        limit: query.limit.unwrap_or(100).min(1000),
+        // One more than asked: whether there is a next page.
+        limit: limit + 1,
+        before: query_after(query.after)?,
     };
-    let requests = blocking(move || desk.list(&who, filter)).await?;
-    Ok(Json(RequestList { requests }).into_response())
+    let mut requests = blocking(move || desk.list(&who, filter)).await?;
+    let next = if requests.len() > limit as usize {
+        requests.truncate(limit as usize);
+        requests.last().map(|last| {
+            // Every part is already plain ASCII (an A-label, a state name, a ticket).
+            let mut link = format!("/v1/requests?limit={limit}");
+            if let Some(t) = &tld {
+                link.push_str(&format!("&tld={t}"));
+            }
+            if !states.is_empty() {
+                link.push_str(&format!("&state={}", states.join(",")));
+            }
+            if let Some(o) = &owner {
+                link.push_str(&format!("&owner={o}"));
+            }
+            if query.open {
+                link.push_str("&open=true");
+            }
+            link.push_str(&format!("&after={}", last.ticket));
+            link
+        })
+    } else {
+        None
+    };
+    Ok(Json(RequestList { requests, next }).into_response())
 }
 
 async fn show_request(
@@ -740,6 +817,7 @@ async fn audit_events(
 ) -> Result<Response, ApiError> {
     require_staff_or_auditor(&who)?;
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let limit = query_limit(q.limit, 1000, 10_000)?;
     let query = EventQuery {
         from_seq: q.from,
         to_seq: q.to,
@@ -747,11 +825,36 @@ async fn audit_events(
         request: q.request,
         kind: q.kind,
         actor: q.actor,
-        limit: Some(q.limit.unwrap_or(1000).min(10_000)),
+        limit: Some(limit),
         ..EventQuery::default()
     };
+    let page = query.clone();
     let events = blocking(move || desk.read_store(|s| Ok(s.events(&query)?))).await?;
-    Ok(Json(serde_json::json!({ "events": events })).into_response())
+    // A full page may have more after it: the same query from one past its last event.
+    let next = match events.last() {
+        Some(last) if events.len() == limit as usize => {
+            let mut link = format!("/v1/audit?from={}&limit={limit}", last.seq + 1);
+            let filters = [
+                ("to", page.to_seq.map(|t| t.to_string())),
+                ("tld", page.tld),
+                ("request", page.request),
+                ("kind", page.kind),
+                ("actor", page.actor),
+            ];
+            for (name, value) in filters {
+                if let Some(value) = value {
+                    link.push_str(&format!("&{name}={}", percent_encode(&value)));
+                }
+            }
+            Some(link)
+        }
+        _ => None,
+    };
+    let mut body = serde_json::json!({ "events": events });
+    if let Some(next) = next {
+        body["next"] = serde_json::Value::String(next);
+    }
+    Ok(Json(body).into_response())
 }
 
 async fn audit_checkpoints(
@@ -818,8 +921,9 @@ async fn turnaround(
 /// `GET /metrics`: the Prometheus text format; aggregates only, no tickets.
 async fn prometheus_metrics(State(desk): State<AppState>) -> Result<Response, ApiError> {
     let text = blocking(move || {
-        let timelines = desk.timelines()?;
-        let checks = desk.read_store(|s| Ok(s.check_durations()?))?;
+        // Counts kept up to date by the cache: a scrape's cost does not grow with history.
+        let mut text =
+            desk.read_store(|s| Ok(desk.metrics_cache.prometheus(s, &desk.service_levels)?))?;
         let (last, counts) = desk.read_store(|s| {
             let last = s.last_sweep()?;
             let counts = match &last {
@@ -828,7 +932,6 @@ async fn prometheus_metrics(State(desk): State<AppState>) -> Result<Response, Ap
             };
             Ok((last, counts))
         })?;
-        let mut text = crate::metrics::render_prometheus(&timelines, &checks, &desk.service_levels);
         text.push_str(&crate::metrics::render_sweep(last.as_ref(), &counts));
         Ok(text)
     })

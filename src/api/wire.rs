@@ -41,6 +41,9 @@ impl RequestView {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RequestList {
     pub requests: Vec<RequestSummary>,
+    /// The next page (the same query with `after`), when there may be more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// `GET /v1/requests/{ticket}/checks`: every check run of a request, with its report once

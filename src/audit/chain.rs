@@ -102,24 +102,13 @@ pub fn to_hex(hash: &[u8; 32]) -> String {
 
 /// A hash from its 64 hex digits (either case); `None` if it is not one.
 pub fn from_hex(text: &str) -> Option<[u8; 32]> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
+    let mut out = [0u8; 32];
+    let hex = data_encoding::HEXLOWER_PERMISSIVE;
+    if hex.decode_len(text.len()).ok()? != out.len() {
         return None;
     }
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
+    hex.decode_mut(text.as_bytes(), &mut out).ok()?;
     Some(out)
-}
-
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

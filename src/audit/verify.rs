@@ -690,9 +690,9 @@ impl Batch {
         }
     }
 
-    /// Hands the entries to `verifier` in order; the hashing, which needs no other event, is
-    /// spread over `hashers` threads.
-    fn feed(&mut self, verifier: &mut Verifier, hashers: usize) {
+    /// Hands the entries to `verifier` in order; the hashing, which needs no other event, runs
+    /// on `pool` (on this thread without one).
+    fn feed(&mut self, verifier: &mut Verifier, pool: Option<&rayon::ThreadPool>) {
         let items = std::mem::take(&mut self.items);
         let records: Vec<Option<EventRecord<'_>>> = items
             .iter()
@@ -701,30 +701,26 @@ impl Batch {
                 _ => None,
             })
             .collect();
-        let mut checks = vec![HashCheck::default(); records.len()];
-        let hash_all = |records: &[Option<EventRecord<'_>>], checks: &mut [HashCheck]| {
-            let mut buf = Vec::with_capacity(1024);
-            for (record, check) in records.iter().zip(checks) {
-                if let Some(record) = record {
-                    *check = hash_check(record, &mut buf);
-                }
+        // The hashing needs no other event: rayon spreads it over the pool's threads.
+        let hash_one = |buf: &mut Vec<u8>, record: &Option<EventRecord<'_>>| {
+            record
+                .as_ref()
+                .map_or_else(HashCheck::default, |r| hash_check(r, buf))
+        };
+        let checks: Vec<HashCheck> = match pool {
+            Some(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                records
+                    .par_iter()
+                    .with_min_len(256)
+                    .map_init(|| Vec::with_capacity(1024), hash_one)
+                    .collect()
+            }),
+            None => {
+                let mut buf = Vec::with_capacity(1024);
+                records.iter().map(|r| hash_one(&mut buf, r)).collect()
             }
         };
-        if hashers > 1 && records.len() >= 2 * hashers {
-            let size = records.len().div_ceil(hashers);
-            std::thread::scope(|scope| {
-                let mut parts = records.chunks(size).zip(checks.chunks_mut(size));
-                let first = parts.next();
-                for (records, checks) in parts {
-                    scope.spawn(move || hash_all(records, checks));
-                }
-                if let Some((records, checks)) = first {
-                    hash_all(records, checks);
-                }
-            });
-        } else {
-            hash_all(&records, &mut checks);
-        }
         for ((item, record), check) in items.into_iter().zip(&records).zip(checks) {
             match (item, record) {
                 (Item::Event { .. }, Some(record)) => verifier.apply(record, check),
@@ -759,9 +755,19 @@ impl Pipeline {
     pub fn with_hashers(mut verifier: Verifier, hashers: usize) -> Pipeline {
         let (to_worker, inbox) = std::sync::mpsc::sync_channel::<Batch>(2);
         let (outbox, from_worker) = std::sync::mpsc::sync_channel::<Batch>(4);
+        // A pool of its own: the hashing never waits behind other work on the global pool.
+        let pool = (hashers > 1)
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(hashers)
+                    .thread_name(|i| format!("audit-hash-{i}"))
+                    .build()
+                    .ok()
+            })
+            .flatten();
         let worker = std::thread::spawn(move || {
             for mut batch in inbox {
-                batch.feed(&mut verifier, hashers);
+                batch.feed(&mut verifier, pool.as_ref());
                 // The reader may be gone or have enough spare batches; either is fine.
                 let _ = outbox.try_send(batch);
             }

@@ -53,14 +53,7 @@ pub fn refresh(store: &Store, cached: Option<Derived>) -> Result<Derived, StoreE
                 .map(|(i, t)| (t.ticket.clone(), i))
                 .collect();
             for ticket in changed {
-                let events = s.request_history(&ticket)?;
-                let notices: Vec<OffsetDateTime> = s
-                    .deliveries(&ticket)?
-                    .into_iter()
-                    .filter(|(_, kind)| kind == "completed")
-                    .map(|(at, _)| at)
-                    .collect();
-                let Some(timeline) = Timeline::from_events_and_notices(&events, &notices) else {
+                let Some(timeline) = rederive(s, &ticket)? else {
                     continue;
                 };
                 match index.get(&ticket) {
@@ -76,6 +69,18 @@ pub fn refresh(store: &Store, cached: Option<Derived>) -> Result<Derived, StoreE
         derived.hash = hash;
         Ok(derived)
     })
+}
+
+/// One request's timeline afresh from its events and completion notices.
+pub fn rederive(s: &Store, ticket: &str) -> Result<Option<Timeline>, StoreError> {
+    let events = s.request_history(ticket)?;
+    let notices: Vec<OffsetDateTime> = s
+        .deliveries(ticket)?
+        .into_iter()
+        .filter(|(_, kind)| kind == "completed")
+        .map(|(at, _)| at)
+        .collect();
+    Ok(Timeline::from_events_and_notices(&events, &notices))
 }
 
 /// The cache file of a database.
@@ -106,14 +111,43 @@ pub fn load_timelines(store: &Store) -> Result<Vec<Timeline>, StoreError> {
     Ok(derived.timelines)
 }
 
-const MAGIC: &[u8] = b"rootdesk-metrics-cache 1\n";
-const KINDS: [RequestKind; 4] = [
-    RequestKind::Delegation,
-    RequestKind::Contacts,
-    RequestKind::Sponsor,
-    RequestKind::Transfer,
-];
-const PRIORITIES: [Priority; 2] = [Priority::Normal, Priority::Emergency];
+const MAGIC: &[u8] = b"rootdesk-metrics-cache 2\n";
+
+/// A request kind's code in the file. An exhaustive match, so that a new kind does not build
+/// until it has a code of its own (rather than being cached as another).
+fn kind_code(kind: RequestKind) -> u8 {
+    match kind {
+        RequestKind::Delegation => 0,
+        RequestKind::Contacts => 1,
+        RequestKind::Sponsor => 2,
+        RequestKind::Transfer => 3,
+    }
+}
+
+fn kind_of(code: u8) -> Option<RequestKind> {
+    Some(match code {
+        0 => RequestKind::Delegation,
+        1 => RequestKind::Contacts,
+        2 => RequestKind::Sponsor,
+        3 => RequestKind::Transfer,
+        _ => return None,
+    })
+}
+
+fn priority_code(priority: Priority) -> u8 {
+    match priority {
+        Priority::Normal => 0,
+        Priority::Emergency => 1,
+    }
+}
+
+fn priority_of(code: u8) -> Option<Priority> {
+    Some(match code {
+        0 => Priority::Normal,
+        1 => Priority::Emergency,
+        _ => return None,
+    })
+}
 
 fn micros(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1000) as i64
@@ -123,119 +157,128 @@ fn from_micros(m: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000).ok()
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
+/// The file's form (postcard after the magic line): what reports need, with explicit codes
+/// for the enums, so that the file does not change with their Rust declarations.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Form {
+    seq: u64,
+    hash: String,
+    timelines: Vec<Entry>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Entry {
+    ticket: String,
+    tld: String,
+    kind: u8,
+    priority: u8,
+    /// Index in [`State::ALL`].
+    state: u8,
+    submitted_at: i64,
+    ended_at: Option<i64>,
+    questions: u32,
+    /// (measure as index in [`Measure::ALL`], value, end in microseconds)
+    measurements: Vec<(u8, f64, i64)>,
 }
 
 /// The binary form of derived timelines.
 pub fn encode(d: &Derived) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + d.timelines.len() * 200);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&d.seq.to_le_bytes());
-    put_str(&mut out, &d.hash);
-    out.extend_from_slice(&(d.timelines.len() as u32).to_le_bytes());
-    for t in &d.timelines {
-        put_str(&mut out, &t.ticket);
-        put_str(&mut out, &t.tld);
-        out.push(KINDS.iter().position(|k| *k == t.kind).unwrap_or(0) as u8);
-        out.push(
-            PRIORITIES
-                .iter()
-                .position(|p| *p == t.priority)
-                .unwrap_or(0) as u8,
-        );
-        out.push(State::ALL.iter().position(|s| *s == t.state).unwrap_or(0) as u8);
-        out.extend_from_slice(&micros(t.submitted_at).to_le_bytes());
-        out.extend_from_slice(&t.ended_at.map_or(i64::MIN, micros).to_le_bytes());
-        out.extend_from_slice(&t.questions.to_le_bytes());
-        out.extend_from_slice(&(t.measurements.len() as u32).to_le_bytes());
-        for m in &t.measurements {
-            out.push(m.measure as u8);
-            out.extend_from_slice(&m.value.to_le_bytes());
-            out.extend_from_slice(&micros(m.at).to_le_bytes());
-        }
-    }
+    let form = Form {
+        seq: d.seq,
+        hash: d.hash.clone(),
+        timelines: d
+            .timelines
+            .iter()
+            .map(|t| Entry {
+                ticket: t.ticket.clone(),
+                tld: t.tld.clone(),
+                kind: kind_code(t.kind),
+                priority: priority_code(t.priority),
+                state: State::ALL.iter().position(|s| *s == t.state).unwrap_or(0) as u8,
+                submitted_at: micros(t.submitted_at),
+                ended_at: t.ended_at.map(micros),
+                questions: t.questions,
+                measurements: t
+                    .measurements
+                    .iter()
+                    .map(|m| (m.measure as u8, m.value, micros(m.at)))
+                    .collect(),
+            })
+            .collect(),
+    };
+    let mut out = MAGIC.to_vec();
+    // Encoding plain integers, strings and sequences into a Vec does not fail; an empty
+    // file would only be a cache that does not decode.
+    out.extend(postcard::to_allocvec(&form).unwrap_or_default());
     out
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn i64(&mut self) -> Option<i64> {
-        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn f64(&mut self) -> Option<f64> {
-        Some(f64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn str(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
-    }
 }
 
 /// Reads the binary form; `None` for anything that is not a whole, current cache.
 pub fn decode(bytes: &[u8]) -> Option<Derived> {
-    let mut r = Reader(bytes.strip_prefix(MAGIC)?);
-    let seq = r.u64()?;
-    let hash = r.str()?;
-    let count = r.u32()? as usize;
-    let mut timelines = Vec::with_capacity(count.min(10_000_000));
-    for _ in 0..count {
-        let ticket = r.str()?;
-        let tld = r.str()?;
-        let kind = *KINDS.get(r.u8()? as usize)?;
-        let priority = *PRIORITIES.get(r.u8()? as usize)?;
-        let state = *State::ALL.get(r.u8()? as usize)?;
-        let submitted_at = from_micros(r.i64()?)?;
-        let ended = r.i64()?;
-        let ended_at = if ended == i64::MIN {
-            None
-        } else {
-            Some(from_micros(ended)?)
-        };
-        let questions = r.u32()?;
-        let n = r.u32()? as usize;
-        let mut measurements = Vec::with_capacity(n.min(1000));
-        for _ in 0..n {
-            let measure = *Measure::ALL.get(r.u8()? as usize)?;
-            let value = r.f64()?;
-            let at = from_micros(r.i64()?)?;
-            measurements.push(Measurement { measure, value, at });
+    let (form, rest): (Form, _) = postcard::take_from_bytes(bytes.strip_prefix(MAGIC)?).ok()?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let mut timelines = Vec::with_capacity(form.timelines.len());
+    for e in form.timelines {
+        let mut measurements = Vec::with_capacity(e.measurements.len());
+        for (measure, value, at) in e.measurements {
+            measurements.push(Measurement {
+                measure: *Measure::ALL.get(measure as usize)?,
+                value,
+                at: from_micros(at)?,
+            });
         }
         timelines.push(Timeline {
-            ticket,
-            tld,
-            kind,
-            priority,
-            submitted_at,
-            state,
-            ended_at,
+            ticket: e.ticket,
+            tld: e.tld,
+            kind: kind_of(e.kind)?,
+            priority: priority_of(e.priority)?,
+            submitted_at: from_micros(e.submitted_at)?,
+            state: *State::ALL.get(e.state as usize)?,
+            ended_at: match e.ended_at {
+                Some(m) => Some(from_micros(m)?),
+                None => None,
+            },
             stays: Vec::new(),
             measurements,
-            questions,
+            questions: e.questions,
         });
     }
-    r.0.is_empty().then_some(Derived {
-        seq,
-        hash,
+    Some(Derived {
+        seq: form.seq,
+        hash: form.hash,
         timelines,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_codes_round_trip() {
+        for kind in [
+            RequestKind::Delegation,
+            RequestKind::Contacts,
+            RequestKind::Sponsor,
+            RequestKind::Transfer,
+        ] {
+            assert_eq!(kind_of(kind_code(kind)), Some(kind));
+        }
+        for p in [Priority::Normal, Priority::Emergency] {
+            assert_eq!(priority_of(priority_code(p)), Some(p));
+        }
+        assert_eq!(kind_of(4), None);
+        // Trailing bytes or a cut file are not a cache.
+        let d = Derived {
+            seq: 7,
+            hash: "ab".into(),
+            timelines: Vec::new(),
+        };
+        let bytes = encode(&d);
+        assert!(decode(&bytes).is_some());
+        assert!(decode(&bytes[..bytes.len() - 1]).is_none());
+        assert!(decode(&[bytes.as_slice(), b"x"].concat()).is_none());
+    }
 }

@@ -505,68 +505,185 @@ pub fn timelines(store: &crate::store::Store) -> Result<Vec<Timeline>, crate::st
         }
         Ok(out)
     };
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if workers < 2 || per_request.len() < 1000 {
+    if per_request.len() < 1000 {
         return derive(&per_request);
     }
-    let size = per_request.len().div_ceil(workers);
-    let parts: Vec<Result<Vec<Timeline>, crate::store::StoreError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = per_request
-            .chunks(size)
-            .map(|chunk| scope.spawn(move || derive(chunk)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(crate::store::StoreError::Corrupt(
-                        "deriving timelines failed in a worker thread".into(),
-                    ))
-                })
-            })
-            .collect()
-    });
-    let mut out = Vec::with_capacity(per_request.len());
-    for part in parts {
-        out.extend(part?);
-    }
-    Ok(out)
+    // On rayon's pool: a chunk per task, the chunks in order.
+    use rayon::prelude::*;
+    let parts: Vec<Vec<Timeline>> = per_request
+        .par_chunks(256)
+        .map(derive)
+        .collect::<Result<_, _>>()?;
+    Ok(parts.into_iter().flatten().collect())
 }
 
 /// Timelines derived once and brought up to date incrementally as the log grows (the
-/// daemon's API and `/metrics` ask often; deriving afresh reads every workflow event).
+/// daemon's API and `/metrics` ask often; deriving afresh reads every workflow event), with
+/// the counts of `/metrics` kept beside them, so that neither a scrape nor a new event costs
+/// more as the history grows. The timelines are kept without their stays: reports and
+/// `/metrics` do not read them, and they were most of the memory.
 #[derive(Debug, Default)]
-pub struct TimelineCache(std::sync::Mutex<Option<CachedTimelines>>);
+pub struct TimelineCache(std::sync::Mutex<Option<Live>>);
 
-/// The log head (sequence number, hash) and the timelines derived up to it.
-type CachedTimelines = (u64, String, std::sync::Arc<Vec<Timeline>>);
+/// The cache's state as of one log head.
+#[derive(Debug)]
+pub struct Live {
+    seq: u64,
+    hash: String,
+    timelines: std::sync::Arc<Vec<Timeline>>,
+    index: std::collections::HashMap<String, usize>,
+    /// The service levels `agg` was counted with (`None`: not counted yet).
+    levels: Option<ServiceLevels>,
+    agg: prometheus::Aggregates,
+    /// Check jobs up to this id have been seen; of those, these had not finished.
+    checks_seen: i64,
+    checks_pending: std::collections::BTreeSet<i64>,
+}
+
+impl Live {
+    fn derive(
+        s: &crate::store::Store,
+        seq: u64,
+        hash: String,
+    ) -> Result<Live, crate::store::StoreError> {
+        let mut timelines = timelines(s)?;
+        for t in &mut timelines {
+            t.stays = Vec::new();
+        }
+        let index = timelines
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.ticket.clone(), i))
+            .collect();
+        Ok(Live {
+            seq,
+            hash,
+            timelines: std::sync::Arc::new(timelines),
+            index,
+            levels: None,
+            agg: prometheus::Aggregates::default(),
+            checks_seen: 0,
+            checks_pending: Default::default(),
+        })
+    }
+
+    /// Replays the requests with events after the cached head, and only those.
+    fn advance(
+        &mut self,
+        s: &crate::store::Store,
+        seq: u64,
+        hash: String,
+    ) -> Result<(), crate::store::StoreError> {
+        for ticket in s.tickets_after(self.seq)? {
+            let Some(mut timeline) = cache::rederive(s, &ticket)? else {
+                continue;
+            };
+            timeline.stays = Vec::new();
+            // Copies only while a report still holds the previous list.
+            let timelines = std::sync::Arc::make_mut(&mut self.timelines);
+            match self.index.get(&ticket) {
+                Some(&i) => {
+                    if let Some(levels) = &self.levels {
+                        self.agg.timeline(&timelines[i], levels, -1);
+                        self.agg.timeline(&timeline, levels, 1);
+                    }
+                    timelines[i] = timeline;
+                }
+                None => {
+                    if let Some(levels) = &self.levels {
+                        self.agg.timeline(&timeline, levels, 1);
+                    }
+                    self.index.insert(ticket, timelines.len());
+                    timelines.push(timeline);
+                }
+            }
+        }
+        self.seq = seq;
+        self.hash = hash;
+        Ok(())
+    }
+
+    /// Counts in the checks that finished since the last call: those above the last id seen,
+    /// and those seen before that were still running (a check can finish without an event).
+    fn count_checks(&mut self, s: &crate::store::Store) -> Result<(), crate::store::StoreError> {
+        let (agg, pending) = (&mut self.agg, &mut self.checks_pending);
+        self.checks_seen = s.checks_after(self.checks_seen, |id, finished| match finished {
+            Some((phase, secs)) => agg.check(phase, secs),
+            None => {
+                pending.insert(id);
+            }
+        })?;
+        let waiting: Vec<i64> = self.checks_pending.iter().copied().collect();
+        for id in waiting {
+            if let Some((phase, secs)) = s.finished_check(id)? {
+                self.agg.check(phase, secs);
+                self.checks_pending.remove(&id);
+            }
+        }
+        Ok(())
+    }
+}
 
 impl TimelineCache {
+    /// Runs `f` on the cache brought up to the newest event, in one read transaction.
+    fn with_live<T>(
+        &self,
+        store: &crate::store::Store,
+        f: impl FnOnce(&crate::store::Store, &mut Live) -> Result<T, crate::store::StoreError>,
+    ) -> Result<T, crate::store::StoreError> {
+        let mut guard = self.0.lock().map_err(|_| {
+            crate::store::StoreError::Corrupt("the metrics cache was poisoned by a panic".into())
+        })?;
+        store.snapshot(|s| {
+            let (seq, hash) = crate::store::last_event(s.conn())?.unwrap_or((0, String::new()));
+            let usable = match guard.as_ref() {
+                Some(l) if l.seq == 0 => l.timelines.is_empty(),
+                Some(l) => s.event_hash(l.seq)?.as_deref() == Some(l.hash.as_str()),
+                None => false,
+            };
+            match guard.as_mut() {
+                Some(live) if usable => {
+                    if live.seq != seq {
+                        live.advance(s, seq, hash)?;
+                    }
+                }
+                // Another or a restored database: everything afresh.
+                _ => *guard = Some(Live::derive(s, seq, hash)?),
+            }
+            match guard.as_mut() {
+                Some(live) => f(s, live),
+                None => Err(crate::store::StoreError::Corrupt(
+                    "the metrics cache was not derived".into(),
+                )),
+            }
+        })
+    }
+
     /// The timelines as of the newest event.
     pub fn get(
         &self,
         store: &crate::store::Store,
     ) -> Result<std::sync::Arc<Vec<Timeline>>, crate::store::StoreError> {
-        let mut guard = self.0.lock().map_err(|_| {
-            crate::store::StoreError::Corrupt("the metrics cache was poisoned by a panic".into())
-        })?;
-        let head = crate::store::last_event(store.conn())?.map_or(0, |(seq, _)| seq);
-        if let Some((seq, _, timelines)) = guard.as_ref() {
-            if *seq == head {
-                return Ok(timelines.clone());
+        self.with_live(store, |_, live| Ok(live.timelines.clone()))
+    }
+
+    /// The request and check metrics of `/metrics` as of the newest event.
+    pub fn prometheus(
+        &self,
+        store: &crate::store::Store,
+        levels: &ServiceLevels,
+    ) -> Result<String, crate::store::StoreError> {
+        self.with_live(store, |s, live| {
+            if live.levels.as_ref() != Some(levels) {
+                live.agg.clear_timelines();
+                for t in live.timelines.iter() {
+                    live.agg.timeline(t, levels, 1);
+                }
+                live.levels = Some(*levels);
             }
-        }
-        let cached = guard.take().map(|(seq, hash, timelines)| cache::Derived {
-            seq,
-            hash,
-            timelines: std::sync::Arc::unwrap_or_clone(timelines),
-        });
-        let derived = cache::refresh(store, cached)?;
-        let timelines = std::sync::Arc::new(derived.timelines);
-        *guard = Some((derived.seq, derived.hash, timelines.clone()));
-        Ok(timelines)
+            live.count_checks(s)?;
+            Ok(live.agg.render(levels))
+        })
     }
 }
 

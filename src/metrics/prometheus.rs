@@ -35,33 +35,226 @@ fn enum_text<T: serde::Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
+/// A sum of non-negative seconds in fixed point (units of 2^-64 s): adding and taking away a
+/// value leaves no rounding behind, so a total kept up to date as requests change is the
+/// very number a fresh count gives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct ExactSum(i128);
+
+const SCALE: f64 = 18_446_744_073_709_551_616.0; // 2^64
+
+impl ExactSum {
+    fn add(&mut self, value: f64, sign: i64) {
+        self.0 += i128::from(sign) * (value * SCALE) as i128;
+    }
+
+    fn value(self) -> f64 {
+        self.0 as f64 / SCALE
+    }
+}
+
+/// One histogram series: counts per bucket bound, count and sum.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Hist {
+    buckets: Vec<i64>,
+    count: i64,
+    sum: ExactSum,
+}
+
+impl Hist {
+    fn add(&mut self, bounds: &[f64], value: f64, sign: i64) {
+        self.buckets.resize(bounds.len(), 0);
+        for (n, le) in self.buckets.iter_mut().zip(bounds) {
+            if value <= *le {
+                *n += sign;
+            }
+        }
+        self.count += sign;
+        self.sum.add(value, sign);
+    }
+}
+
 fn histogram(
     out: &mut String,
     name: &str,
     help: &str,
-    series: &BTreeMap<String, Vec<f64>>,
+    series: &BTreeMap<String, Hist>,
     buckets: &[f64],
 ) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} histogram");
-    for (labels, values) in series {
+    // A series whose last value was taken away is gone, as in a fresh count.
+    for (labels, hist) in series.iter().filter(|(_, h)| h.count > 0) {
         let sep = if labels.is_empty() { "" } else { "," };
-        for le in buckets {
-            let n = values.iter().filter(|v| **v <= *le).count();
+        for (le, n) in buckets.iter().zip(&hist.buckets) {
             let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {n}");
         }
         let _ = writeln!(
             out,
             "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
-            values.len()
+            hist.count
         );
         let braces = if labels.is_empty() {
             String::new()
         } else {
             format!("{{{labels}}}")
         };
-        let _ = writeln!(out, "{name}_sum{braces} {}", values.iter().sum::<f64>());
-        let _ = writeln!(out, "{name}_count{braces} {}", values.len());
+        let _ = writeln!(out, "{name}_sum{braces} {}", hist.sum.value());
+        let _ = writeln!(out, "{name}_count{braces} {}", hist.count);
+    }
+}
+
+/// The counts behind `/metrics`, kept up to date one request at a time: the daemon adds a
+/// request's timeline, takes the old one away when it changes, and adds each check as it
+/// finishes, so that a scrape costs the same however long the history is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Aggregates {
+    by_state: BTreeMap<(State, String), i64>,
+    submitted: BTreeMap<String, i64>,
+    desk: BTreeMap<String, Hist>,
+    tld: BTreeMap<String, Hist>,
+    /// Per measure with a service level: measured, and over the limit.
+    measured: BTreeMap<Measure, (i64, i64)>,
+    checks: BTreeMap<String, Hist>,
+}
+
+impl Aggregates {
+    /// Counts a timeline in (`sign` 1) or takes it away again (`sign` -1).
+    pub fn timeline(&mut self, t: &Timeline, levels: &ServiceLevels, sign: i64) {
+        let kind = enum_text(&t.kind);
+        *self.by_state.entry((t.state, kind.clone())).or_default() += sign;
+        *self.submitted.entry(kind.clone()).or_default() += sign;
+        let labels = format!("kind=\"{kind}\"");
+        for m in &t.measurements {
+            match m.measure {
+                Measure::DeskTime => {
+                    self.desk
+                        .entry(labels.clone())
+                        .or_default()
+                        .add(&TIME_BUCKETS, m.value, sign)
+                }
+                Measure::TldTime => {
+                    self.tld
+                        .entry(labels.clone())
+                        .or_default()
+                        .add(&TIME_BUCKETS, m.value, sign)
+                }
+                _ => {}
+            }
+            if let Some(level) = levels.of(m.measure) {
+                let e = self.measured.entry(m.measure).or_default();
+                e.0 += sign;
+                if m.value > level.limit_secs as f64 {
+                    e.1 += sign;
+                }
+            }
+        }
+    }
+
+    /// Takes every timeline away, keeping the checks.
+    pub fn clear_timelines(&mut self) {
+        self.by_state.clear();
+        self.submitted.clear();
+        self.desk.clear();
+        self.tld.clear();
+        self.measured.clear();
+    }
+
+    /// Counts a finished check in.
+    pub fn check(&mut self, phase: CheckPhase, secs: f64) {
+        self.checks
+            .entry(format!("phase=\"{}\"", enum_text(&phase)))
+            .or_default()
+            .add(&CHECK_BUCKETS, secs, 1);
+    }
+
+    /// The Prometheus text of these counts.
+    pub fn render(&self, levels: &ServiceLevels) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP rootdesk_requests Requests by current state and kind."
+        );
+        let _ = writeln!(out, "# TYPE rootdesk_requests gauge");
+        for ((state, kind), n) in self.by_state.iter().filter(|(_, n)| **n > 0) {
+            let _ = writeln!(
+                out,
+                "rootdesk_requests{{state=\"{state}\",kind=\"{kind}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP rootdesk_requests_submitted_total Requests submitted, by kind."
+        );
+        let _ = writeln!(out, "# TYPE rootdesk_requests_submitted_total counter");
+        for (kind, n) in self.submitted.iter().filter(|(_, n)| **n > 0) {
+            let _ = writeln!(
+                out,
+                "rootdesk_requests_submitted_total{{kind=\"{kind}\"}} {n}"
+            );
+        }
+        histogram(
+            &mut out,
+            "rootdesk_desk_time_seconds",
+            "Time finished requests spent in desk-owned states.",
+            &self.desk,
+            &TIME_BUCKETS,
+        );
+        histogram(
+            &mut out,
+            "rootdesk_tld_time_seconds",
+            "Time finished requests spent waiting on the TLD (the desk's clock stopped).",
+            &self.tld,
+            &TIME_BUCKETS,
+        );
+        histogram(
+            &mut out,
+            "rootdesk_check_duration_seconds",
+            "Technical checks from queueing to result.",
+            &self.checks,
+            &CHECK_BUCKETS,
+        );
+        let measured: Vec<_> = self.measured.iter().filter(|(_, (n, _))| *n > 0).collect();
+        let _ = writeln!(out, "# HELP rootdesk_service_level_measurements_total Intervals measured against a service level.");
+        let _ = writeln!(
+            out,
+            "# TYPE rootdesk_service_level_measurements_total counter"
+        );
+        for (measure, (n, _)) in &measured {
+            let _ = writeln!(
+                out,
+                "rootdesk_service_level_measurements_total{{level=\"{}\"}} {n}",
+                measure.as_str()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP rootdesk_service_level_breaches_total Intervals over their service level."
+        );
+        let _ = writeln!(out, "# TYPE rootdesk_service_level_breaches_total counter");
+        for (measure, (_, b)) in &measured {
+            let _ = writeln!(
+                out,
+                "rootdesk_service_level_breaches_total{{level=\"{}\"}} {b}",
+                measure.as_str()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP rootdesk_service_level_limit_seconds Configured limit of each service level."
+        );
+        let _ = writeln!(out, "# TYPE rootdesk_service_level_limit_seconds gauge");
+        for measure in Measure::ALL {
+            if let Some(level) = levels.of(measure) {
+                let _ = writeln!(
+                    out,
+                    "rootdesk_service_level_limit_seconds{{level=\"{}\"}} {}",
+                    measure.as_str(),
+                    level.limit_secs
+                );
+            }
+        }
+        out
     }
 }
 
@@ -71,122 +264,14 @@ pub fn render_prometheus(
     checks: &[CheckDuration],
     levels: &ServiceLevels,
 ) -> String {
-    let mut out = String::new();
-    let mut by_state: BTreeMap<(State, String), u64> = BTreeMap::new();
-    let mut submitted: BTreeMap<String, u64> = BTreeMap::new();
-    let mut desk: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut tld: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut measured: BTreeMap<Measure, (u64, u64)> = BTreeMap::new();
+    let mut agg = Aggregates::default();
     for t in timelines {
-        let kind = enum_text(&t.kind);
-        *by_state.entry((t.state, kind.clone())).or_default() += 1;
-        *submitted.entry(kind.clone()).or_default() += 1;
-        let labels = format!("kind=\"{kind}\"");
-        for m in &t.measurements {
-            match m.measure {
-                Measure::DeskTime => desk.entry(labels.clone()).or_default().push(m.value),
-                Measure::TldTime => tld.entry(labels.clone()).or_default().push(m.value),
-                _ => {}
-            }
-            if let Some(level) = levels.of(m.measure) {
-                let e = measured.entry(m.measure).or_default();
-                e.0 += 1;
-                if m.value > level.limit_secs as f64 {
-                    e.1 += 1;
-                }
-            }
-        }
+        agg.timeline(t, levels, 1);
     }
-    let _ = writeln!(
-        out,
-        "# HELP rootdesk_requests Requests by current state and kind."
-    );
-    let _ = writeln!(out, "# TYPE rootdesk_requests gauge");
-    for ((state, kind), n) in &by_state {
-        let _ = writeln!(
-            out,
-            "rootdesk_requests{{state=\"{state}\",kind=\"{kind}\"}} {n}"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP rootdesk_requests_submitted_total Requests submitted, by kind."
-    );
-    let _ = writeln!(out, "# TYPE rootdesk_requests_submitted_total counter");
-    for (kind, n) in &submitted {
-        let _ = writeln!(
-            out,
-            "rootdesk_requests_submitted_total{{kind=\"{kind}\"}} {n}"
-        );
-    }
-    histogram(
-        &mut out,
-        "rootdesk_desk_time_seconds",
-        "Time finished requests spent in desk-owned states.",
-        &desk,
-        &TIME_BUCKETS,
-    );
-    histogram(
-        &mut out,
-        "rootdesk_tld_time_seconds",
-        "Time finished requests spent waiting on the TLD (the desk's clock stopped).",
-        &tld,
-        &TIME_BUCKETS,
-    );
-    let mut by_phase: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (phase, secs) in checks {
-        by_phase
-            .entry(format!("phase=\"{}\"", enum_text(phase)))
-            .or_default()
-            .push(*secs);
+        agg.check(*phase, *secs);
     }
-    histogram(
-        &mut out,
-        "rootdesk_check_duration_seconds",
-        "Technical checks from queueing to result.",
-        &by_phase,
-        &CHECK_BUCKETS,
-    );
-    let _ = writeln!(out, "# HELP rootdesk_service_level_measurements_total Intervals measured against a service level.");
-    let _ = writeln!(
-        out,
-        "# TYPE rootdesk_service_level_measurements_total counter"
-    );
-    for (measure, (n, _)) in &measured {
-        let _ = writeln!(
-            out,
-            "rootdesk_service_level_measurements_total{{level=\"{}\"}} {n}",
-            measure.as_str()
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP rootdesk_service_level_breaches_total Intervals over their service level."
-    );
-    let _ = writeln!(out, "# TYPE rootdesk_service_level_breaches_total counter");
-    for (measure, (_, b)) in &measured {
-        let _ = writeln!(
-            out,
-            "rootdesk_service_level_breaches_total{{level=\"{}\"}} {b}",
-            measure.as_str()
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP rootdesk_service_level_limit_seconds Configured limit of each service level."
-    );
-    let _ = writeln!(out, "# TYPE rootdesk_service_level_limit_seconds gauge");
-    for measure in Measure::ALL {
-        if let Some(level) = levels.of(measure) {
-            let _ = writeln!(
-                out,
-                "rootdesk_service_level_limit_seconds{{level=\"{}\"}} {}",
-                measure.as_str(),
-                level.limit_secs
-            );
-        }
-    }
-    out
+    agg.render(levels)
 }
 
 /// The sweep's gauges: TLDs by verdict in the newest sweep, its start (Unix seconds),

@@ -124,6 +124,59 @@ impl Store {
     }
 }
 
+fn phase_of(text: &str) -> CheckPhase {
+    if text == "supplemental" {
+        CheckPhase::Supplemental
+    } else {
+        CheckPhase::Initial
+    }
+}
+
+impl Store {
+    /// Calls `f` for each check job above id `after`, oldest first, with its phase and
+    /// seconds from queueing to result when it has finished (as [`Store::check_durations`]).
+    /// Returns the highest id seen (`after` when there is none).
+    pub fn checks_after(
+        &self,
+        after: i64,
+        mut f: impl FnMut(i64, Option<(CheckPhase, f64)>),
+    ) -> Result<i64> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, phase, finished_at IS NOT NULL, \
+             (julianday(finished_at) - julianday(created_at)) * 86400.0 \
+             FROM check_jobs WHERE id > ?1 ORDER BY id",
+        )?;
+        let mut rows = stmt.query([after])?;
+        let mut last = after;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let phase: String = row.get(1)?;
+            let finished: bool = row.get(2)?;
+            let secs: Option<f64> = row.get(3)?;
+            f(
+                id,
+                finished.then(|| (phase_of(&phase), secs.unwrap_or(0.0).max(0.0))),
+            );
+            last = last.max(id);
+        }
+        Ok(last)
+    }
+
+    /// Phase and duration of check `id`, if it has finished.
+    pub fn finished_check(&self, id: i64) -> Result<Option<(CheckPhase, f64)>> {
+        use rusqlite::OptionalExtension;
+        let row: Option<(String, Option<f64>)> = self
+            .conn()
+            .prepare_cached(
+                "SELECT phase, (julianday(finished_at) - julianday(created_at)) * 86400.0 \
+                 FROM check_jobs WHERE id = ?1 AND finished_at IS NOT NULL",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(row.map(|(phase, secs)| (phase_of(&phase), secs.unwrap_or(0.0).max(0.0))))
+    }
+}
+
 /// Records a check that has already finished (the simulator's checks).
 #[allow(clippy::too_many_arguments)]
 pub fn insert_finished_check(

@@ -75,6 +75,8 @@ const MIGRATIONS: &[&str] = &[
     sweeps::SWEEP_TABLES,
     // 4 -> 5: each TLD's DS automation setting (issue 12 part 2).
     cds::CDS_TABLES,
+    // 5 -> 6: indexes for paged request lists (issue 10's soak).
+    requests::PAGING_INDEXES,
 ];
 
 /// The schema version this build writes.

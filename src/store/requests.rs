@@ -10,6 +10,16 @@ use super::{timestamp, Result, Store, StoreError};
 use crate::registry::TldLabel;
 use crate::workflow::{CheckPhase, Recorded, Request, RequestKind, Verdict};
 
+/// The indexes behind paged request lists and the next ticket number (migration 5 -> 6; also
+/// in schema.sql).
+pub const PAGING_INDEXES: &str =
+    "CREATE INDEX IF NOT EXISTS requests_by_tld_ticket ON requests (tld, ticket);
+     CREATE INDEX IF NOT EXISTS requests_open ON requests (ticket) WHERE owner IS NOT NULL;
+     CREATE INDEX IF NOT EXISTS requests_open_by_tld ON requests (tld, ticket)
+         WHERE owner IS NOT NULL;
+     CREATE INDEX IF NOT EXISTS requests_by_day_number
+         ON requests (substr(ticket, 1, 12), CAST(substr(ticket, 13) AS INTEGER));";
+
 /// One line of a request listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RequestSummary {
@@ -35,6 +45,8 @@ pub struct RequestFilter {
     pub owner: Option<String>,
     pub open_only: bool,
     pub limit: u32,
+    /// Keyset paging: only tickets before this one (the list is newest first).
+    pub before: Option<String>,
 }
 
 /// A check the daemon has to run, or has run.
@@ -85,15 +97,26 @@ pub fn next_ticket(tx: &Transaction<'_>, now: OffsetDateTime) -> Result<String> 
     );
     // Numerically: as text, "...-9999" sorts after "...-10000", which handed out 10000 again
     // and again. Four digits at least, more after 9,999 in a day.
-    let last: Option<i64> = tx
-        .query_row(
+    // With the 12-character prefix of every four-digit year, the expression index
+    // `requests_by_day_number` answers this from one entry; the general form reads every
+    // request (it did on every submission, the longer the history the slower).
+    let last: Option<i64> = if day.len() == 12 {
+        tx.query_row(
+            "SELECT max(CAST(substr(ticket, 13) AS INTEGER)) FROM requests \
+             WHERE substr(ticket, 1, 12) = ?1",
+            params![&day],
+            |r| r.get(0),
+        )
+    } else {
+        tx.query_row(
             "SELECT max(CAST(substr(ticket, ?2) AS INTEGER)) FROM requests \
              WHERE substr(ticket, 1, ?3) = ?1",
             params![&day, day.len() as i64 + 1, day.len() as i64],
             |r| r.get(0),
         )
-        .optional()?
-        .flatten();
+    }
+    .optional()?
+    .flatten();
     let next = last.unwrap_or(0) + 1;
     let ticket = format!("{day}{next:04}");
     // The writer holds the database (an immediate transaction), so a ticket found free here
@@ -342,6 +365,12 @@ impl Store {
         if filter.open_only {
             sql.push_str(" AND owner IS NOT NULL");
         }
+        if let Some(before) = &filter.before {
+            sql.push_str(" AND ticket < ?");
+            values.push(before.clone());
+        }
+        // Indexes on (tld, ticket), (state, ticket) and the open requests by ticket: a page
+        // reads about `limit` rows, however many requests the TLD has had.
         sql.push_str(" ORDER BY ticket DESC");
         let limit = if filter.limit == 0 {
             1000
@@ -406,5 +435,70 @@ impl Store {
             .conn
             .prepare_cached("SELECT 1 FROM tlds WHERE label = ?1")?
             .exists([label.as_str()])?)
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+
+    fn plan(store: &Store, sql: &str) -> String {
+        let mut stmt = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("plan");
+        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).expect("rows");
+        rows.map(|r| r.expect("row")).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn a_version_5_database_migrates_to_paged_lists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        drop(Store::create(&path).expect("create"));
+        {
+            // Back to version 5: the schema before the paging indexes.
+            let conn = rusqlite::Connection::open(&path).expect("raw");
+            conn.execute_batch(
+                "DROP INDEX requests_by_tld_ticket; DROP INDEX requests_open; \
+                 DROP INDEX requests_by_day_number; DROP INDEX requests_open_by_tld; \
+                 PRAGMA user_version = 5;",
+            )
+            .expect("downgrade");
+        }
+        assert!(Store::open(&path).is_err());
+        let (store, from) = Store::migrate(&path).expect("migrate");
+        assert_eq!(from, 5);
+        // A TLD's page and the open requests are read in ticket order from an index, with
+        // no sort of every request the TLD has had.
+        let by_tld = plan(
+            &store,
+            "SELECT ticket FROM requests WHERE tld = 'xa' AND ticket < 'RD-9' ORDER BY ticket DESC LIMIT 101",
+        );
+        assert!(by_tld.contains("requests_by_tld_ticket"), "{by_tld}");
+        assert!(!by_tld.contains("TEMP B-TREE"), "{by_tld}");
+        let open = plan(
+            &store,
+            "SELECT ticket FROM requests WHERE owner IS NOT NULL ORDER BY ticket DESC LIMIT 101",
+        );
+        assert!(open.contains("requests_open"), "{open}");
+        assert!(!open.contains("TEMP B-TREE"), "{open}");
+        // A submission's look for the TLD's open requests reads only those.
+        let open_of_tld = plan(
+            &store,
+            "SELECT ticket, kind FROM requests WHERE tld = 'xa' AND owner IS NOT NULL AND ticket IS NOT NULL",
+        );
+        assert!(
+            open_of_tld.contains("requests_open_by_tld"),
+            "{open_of_tld}"
+        );
+        // The next ticket number: a search of one index, not a scan of every request.
+        let number = plan(
+            &store,
+            "SELECT max(CAST(substr(ticket, 13) AS INTEGER)) FROM requests \
+             WHERE substr(ticket, 1, 12) = 'RD-20261203-'",
+        );
+        assert!(number.contains("requests_by_day_number"), "{number}");
+        assert!(!number.starts_with("SCAN requests"), "{number}");
     }
 }

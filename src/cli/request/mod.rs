@@ -53,9 +53,9 @@ pub enum RequestCommand {
         /// Only open requests
         #[arg(long)]
         open: bool,
-        /// At most this many (the desk answers at most 1000)
+        /// At most this many, newest first (fetched a page of up to 1000 at a time)
         #[arg(long, default_value_t = 100)]
-        limit: u32,
+        limit: usize,
     },
     /// Show a request: the proposal, who must act now, what people wrote, checks, history
     Show { ticket: String },
@@ -392,7 +392,11 @@ impl RequestCmd {
                 open,
                 limit,
             } => {
-                let mut query = vec![format!("open={open}"), format!("limit={limit}")];
+                if limit == 0 {
+                    return Err(Error::Usage("--limit must be at least 1".into()));
+                }
+                let page = limit.min(1000);
+                let mut query = vec![format!("open={open}"), format!("limit={page}")];
                 if let Some(t) = tld {
                     query.push(format!("tld={t}"));
                 }
@@ -408,10 +412,22 @@ impl RequestCmd {
                         }
                     ));
                 }
-                let path = format!("/v1/requests?{}", query.join("&"));
-                Ok(Answer::List(
-                    client.call(Method::GET, &path, none, &[]).await?,
-                ))
+                // Follow the daemon's `next` links until `limit` requests or the end.
+                let mut path = format!("/v1/requests?{}", query.join("&"));
+                let mut requests = Vec::new();
+                loop {
+                    let page: RequestList = client.call(Method::GET, &path, none, &[]).await?;
+                    requests.extend(page.requests);
+                    match page.next {
+                        Some(next) if requests.len() < limit => path = next,
+                        _ => break,
+                    }
+                }
+                requests.truncate(limit);
+                Ok(Answer::List(RequestList {
+                    requests,
+                    next: None,
+                }))
             }
             RequestCommand::Show { ticket } => client.show(&ticket).await,
             RequestCommand::Checks { ticket } => {

@@ -10,6 +10,7 @@ mod dry_run;
 mod exposure;
 mod flows;
 mod input;
+mod paging;
 mod quotas;
 mod rdap;
 mod restart;
