@@ -394,4 +394,28 @@ mod tests {
         assert!(parse_anchors("example. IN DS 1 8 2 00").is_err());
         assert!(parse_anchors(". IN A 192.0.2.1").is_err());
     }
+
+    #[test]
+    fn settings_turn_bootstrapping_on_only_with_a_trust_anchor() {
+        let mut c = crate::config::CdsSettings::default();
+        assert_eq!(c.bootstrap(), Ok(None));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("root.anchor");
+        std::fs::write(
+            &path,
+            ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n",
+        )
+        .expect("write");
+        c.trust_anchor = path.display().to_string();
+        let e = c.bootstrap().expect_err("no resolvers");
+        assert!(e.contains("resolvers"), "{e}");
+        c.resolvers = vec!["127.0.0.1".into()];
+        let e = c.bootstrap().expect_err("no port");
+        assert!(e.contains("127.0.0.1"), "{e}");
+        c.resolvers = vec!["127.0.0.1:53".into()];
+        let b = c.bootstrap().expect("ok").expect("on");
+        assert_eq!(b.anchors[0].key_tag, 20326);
+        c.trust_anchor = dir.path().join("missing").display().to_string();
+        assert!(c.bootstrap().expect_err("missing").contains("cannot read"));
+    }
 }
