@@ -51,6 +51,35 @@ pub struct CdsSettings {
     pub hold_days: u32,
     /// Days before the same CDS problem of a TLD is reported to its technical contact again.
     pub report_days: u32,
+    /// RFC 9615 bootstrapping of unsigned TLDs: a file of the root's DS or DNSKEY records to
+    /// validate the name servers' signals from. Empty: off (unsigned TLDs are reported).
+    pub trust_anchor: String,
+    /// Resolvers ("ip:port") the signals and their chain of trust are fetched from; their
+    /// answers are validated by the desk, not trusted.
+    pub resolvers: Vec<String>,
+}
+
+impl CdsSettings {
+    /// RFC 9615 bootstrapping as configured: `None` when `trust_anchor` is empty.
+    pub fn bootstrap(&self) -> Result<Option<crate::check::dsboot::Bootstrap>, String> {
+        if self.trust_anchor.is_empty() {
+            return Ok(None);
+        }
+        let resolvers = self
+            .resolvers
+            .iter()
+            .map(|r| {
+                r.parse::<std::net::SocketAddr>().map_err(|_| {
+                    format!("[cds] resolvers: {r:?} is not an address with a port, like \"127.0.0.1:53\"")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        crate::check::dsboot::Bootstrap::from_file(
+            std::path::Path::new(&self.trust_anchor),
+            resolvers,
+        )
+        .map(Some)
+    }
 }
 
 impl Default for CdsSettings {
@@ -58,6 +87,8 @@ impl Default for CdsSettings {
         CdsSettings {
             hold_days: 3,
             report_days: 7,
+            trust_anchor: String::new(),
+            resolvers: Vec::new(),
         }
     }
 }

@@ -5,7 +5,8 @@
 //! - [`store`]: SQLite, the only module that speaks SQL: schema, migrations, queries.
 //! - [`workflow`]: change requests: states, owners, the transition table, consent; no I/O.
 //! - [`check`]: the DNS technical check of a proposed delegation (DESIGN §5); no database.
-//!   [`check::cds`] reads and judges a TLD's CDS/CDNSKEY records (DS automation).
+//!   [`check::cds`] reads and judges a TLD's CDS/CDNSKEY records (DS automation);
+//!   [`check::dsboot`] validates RFC 9615 bootstrapping signals for unsigned TLDs.
 //! - [`cds`]: DS automation's acting side: requests opened from CDS scans, problem reports,
 //!   the hold of notify-only requests.
 //! - [`zonefile`]: root zone master files in and out, through hickory's parser and encoder.

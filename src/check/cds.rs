@@ -22,6 +22,7 @@ use hickory_proto::serialize::binary::BinEncodable;
 use serde::Serialize;
 
 use super::dnssec::{self, DsMatch, Invalidity, Judgement, ServedKey};
+use super::dsboot::{self, Bootstrap};
 use super::probe::{rcode_name, Prober, QuerySpec, Transport};
 use super::report::Report;
 use crate::registry::DsRecord;
@@ -48,8 +49,16 @@ pub enum CdsProblem {
     WouldBreak,
     /// Malformed records: a delete signal mixed with keys, a digest that is not allowed.
     Invalid,
-    /// The TLD has no DS: bootstrapping a chain of trust needs RFC 9615, not supported yet.
+    /// The TLD has no DS and bootstrapping (RFC 9615) is not configured.
     Unsigned,
+    /// RFC 9615: a name server lies under the TLD itself, so it cannot vouch for it.
+    BootstrapInBailiwick,
+    /// RFC 9615: a name server publishes no signal.
+    BootstrapNoSignal,
+    /// RFC 9615: a signal does not validate from the trust anchor.
+    BootstrapInvalid,
+    /// RFC 9615: the signals differ from each other or from the TLD's own CDS/CDNSKEY.
+    BootstrapMismatch,
 }
 
 impl CdsProblem {
@@ -61,6 +70,10 @@ impl CdsProblem {
             CdsProblem::WouldBreak => "cds-would-break",
             CdsProblem::Invalid => "cds-invalid",
             CdsProblem::Unsigned => "cds-unsigned",
+            CdsProblem::BootstrapInBailiwick => "cds-bootstrap-in-bailiwick",
+            CdsProblem::BootstrapNoSignal => "cds-bootstrap-no-signal",
+            CdsProblem::BootstrapInvalid => "cds-bootstrap-invalid",
+            CdsProblem::BootstrapMismatch => "cds-bootstrap-mismatch",
         }
     }
 }
@@ -184,11 +197,13 @@ fn problem(problem: CdsProblem, message: impl Into<String>) -> CdsOutcome {
     }
 }
 
-/// Asks every target over TCP and judges the answers against the published DS set.
+/// Asks every target over TCP and judges the answers against the published DS set; for an
+/// unsigned TLD, with `bootstrap` given, by RFC 9615's signals ([`super::dsboot`]).
 pub async fn scan(
     zone: &Name,
     targets: &[CdsTarget],
     published: &[DsRecord],
+    bootstrap: Option<&Bootstrap>,
     prober: &Prober,
     now: u32,
 ) -> CdsScan {
@@ -247,7 +262,17 @@ pub async fn scan(
             }
         }
     }
-    let outcome = judge(&zone, &served, &failures, published, now);
+    let mut outcome = judge(&zone, &served, &failures, published, now);
+    if let (
+        Some(boot),
+        CdsOutcome::Problem {
+            problem: CdsProblem::Unsigned,
+            ..
+        },
+    ) = (bootstrap, &outcome)
+    {
+        outcome = bootstrapped(&zone, targets, &served, boot, prober, now).await;
+    }
     CdsScan {
         zone: zone.to_ascii(),
         servers: targets.len(),
@@ -310,7 +335,7 @@ fn judge(
             CdsProblem::Unsigned,
             format!(
                 "{} has no DS published, so no chain of trust can authenticate its CDS/CDNSKEY; \
-                 authenticated bootstrapping (RFC 9615) is not supported yet: submit the first DS set as a request",
+                 authenticated bootstrapping (RFC 9615) is not configured on this desk: submit the first DS set as a request",
                 zone.to_ascii()
             ),
         );
@@ -356,6 +381,96 @@ fn judge(
             }
         }
     }
+    derive(zone, served, published, now)
+}
+
+/// RFC 9615 for an unsigned TLD whose servers all serve the same CDS/CDNSKEY: every name
+/// server must be out of bailiwick and publish, at `_dsboot.<tld>._signal.<ns>`, a signal
+/// that validates from the trust anchor and equals the TLD's own records; then the records
+/// are judged as for a signed TLD (the DS set must validate the served DNSKEY RRset).
+async fn bootstrapped(
+    zone: &Name,
+    targets: &[CdsTarget],
+    served: &[Served],
+    boot: &Bootstrap,
+    prober: &Prober,
+    now: u32,
+) -> CdsOutcome {
+    let names: BTreeSet<Name> = targets.iter().map(|t| t.ns.to_lowercase()).collect();
+    let inside: Vec<String> = names
+        .iter()
+        .filter(|n| zone.zone_of(n))
+        .map(|n| n.to_ascii())
+        .collect();
+    if !inside.is_empty() {
+        return problem(
+            CdsProblem::BootstrapInBailiwick,
+            format!(
+                "{} lie{} under {} itself: a name server in the TLD's own zone cannot vouch for it, \
+                 so authenticated bootstrapping (RFC 9615 §1.1) is not possible; submit the first DS set as a request",
+                inside.join(", "),
+                if inside.len() == 1 { "s" } else { "" },
+                zone.to_ascii()
+            ),
+        );
+    }
+    let apex = served[0].rrsets();
+    let signals = join_all(
+        names
+            .iter()
+            .map(|ns| async move { (ns, dsboot::signal(zone, ns, boot, prober, now).await) }),
+    )
+    .await;
+    for (ns, result) in signals {
+        match result {
+            Err(dsboot::SignalError::Missing(e)) => {
+                return problem(
+                    CdsProblem::BootstrapNoSignal,
+                    format!(
+                        "{} publishes no bootstrapping signal ({e}); every name server must publish the TLD's CDS/CDNSKEY \
+                         at _dsboot.{}_signal.{} (RFC 9615 §3)",
+                        ns.to_ascii(),
+                        zone.to_ascii(),
+                        ns.to_ascii()
+                    ),
+                )
+            }
+            Err(dsboot::SignalError::Invalid(e)) => {
+                return problem(
+                    CdsProblem::BootstrapInvalid,
+                    format!(
+                        "the bootstrapping signal of {} does not validate from the trust anchor: {e}",
+                        ns.to_ascii()
+                    ),
+                )
+            }
+            Ok(sets) if sets != apex => {
+                return problem(
+                    CdsProblem::BootstrapMismatch,
+                    format!(
+                        "the bootstrapping signal of {} ({} CDS, {} CDNSKEY) differs from the CDS/CDNSKEY {} serves \
+                         ({} CDS, {} CDNSKEY); they must be the same records (RFC 9615 §4.2)",
+                        ns.to_ascii(),
+                        sets.0.len(),
+                        sets.1.len(),
+                        zone.to_ascii(),
+                        apex.0.len(),
+                        apex.1.len()
+                    ),
+                )
+            }
+            Ok(_) => {}
+        }
+    }
+    match derive(zone, served, &[], now) {
+        // Nothing to delete in an unsigned zone.
+        CdsOutcome::Delete => CdsOutcome::Unchanged,
+        other => other,
+    }
+}
+
+/// The DS set asked for by the CDS/CDNSKEY every server serves, checked.
+fn derive(zone: &Name, served: &[Served], published: &[DsRecord], now: u32) -> CdsOutcome {
     // From here on every server serves the same records: judge the first one's.
     let first = &served[0];
     let cds: Vec<CDS> = first
@@ -540,7 +655,33 @@ pub async fn scan_swept(
 ) -> CdsScan {
     let prober = prober.allowing(profile.query.allowed_blocks().unwrap_or_default());
     let targets = targets_of(zone, report, proposal);
-    scan(zone, &targets, &proposal.ds, &prober, now32()).await
+    let boot = bootstrap();
+    scan(
+        zone,
+        &targets,
+        &proposal.ds,
+        boot.as_deref(),
+        &prober,
+        now32(),
+    )
+    .await
+}
+
+/// RFC 9615 bootstrapping as configured for the sweeps of this process (`[cds] trust_anchor`);
+/// `None`: unsigned TLDs are reported as `cds-unsigned`.
+static BOOTSTRAP: std::sync::RwLock<Option<std::sync::Arc<Bootstrap>>> =
+    std::sync::RwLock::new(None);
+
+/// Sets (or clears) bootstrapping for the sweeps of this process; the daemon and
+/// `rootdesk sweep` call it with the configuration's `[cds]`.
+pub fn set_bootstrap(boot: Option<Bootstrap>) {
+    if let Ok(mut b) = BOOTSTRAP.write() {
+        *b = boot.map(std::sync::Arc::new);
+    }
+}
+
+fn bootstrap() -> Option<std::sync::Arc<Bootstrap>> {
+    BOOTSTRAP.read().ok().and_then(|b| b.clone())
 }
 
 /// Unix time modulo 2^32, as RRSIG validity windows count (RFC 4034 §3.1.5).

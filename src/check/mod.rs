@@ -16,6 +16,7 @@
 pub mod addresses;
 pub mod cds;
 pub mod dnssec;
+pub mod dsboot;
 pub mod engine;
 pub mod lookup;
 pub mod probe;

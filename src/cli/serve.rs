@@ -86,6 +86,8 @@ async fn shutdown_signal() {
 
 /// The desk's settings from the configuration.
 pub fn desk_settings(ctx: &Context) -> Result<DeskSettings> {
+    // RFC 9615 bootstrapping for the daemon's sweeps (src/check/dsboot.rs).
+    crate::check::cds::set_bootstrap(ctx.config.cds.bootstrap().map_err(Error::Usage)?);
     let profile = match &ctx.config.check.profile {
         Some(path) => Profile::load(path).map_err(Error::failed)?,
         None => Profile::default(),

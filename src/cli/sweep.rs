@@ -110,6 +110,7 @@ impl SweepCmd {
             }
         };
         let cds_tlds = crate::cds::sweep_cds_tlds(&store, &items, self.cds)?;
+        crate::check::cds::set_bootstrap(ctx.config.cds.bootstrap().map_err(Error::Usage)?);
         let mut outcome = runtime.block_on(check::sweep::sweep_with_cds(
             items, &cds_tlds, &profile, limits, &progress,
         ));

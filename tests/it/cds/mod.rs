@@ -2,6 +2,7 @@
 //! in-process name servers on loopback, read by the CDS scanner, and the desk's flow from a
 //! scan to a published DS set.
 
+mod boot;
 mod cli;
 mod desk;
 mod scan;

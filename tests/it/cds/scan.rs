@@ -36,7 +36,15 @@ async fn scan_of(zones: Vec<Zone>, published: Vec<DsRecord>) -> (CdsScan, Vec<Sc
         profile.query.budget(),
     )
     .allowing(profile.query.allowed_blocks().expect("blocks"));
-    let result = scan(&origin("test."), &targets, &published, &prober, now32()).await;
+    let result = scan(
+        &origin("test."),
+        &targets,
+        &published,
+        None,
+        &prober,
+        now32(),
+    )
+    .await;
     // Every question went over TCP.
     assert!(prober
         .take_log()
@@ -110,7 +118,15 @@ async fn a_server_that_does_not_answer_makes_it_inconsistent() {
     let profile = crate::check::profile();
     let prober = Prober::new(16, profile.query.timeout(), 0, profile.query.budget())
         .allowing(profile.query.allowed_blocks().expect("blocks"));
-    let result = scan(&origin("test."), &targets, &old_ds(&keys), &prober, now32()).await;
+    let result = scan(
+        &origin("test."),
+        &targets,
+        &old_ds(&keys),
+        None,
+        &prober,
+        now32(),
+    )
+    .await;
     let message = assert_problem(&result, CdsProblem::Inconsistent);
     assert!(message.contains("TCP"), "{message}");
 }
