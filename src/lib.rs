@@ -20,6 +20,7 @@ pub mod changelog;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod desk;
 pub mod error;
 pub mod lab;

@@ -8,7 +8,8 @@
 //! for consent get a single-use [`links`] link each, bound to the request, its revision and
 //! the contact.
 
-pub mod links;
+/// Confirmation links live with the desk, which they act through.
+pub use crate::desk::links;
 pub mod sender;
 
 use std::collections::BTreeSet;

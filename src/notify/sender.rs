@@ -232,7 +232,7 @@ async fn deliver(
                 };
                 Ok(Some((
                     attempt,
-                    super::links::mint(tx, &body, ticket.as_deref(), now),
+                    crate::desk::links::mint(tx, &body, ticket.as_deref(), now),
                 )))
             })
         })

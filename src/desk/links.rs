@@ -279,7 +279,7 @@ pub fn open(desk: &Desk, secret: &str, source: Option<&str>) -> Result<LinkOutco
         Err((refusal, link)) => record_refusal(desk, refusal, &hash, link.as_ref(), "open", source),
         Ok((link, request)) => {
             let changes = desk.read_store(|s| {
-                super::Composer {
+                crate::notify::Composer {
                     conn: s.conn(),
                     tx: None,
                     desk,

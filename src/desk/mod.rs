@@ -23,6 +23,14 @@ use crate::workflow::{
     Verdict, WorkflowError,
 };
 
+pub mod gate;
+pub mod jobs;
+pub mod links;
+
+use gate::RefusalWindow;
+pub use gate::{Action, Caller, REFUSAL_WINDOW};
+pub use jobs::SweptSummary;
+
 /// Why the desk refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
@@ -37,46 +45,6 @@ pub enum DeskError {
     /// An `Idempotency-Key` reused with a different body; the ticket its first use created.
     #[error("this Idempotency-Key was used for another submission, {0}: use a new key for a new request")]
     IdempotencyMismatch(String),
-}
-
-/// Who calls, as the API authenticated them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Caller {
-    pub token: String,
-    pub role: Role,
-    pub subject: String,
-    /// The client's address.
-    pub source: Option<String>,
-}
-
-impl Caller {
-    pub fn from_token(token: &Token, source: Option<String>) -> Caller {
-        Caller {
-            token: token.id.clone(),
-            role: token.role,
-            subject: token.subject.clone(),
-            source,
-        }
-    }
-
-    /// The workflow's view of the caller.
-    pub fn party(&self) -> Party {
-        match self.role {
-            Role::Contact => Party::Contact(self.subject.clone()),
-            Role::Staff => Party::Staff(self.subject.clone()),
-            // Auditors never act; a party is needed only to refuse them.
-            Role::Auditor => Party::Staff(format!("auditor:{}", self.subject)),
-        }
-    }
-
-    /// The audit trail's view of the caller.
-    pub fn actor(&self) -> Actor {
-        Actor::token(
-            &self.token,
-            Some(self.role.as_str()),
-            (self.role == Role::Contact).then_some(self.subject.as_str()),
-        )
-    }
 }
 
 /// A clock that tests can set; `None` is the system clock.
@@ -128,32 +96,6 @@ pub struct Submission {
     pub proposal: Proposal,
 }
 
-/// What the API's actions are called, for permissions and refusal events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    Read,
-    Amend,
-    Withdraw,
-    Answer,
-    Confirm,
-    Decline,
-    Approve,
-    Reject,
-    Ask,
-    Evaluate,
-    Implement,
-}
-
-impl Action {
-    fn staff_only(self) -> bool {
-        matches!(
-            self,
-            Action::Approve | Action::Reject | Action::Ask | Action::Evaluate | Action::Implement
-        )
-    }
-}
-
 /// The desk over one database: one writer connection, and a few read connections so that
 /// reads run beside writes (WAL).
 pub struct Desk {
@@ -183,19 +125,6 @@ pub struct Desk {
 /// Documents one token may store, and their total size in bytes.
 pub const MAX_DOCUMENTS_PER_CALLER: usize = 100;
 pub const MAX_DOCUMENT_BYTES_PER_CALLER: i64 = 32 << 20;
-
-/// Refusals of one caller on one endpoint are recorded at most once per this window.
-pub const REFUSAL_WINDOW: time::Duration = time::Duration::minutes(1);
-/// Callers tracked at once; beyond it, expired windows are dropped first, then all.
-const REFUSAL_KEYS: usize = 10_000;
-
-#[derive(Debug, Clone, Copy)]
-struct RefusalWindow {
-    /// When the last event was written.
-    recorded: OffsetDateTime,
-    /// Refusals since then without an event of their own.
-    repeated: u64,
-}
 
 /// Read connections beside the writer.
 const READERS: usize = 4;
@@ -302,67 +231,6 @@ impl Desk {
         })
     }
 
-    /// Records a refused attempt on a request in the audit trail.
-    pub fn record_refusal(
-        &self,
-        caller: &Caller,
-        ticket: Option<&str>,
-        tld: Option<&str>,
-        action: &str,
-        reason: &str,
-    ) -> Result<(), DeskError> {
-        let now = self.clock.now();
-        // One event per caller and endpoint per window; the count of the others rides on the
-        // next event, so forbidden calls cannot grow the trail one event each.
-        let key = (
-            caller.token.clone(),
-            action.to_string(),
-            ticket.unwrap_or_default().to_string(),
-        );
-        let repeated = {
-            let mut windows = self.refusals.lock().map_err(|_| lock_failed())?;
-            if let Some(w) = windows.get_mut(&key) {
-                if now - w.recorded < REFUSAL_WINDOW && now >= w.recorded {
-                    w.repeated += 1;
-                    tracing::debug!(token = %caller.token, action, "refusal aggregated");
-                    return Ok(());
-                }
-            }
-            if windows.len() >= REFUSAL_KEYS {
-                windows.retain(|_, w| now - w.recorded < REFUSAL_WINDOW);
-                if windows.len() >= REFUSAL_KEYS {
-                    windows.clear();
-                }
-            }
-            let previous = windows.insert(
-                key,
-                RefusalWindow {
-                    recorded: now,
-                    repeated: 0,
-                },
-            );
-            previous.map_or(0, |w| w.repeated)
-        };
-        let mut payload = serde_json::json!({ "action": action, "reason": reason });
-        if repeated > 0 {
-            payload["repeated"] = repeated.into();
-        }
-        let mut event = NewEvent::new(caller.actor(), "access-refused", payload).at(now);
-        if let Some(source) = &caller.source {
-            event = event.source(source);
-        }
-        if let Some(ticket) = ticket {
-            event = event.request(ticket);
-        }
-        if let Some(tld) = tld {
-            event = event.tld(tld);
-        }
-        self.with_store(|s| {
-            s.append_events(std::slice::from_ref(&event))?;
-            Ok(())
-        })
-    }
-
     /// Submits a request. With an idempotency key, a repeated submission by the same token
     /// returns the request the first one created (and `false`).
     pub fn submit(
@@ -457,86 +325,6 @@ impl Desk {
             })
         });
         result
-    }
-
-    /// A request, if the caller may read it.
-    pub fn read(&self, caller: &Caller, ticket: &str) -> Result<Request, DeskError> {
-        let request = self
-            .read_store(|s| Ok(s.request(ticket)?))?
-            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
-        self.permit(caller, Action::Read, &request)?;
-        Ok(request)
-    }
-
-    /// Whether `caller` may do `action` on `request`: the role-level gate, before the
-    /// workflow's own rules.
-    pub fn permit(
-        &self,
-        caller: &Caller,
-        action: Action,
-        request: &Request,
-    ) -> Result<(), DeskError> {
-        let refuse = |reason: String| -> Result<(), DeskError> {
-            self.record_refusal(
-                caller,
-                Some(&request.ticket),
-                Some(&request.tld),
-                action_name(action),
-                &reason,
-            )?;
-            Err(DeskError::Forbidden(reason))
-        };
-        match caller.role {
-            // Staff read and review; they never act for the TLD or consent for a contact.
-            Role::Staff if action == Action::Read || action.staff_only() => Ok(()),
-            // Staff who keyed in a request (received by other means) act for its submitter.
-            Role::Staff
-                if request.submitter == caller.party()
-                    && matches!(action, Action::Amend | Action::Withdraw | Action::Answer) =>
-            {
-                Ok(())
-            }
-            Role::Staff => refuse(format!(
-                "only the TLD's contacts may {}; staff act through review",
-                action_name(action)
-            )),
-            Role::Auditor if action == Action::Read => Ok(()),
-            Role::Auditor => refuse("auditors read; they do not act on requests".into()),
-            Role::Contact if action.staff_only() => refuse("only desk staff may do this".into()),
-            Role::Contact => {
-                let holds_role = self
-                    .read_store(|s| Ok(s.contact_tlds(&caller.subject)?))?
-                    .contains(&request.tld);
-                let asked = request.consents.contains_key(&caller.subject);
-                let allowed = match action {
-                    Action::Confirm | Action::Decline => asked,
-                    Action::Read => holds_role || asked,
-                    _ => holds_role || request.submitter == caller.party(),
-                };
-                if allowed {
-                    Ok(())
-                } else {
-                    refuse(format!(
-                        "{} is not a contact of {} for this request",
-                        caller.subject, request.tld
-                    ))
-                }
-            }
-        }
-    }
-
-    /// The permission gate alone: whether `caller` may do `action` on the request `ticket`
-    /// (a refusal is recorded). The API calls it before it reads a request body.
-    pub fn authorize(
-        &self,
-        caller: &Caller,
-        ticket: &str,
-        action: Action,
-    ) -> Result<(), DeskError> {
-        let request = self
-            .read_store(|s| Ok(s.request(ticket)?))?
-            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
-        self.permit(caller, action, &request)
     }
 
     /// Runs a command on a request for `caller`.
@@ -705,258 +493,6 @@ impl Desk {
         Ok(serial)
     }
 
-    /// The proposal a check job must test, with lab ports applied.
-    pub fn check_proposal(&self, delegation: &Delegation) -> check::Proposal {
-        let mut proposal = check::Proposal::from_delegation(delegation);
-        for ns in &mut proposal.nameservers {
-            for address in &mut ns.addresses {
-                if let Some(port) = self.settings.check_ports.get(&address.ip()) {
-                    *address = SocketAddr::new(address.ip(), *port);
-                }
-            }
-        }
-        proposal
-    }
-
-    /// Sweeps every delegation of the current publication (the daemon's `[sweep]` schedule):
-    /// the same engine, profile and check ports as the request checks, one shared hub, the
-    /// results stored per TLD.
-    pub async fn sweep_delegations(
-        self: &Arc<Self>,
-        limits: check::SweepLimits,
-    ) -> Result<SweptSummary, DeskError> {
-        let me = self.clone();
-        let items = tokio::task::spawn_blocking(move || {
-            me.with_store(|s| {
-                let Some(zone) = s.zone(None)? else {
-                    return Ok(Vec::new());
-                };
-                let mut items = Vec::new();
-                for tld in zone.tlds.keys() {
-                    if let Some(d) = s.current_delegation(tld)? {
-                        items.push(check::SweepItem {
-                            label: tld.as_str().to_string(),
-                            zone: tld.to_name(),
-                            proposal: me.check_proposal(&d),
-                        });
-                    }
-                }
-                Ok(items)
-            })
-        })
-        .await
-        .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))??;
-        let outcome = check::sweep(items, &self.settings.profile, limits, &|_, _| {}).await;
-        let counts = outcome.counts();
-        let n = |v| counts.get(&v).copied().unwrap_or(0);
-        let summary = SweptSummary {
-            tlds: outcome.reports.len(),
-            pass: n(check::Verdict::Pass),
-            warn: n(check::Verdict::Warn),
-            fail: n(check::Verdict::Fail),
-            not_run: n(check::Verdict::NotRun),
-            queries: outcome.queries_sent,
-            elapsed_ms: outcome.elapsed_ms,
-        };
-        let rows: Vec<(String, String, serde_json::Value)> = outcome
-            .reports
-            .iter()
-            .map(|(tld, r)| {
-                let json = serde_json::json!({
-                    "checks": r.checks,
-                    "not_run": r.not_run,
-                    "findings": r.findings,
-                    "elapsed_ms": r.elapsed_ms,
-                });
-                (tld.clone(), r.verdict.to_string(), json)
-            })
-            .collect();
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let now = me.clock.now();
-            let staff = me.notify.staff_address.clone();
-            me.with_store(|s| {
-                s.write(|tx| {
-                    let before = store::last_sweep_verdicts_tx(tx)?;
-                    let id = store::record_sweep_tx(
-                        tx,
-                        &outcome.started,
-                        outcome.elapsed_ms,
-                        outcome.queries_sent,
-                        &rows,
-                    )?;
-                    // A TLD that passed or warned in its last sweep and fails now: its
-                    // technical contact and the desk are told, once (not every sweep).
-                    for (tld, report) in &outcome.reports {
-                        let was = before.get(tld).map(String::as_str);
-                        if report.verdict != check::Verdict::Fail
-                            || !matches!(was, Some("pass" | "warn"))
-                        {
-                            continue;
-                        }
-                        newly_failing(tx, tld, was, id, report, &staff, now)?;
-                    }
-                    Ok(())
-                })
-            })
-        })
-        .await
-        .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))??;
-        Ok(summary)
-    }
-
-    /// Runs one pending check job to its end: the check, the stored report, and the
-    /// workflow's `check-finished` event. A job whose request moved on is closed as stale.
-    pub async fn run_check_job(&self, job: &store::CheckJob) -> Result<(), DeskError> {
-        let request = self.read_store(|s| Ok(s.request(&job.ticket)?))?;
-        let now = self.clock.now();
-        let expected = match job.phase {
-            CheckPhase::Initial => State::TechnicalCheck,
-            CheckPhase::Supplemental => State::SupplementalCheck,
-        };
-        let current = request
-            .as_ref()
-            .filter(|r| r.revision() == job.revision && r.state == expected);
-        let Some(request) = current else {
-            return self.with_store(|s| {
-                s.write(|tx| {
-                    store::close_stale_check(tx, job.id, now)?;
-                    Ok(())
-                })
-            });
-        };
-        let Some(delegation) = request.proposal().delegation().cloned() else {
-            return Err(StoreError::Corrupt(format!(
-                "{} has no delegation to check",
-                request.ticket
-            ))
-            .into());
-        };
-        let zone = Name::from_ascii(format!("{}.", request.tld))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let proposal = self.check_proposal(&delegation);
-        let report = check::run_check(&zone, &proposal, &self.settings.profile).await;
-        let verdict = match report.verdict {
-            check::Verdict::Pass => Verdict::Pass,
-            check::Verdict::Warn => Verdict::Warn,
-            // A delegation that could not be judged is never let through: the request is
-            // held as by a failed check, and the stored report says `not-run` and why.
-            check::Verdict::Fail | check::Verdict::NotRun => Verdict::Fail,
-        };
-        let summary = summarise(&report);
-        let report_json =
-            serde_json::to_value(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let now = self.clock.now();
-        let command = Command::FinishCheck {
-            phase: job.phase,
-            revision: job.revision,
-            verdict,
-            check_id: Some(job.id),
-            summary,
-        };
-        // The stored report and the workflow's event commit together: a crash between them
-        // would leave a finished job and a request still waiting for it.
-        let recorded = self.with_store(|s| {
-            s.write(|tx| {
-                store::finish_check(tx, job.id, verdict, &report_json, now)?;
-                self.execute_tx(tx, &job.ticket, &Party::System, None, command, now)
-            })
-        });
-        match recorded {
-            Ok(_) => {}
-            // The request moved on while the check ran (amended, withdrawn): keep the report,
-            // close the job, record nothing on the request.
-            Err(DeskError::Workflow(e)) => {
-                tracing::info!(ticket = %job.ticket, reason = %e, "check result no longer applies");
-                self.with_store(|s| {
-                    s.write(|tx| {
-                        store::finish_check(tx, job.id, verdict, &report_json, now)?;
-                        Ok(())
-                    })
-                })?;
-            }
-            Err(e) => return Err(e),
-        }
-        Ok(())
-    }
-
-    /// Runs every pending check (the daemon calls this when woken and at start, so that a
-    /// restart resumes checks that were in flight).
-    /// Each job runs as its own task, so that a slow check never holds up the others; a job
-    /// already running is not started twice. Returns how many were started.
-    pub fn start_pending_checks(self: &Arc<Self>) -> Result<usize, DeskError> {
-        let jobs = self.read_store(|s| Ok(s.pending_checks()?))?;
-        let mut started = 0;
-        for job in jobs {
-            let fresh = self
-                .running_checks
-                .lock()
-                .map(|mut running| running.insert(job.id))
-                .unwrap_or(false);
-            if !fresh {
-                continue;
-            }
-            started += 1;
-            let desk = self.clone();
-            tokio::spawn(async move {
-                let _permit = desk.check_slots.acquire().await;
-                if let Err(e) = desk.run_check_job(&job).await {
-                    tracing::error!(ticket = %job.ticket, error = %e, "check job failed");
-                }
-                if let Ok(mut running) = desk.running_checks.lock() {
-                    running.remove(&job.id);
-                }
-            });
-        }
-        Ok(started)
-    }
-
-    /// Sends due reminders and expires requests left with the TLD too long. Returns the
-    /// tickets it acted on.
-    pub fn sweep(&self) -> Result<Vec<(String, Event)>, DeskError> {
-        let now = self.clock.now();
-        let open = self.read_store(|s| {
-            Ok(s.requests(&store::RequestFilter {
-                open_only: true,
-                limit: u32::MAX,
-                ..Default::default()
-            })?)
-        })?;
-        let mut acted = Vec::new();
-        for summary in open.iter().filter(|r| r.owner.as_deref() == Some("tld")) {
-            let Some(request) = self.read_store(|s| Ok(s.request(&summary.ticket)?))? else {
-                continue;
-            };
-            let Some(waited) = request.waiting_on_tld_for(now) else {
-                continue;
-            };
-            let days = waited.whole_days().max(0) as u32;
-            let command = if days >= self.settings.expire_days {
-                Command::Expire {
-                    limit_days: self.settings.expire_days,
-                }
-            } else if let Some(due) = self
-                .settings
-                .reminder_days
-                .iter()
-                .filter(|d| **d <= days && !request.reminders.contains(d))
-                .max()
-            {
-                Command::Remind { after_days: *due }
-            } else {
-                continue;
-            };
-            let after = self.execute(&summary.ticket, &Party::System, None, command)?;
-            if let Some(last) = self
-                .read_store(|s| Ok(s.request_history(&after.ticket)?))?
-                .pop()
-            {
-                acted.push((after.ticket.clone(), last.event));
-            }
-        }
-        Ok(acted)
-    }
-
     /// Stores an evidence document; returns its SHA-256.
     pub fn store_document(
         &self,
@@ -1027,22 +563,6 @@ impl Desk {
             }
             Ok(s.requests(&filter)?)
         })
-    }
-}
-
-fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::Read => "read",
-        Action::Amend => "amend",
-        Action::Withdraw => "withdraw",
-        Action::Answer => "answer",
-        Action::Confirm => "confirm",
-        Action::Decline => "decline",
-        Action::Approve => "approve",
-        Action::Reject => "reject",
-        Action::Ask => "ask",
-        Action::Evaluate => "evaluate",
-        Action::Implement => "implement",
     }
 }
 
@@ -1219,96 +739,5 @@ fn append_system(
 ) -> Result<(), DeskError> {
     let events = to_new_events(request, recorded, &Actor::system("desk"), None)?;
     store::append_events(tx, &events)?;
-    Ok(())
-}
-
-/// One line per problem of a check, for the event and the submitter.
-fn summarise(report: &check::Report) -> String {
-    let problems: Vec<String> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity != check::Severity::Off)
-        .take(20)
-        .map(|f| format!("{} {}: {}", f.severity, f.check.as_str(), f.message))
-        .chain(
-            report
-                .not_run
-                .iter()
-                .map(|(id, why)| format!("not-run {}: {why}", id.as_str())),
-        )
-        .take(20)
-        .collect();
-    if problems.is_empty() {
-        format!("{}: no problems", report.verdict)
-    } else {
-        format!("{}: {}", report.verdict, problems.join("; "))
-    }
-}
-
-/// What one scheduled sweep of the delegations came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SweptSummary {
-    pub tlds: usize,
-    pub pass: usize,
-    pub warn: usize,
-    pub fail: usize,
-    pub not_run: usize,
-    pub queries: u64,
-    pub elapsed_ms: u64,
-}
-
-/// Records that a TLD's published delegation newly fails (an audit event by the sweep) and
-/// queues a notice to its technical contact and to the desk, in the sweep's transaction.
-fn newly_failing(
-    tx: &rusqlite::Transaction<'_>,
-    tld: &str,
-    was: Option<&str>,
-    sweep: i64,
-    report: &check::Report,
-    staff: &str,
-    now: time::OffsetDateTime,
-) -> Result<(), StoreError> {
-    let problems = summarise(report);
-    store::append_event(
-        tx,
-        &crate::audit::NewEvent {
-            time: now,
-            actor: crate::audit::Actor::system("sweep"),
-            source: None,
-            tld: Some(tld.to_string()),
-            request: None,
-            kind: "delegation-failing".into(),
-            payload: serde_json::json!({
-                "sweep": sweep,
-                "before": was,
-                "verdict": "fail",
-                "summary": problems,
-            }),
-        },
-    )?;
-    let tech = match store::tld_role_holder(tx, tld, "tech")? {
-        Some(handle) => store::contact(tx, &handle)?.and_then(|c| c.email),
-        None => None,
-    };
-    let subject = format!("[rootdesk] the delegation of .{tld} fails its checks");
-    let body = format!(
-        "The published delegation of .{tld} passed the desk's last sweep and fails now.\n\n{problems}\n\nThe desk does not mail again while it keeps failing.\n"
-    );
-    let staff = (!staff.is_empty()).then(|| staff.to_string());
-    for recipient in tech.into_iter().chain(staff) {
-        store::queue_notification(
-            tx,
-            &store::NewNotification {
-                recipient,
-                subject: subject.clone(),
-                body: body.clone(),
-                ticket: None,
-                tld: Some(tld.to_string()),
-                kind: "delegation-failing".into(),
-            },
-            now,
-            now,
-        )?;
-    }
     Ok(())
 }
