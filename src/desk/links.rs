@@ -202,9 +202,14 @@ pub(crate) fn mint(
 /// A usable link with its request, or why not (with the link when it is known).
 type Checked = Result<(ConfirmLink, Request), (Refusal, Option<ConfirmLink>)>;
 
-/// The link and its request, if the link may be used at `now`.
-fn check(desk: &Desk, hash: &str, now: OffsetDateTime) -> Result<Checked, DeskError> {
-    let Some(link) = desk.read_store(|s| Ok(store::link_by_hash(s.conn(), hash)?))? else {
+/// The link and its request, if the link may be used at `now`, read on `conn` (a read
+/// connection, or the transaction that will act on it).
+fn check(
+    conn: &rusqlite::Connection,
+    hash: &str,
+    now: OffsetDateTime,
+) -> Result<Checked, DeskError> {
+    let Some(link) = store::link_by_hash(conn, hash)? else {
         return Ok(Err((Refusal::Unknown, None)));
     };
     let refuse = |r: Refusal, link: ConfirmLink| Ok(Err((r, Some(link))));
@@ -214,7 +219,7 @@ fn check(desk: &Desk, hash: &str, now: OffsetDateTime) -> Result<Checked, DeskEr
     if store::timestamp(now) >= link.expires_at {
         return refuse(Refusal::Expired, link);
     }
-    let Some(request) = desk.read_store(|s| Ok(s.request(&link.ticket)?))? else {
+    let Some(request) = Request::replay(&store::request_events(conn, &link.ticket)?) else {
         return refuse(Refusal::Unknown, link);
     };
     if request.revision() != link.revision {
@@ -231,16 +236,16 @@ fn check(desk: &Desk, hash: &str, now: OffsetDateTime) -> Result<Checked, DeskEr
     Ok(Ok((link, request)))
 }
 
-/// Records a refused use of a link.
+/// Records a refused use of a link in `tx`.
 fn record_refusal(
-    desk: &Desk,
+    tx: &Transaction<'_>,
+    now: OffsetDateTime,
     refusal: Refusal,
     hash: &str,
     link: Option<&ConfirmLink>,
     action: &str,
     source: Option<&str>,
 ) -> Result<LinkOutcome, DeskError> {
-    let now = desk.clock.now();
     let Some(l) = link else {
         // A made-up secret names no request: an event for each would let anybody grow the
         // audit trail without limit, so it is only logged.
@@ -258,25 +263,24 @@ fn record_refusal(
     let mut event = NewEvent::new(actor, "confirmation-link-refused", payload)
         .at(now)
         .request(&l.ticket);
-    if let Some(r) = desk.read_store(|s| Ok(s.request(&l.ticket)?))? {
+    if let Some(r) = Request::replay(&store::request_events(tx, &l.ticket)?) {
         event = event.tld(&r.tld);
     }
     if let Some(source) = source {
         event = event.source(source);
     }
-    desk.with_store(|s| {
-        s.append_events(std::slice::from_ref(&event))?;
-        Ok(())
-    })?;
+    store::append_event(tx, &event)?;
     Ok(LinkOutcome::Refused(refusal))
 }
 
-/// Opening a link: shows the change, changes nothing.
+/// Opening a link: shows the change, changes nothing (but a refusal is recorded).
 pub fn open(desk: &Desk, secret: &str, source: Option<&str>) -> Result<LinkOutcome, DeskError> {
     let hash = store::token_hash(secret);
     let now = desk.clock.now();
-    match check(desk, &hash, now)? {
-        Err((refusal, link)) => record_refusal(desk, refusal, &hash, link.as_ref(), "open", source),
+    match desk.read_store(|s| check(s.conn(), &hash, now))? {
+        Err((refusal, link)) => desk.with_store(|s| {
+            s.write(|tx| record_refusal(tx, now, refusal, &hash, link.as_ref(), "open", source))
+        }),
         Ok((link, request)) => {
             let changes = desk.read_store(|s| {
                 crate::notify::Composer {
@@ -298,7 +302,10 @@ pub fn open(desk: &Desk, secret: &str, source: Option<&str>) -> Result<LinkOutco
     }
 }
 
-/// Posting the form: confirms or declines as the link's contact, once.
+/// Posting the form: confirms or declines as the link's contact, once. One transaction
+/// checks the link, acts through the desk's pipeline and marks the link used: it holds the
+/// write lock throughout, so two posts racing cannot both act, and a command that fails
+/// leaves the database as it was (the link still usable).
 pub fn decide(
     desk: &Desk,
     secret: &str,
@@ -307,69 +314,74 @@ pub fn decide(
 ) -> Result<LinkOutcome, DeskError> {
     let hash = store::token_hash(secret);
     let now = desk.clock.now();
-    let (link, request) = match check(desk, &hash, now)? {
-        Err((refusal, link)) => {
-            return record_refusal(desk, refusal, &hash, link.as_ref(), &form.decision, source)
-        }
-        Ok(found) => found,
-    };
-    if form.contact != link.contact {
-        return record_refusal(
-            desk,
-            Refusal::WrongContact,
-            &hash,
-            Some(&link),
-            &form.decision,
-            source,
-        );
-    }
-    let (action, command) = match form.decision.as_str() {
-        "confirm" => (Action::Confirm, Command::Confirm),
-        "decline" => (
-            Action::Decline,
-            Command::Decline {
-                reason: form.reason.clone(),
-            },
-        ),
-        other => {
-            return Err(crate::workflow::WorkflowError::Invalid {
-                field: "decision".into(),
-                message: format!("expected confirm or decline, got {other:?}"),
+    desk.with_store(|s| {
+        s.write(|tx| {
+            let (link, request) = match check(tx, &hash, now)? {
+                Err((refusal, link)) => {
+                    return record_refusal(
+                        tx,
+                        now,
+                        refusal,
+                        &hash,
+                        link.as_ref(),
+                        &form.decision,
+                        source,
+                    )
+                    .map(Ok)
+                }
+                Ok(found) => found,
+            };
+            if form.contact != link.contact {
+                return record_refusal(
+                    tx,
+                    now,
+                    Refusal::WrongContact,
+                    &hash,
+                    Some(&link),
+                    &form.decision,
+                    source,
+                )
+                .map(Ok);
             }
-            .into())
-        }
-    };
-    // Claim the link first, so that two posts racing cannot both act.
-    let claimed =
-        desk.with_store(|s| s.write(|tx| Ok::<_, DeskError>(store::use_link(tx, &link.id, now)?)))?;
-    if !claimed {
-        return record_refusal(
-            desk,
-            Refusal::Used,
-            &hash,
-            Some(&link),
-            &form.decision,
-            source,
-        );
-    }
-    let caller = Caller {
-        token: link.id.clone(),
-        role: Role::Contact,
-        subject: link.contact.clone(),
-        source: source.map(str::to_string),
-    };
-    match desk.act(&caller, &request.ticket, action, command) {
-        Ok(after) => Ok(LinkOutcome::Done {
-            link,
-            request: Box::new(after),
-            confirmed: action == Action::Confirm,
-        }),
-        Err(e) => {
-            // Refused by the workflow (e.g. an empty reason): the link stays usable.
-            desk.with_store(|s| {
-                s.write(|tx| Ok::<_, DeskError>(store::unuse_link(tx, &link.id)?))
-            })?;
-            Err(e)
-        }
-    }
+            let (action, command) = match form.decision.as_str() {
+                "confirm" => (Action::Confirm, Command::Confirm),
+                "decline" => (
+                    Action::Decline,
+                    Command::Decline {
+                        reason: form.reason.clone(),
+                    },
+                ),
+                other => {
+                    return Ok(Err(crate::workflow::WorkflowError::Invalid {
+                        field: "decision".into(),
+                        message: format!("expected confirm or decline, got {other:?}"),
+                    }
+                    .into()))
+                }
+            };
+            let caller = Caller {
+                token: link.id.clone(),
+                role: Role::Contact,
+                subject: link.contact.clone(),
+                source: source.map(str::to_string),
+            };
+            let after = match desk.act_tx(tx, &caller, &request.ticket, action, command, now)? {
+                Ok(after) => after,
+                // Refused by the gate or the workflow (e.g. an empty reason): only a refusal
+                // event is written, and the link stays usable.
+                Err(e) => return Ok(Err(e)),
+            };
+            if !store::use_link(tx, &link.id, now)? {
+                return Err(DeskError::Store(StoreError::Conflict(format!(
+                    "link {} was used meanwhile",
+                    link.id
+                ))));
+            }
+            Ok(Ok(LinkOutcome::Done {
+                link,
+                request: Box::new(after),
+                confirmed: action == Action::Confirm,
+            }))
+        })
+    })?
 }

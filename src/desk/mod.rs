@@ -28,7 +28,7 @@ pub mod jobs;
 pub mod links;
 
 use gate::RefusalWindow;
-pub use gate::{Action, Caller, REFUSAL_WINDOW};
+pub use gate::{Action, Caller, Granted, Permission, Resource, REFUSAL_WINDOW};
 pub use jobs::SweptSummary;
 
 /// Why the desk refused or failed.
@@ -269,9 +269,7 @@ impl Desk {
                 let Some(current) = store::tld_record(tx, &label)? else {
                     return Err(DeskError::NotFound(format!("TLD {label}")));
                 };
-                if caller.role == Role::Auditor {
-                    return Err(DeskError::Forbidden("auditors read; they do not submit requests".into()));
-                }
+                self.grant(caller, Permission::SubmitRequest, Resource::Tld(Some(label.as_str())))?;
                 let mut facts = facts_for(tx, label.as_str(), None)?;
                 facts.shared_host_contacts =
                     shared_host_contacts(tx, label.as_str(), &submission.proposal)?;
@@ -327,7 +325,10 @@ impl Desk {
         result
     }
 
-    /// Runs a command on a request for `caller`.
+    /// Runs a command on a request for `caller`, in one transaction: the request is loaded
+    /// once, the gate decides (writing nothing), the workflow decides, and the events, the
+    /// projection and the follow-up are written together. A refusal leaves only its audit
+    /// event, written in that same transaction.
     pub fn act(
         &self,
         caller: &Caller,
@@ -335,15 +336,51 @@ impl Desk {
         action: Action,
         command: Command,
     ) -> Result<Request, DeskError> {
-        let request = self
-            .read_store(|s| Ok(s.request(ticket)?))?
-            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
-        self.permit(caller, action, &request)?;
-        let outcome = self.execute(ticket, &caller.party(), Some(caller), command);
-        if let Err(DeskError::Workflow(WorkflowError::Forbidden(reason))) = &outcome {
-            self.record_refusal(caller, Some(ticket), Some(&request.tld), "command", reason)?;
+        let now = self.clock.now();
+        self.with_store(|s| s.write(|tx| self.act_tx(tx, caller, ticket, action, command, now)))?
+    }
+
+    /// [`Desk::act`] inside the caller's transaction. `Ok(Err(_))` is a refusal or a failed
+    /// command with nothing but its refusal event written: the caller commits it; `Err(_)`
+    /// means the transaction must be rolled back.
+    pub(crate) fn act_tx(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        caller: &Caller,
+        ticket: &str,
+        action: Action,
+        command: Command,
+        now: OffsetDateTime,
+    ) -> Result<Result<Request, DeskError>, DeskError> {
+        let events = store::request_events(tx, ticket)?;
+        let Some(request) = Request::replay(&events) else {
+            return Ok(Err(DeskError::NotFound(format!("request {ticket}"))));
+        };
+        let standing = gate::Standing {
+            holds_role: caller.role == Role::Contact
+                && store::contact_tlds(tx, &caller.subject)?.contains(&request.tld),
+        };
+        if let Err(reason) = gate::request_rule(caller, action, &request, standing) {
+            let tld = request.tld.clone();
+            self.record_refusal_tx(tx, caller, Some(ticket), Some(&tld), action.name(), &reason)?;
+            return Ok(Err(DeskError::Forbidden(reason)));
         }
-        outcome
+        let tld = request.tld.clone();
+        // In a savepoint: a command the workflow refuses midway leaves nothing behind.
+        let outcome = store::savepoint(tx, |tx| {
+            self.execute_loaded(tx, request, &caller.party(), Some(caller), command, now)
+        });
+        match outcome {
+            Ok(after) => Ok(Ok(after)),
+            Err(DeskError::Workflow(WorkflowError::Forbidden(reason))) => {
+                self.record_refusal_tx(tx, caller, Some(ticket), Some(&tld), "command", &reason)?;
+                Ok(Err(DeskError::Workflow(WorkflowError::Forbidden(reason))))
+            }
+            Err(
+                e @ (DeskError::Workflow(_) | DeskError::NotFound(_) | DeskError::Forbidden(_)),
+            ) => Ok(Err(e)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Decides and records a command in one transaction.
@@ -369,8 +406,23 @@ impl Desk {
         now: OffsetDateTime,
     ) -> Result<Request, DeskError> {
         let events = store::request_events(tx, ticket)?;
-        let mut request = Request::replay(&events)
+        let request = Request::replay(&events)
             .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
+        self.execute_loaded(tx, request, party, caller, command, now)
+    }
+
+    /// The command on a request loaded in this transaction.
+    fn execute_loaded(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        mut request: Request,
+        party: &Party,
+        caller: Option<&Caller>,
+        command: Command,
+        now: OffsetDateTime,
+    ) -> Result<Request, DeskError> {
+        let ticket = request.ticket.clone();
+        let ticket = ticket.as_str();
         let mut facts = facts_for(tx, &request.tld, Some(ticket))?;
         if let Command::Amend { proposal } = &command {
             facts.shared_host_contacts = shared_host_contacts(tx, &request.tld, proposal)?;
@@ -500,11 +552,7 @@ impl Desk {
         content: &[u8],
         media_type: &str,
     ) -> Result<String, DeskError> {
-        if caller.role == Role::Auditor {
-            return Err(DeskError::Forbidden(
-                "auditors read; they do not upload documents".into(),
-            ));
-        }
+        self.grant(caller, Permission::UploadDocument, Resource::Document)?;
         let now = self.clock.now();
         self.with_store(|s| {
             s.write(|tx| {

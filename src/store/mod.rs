@@ -380,6 +380,28 @@ pub mod time_format {
     }
 }
 
+/// Runs `f` inside a savepoint of `tx`: when it fails, its writes are undone and the
+/// transaction goes on (so a refusal can be recorded in it).
+pub fn savepoint<T, E: From<StoreError>>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    tx.execute_batch("SAVEPOINT command")
+        .map_err(StoreError::from)?;
+    match f(tx) {
+        Ok(value) => {
+            tx.execute_batch("RELEASE command")
+                .map_err(StoreError::from)?;
+            Ok(value)
+        }
+        Err(e) => {
+            tx.execute_batch("ROLLBACK TO command; RELEASE command")
+                .map_err(StoreError::from)?;
+            Err(e)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
