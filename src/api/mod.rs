@@ -94,9 +94,7 @@ async fn refuse_declared_oversize(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(length) if length > max_body as u64 => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
+        Some(length) if length > max_body as u64 => ApiError::new(error::Label::BodyTooLarge,
             format!("the request body is too large: {length} bytes declared, at most {max_body} accepted"),
         )
         .into_response(),
@@ -132,8 +130,7 @@ async fn caller(
         .map(str::trim)
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "auth-invalid",
+                error::Label::AuthInvalid,
                 "expected Authorization: Bearer <token>",
             )
         })?
@@ -144,8 +141,7 @@ async fn caller(
         .await?
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "auth-invalid",
+                error::Label::AuthInvalid,
                 "the token is unknown, revoked or expired",
             )
         })
@@ -223,11 +219,7 @@ fn parse_body<T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body-too-large",
-                "the request body is too large",
-            )
+            ApiError::new(error::Label::BodyTooLarge, "the request body is too large")
         } else {
             ApiError::invalid("body", e.body_text())
         }
@@ -437,8 +429,7 @@ async fn dry_run_check(
             .div_ceil(1000)
             .clamp(1, 60);
         let mut refused = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too-many-checks",
+            error::Label::TooManyChecks,
             "too many dry-run checks are running (yours, or all callers' together); \
              retry after the time in Retry-After",
         )
@@ -462,13 +453,8 @@ async fn upload_document(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     grant(&desk, &who, Permission::UploadDocument, Resource::Document)?;
-    let body = body.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "the document is too large",
-        )
-    })?;
+    let body =
+        body.map_err(|_| ApiError::new(error::Label::BodyTooLarge, "the document is too large"))?;
     if body.is_empty() {
         return Err(ApiError::invalid("body", "the document is empty"));
     }

@@ -245,6 +245,15 @@ async fn a_failing_link_leaves_the_database_as_it_was() {
     let t = TestDesk::start_with(smtp(relay.port)).await;
     let ticket = t.submit(healthy()).await;
     let (admin_link, _) = contact_links(&relay, 0).await;
+    // The sender records each delivery: wait until it is done with both messages.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while events(&t, "notification-delivered").len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the messages were not delivered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let before = command_tables(&t);
     let (status, page) = answer(&t, &admin_link, "decline", "xa-admin", "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
