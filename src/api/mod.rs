@@ -7,7 +7,6 @@
 //! label. Blocking SQLite work runs on tokio's blocking pool.
 
 mod confirm;
-mod dry_run;
 pub mod error;
 pub mod rdap;
 mod server;
@@ -26,7 +25,8 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-pub use dry_run::DryRuns;
+/// The dry-run bounds live with the desk that holds them.
+pub use crate::desk::dry_runs::DryRuns;
 pub use error::ApiError;
 pub use server::{serve, ConnectionLimits, ServeOptions, Server};
 use wire::*;

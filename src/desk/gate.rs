@@ -412,11 +412,12 @@ impl Desk {
             );
             previous.map_or(0, |w| w.repeated)
         };
-        let mut payload = serde_json::json!({ "action": action, "reason": reason });
-        if repeated > 0 {
-            payload["repeated"] = repeated.into();
-        }
-        let mut event = NewEvent::new(caller.actor(), "access-refused", payload).at(now);
+        let payload = crate::audit::Payload::AccessRefused(crate::audit::kinds::AccessRefused {
+            action: action.to_string(),
+            reason: reason.to_string(),
+            repeated: (repeated > 0).then_some(repeated),
+        });
+        let mut event = NewEvent::typed(caller.actor(), &payload).at(now);
         if let Some(source) = &caller.source {
             event = event.source(source);
         }

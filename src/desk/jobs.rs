@@ -315,20 +315,17 @@ fn newly_failing(
     let problems = summarise(report);
     store::append_event(
         tx,
-        &crate::audit::NewEvent {
-            time: now,
-            actor: crate::audit::Actor::system("sweep"),
-            source: None,
-            tld: Some(tld.to_string()),
-            request: None,
-            kind: "delegation-failing".into(),
-            payload: serde_json::json!({
-                "sweep": sweep,
-                "before": was,
-                "verdict": "fail",
-                "summary": problems,
+        &NewEvent::typed(
+            Actor::system("sweep"),
+            &crate::audit::Payload::DelegationFailing(crate::audit::kinds::DelegationFailing {
+                sweep,
+                before: was.map(str::to_string),
+                verdict: "fail".into(),
+                summary: problems.clone(),
             }),
-        },
+        )
+        .at(now)
+        .tld(tld),
     )?;
     let tech = match store::tld_role_holder(tx, tld, "tech")? {
         Some(handle) => store::contact(tx, &handle)?.and_then(|c| c.email),

@@ -253,16 +253,15 @@ fn record_refusal(
         return Ok(LinkOutcome::Refused(refusal));
     };
     let actor = Actor::token(&l.id, Some(Role::Contact.as_str()), Some(&l.contact));
-    let payload = serde_json::json!({
-        "action": action,
-        "reason": refusal.code(),
-        "link": l.id,
-        "revision": l.revision,
-        "contact": l.contact,
-    });
-    let mut event = NewEvent::new(actor, "confirmation-link-refused", payload)
-        .at(now)
-        .request(&l.ticket);
+    let payload =
+        crate::audit::Payload::ConfirmationLinkRefused(crate::audit::kinds::LinkRefused {
+            action: action.to_string(),
+            reason: refusal.code().to_string(),
+            link: l.id.clone(),
+            revision: l.revision,
+            contact: l.contact.clone(),
+        });
+    let mut event = NewEvent::typed(actor, &payload).at(now).request(&l.ticket);
     if let Some(r) = Request::replay(&store::request_events(tx, &l.ticket)?) {
         event = event.tld(&r.tld);
     }

@@ -23,6 +23,7 @@ use crate::workflow::{
     Verdict, WorkflowError,
 };
 
+pub mod dry_runs;
 pub mod gate;
 pub mod jobs;
 pub mod links;
@@ -119,7 +120,7 @@ pub struct Desk {
     /// Refusals per (token, action, request) in the current window, for aggregation.
     refusals: Mutex<HashMap<(String, String, String), RefusalWindow>>,
     /// Dry-run checks (`POST /v1/check`) in flight, bounded per caller and in total.
-    pub dry_runs: crate::api::DryRuns,
+    pub dry_runs: dry_runs::DryRuns,
 }
 
 /// Documents one token may store, and their total size in bytes.
@@ -155,7 +156,7 @@ impl Desk {
             notify: crate::config::SmtpSettings::default(),
             rdap: crate::config::RdapSettings::default(),
             refusals: Mutex::new(HashMap::new()),
-            dry_runs: crate::api::DryRuns::default(),
+            dry_runs: dry_runs::DryRuns::default(),
         }
     }
 
@@ -184,7 +185,7 @@ impl Desk {
 
     /// Bounds dry-run checks: `total` at once, `per_caller` for one caller.
     pub fn with_dry_run_limits(mut self, total: usize, per_caller: usize) -> Desk {
-        self.dry_runs = crate::api::DryRuns::new(total, per_caller);
+        self.dry_runs = dry_runs::DryRuns::new(total, per_caller);
         self
     }
 
@@ -532,10 +533,15 @@ impl Desk {
         if let Some(serial) = serial {
             store::append_event(
                 tx,
-                &NewEvent::new(
+                &NewEvent::typed(
                     Actor::system("desk"),
-                    "zone-published",
-                    serde_json::json!({ "serial": serial, "source": source, "tld": request.tld }),
+                    &crate::audit::Payload::RequestPublished(
+                        crate::audit::kinds::RequestPublished {
+                            serial,
+                            source: source.clone(),
+                            tld: request.tld.clone(),
+                        },
+                    ),
                 )
                 .at(now)
                 .tld(&request.tld)
@@ -580,10 +586,13 @@ impl Desk {
                     }));
                 }
                 let sha256 = store::store_document(tx, content, media_type, now)?;
-                let mut event = NewEvent::new(
+                let mut event = NewEvent::typed(
                     caller.actor(),
-                    "document-stored",
-                    serde_json::json!({ "sha256": sha256, "media_type": media_type, "size": content.len() }),
+                    &crate::audit::Payload::DocumentStored(crate::audit::kinds::DocumentStored {
+                        sha256: sha256.clone(),
+                        media_type: media_type.to_string(),
+                        size: content.len(),
+                    }),
                 )
                 .at(now);
                 if let Some(source) = &caller.source {
