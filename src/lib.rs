@@ -1,18 +1,30 @@
 //! rootdesk: the change desk for the DNS root zone's top-level domains.
 //!
-//! The crate mirrors the design (DESIGN §9):
+//! The crate mirrors the design (DESIGN §9). Inner rooms first, then the door, then the edges:
 //! - [`registry`]: the model (TLDs, contacts, delegations), its validation and diffs; no I/O.
-//! - [`store`]: SQLite, the only module that speaks SQL: schema, migrations, queries.
 //! - [`workflow`]: change requests: states, owners, the transition table, consent; no I/O.
 //! - [`check`]: the DNS technical check of a proposed delegation (DESIGN §5); no database.
+//! - [`store`]: SQLite, the only module that speaks SQL: schema, migrations, queries, the one
+//!   event append ([`store::append_event`]).
+//! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export,
+//!   verify, and the catalogue of event kinds ([`audit::kinds`]).
+//! - [`desk`]: the only door to change anything. [`desk::Desk`] holds the database handles; its
+//!   command pipeline (load once, permit, decide, append events + projection + follow-up in one
+//!   transaction), the permission gate ([`desk::gate`]), check jobs and scheduled work
+//!   ([`desk::jobs`]) and confirmation links ([`desk::links`]).
+//! - [`daemon`]: the scheduler: pending checks, reminders and expiry, the delegation sweep,
+//!   checkpoints; it asks the desk on a clock.
+//! - [`notify`]: the outbox's messages, SMTP delivery (DESIGN §8.3).
+//! - [`metrics`]: turnaround from the events: intervals, service levels, reports, /metrics,
+//!   simulation.
+//! - [`changelog`]: the public monthly change log of requests that reached a final state.
 //! - [`zonefile`]: root zone master files in and out, through hickory's parser and encoder.
 //! - [`config`]: settings from defaults, a TOML file and `ROOTDESK_*` variables.
-//! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export, verify.
-//! - [`changelog`]: the public monthly change log of requests that reached a final state.
-//! - [`metrics`]: turnaround from the events: intervals, service levels, reports, /metrics.
-//! - [`notify`]: the outbox, SMTP delivery and confirmation links (DESIGN §8.3).
-//! - [`api`]: the HTTP API under `/v1`, and public RDAP under `/rdap` ([`api::rdap`]).
+//! - [`api`]: the HTTP API under `/v1` (wire types, error labels in [`api::error::Label`]), and
+//!   public RDAP under `/rdap` ([`api::rdap`]); the server with its connection bounds.
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
+//! - [`lab`]: lab name servers for the demo and tests; [`error`]: the process edge's errors
+//!   and exit codes.
 
 pub mod api;
 pub mod audit;
