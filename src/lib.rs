@@ -13,8 +13,10 @@
 //!   transaction), the permission gate ([`desk::gate`]), check jobs and scheduled work
 //!   ([`desk::jobs`]) and confirmation links ([`desk::links`]).
 //! - [`daemon`]: the scheduler: pending checks, reminders and expiry, the delegation sweep,
-//!   checkpoints; it asks the desk on a clock.
-//! - [`notify`]: the outbox's messages, SMTP delivery (DESIGN §8.3).
+//!   checkpoints, and the outbox sender (SMTP delivery, [`daemon::sender`]); it asks the desk
+//!   on a clock.
+//! - [`notify`]: the outbox's messages and confirmation links to issue (DESIGN §8.3); it
+//!   knows nothing of the desk.
 //! - [`metrics`]: turnaround from the events: intervals, service levels, reports, /metrics,
 //!   simulation.
 //! - [`changelog`]: the public monthly change log of requests that reached a final state.

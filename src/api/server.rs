@@ -147,7 +147,7 @@ async fn run(
 ) {
     let app = router(desk.clone(), options.max_body_bytes);
     // notify: the outbox sender, when a relay is configured.
-    let sender = crate::notify::sender::spawn(desk.clone(), stopped.clone());
+    let sender = crate::daemon::sender::spawn(desk.clone(), stopped.clone());
     let schedule = crate::daemon::Schedule {
         check_poll: options.check_poll,
         sweep_interval: options.sweep_interval,

@@ -189,6 +189,14 @@ impl Desk {
         self
     }
 
+    /// What the outbox's messages need of the desk's settings.
+    pub fn notify_settings(&self) -> crate::notify::Settings<'_> {
+        crate::notify::Settings {
+            smtp: &self.notify,
+            expire_days: self.settings.expire_days,
+        }
+    }
+
     /// Runs `f` with the writer connection.
     pub fn with_store<T>(
         &self,
@@ -319,7 +327,7 @@ impl Desk {
                 store::save_request(tx, &request, idempotency_key.map(|k| (caller.token.as_str(), k)))?;
                 self.follow_up(tx, &request, now)?;
                 // notify: in the same transaction as the submission.
-                crate::notify::queue(tx, self, &request, &recorded, None, None, now)?;
+                crate::notify::queue(tx, self.notify_settings(), &request, &recorded, None, None, now)?;
                 Ok((request, true))
             })
         });
@@ -463,7 +471,15 @@ impl Desk {
             self.follow_up(tx, &request, now)?;
         }
         // notify: in the same transaction as the state change.
-        crate::notify::queue(tx, self, &request, &recorded, Some(before), prior, now)?;
+        crate::notify::queue(
+            tx,
+            self.notify_settings(),
+            &request,
+            &recorded,
+            Some(before),
+            prior,
+            now,
+        )?;
         Ok(request)
     }
 

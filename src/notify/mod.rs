@@ -8,16 +8,14 @@
 //! for consent get a single-use [`links`] link each, bound to the request, its revision and
 //! the contact.
 
-/// Confirmation links live with the desk, which they act through.
-pub use crate::desk::links;
-pub mod sender;
+pub mod links;
 
 use std::collections::BTreeSet;
 
 use rusqlite::{Connection, Transaction};
 use time::OffsetDateTime;
 
-use crate::desk::{Desk, DeskError};
+use crate::config::SmtpSettings;
 use crate::registry::{Contact, Delegation, TldLabel};
 use crate::store::{self, NewNotification, StoreError};
 use crate::workflow::{Event, Party, Priority, Proposal, Recorded, Request, State};
@@ -26,17 +24,17 @@ use crate::workflow::{Event, Party, Priority, Proposal, Recorded, Request, State
 /// the state before them (`None` for a new submission).
 pub(crate) fn queue(
     tx: &Transaction<'_>,
-    desk: &Desk,
+    settings: Settings<'_>,
     request: &Request,
     recorded: &[Recorded],
     before: Option<State>,
     prior: Option<Snapshot>,
     now: OffsetDateTime,
-) -> Result<(), DeskError> {
+) -> Result<(), StoreError> {
     let composer = Composer {
         conn: tx,
         tx: Some(tx),
-        desk,
+        settings,
         request,
         now,
         prior,
@@ -75,12 +73,21 @@ pub(crate) fn queue(
     Ok(())
 }
 
+/// What the messages need to know beyond the database.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    /// Addresses, link base URL.
+    pub smtp: &'a SmtpSettings,
+    /// Days a request may wait on the TLD before it expires (for deadlines in messages).
+    pub expire_days: u32,
+}
+
 /// Writes the messages of one state change.
 pub(crate) struct Composer<'a, 'b> {
     pub conn: &'a Connection,
     /// Present when links may be issued.
     pub tx: Option<&'a Transaction<'b>>,
-    pub desk: &'a Desk,
+    pub settings: Settings<'a>,
     pub request: &'a Request,
     pub now: OffsetDateTime,
     /// The TLD's record just before the request was implemented: a completion notice shows
@@ -99,9 +106,9 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The TLD's record now, inside the caller's transaction.
-    pub fn read(conn: &Connection, tld: &str) -> Result<Snapshot, DeskError> {
+    pub fn read(conn: &Connection, tld: &str) -> Result<Snapshot, StoreError> {
         let label = TldLabel::parse(tld).map_err(corrupt)?;
-        let role = |role: &str| -> Result<Option<Contact>, DeskError> {
+        let role = |role: &str| -> Result<Option<Contact>, StoreError> {
             Ok(match store::tld_role_holder(conn, tld, role)? {
                 Some(h) => store::tld_contact(conn, tld, &h)?,
                 None => None,
@@ -159,8 +166,8 @@ fn contact_text(c: &Contact) -> String {
     parts.join("\n")
 }
 
-fn corrupt(e: impl std::fmt::Display) -> DeskError {
-    DeskError::Store(StoreError::Corrupt(e.to_string()))
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
 }
 
 /// `2026-12-23 10:00 UTC`.
@@ -178,7 +185,7 @@ pub fn format_time(t: OffsetDateTime) -> String {
 
 impl Composer<'_, '_> {
     fn base_url(&self) -> &str {
-        self.desk.notify.base_url.trim_end_matches('/')
+        self.settings.smtp.base_url.trim_end_matches('/')
     }
 
     fn request_link(&self) -> String {
@@ -188,8 +195,7 @@ impl Composer<'_, '_> {
     /// When the request expires if the TLD does not act (TLD-owned states only).
     fn deadline(&self) -> Option<OffsetDateTime> {
         (self.request.state.owner() == Some(crate::workflow::Owner::Tld)).then(|| {
-            self.request.state_since
-                + time::Duration::days(i64::from(self.desk.settings.expire_days))
+            self.request.state_since + time::Duration::days(i64::from(self.settings.expire_days))
         })
     }
 
@@ -213,7 +219,7 @@ impl Composer<'_, '_> {
     /// record other TLDs keep of it; the proposal's details only for a contact the desk does
     /// not know, so that a proposal giving a known handle a new address cannot redirect its
     /// consent (issue 10 item 1).
-    fn on_file(&self, handle: &str) -> Result<Vec<Contact>, DeskError> {
+    fn on_file(&self, handle: &str) -> Result<Vec<Contact>, StoreError> {
         if let Some(own) = store::tld_contact(self.conn, &self.request.tld, handle)? {
             return Ok(vec![own]);
         }
@@ -225,13 +231,13 @@ impl Composer<'_, '_> {
     }
 
     /// One record of a contact, for its name in messages.
-    fn contact(&self, handle: &str) -> Result<Option<Contact>, DeskError> {
+    fn contact(&self, handle: &str) -> Result<Option<Contact>, StoreError> {
         Ok(self.on_file(handle)?.into_iter().next())
     }
 
     /// Where a consent is asked: a contact at its addresses on file (none when it has none:
     /// it is then not asked by mail at all); a new address at that address only.
-    fn consent_addresses(&self, consent: &str) -> Result<Vec<String>, DeskError> {
+    fn consent_addresses(&self, consent: &str) -> Result<Vec<String>, StoreError> {
         let (handle, new_address) = crate::workflow::consent_subject(consent);
         let mut addresses: Vec<String> = Vec::new();
         let records = if new_address {
@@ -247,10 +253,10 @@ impl Composer<'_, '_> {
         Ok(addresses)
     }
 
-    fn submitter_address(&self) -> Result<Option<String>, DeskError> {
+    fn submitter_address(&self) -> Result<Option<String>, StoreError> {
         Ok(match &self.request.submitter {
             Party::Contact(h) => self.contact(h)?.and_then(|c| c.email),
-            Party::Staff(_) => Some(self.desk.notify.staff_address.clone()),
+            Party::Staff(_) => Some(self.settings.smtp.staff_address.clone()),
             Party::System => None,
         })
     }
@@ -265,7 +271,7 @@ impl Composer<'_, '_> {
         }
     }
 
-    fn prior_or_now(&self) -> Result<Snapshot, DeskError> {
+    fn prior_or_now(&self) -> Result<Snapshot, StoreError> {
         match &self.prior {
             Some(p) => Ok(p.clone()),
             None => Snapshot::read(self.conn, &self.request.tld),
@@ -277,7 +283,7 @@ impl Composer<'_, '_> {
         role: &str,
         old: Option<&Contact>,
         new: &Contact,
-    ) -> Result<String, DeskError> {
+    ) -> Result<String, StoreError> {
         let (was, becomes) = self.labels();
         let mut text = format!(
             "{role} contact: {} -> {}\n",
@@ -318,7 +324,7 @@ impl Composer<'_, '_> {
     }
 
     /// What the current revision changes, one change a line; text people gave is quoted.
-    pub fn changes(&self) -> Result<String, DeskError> {
+    pub fn changes(&self) -> Result<String, StoreError> {
         let old = self.prior_or_now()?;
         let mut lines = Vec::new();
         match self.request.proposal() {
@@ -390,7 +396,7 @@ impl Composer<'_, '_> {
     }
 
     /// The plain-text message: ticket, TLD, what changes, what to do and by when, a link.
-    fn body(&self, to_do: &str, link: &str) -> Result<String, DeskError> {
+    fn body(&self, to_do: &str, link: &str) -> Result<String, StoreError> {
         let r = self.request;
         let mut text = String::new();
         text.push_str(&format!("Ticket:   {}\n", r.ticket));
@@ -431,7 +437,7 @@ impl Composer<'_, '_> {
         what: &str,
         to_do: &str,
         link: &str,
-    ) -> Result<NewNotification, DeskError> {
+    ) -> Result<NewNotification, StoreError> {
         Ok(NewNotification {
             recipient: to,
             subject: self.subject(what),
@@ -442,7 +448,7 @@ impl Composer<'_, '_> {
         })
     }
 
-    fn emergency(&self) -> Result<NewNotification, DeskError> {
+    fn emergency(&self) -> Result<NewNotification, StoreError> {
         let reason = quoted(
             "Their reason",
             self.request
@@ -452,7 +458,7 @@ impl Composer<'_, '_> {
         );
         self.message(
             "emergency",
-            self.desk.notify.emergency_address.clone(),
+            self.settings.smtp.emergency_address.clone(),
             "emergency raised",
             &format!(
                 "An emergency was raised by {}.\n{reason}Handle it at once.",
@@ -467,7 +473,7 @@ impl Composer<'_, '_> {
         &self,
         kind: &str,
         reminder: Option<u32>,
-    ) -> Result<Vec<NewNotification>, DeskError> {
+    ) -> Result<Vec<NewNotification>, StoreError> {
         let mut out = Vec::new();
         let expires = self.deadline().unwrap_or(self.now);
         for consent in self.request.pending_consents() {
@@ -517,7 +523,7 @@ impl Composer<'_, '_> {
         &self,
         kind: &str,
         recorded: &[Recorded],
-    ) -> Result<Vec<NewNotification>, DeskError> {
+    ) -> Result<Vec<NewNotification>, StoreError> {
         let Some(to) = self.submitter_address()? else {
             return Ok(Vec::new());
         };
@@ -560,7 +566,7 @@ impl Composer<'_, '_> {
         )?])
     }
 
-    fn reminders(&self, days: u32) -> Result<Vec<NewNotification>, DeskError> {
+    fn reminders(&self, days: u32) -> Result<Vec<NewNotification>, StoreError> {
         match self.request.state {
             State::ContactConfirmation => self.confirmations("reminder", Some(days)),
             State::AwaitingFix | State::AwaitingInfo => {
@@ -584,7 +590,7 @@ impl Composer<'_, '_> {
         }
     }
 
-    fn review(&self) -> Result<NewNotification, DeskError> {
+    fn review(&self) -> Result<NewNotification, StoreError> {
         let what = if self.request.state == State::DelegationEvaluation {
             "ready for the delegation evaluation"
         } else {
@@ -592,7 +598,7 @@ impl Composer<'_, '_> {
         };
         self.message(
             "review",
-            self.desk.notify.staff_address.clone(),
+            self.settings.smtp.staff_address.clone(),
             what,
             "Review the request: approve, reject or ask a question.",
             &self.request_link(),
@@ -600,7 +606,7 @@ impl Composer<'_, '_> {
     }
 
     /// The end of a request, told to the submitter and every contact asked for consent.
-    fn outcome(&self, recorded: &[Recorded]) -> Result<Vec<NewNotification>, DeskError> {
+    fn outcome(&self, recorded: &[Recorded]) -> Result<Vec<NewNotification>, StoreError> {
         let state = self.request.state;
         let detail = recorded
             .iter()

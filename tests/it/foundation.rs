@@ -661,6 +661,7 @@ fn no_new_import_circles() {
     // The desk's pieces, the daemon and the API are no circle any more.
     assert!(!graph["desk"].contains("api"), "desk imports api");
     assert!(!graph["daemon"].contains("api"), "daemon imports api");
+    assert!(!graph["notify"].contains("desk"), "notify imports desk");
 }
 
 /// Audit events are made through the catalogue (`NewEvent::of` / `NewEvent::typed`); the

@@ -237,7 +237,7 @@ async fn deliver(
                 };
                 Ok(Some((
                     attempt,
-                    crate::desk::links::mint(tx, &body, ticket.as_deref(), now),
+                    crate::notify::links::mint(tx, &body, ticket.as_deref(), now),
                 )))
             })
         })

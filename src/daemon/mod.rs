@@ -1,7 +1,9 @@
 //! The daemon's scheduler: the work that runs by the clock, not by a request. Pending checks
 //! (also those a previous run left unfinished), reminders and expiry, the delegation sweep and
-//! audit checkpoints. Each tick asks the desk; nothing here touches the database itself, so
-//! the HTTP module serves and this module schedules.
+//! audit checkpoints, and the outbox [`sender`]. The HTTP module serves and this module
+//! schedules.
+
+pub mod sender;
 
 use std::sync::Arc;
 use std::time::Duration;

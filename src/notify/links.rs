@@ -1,0 +1,109 @@
+//! Issuing and minting confirmation links for the outbox's messages. Using one is the desk's
+//! ([`crate::desk::links`]): it acts through the desk's pipeline.
+
+use rusqlite::Transaction;
+use time::OffsetDateTime;
+
+use crate::store::{self, ConfirmLink, StoreError};
+use crate::workflow::Request;
+
+/// What an unsent link is stored under: no secret hashes to it (a hash is hex).
+const UNSENT: &str = "unsent:";
+
+/// What stands in the outbox for a link's secret until the sender mints it.
+fn placeholder(id: &str) -> String {
+    format!("{{secret:{id}}}")
+}
+
+fn random(bytes: &mut [u8]) -> Result<(), StoreError> {
+    getrandom::fill(bytes)
+        .map_err(|e| StoreError::Conflict(format!("no randomness from the operating system: {e}")))
+}
+
+/// Issues a link for `contact` on the request's current revision; returns what goes into
+/// the message in place of the secret. No secret exists yet: the sender mints it when it
+/// hands the message to the relay ([`mint`]), so the database never holds a usable link.
+pub(crate) fn issue(
+    tx: &Transaction<'_>,
+    request: &Request,
+    contact: &str,
+    now: OffsetDateTime,
+    expires: OffsetDateTime,
+) -> Result<String, StoreError> {
+    let mut id = [0u8; 6];
+    random(&mut id)?;
+    let id = format!("lnk-{}", data_encoding::HEXLOWER.encode(&id));
+    let link = ConfirmLink {
+        id: id.clone(),
+        ticket: request.ticket.clone(),
+        revision: request.revision(),
+        contact: contact.to_string(),
+        created_at: store::timestamp(now),
+        expires_at: store::timestamp(expires),
+        used_at: None,
+    };
+    store::insert_link(tx, &format!("{UNSENT}{id}"), &link)?;
+    Ok(placeholder(&id))
+}
+
+/// The message as it goes to the relay: the link in the desk's own `Link:` line (the last
+/// one, after every piece of user text) gets a fresh secret, and only its SHA-256 is
+/// stored. The first send gives the issued link its hash; a resend (after a failure or a
+/// crash, when the earlier secret is gone) adds a sibling link for the same contact and
+/// revision, so that a copy the relay did take keeps working. Returns `body` unchanged when
+/// it carries no link.
+pub(crate) fn mint(
+    tx: &Transaction<'_>,
+    body: &str,
+    ticket: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<String, StoreError> {
+    const LINE: &str = "\nLink:\n  ";
+    let Some(at) = body.rfind(LINE) else {
+        return Ok(body.to_string());
+    };
+    let start = at + LINE.len();
+    let end = body[start..].find('\n').map_or(body.len(), |i| start + i);
+    let line = &body[start..end];
+    let Some(marker) = line
+        .find("/confirm/{secret:")
+        .map(|i| i + "/confirm/".len())
+    else {
+        return Ok(body.to_string());
+    };
+    let id = line[marker..]
+        .strip_prefix("{secret:")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .ok_or_else(|| StoreError::Corrupt(format!("malformed link placeholder {line:?}")))?;
+    let (link, hash) = store::link_by_id(tx, id)?.ok_or_else(|| {
+        StoreError::Corrupt(format!("the outbox names link {id}, which does not exist"))
+    })?;
+    if Some(link.ticket.as_str()) != ticket {
+        return Err(StoreError::Corrupt(format!(
+            "link {id} belongs to {}, not to this message's request",
+            link.ticket
+        )));
+    }
+    // 192 bits: unguessable, and short enough to keep the link on one line.
+    let mut bytes = [0u8; 24];
+    random(&mut bytes)?;
+    let secret = data_encoding::BASE64URL_NOPAD.encode(&bytes);
+    let new_hash = store::token_hash(&secret);
+    if !(hash.starts_with(UNSENT) && store::set_link_hash(tx, id, &hash, &new_hash)?) {
+        let mut sibling = [0u8; 6];
+        random(&mut sibling)?;
+        let sibling = ConfirmLink {
+            id: format!("lnk-{}", data_encoding::HEXLOWER.encode(&sibling)),
+            created_at: store::timestamp(now),
+            used_at: None,
+            ..link
+        };
+        store::insert_link(tx, &new_hash, &sibling)?;
+    }
+    let mut out = String::with_capacity(body.len());
+    out.push_str(&body[..start]);
+    out.push_str(&line[..marker]);
+    out.push_str(&secret);
+    out.push_str(&body[end..]);
+    Ok(out)
+}
