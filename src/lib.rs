@@ -1,22 +1,36 @@
 //! rootdesk: the change desk for the DNS root zone's top-level domains.
 //!
-//! The crate mirrors the design (DESIGN §9):
+//! The crate mirrors the design (DESIGN §9). Inner rooms first, then the door, then the edges:
 //! - [`registry`]: the model (TLDs, contacts, delegations), its validation and diffs; no I/O.
-//! - [`store`]: SQLite, the only module that speaks SQL: schema, migrations, queries.
 //! - [`workflow`]: change requests: states, owners, the transition table, consent; no I/O.
 //! - [`check`]: the DNS technical check of a proposed delegation (DESIGN §5); no database.
 //!   [`check::cds`] reads and judges a TLD's CDS/CDNSKEY records (DS automation);
 //!   [`check::dsboot`] validates RFC 9615 bootstrapping signals for unsigned TLDs.
+//! - [`store`]: SQLite, the only module that speaks SQL: schema, migrations, queries, the one
+//!   event append ([`store::append_event`]).
+//! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export,
+//!   verify, and the catalogue of event kinds ([`audit::kinds`]).
+//! - [`desk`]: the only door to change anything. [`desk::Desk`] holds the database handles; its
+//!   command pipeline (load once, permit, decide, append events + projection + follow-up in one
+//!   transaction), the permission gate ([`desk::gate`]), check jobs and scheduled work
+//!   ([`desk::jobs`]) and confirmation links ([`desk::links`]).
+//! - [`daemon`]: the scheduler: pending checks, reminders and expiry, the delegation sweep,
+//!   checkpoints, and the outbox sender (SMTP delivery, [`daemon::sender`]); it asks the desk
+//!   on a clock.
 //! - [`cds`]: DS automation's acting side: requests opened from CDS scans, problem reports,
 //!   the hold of notify-only requests.
+//! - [`notify`]: the outbox's messages and confirmation links to issue (DESIGN §8.3); it
+//!   knows nothing of the desk.
+//! - [`metrics`]: turnaround from the events: intervals, service levels, reports, /metrics,
+//!   simulation.
+//! - [`changelog`]: the public monthly change log of requests that reached a final state.
 //! - [`zonefile`]: root zone master files in and out, through hickory's parser and encoder.
 //! - [`config`]: settings from defaults, a TOML file and `ROOTDESK_*` variables.
-//! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export, verify.
-//! - [`changelog`]: the public monthly change log of requests that reached a final state.
-//! - [`metrics`]: turnaround from the events: intervals, service levels, reports, /metrics.
-//! - [`notify`]: the outbox, SMTP delivery and confirmation links (DESIGN §8.3).
-//! - [`api`]: the HTTP API under `/v1`, and public RDAP under `/rdap` ([`api::rdap`]).
+//! - [`api`]: the HTTP API under `/v1` (wire types, error labels in [`api::error::Label`]), and
+//!   public RDAP under `/rdap` ([`api::rdap`]); the server with its connection bounds.
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
+//! - [`lab`]: lab name servers for the demo and tests; [`error`]: the process edge's errors
+//!   and exit codes.
 
 pub mod api;
 pub mod audit;
@@ -25,6 +39,7 @@ pub mod changelog;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod desk;
 pub mod error;
 pub mod lab;

@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Form};
 
 use super::{ApiError, AppState, Peer};
-use crate::notify::links::{self, LinkForm, LinkOutcome, Refusal};
+use crate::desk::links::{self, LinkForm, LinkOutcome, Refusal};
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")

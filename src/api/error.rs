@@ -1,4 +1,7 @@
-//! The one place where errors become HTTP statuses with stable labels.
+//! The one place where errors become HTTP statuses with stable labels. Every label is a
+//! [`Label`]: its name, status and an example of its body are in one match each, and
+//! `fixtures/golden/errors/<label>.json` holds the example as clients see it (a test compares;
+//! `UPDATE_GOLDEN=1 cargo test --lib golden` rewrites them).
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -7,6 +10,115 @@ use serde::Serialize;
 use crate::desk::DeskError;
 use crate::store::StoreError;
 use crate::workflow::WorkflowError;
+
+/// Every error label the API answers with. Clients may match on the name; a new label is
+/// added here, and the compiler asks for its status and its example.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Label {
+    /// No `Authorization` header.
+    AuthMissing,
+    /// A malformed header, or a token unknown, revoked or expired.
+    AuthInvalid,
+    /// The gate refused the permission.
+    AuthForbidden,
+    /// A body, query or path value that is wrong; `field` names it.
+    InputInvalid,
+    BodyTooLarge,
+    NotFound,
+    /// The request is not in a state that allows the command.
+    RequestState,
+    RequestConflict,
+    IdempotencyKeyReused,
+    TooManyChecks,
+    Internal,
+}
+
+impl Label {
+    pub const ALL: [Label; 11] = [
+        Label::AuthMissing,
+        Label::AuthInvalid,
+        Label::AuthForbidden,
+        Label::InputInvalid,
+        Label::BodyTooLarge,
+        Label::NotFound,
+        Label::RequestState,
+        Label::RequestConflict,
+        Label::IdempotencyKeyReused,
+        Label::TooManyChecks,
+        Label::Internal,
+    ];
+
+    /// The stable kebab-case name in `{"error": ...}`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Label::AuthMissing => "auth-missing",
+            Label::AuthInvalid => "auth-invalid",
+            Label::AuthForbidden => "auth-forbidden",
+            Label::InputInvalid => "input-invalid",
+            Label::BodyTooLarge => "body-too-large",
+            Label::NotFound => "not-found",
+            Label::RequestState => "request-state",
+            Label::RequestConflict => "request-conflict",
+            Label::IdempotencyKeyReused => "idempotency-key-reused",
+            Label::TooManyChecks => "too-many-checks",
+            Label::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Label::AuthMissing | Label::AuthInvalid => StatusCode::UNAUTHORIZED,
+            Label::AuthForbidden => StatusCode::FORBIDDEN,
+            Label::InputInvalid => StatusCode::BAD_REQUEST,
+            Label::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Label::NotFound => StatusCode::NOT_FOUND,
+            Label::RequestState | Label::RequestConflict => StatusCode::CONFLICT,
+            Label::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Label::TooManyChecks => StatusCode::TOO_MANY_REQUESTS,
+            Label::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A typical error with this label, for the golden files and the documentation.
+    pub fn example(self) -> ApiError {
+        match self {
+            Label::AuthMissing => ApiError::unauthenticated(
+                "this needs a bearer token: Authorization: Bearer <token> (`rootdesk token issue`)",
+            ),
+            Label::AuthInvalid => {
+                ApiError::new(self, "the token is unknown, revoked or expired")
+            }
+            Label::AuthForbidden => ApiError::forbidden("only desk staff may do this"),
+            Label::InputInvalid => ApiError::invalid(
+                "proposal.nameservers",
+                "proposal.nameservers: at least two name servers are required",
+            ),
+            Label::BodyTooLarge => ApiError::new(self, "the request body is too large"),
+            Label::NotFound => ApiError::not_found("request RD-20260101-0001 not found"),
+            Label::RequestState => ApiError::new(
+                self,
+                "approve is not possible in contact-confirmation (owner: tld)",
+            ),
+            Label::RequestConflict => ApiError::new(
+                self,
+                "RD-20260101-0001 is open for .xa already: amend or withdraw it first",
+            ),
+            Label::IdempotencyKeyReused => ApiError::new(
+                self,
+                "this Idempotency-Key was used for another submission, RD-20260101-0001: use a new key for a new request",
+            ),
+            Label::TooManyChecks => ApiError::new(
+                self,
+                "too many dry-run checks are running (yours, or all callers' together); \
+                 retry after the time in Retry-After",
+            ),
+            Label::Internal => ApiError::new(
+                self,
+                "the desk failed to complete this; it is logged, and nothing was changed",
+            ),
+        }
+    }
+}
 
 /// An error as the API answers it: `{"error": "label", "message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,10 +133,10 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(label: Label, message: impl Into<String>) -> ApiError {
         ApiError {
-            status,
-            error,
+            status: label.status(),
+            error: label.as_str(),
             message: message.into(),
             field: None,
         }
@@ -33,27 +145,26 @@ impl ApiError {
     pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             field: Some(field.to_string()),
-            ..ApiError::new(StatusCode::BAD_REQUEST, "input-invalid", message)
+            ..ApiError::new(Label::InputInvalid, message)
         }
     }
 
     pub fn unauthenticated(message: &str) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "auth-missing", message)
+        ApiError::new(Label::AuthMissing, message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "auth-forbidden", message)
+        ApiError::new(Label::AuthForbidden, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not-found", message)
+        ApiError::new(Label::NotFound, message)
     }
 
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %e, "internal error");
         ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            Label::Internal,
             "the desk failed to complete this; it is logged, and nothing was changed",
         )
     }
@@ -66,10 +177,10 @@ impl From<DeskError> for ApiError {
                 ApiError::invalid(&field, format!("{field}: {message}"))
             }
             DeskError::Workflow(e @ WorkflowError::WrongState { .. }) => {
-                ApiError::new(StatusCode::CONFLICT, "request-state", e.to_string())
+                ApiError::new(Label::RequestState, e.to_string())
             }
             DeskError::Workflow(WorkflowError::Conflict(m)) => {
-                ApiError::new(StatusCode::CONFLICT, "request-conflict", m)
+                ApiError::new(Label::RequestConflict, m)
             }
             DeskError::Workflow(WorkflowError::Forbidden(m)) | DeskError::Forbidden(m) => {
                 ApiError::forbidden(m)
@@ -78,14 +189,10 @@ impl From<DeskError> for ApiError {
             DeskError::Store(StoreError::NotFound(what)) => {
                 ApiError::not_found(format!("{what} not found"))
             }
-            DeskError::Store(StoreError::Conflict(m)) => {
-                ApiError::new(StatusCode::CONFLICT, "request-conflict", m)
+            DeskError::Store(StoreError::Conflict(m)) => ApiError::new(Label::RequestConflict, m),
+            e @ DeskError::IdempotencyMismatch(_) => {
+                ApiError::new(Label::IdempotencyKeyReused, e.to_string())
             }
-            e @ DeskError::IdempotencyMismatch(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency-key-reused",
-                e.to_string(),
-            ),
             DeskError::Store(e) => ApiError::internal(e),
         }
     }
@@ -102,5 +209,66 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    /// What a client receives for the label's example: the status and the JSON body.
+    fn rendered(label: Label) -> String {
+        let e = label.example();
+        let body = serde_json::to_value(&e).expect("an error serialises");
+        let out = serde_json::json!({ "status": e.status.as_u16(), "body": body });
+        serde_json::to_string_pretty(&out).expect("JSON") + "\n"
+    }
+
+    /// Each label has its golden file, and the file is what the API sends. With
+    /// `UPDATE_GOLDEN=1` the files are rewritten instead.
+    #[test]
+    fn golden_error_bodies() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden/errors");
+        let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+        let mut names = std::collections::BTreeSet::new();
+        for label in Label::ALL {
+            assert_eq!(label.example().error, label.as_str(), "{label:?}'s example");
+            assert!(
+                names.insert(label.as_str()),
+                "{label:?} twice in Label::ALL"
+            );
+            let path = dir.join(format!("{}.json", label.as_str()));
+            let now = rendered(label);
+            if update {
+                std::fs::create_dir_all(&dir).expect("golden dir");
+                std::fs::write(&path, &now).expect("write golden file");
+                continue;
+            }
+            let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e}; run UPDATE_GOLDEN=1 cargo test --lib golden",
+                    path.display()
+                )
+            });
+            assert_eq!(
+                now,
+                golden,
+                "{} differs; rerun with UPDATE_GOLDEN=1 if meant",
+                path.display()
+            );
+        }
+        // No golden file for a label that is gone.
+        for entry in std::fs::read_dir(&dir).expect("golden dir") {
+            let name = entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            let label = name.trim_end_matches(".json");
+            assert!(
+                names.contains(label),
+                "{name}: no such label in api::error::Label"
+            );
+        }
     }
 }

@@ -1,12 +1,12 @@
 //! The HTTP API (DESIGN §8.1): JSON under `/v1`, bearer tokens, strict bodies.
 //!
 //! Every handler that needs a caller takes it as an [`Authed`] extractor (authentication is
-//! part of its signature), then hands the desk a named action on a named request; the desk's permission gate runs before anything is read or written. Errors
+//! part of its signature), then hands the desk a named action on a named request; the desk's permission gate (`desk::gate`) grants a named permission before a body is
+//! parsed ([`parse_body`] asks for the [`Granted`]) and before anything is read or written. Errors
 //! leave through [`error::ApiError`], the one place that maps them to a status and a stable
 //! label. Blocking SQLite work runs on tokio's blocking pool.
 
 mod confirm;
-mod dry_run;
 pub mod error;
 pub mod rdap;
 mod server;
@@ -25,15 +25,16 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-pub use dry_run::DryRuns;
+/// The dry-run bounds live with the desk that holds them.
+pub use crate::desk::dry_runs::DryRuns;
 pub use error::ApiError;
 pub use server::{serve, ConnectionLimits, ServeOptions, Server};
 use wire::*;
 
 use crate::audit::EventQuery;
-use crate::desk::{Action, Caller, Desk, DeskError, Submission};
+use crate::desk::{Action, Caller, Desk, DeskError, Granted, Permission, Resource, Submission};
 use crate::registry::TldLabel;
-use crate::store::{RequestFilter, Role};
+use crate::store::RequestFilter;
 use crate::workflow::Command;
 
 /// The peer address of the connection, put there by the server.
@@ -93,9 +94,7 @@ async fn refuse_declared_oversize(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(length) if length > max_body as u64 => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
+        Some(length) if length > max_body as u64 => ApiError::new(error::Label::BodyTooLarge,
             format!("the request body is too large: {length} bytes declared, at most {max_body} accepted"),
         )
         .into_response(),
@@ -131,8 +130,7 @@ async fn caller(
         .map(str::trim)
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "auth-invalid",
+                error::Label::AuthInvalid,
                 "expected Authorization: Bearer <token>",
             )
         })?
@@ -143,8 +141,7 @@ async fn caller(
         .await?
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "auth-invalid",
+                error::Label::AuthInvalid,
                 "the token is unknown, revoked or expired",
             )
         })
@@ -183,14 +180,14 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Authed {
     }
 }
 
-/// Staff and auditors only: the audit trail.
-fn require_staff_or_auditor(who: &Caller) -> Result<(), ApiError> {
-    if who.role == Role::Contact {
-        return Err(ApiError::forbidden(
-            "the audit trail is for desk staff and auditors",
-        ));
-    }
-    Ok(())
+/// The gate's answer for a permission that needs only the caller's role (403 when refused).
+fn grant(
+    desk: &Desk,
+    who: &Caller,
+    permission: Permission,
+    resource: Resource<'_>,
+) -> Result<Granted, ApiError> {
+    Ok(desk.grant(who, permission, resource)?)
 }
 
 pub use crate::registry::is_forbidden_char;
@@ -214,15 +211,15 @@ fn refuse_control_characters(value: &serde_json::Value) -> Result<(), ApiError> 
     }
 }
 
-/// Parses a JSON body strictly, naming the field that is wrong.
-fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+/// Parses a JSON body strictly, naming the field that is wrong. Only with a permission the
+/// gate granted: no handler reads a body before it knows the caller may do what it asks.
+fn parse_body<T: DeserializeOwned>(
+    _granted: &Granted,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body-too-large",
-                "the request body is too large",
-            )
+            ApiError::new(error::Label::BodyTooLarge, "the request body is too large")
         } else {
             ApiError::invalid("body", e.body_text())
         }
@@ -423,11 +420,11 @@ async fn zone_diff(
 
 async fn dry_run_check(
     State(desk): State<AppState>,
-    // Any authenticated caller may run a dry check.
     Authed(who): Authed,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body: CheckBody = parse_body(body)?;
+    let granted = grant(&desk, &who, Permission::RunCheck, Resource::Check)?;
+    let body: CheckBody = parse_body(&granted, body)?;
     // Each check holds sockets for up to its budget: bound them per caller and in total.
     let Some(_slot) = desk.dry_runs.try_start(&who.subject) else {
         let budget_secs = desk
@@ -438,8 +435,7 @@ async fn dry_run_check(
             .div_ceil(1000)
             .clamp(1, 60);
         let mut refused = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too-many-checks",
+            error::Label::TooManyChecks,
             "too many dry-run checks are running (yours, or all callers' together); \
              retry after the time in Retry-After",
         )
@@ -462,13 +458,9 @@ async fn upload_document(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "the document is too large",
-        )
-    })?;
+    grant(&desk, &who, Permission::UploadDocument, Resource::Document)?;
+    let body =
+        body.map_err(|_| ApiError::new(error::Label::BodyTooLarge, "the document is too large"))?;
     if body.is_empty() {
         return Err(ApiError::invalid("body", "the document is empty"));
     }
@@ -487,7 +479,8 @@ async fn submit(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body: SubmissionBody = parse_body(body)?;
+    let granted = grant(&desk, &who, Permission::SubmitRequest, Resource::Tld(None))?;
+    let body: SubmissionBody = parse_body(&granted, body)?;
     let submission = Submission {
         tld: body.tld,
         priority: body.priority,
@@ -734,62 +727,53 @@ async fn act(
     Path((ticket, action)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let action = match action.as_str() {
-        "amend" => Action::Amend,
-        "withdraw" => Action::Withdraw,
-        "confirm" => Action::Confirm,
-        "decline" => Action::Decline,
-        "answer" => Action::Answer,
-        "approve" => Action::Approve,
-        "reject" => Action::Reject,
-        "ask" => Action::Ask,
-        "evaluate" => Action::Evaluate,
-        "implement" => Action::Implement,
-        other => {
+    let action = match Action::from_name(&action) {
+        Some(a) if a != Action::Read => a,
+        _ => {
             return Err(ApiError::not_found(format!(
-                "no action {other:?}: amend, withdraw, confirm, decline, answer, approve, reject, ask, evaluate or implement"
+                "no action {action:?}: amend, withdraw, confirm, decline, answer, approve, reject, ask, evaluate or implement"
             )))
         }
     };
     // The permission gate comes before the body is read.
-    {
+    let granted = {
         let (desk, who, ticket) = (desk.clone(), who.clone(), ticket.clone());
-        blocking(move || desk.authorize(&who, &ticket, action)).await?;
-    }
+        blocking(move || desk.authorize(&who, &ticket, action)).await?
+    };
     let command = match action {
         Action::Amend => {
-            let b: AmendBody = parse_body(body)?;
+            let b: AmendBody = parse_body(&granted, body)?;
             Command::Amend {
                 proposal: Box::new(proposal_from_value(b.proposal)?),
             }
         }
         Action::Withdraw => Command::Withdraw {
-            reason: parse_body::<ReasonBody>(body)?.reason,
+            reason: parse_body::<ReasonBody>(&granted, body)?.reason,
         },
         Action::Confirm => {
-            parse_body::<EmptyBody>(body)?;
+            parse_body::<EmptyBody>(&granted, body)?;
             Command::Confirm
         }
         Action::Decline => Command::Decline {
-            reason: parse_body::<ReasonBody>(body)?.reason,
+            reason: parse_body::<ReasonBody>(&granted, body)?.reason,
         },
         Action::Answer => Command::Answer {
-            answer: parse_body::<AnswerBody>(body)?.answer,
+            answer: parse_body::<AnswerBody>(&granted, body)?.answer,
         },
         Action::Approve => Command::Approve {
-            note: parse_body::<NoteBody>(body)?.note,
+            note: parse_body::<NoteBody>(&granted, body)?.note,
         },
         Action::Reject => Command::Reject {
-            reason: parse_body::<ReasonBody>(body)?.reason,
+            reason: parse_body::<ReasonBody>(&granted, body)?.reason,
         },
         Action::Ask => Command::Ask {
-            question: parse_body::<QuestionBody>(body)?.question,
+            question: parse_body::<QuestionBody>(&granted, body)?.question,
         },
         Action::Evaluate => Command::Evaluate {
-            evaluation: parse_body::<EvaluateBody>(body)?.evaluation,
+            evaluation: parse_body::<EvaluateBody>(&granted, body)?.evaluation,
         },
         Action::Implement => {
-            parse_body::<EmptyBody>(body)?;
+            parse_body::<EmptyBody>(&granted, body)?;
             Command::Implement { serial: None }
         }
         Action::Read => return Err(ApiError::not_found("reading is GET /v1/requests/{ticket}")),
@@ -815,7 +799,7 @@ async fn audit_events(
     Authed(who): Authed,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    require_staff_or_auditor(&who)?;
+    grant(&desk, &who, Permission::ReadAudit, Resource::AuditLog)?;
     let Query(q) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let limit = query_limit(q.limit, 1000, 10_000)?;
     let query = EventQuery {
@@ -861,7 +845,7 @@ async fn audit_checkpoints(
     State(desk): State<AppState>,
     Authed(who): Authed,
 ) -> Result<Response, ApiError> {
-    require_staff_or_auditor(&who)?;
+    grant(&desk, &who, Permission::ReadAudit, Resource::AuditLog)?;
     let checkpoints = blocking(move || desk.read_store(|s| Ok(s.checkpoints(1, None)?))).await?;
     Ok(Json(serde_json::json!({ "checkpoints": checkpoints })).into_response())
 }
@@ -902,9 +886,10 @@ async fn turnaround(
         since: query_date("since", q.since)?,
         until: query_date("until", q.until)?,
         by,
-        breaches: who
-            .as_ref()
-            .is_some_and(|c| matches!(c.role, Role::Staff | Role::Auditor)),
+        breaches: who.as_ref().is_some_and(|c| {
+            desk.grant(c, Permission::ReadBreaches, Resource::AuditLog)
+                .is_ok()
+        }),
     };
     let report = blocking(move || {
         let timelines = desk.timelines()?;

@@ -1,5 +1,5 @@
-//! Serving the API: plain HTTP or TLS (rustls), graceful shutdown, and the daemon's
-//! background work (checks, reminders and expiry, audit checkpoints, the outbox sender).
+//! Serving the API: plain HTTP or TLS (rustls), connection bounds and graceful shutdown. The
+//! daemon's scheduled work runs beside it ([`crate::daemon`]), started and stopped here.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -147,8 +147,14 @@ async fn run(
 ) {
     let app = router(desk.clone(), options.max_body_bytes);
     // notify: the outbox sender, when a relay is configured.
-    let sender = crate::notify::sender::spawn(desk.clone(), stopped.clone());
-    let background = tokio::spawn(background(desk, options.clone(), stopped.clone()));
+    let sender = crate::daemon::sender::spawn(desk.clone(), stopped.clone());
+    let schedule = crate::daemon::Schedule {
+        check_poll: options.check_poll,
+        sweep_interval: options.sweep_interval,
+        checkpoints: options.checkpoints.clone(),
+        delegation_sweep: options.delegation_sweep,
+    };
+    let background = tokio::spawn(crate::daemon::run(desk, schedule, stopped.clone()));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let limits = options.limits.clone();
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
@@ -309,76 +315,5 @@ impl RateLimited {
         }
         self.last = Some(now);
         Some(std::mem::take(&mut self.suppressed))
-    }
-}
-
-/// The daemon's own work: run pending checks (also those a previous run left unfinished),
-/// sweep reminders and expiry, sign checkpoints.
-async fn background(desk: Arc<Desk>, options: ServeOptions, mut stopped: watch::Receiver<bool>) {
-    let mut check_tick = tokio::time::interval(options.check_poll);
-    let mut sweep_tick = tokio::time::interval(options.sweep_interval);
-    let checkpoint_every = options
-        .checkpoints
-        .as_ref()
-        .map(|(every, _)| *every)
-        .unwrap_or(Duration::from_secs(3600));
-    let mut checkpoint_tick = tokio::time::interval(checkpoint_every);
-    let mut delegation_tick = tokio::time::interval(
-        options
-            .delegation_sweep
-            .map(|(every, _)| every)
-            .unwrap_or(Duration::from_secs(3600)),
-    );
-    // One delegation sweep at a time: a tick while one runs is skipped.
-    let sweeping = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    loop {
-        tokio::select! {
-            _ = delegation_tick.tick(), if options.delegation_sweep.is_some() => {
-                let limits = options.delegation_sweep.map(|(_, l)| l).unwrap_or_default();
-                if !sweeping.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                    let (d, flag) = (desk.clone(), sweeping.clone());
-                    tokio::spawn(async move {
-                        match d.sweep_delegations(limits).await {
-                            Ok(s) => tracing::info!(tlds = s.tlds, pass = s.pass, warn = s.warn, fail = s.fail, not_run = s.not_run, queries = s.queries, elapsed_ms = s.elapsed_ms, "delegations swept"),
-                            Err(e) => tracing::error!(error = %e, "delegation sweep failed"),
-                        }
-                        flag.store(false, std::sync::atomic::Ordering::SeqCst);
-                    });
-                }
-            }
-            _ = check_tick.tick() => {
-                let d = desk.clone();
-                match tokio::task::spawn_blocking(move || d.start_pending_checks()).await {
-                    Ok(Err(e)) => tracing::error!(error = %e, "starting checks failed"),
-                    Err(e) => tracing::error!(error = %e, "starting checks panicked"),
-                    Ok(Ok(_)) => {}
-                }
-            }
-            _ = sweep_tick.tick() => {
-                let d = desk.clone();
-                match tokio::task::spawn_blocking(move || d.sweep()).await {
-                    Ok(Ok(acted)) => for (ticket, event) in acted {
-                        tracing::info!(%ticket, event = event.kind(), "swept");
-                    },
-                    Ok(Err(e)) => tracing::error!(error = %e, "sweep failed"),
-                    Err(e) => tracing::error!(error = %e, "sweep panicked"),
-                }
-            }
-            _ = checkpoint_tick.tick() => {
-                if let Some((_, key)) = &options.checkpoints {
-                    let d = desk.clone();
-                    let key = key.clone();
-                    let signed = tokio::task::spawn_blocking(move || {
-                        let now = d.clock.now();
-                        d.with_store(|s| crate::audit::sign_checkpoint(s, &key, now)
-                            .map_err(|e| crate::desk::DeskError::Store(crate::store::StoreError::Conflict(e.to_string()))))
-                    }).await;
-                    if let Ok(Err(e)) = signed {
-                        tracing::error!(error = %e, "checkpoint failed");
-                    }
-                }
-            }
-            _ = stopped.changed() => break,
-        }
     }
 }

@@ -12,6 +12,7 @@ pub mod canonical;
 pub mod chain;
 pub mod checkpoint;
 pub mod export;
+pub mod kinds;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ pub use canonical::CanonicalError;
 pub use chain::{EventRecord, GENESIS_HASH};
 pub use checkpoint::{sign_checkpoint, Checkpoint, CheckpointOutcome};
 pub use export::{verify_file, verify_store, write_export, ExportFormat, ExportHeader};
+pub use kinds::{Kind, Payload};
 pub use verify::{Problem, ProblemKind, Report, Verifier};
 
 /// What kind of party caused an event.
@@ -139,7 +141,8 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// An event happening now, about no TLD or request.
+    /// An event happening now, about no TLD or request, of any kind: for the workflow's
+    /// `request-*` events and for tests; the desk's other events use [`NewEvent::of`].
     pub fn new(actor: Actor, kind: &str, payload: serde_json::Value) -> NewEvent {
         NewEvent {
             time: OffsetDateTime::now_utc(),
@@ -150,6 +153,16 @@ impl NewEvent {
             kind: kind.to_string(),
             payload,
         }
+    }
+
+    /// An event of a kind in the catalogue ([`kinds::Kind`]), happening now.
+    pub fn of(actor: Actor, kind: Kind, payload: serde_json::Value) -> NewEvent {
+        NewEvent::new(actor, kind.as_str(), payload)
+    }
+
+    /// An event with a typed payload ([`kinds::Payload`]), happening now.
+    pub fn typed(actor: Actor, payload: &Payload) -> NewEvent {
+        NewEvent::new(actor, payload.kind().as_str(), payload.to_json())
     }
 
     /// The same event, about `tld`.

@@ -104,9 +104,9 @@ pub fn refuse_existing_key(path: &Path) -> Result<()> {
 /// Creates the signing key and records its public half as an `audit-key-created` event.
 pub fn create_key(store: &mut Store, path: &Path) -> Result<VerifyingKey> {
     let key = create_signing_key(path)?.verifying_key();
-    let event = NewEvent::new(
+    let event = NewEvent::of(
         Actor::cli(),
-        "audit-key-created",
+        crate::audit::Kind::AuditKeyCreated,
         serde_json::json!({
             "algorithm": "ed25519",
             "key_id": key_id(&key),

@@ -126,8 +126,12 @@ impl OutboxCmd {
                     };
                     store::append_event(
                         tx,
-                        &NewEvent::new(Actor::cli(), "notification-retry-requested", payload)
-                            .at(now),
+                        &NewEvent::of(
+                            Actor::cli(),
+                            crate::audit::Kind::NotificationRetryRequested,
+                            payload,
+                        )
+                        .at(now),
                     )?;
                     Ok::<_, StoreError>(count)
                 })?;

@@ -9,14 +9,13 @@
 //! the contact.
 
 pub mod links;
-pub mod sender;
 
 use std::collections::BTreeSet;
 
 use rusqlite::{Connection, Transaction};
 use time::OffsetDateTime;
 
-use crate::desk::{Desk, DeskError};
+use crate::config::SmtpSettings;
 use crate::registry::{Contact, Delegation, TldLabel};
 use crate::store::{self, NewNotification, StoreError};
 use crate::workflow::{Event, Party, Priority, Proposal, Recorded, Request, State};
@@ -25,17 +24,17 @@ use crate::workflow::{Event, Party, Priority, Proposal, Recorded, Request, State
 /// the state before them (`None` for a new submission).
 pub(crate) fn queue(
     tx: &Transaction<'_>,
-    desk: &Desk,
+    settings: Settings<'_>,
     request: &Request,
     recorded: &[Recorded],
     before: Option<State>,
     prior: Option<Snapshot>,
     now: OffsetDateTime,
-) -> Result<(), DeskError> {
+) -> Result<(), StoreError> {
     let composer = Composer {
         conn: tx,
         tx: Some(tx),
-        desk,
+        settings,
         request,
         now,
         prior,
@@ -77,12 +76,23 @@ pub(crate) fn queue(
     Ok(())
 }
 
+/// What the messages need to know beyond the database.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    /// Addresses, link base URL.
+    pub smtp: &'a SmtpSettings,
+    /// Days a request may wait on the TLD before it expires (for deadlines in messages).
+    pub expire_days: u32,
+    /// Days a notify-only CDS request is held before review (`[cds] hold_days`).
+    pub cds_hold_days: u32,
+}
+
 /// Writes the messages of one state change.
 pub(crate) struct Composer<'a, 'b> {
     pub conn: &'a Connection,
     /// Present when links may be issued.
     pub tx: Option<&'a Transaction<'b>>,
-    pub desk: &'a Desk,
+    pub settings: Settings<'a>,
     pub request: &'a Request,
     pub now: OffsetDateTime,
     /// The TLD's record just before the request was implemented: a completion notice shows
@@ -101,9 +111,9 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The TLD's record now, inside the caller's transaction.
-    pub fn read(conn: &Connection, tld: &str) -> Result<Snapshot, DeskError> {
+    pub fn read(conn: &Connection, tld: &str) -> Result<Snapshot, StoreError> {
         let label = TldLabel::parse(tld).map_err(corrupt)?;
-        let role = |role: &str| -> Result<Option<Contact>, DeskError> {
+        let role = |role: &str| -> Result<Option<Contact>, StoreError> {
             Ok(match store::tld_role_holder(conn, tld, role)? {
                 Some(h) => store::tld_contact(conn, tld, &h)?,
                 None => None,
@@ -161,8 +171,8 @@ fn contact_text(c: &Contact) -> String {
     parts.join("\n")
 }
 
-fn corrupt(e: impl std::fmt::Display) -> DeskError {
-    DeskError::Store(StoreError::Corrupt(e.to_string()))
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
 }
 
 /// `2026-12-23 10:00 UTC`.
@@ -180,7 +190,7 @@ pub fn format_time(t: OffsetDateTime) -> String {
 
 impl Composer<'_, '_> {
     fn base_url(&self) -> &str {
-        self.desk.notify.base_url.trim_end_matches('/')
+        self.settings.smtp.base_url.trim_end_matches('/')
     }
 
     fn request_link(&self) -> String {
@@ -190,8 +200,7 @@ impl Composer<'_, '_> {
     /// When the request expires if the TLD does not act (TLD-owned states only).
     fn deadline(&self) -> Option<OffsetDateTime> {
         (self.request.state.owner() == Some(crate::workflow::Owner::Tld)).then(|| {
-            self.request.state_since
-                + time::Duration::days(i64::from(self.desk.settings.expire_days))
+            self.request.state_since + time::Duration::days(i64::from(self.settings.expire_days))
         })
     }
 
@@ -215,7 +224,7 @@ impl Composer<'_, '_> {
     /// record other TLDs keep of it; the proposal's details only for a contact the desk does
     /// not know, so that a proposal giving a known handle a new address cannot redirect its
     /// consent (issue 10 item 1).
-    fn on_file(&self, handle: &str) -> Result<Vec<Contact>, DeskError> {
+    fn on_file(&self, handle: &str) -> Result<Vec<Contact>, StoreError> {
         if let Some(own) = store::tld_contact(self.conn, &self.request.tld, handle)? {
             return Ok(vec![own]);
         }
@@ -227,13 +236,13 @@ impl Composer<'_, '_> {
     }
 
     /// One record of a contact, for its name in messages.
-    fn contact(&self, handle: &str) -> Result<Option<Contact>, DeskError> {
+    fn contact(&self, handle: &str) -> Result<Option<Contact>, StoreError> {
         Ok(self.on_file(handle)?.into_iter().next())
     }
 
     /// Where a consent is asked: a contact at its addresses on file (none when it has none:
     /// it is then not asked by mail at all); a new address at that address only.
-    fn consent_addresses(&self, consent: &str) -> Result<Vec<String>, DeskError> {
+    fn consent_addresses(&self, consent: &str) -> Result<Vec<String>, StoreError> {
         let (handle, new_address) = crate::workflow::consent_subject(consent);
         let mut addresses: Vec<String> = Vec::new();
         let records = if new_address {
@@ -249,17 +258,17 @@ impl Composer<'_, '_> {
         Ok(addresses)
     }
 
-    fn submitter_address(&self) -> Result<Option<String>, DeskError> {
+    fn submitter_address(&self) -> Result<Option<String>, StoreError> {
         Ok(match &self.request.submitter {
             Party::Contact(h) => self.contact(h)?.and_then(|c| c.email),
-            Party::Staff(_) => Some(self.desk.notify.staff_address.clone()),
+            Party::Staff(_) => Some(self.settings.smtp.staff_address.clone()),
             Party::System => None,
             // The scanner acts for the TLD: what it would be told goes to the tech contact.
             Party::CdsScanner => self.tech_address()?,
         })
     }
 
-    fn tech_address(&self) -> Result<Option<String>, DeskError> {
+    fn tech_address(&self) -> Result<Option<String>, StoreError> {
         let Some(handle) = store::tld_role_holder(self.conn, &self.request.tld, "tech")? else {
             return Ok(None);
         };
@@ -267,7 +276,7 @@ impl Composer<'_, '_> {
     }
 
     /// The technical contact is told at once that the CDS scanner opened a request.
-    fn cds_opened(&self) -> Result<Vec<NewNotification>, DeskError> {
+    fn cds_opened(&self) -> Result<Vec<NewNotification>, StoreError> {
         let Some(to) = self.tech_address()? else {
             return Ok(Vec::new());
         };
@@ -278,7 +287,7 @@ impl Composer<'_, '_> {
                  It goes to review after a hold of {days} days unless a contact of .{tld}\n\
                  withdraws it (POST .../withdraw) before then.",
                 tld = self.request.tld,
-                days = self.desk.cds.hold_days
+                days = self.settings.cds_hold_days
             ),
             _ => format!(
                 "The desk opened this request from the CDS/CDNSKEY records all your name\n\
@@ -306,7 +315,7 @@ impl Composer<'_, '_> {
         }
     }
 
-    fn prior_or_now(&self) -> Result<Snapshot, DeskError> {
+    fn prior_or_now(&self) -> Result<Snapshot, StoreError> {
         match &self.prior {
             Some(p) => Ok(p.clone()),
             None => Snapshot::read(self.conn, &self.request.tld),
@@ -318,7 +327,7 @@ impl Composer<'_, '_> {
         role: &str,
         old: Option<&Contact>,
         new: &Contact,
-    ) -> Result<String, DeskError> {
+    ) -> Result<String, StoreError> {
         let (was, becomes) = self.labels();
         let mut text = format!(
             "{role} contact: {} -> {}\n",
@@ -359,7 +368,7 @@ impl Composer<'_, '_> {
     }
 
     /// What the current revision changes, one change a line; text people gave is quoted.
-    pub fn changes(&self) -> Result<String, DeskError> {
+    pub fn changes(&self) -> Result<String, StoreError> {
         let old = self.prior_or_now()?;
         let mut lines = Vec::new();
         match self.request.proposal() {
@@ -431,7 +440,7 @@ impl Composer<'_, '_> {
     }
 
     /// The plain-text message: ticket, TLD, what changes, what to do and by when, a link.
-    fn body(&self, to_do: &str, link: &str) -> Result<String, DeskError> {
+    fn body(&self, to_do: &str, link: &str) -> Result<String, StoreError> {
         let r = self.request;
         let mut text = String::new();
         text.push_str(&format!("Ticket:   {}\n", r.ticket));
@@ -472,7 +481,7 @@ impl Composer<'_, '_> {
         what: &str,
         to_do: &str,
         link: &str,
-    ) -> Result<NewNotification, DeskError> {
+    ) -> Result<NewNotification, StoreError> {
         Ok(NewNotification {
             recipient: to,
             subject: self.subject(what),
@@ -483,7 +492,7 @@ impl Composer<'_, '_> {
         })
     }
 
-    fn emergency(&self) -> Result<NewNotification, DeskError> {
+    fn emergency(&self) -> Result<NewNotification, StoreError> {
         let reason = quoted(
             "Their reason",
             self.request
@@ -493,7 +502,7 @@ impl Composer<'_, '_> {
         );
         self.message(
             "emergency",
-            self.desk.notify.emergency_address.clone(),
+            self.settings.smtp.emergency_address.clone(),
             "emergency raised",
             &format!(
                 "An emergency was raised by {}.\n{reason}Handle it at once.",
@@ -508,7 +517,7 @@ impl Composer<'_, '_> {
         &self,
         kind: &str,
         reminder: Option<u32>,
-    ) -> Result<Vec<NewNotification>, DeskError> {
+    ) -> Result<Vec<NewNotification>, StoreError> {
         let mut out = Vec::new();
         let expires = self.deadline().unwrap_or(self.now);
         for consent in self.request.pending_consents() {
@@ -558,7 +567,7 @@ impl Composer<'_, '_> {
         &self,
         kind: &str,
         recorded: &[Recorded],
-    ) -> Result<Vec<NewNotification>, DeskError> {
+    ) -> Result<Vec<NewNotification>, StoreError> {
         let Some(to) = self.submitter_address()? else {
             return Ok(Vec::new());
         };
@@ -601,7 +610,7 @@ impl Composer<'_, '_> {
         )?])
     }
 
-    fn reminders(&self, days: u32) -> Result<Vec<NewNotification>, DeskError> {
+    fn reminders(&self, days: u32) -> Result<Vec<NewNotification>, StoreError> {
         match self.request.state {
             State::ContactConfirmation => self.confirmations("reminder", Some(days)),
             State::AwaitingFix | State::AwaitingInfo => {
@@ -625,7 +634,7 @@ impl Composer<'_, '_> {
         }
     }
 
-    fn review(&self) -> Result<NewNotification, DeskError> {
+    fn review(&self) -> Result<NewNotification, StoreError> {
         let what = if self.request.state == State::DelegationEvaluation {
             "ready for the delegation evaluation"
         } else {
@@ -633,7 +642,7 @@ impl Composer<'_, '_> {
         };
         self.message(
             "review",
-            self.desk.notify.staff_address.clone(),
+            self.settings.smtp.staff_address.clone(),
             what,
             "Review the request: approve, reject or ask a question.",
             &self.request_link(),
@@ -641,7 +650,7 @@ impl Composer<'_, '_> {
     }
 
     /// The end of a request, told to the submitter and every contact asked for consent.
-    fn outcome(&self, recorded: &[Recorded]) -> Result<Vec<NewNotification>, DeskError> {
+    fn outcome(&self, recorded: &[Recorded]) -> Result<Vec<NewNotification>, StoreError> {
         let state = self.request.state;
         let detail = recorded
             .iter()

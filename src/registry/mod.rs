@@ -82,3 +82,56 @@ impl Invalid {
         }
     }
 }
+
+/// The current time as RFC 3339 UTC with microseconds, the form every timestamp is stored in.
+pub fn timestamp(t: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
+}
+
+/// Serde for times in the one form rootdesk writes everywhere, the stored form of
+/// [`timestamp`] (RFC 3339, UTC, six fraction digits): API answers, `--json` output and
+/// exports show the exact text that event hashes cover. Reading accepts any RFC 3339 time.
+pub mod time_format {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::timestamp(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let text = String::deserialize(d)?;
+        OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+            .map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|text| {
+                    OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                        .map_err(serde::de::Error::custom)
+                })
+                .transpose()
+        }
+    }
+}

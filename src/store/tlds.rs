@@ -135,7 +135,7 @@ impl Store {
                     map.insert("change".into(), change.into());
                 }
                 events.push(
-                    NewEvent::new(actor.clone(), "tld-record-changed", payload)
+                    NewEvent::of(actor.clone(), crate::audit::Kind::TldRecordChanged, payload)
                         .at(now)
                         .tld(record.label.as_str()),
                 );

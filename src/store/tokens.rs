@@ -187,7 +187,12 @@ pub fn issue_token_tx(
     // The event names the token, never its secret or hash.
     append_event(
         tx,
-        &NewEvent::new(actor.clone(), "token-issued", token_payload(&token)).at(now),
+        &NewEvent::of(
+            actor.clone(),
+            crate::audit::Kind::TokenIssued,
+            token_payload(&token),
+        )
+        .at(now),
     )?;
     Ok((token, secret))
 }
@@ -220,7 +225,12 @@ pub fn revoke_token_tx(
     token.revoked_at = Some(timestamp(now));
     append_event(
         tx,
-        &NewEvent::new(actor.clone(), "token-revoked", token_payload(&token)).at(now),
+        &NewEvent::of(
+            actor.clone(),
+            crate::audit::Kind::TokenRevoked,
+            token_payload(&token),
+        )
+        .at(now),
     )?;
     Ok(token)
 }

@@ -200,11 +200,11 @@ fn record_import(
     else {
         return Ok(());
     };
-    let event = |kind: &str, payload: serde_json::Value| {
-        NewEvent::new(actor.clone(), kind, payload).at(now)
+    let event = |kind: crate::audit::Kind, payload: serde_json::Value| {
+        NewEvent::of(actor.clone(), kind, payload).at(now)
     };
     let mut events = vec![event(
-        "zone-published",
+        crate::audit::Kind::ZonePublished,
         json!({
             "serial": serial,
             "previous": previous,
@@ -219,7 +219,7 @@ fn record_import(
     )];
     let delegation_event = |label: &TldLabel, change: &str, details: serde_json::Value| {
         event(
-            "delegation-changed",
+            crate::audit::Kind::DelegationChanged,
             json!({ "serial": serial, "change": change, "details": details }),
         )
         .tld(label.as_str())

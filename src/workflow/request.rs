@@ -15,7 +15,7 @@ use super::{
 /// An event with when it happened and who caused it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recorded {
-    #[serde(with = "crate::store::time_format")]
+    #[serde(with = "crate::registry::time_format")]
     pub time: OffsetDateTime,
     pub by: Party,
     pub event: Event,
@@ -25,7 +25,7 @@ pub struct Recorded {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Revision {
     pub number: u32,
-    #[serde(with = "crate::store::time_format")]
+    #[serde(with = "crate::registry::time_format")]
     pub time: OffsetDateTime,
     pub by: Party,
     pub proposal: Proposal,
@@ -61,10 +61,10 @@ pub struct Request {
     pub submitter: Party,
     pub state: State,
     pub owner: Option<Owner>,
-    #[serde(with = "crate::store::time_format")]
+    #[serde(with = "crate::registry::time_format")]
     pub submitted_at: OffsetDateTime,
     /// When the current state began.
-    #[serde(with = "crate::store::time_format")]
+    #[serde(with = "crate::registry::time_format")]
     pub state_since: OffsetDateTime,
     pub revisions: Vec<Revision>,
     /// Required contacts and whether each has confirmed the current revision.

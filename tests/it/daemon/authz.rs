@@ -252,3 +252,81 @@ async fn repeated_refusals_are_aggregated() {
     );
     t.stop().await;
 }
+
+/// Each named permission of the gate (`desk::gate::Permission`) is refused to a caller who
+/// lacks it before the body is read: a body that is not even JSON gets 403, not 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permission_is_granted_before_the_body_is_parsed() {
+    let t = TestDesk::start().await;
+    let ticket = t.submit(healthy()).await;
+    t.wait_for(&ticket, "contact-confirmation").await;
+    let raw = |token: Option<&str>, path: &str, body: &'static str| {
+        let mut request = t.http.post(format!("{}{path}", t.base)).body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.expect("HTTP request");
+            let status = response.status();
+            let value: Value = response.json().await.unwrap_or(Value::Null);
+            (status, value)
+        }
+    };
+    let cases: [(&str, Option<&str>, String, &'static str, StatusCode); 5] = [
+        // SubmitRequest
+        (
+            "submit-request",
+            Some(&t.tokens.auditor),
+            "/v1/requests".into(),
+            "{",
+            StatusCode::FORBIDDEN,
+        ),
+        // UploadDocument (an empty document is a 400 for those who may upload)
+        (
+            "upload-document",
+            Some(&t.tokens.auditor),
+            "/v1/documents".into(),
+            "",
+            StatusCode::FORBIDDEN,
+        ),
+        // OnRequest: review actions are staff's
+        (
+            "on-request",
+            Some(&t.tokens.admin),
+            format!("/v1/requests/{ticket}/approve"),
+            "{",
+            StatusCode::FORBIDDEN,
+        ),
+        // OnRequest: another TLD's contact
+        (
+            "on-request",
+            Some(&t.tokens.other),
+            format!("/v1/requests/{ticket}/amend"),
+            "{",
+            StatusCode::FORBIDDEN,
+        ),
+        // RunCheck: every role holds it; without a caller there is none to grant it to
+        (
+            "run-check",
+            None,
+            "/v1/check".into(),
+            "{",
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (permission, token, path, body, expected) in cases {
+        let (status, value) = raw(token, &path, body).await;
+        assert_eq!(status, expected, "{permission} {path}: {value}");
+        if expected == StatusCode::FORBIDDEN {
+            assert_eq!(value["error"], "auth-forbidden", "{permission}: {value}");
+        }
+    }
+    // ReadAudit on its GET, with a query the parser would refuse.
+    let (status, value) = t.get(&t.tokens.admin, "/v1/audit?bogus=1").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "read-audit: {value}");
+    // Those who hold the permissions get to the parser.
+    let (status, value) = raw(Some(&t.tokens.staff), "/v1/requests", "{").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{value}");
+    let (status, value) = raw(Some(&t.tokens.admin), "/v1/documents", "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{value}");
+}

@@ -195,3 +195,77 @@ async fn link_pages_are_not_stored_and_send_no_referrer() {
         }
     }
 }
+
+/// Every row of the tables a command writes (the outbox's delivery columns change on their
+/// own as the sender works, so the outbox is compared by its rows' ids).
+fn command_tables(t: &TestDesk) -> String {
+    t.desk
+        .read_store(|s| {
+            let conn = s.conn();
+            let mut out = String::new();
+            for (table, order) in [
+                ("events", "seq"),
+                ("requests", "ticket"),
+                ("confirm_links", "id"),
+                ("check_jobs", "id"),
+                ("tlds", "label"),
+            ] {
+                let mut stmt = conn
+                    .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+                    .expect("select");
+                let columns = stmt.column_count();
+                let mut rows = stmt.query([]).expect("rows");
+                while let Some(row) = rows.next().expect("row") {
+                    out.push_str(table);
+                    for i in 0..columns {
+                        let value: rusqlite::types::Value = row.get(i).expect("value");
+                        out.push_str(&format!(" {value:?}"));
+                    }
+                    out.push('\n');
+                }
+            }
+            let ids: Vec<i64> = conn
+                .prepare("SELECT id FROM outbox ORDER BY id")
+                .expect("outbox")
+                .query_map([], |r| r.get(0))
+                .expect("ids")
+                .collect::<Result<_, _>>()
+                .expect("ids");
+            out.push_str(&format!("outbox {ids:?}\n"));
+            Ok(out)
+        })
+        .expect("dump")
+}
+
+/// A link whose command the workflow refuses (a decline without a reason) acts in one
+/// transaction with its claim: the database is as it was, and the link still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_link_leaves_the_database_as_it_was() {
+    let relay = Relay::start().await;
+    let t = TestDesk::start_with(smtp(relay.port)).await;
+    let ticket = t.submit(healthy()).await;
+    let (admin_link, _) = contact_links(&relay, 0).await;
+    // The sender records each delivery: wait until it is done with both messages.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while events(&t, "notification-delivered").len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the messages were not delivered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let before = command_tables(&t);
+    let (status, page) = answer(&t, &admin_link, "decline", "xa-admin", "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("not recorded"), "{page}");
+    assert_eq!(
+        command_tables(&t),
+        before,
+        "a refused link command changed the database"
+    );
+    // Not claimed: the same link confirms afterwards.
+    let (status, page) = answer(&t, &admin_link, "confirm", "xa-admin", "").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let request = t.wait_for(&ticket, "contact-confirmation").await;
+    assert_eq!(request["consents"]["xa-admin"], json!(true), "{request}");
+}

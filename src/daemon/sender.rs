@@ -125,8 +125,13 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sender task failed: {e}"))))?
 }
 
-fn event(desk: &Desk, n: &Notification, kind: &str, payload: serde_json::Value) -> NewEvent {
-    let mut event = NewEvent::new(Actor::system("sender"), kind, payload).at(desk.clock.now());
+fn event(
+    desk: &Desk,
+    n: &Notification,
+    kind: crate::audit::Kind,
+    payload: serde_json::Value,
+) -> NewEvent {
+    let mut event = NewEvent::of(Actor::system("sender"), kind, payload).at(desk.clock.now());
     if let Some(t) = &n.ticket {
         event = event.request(t);
     }
@@ -148,7 +153,7 @@ fn reconcile(desk: &Desk) -> Result<usize, DeskError> {
                     &event(
                         desk,
                         n,
-                        "notification-in-doubt",
+                        crate::audit::Kind::NotificationInDoubt,
                         serde_json::json!({ "outbox": n.id, "attempt": n.attempts, "recipient": n.recipient }),
                     ),
                 )?;
@@ -232,7 +237,7 @@ async fn deliver(
                 };
                 Ok(Some((
                     attempt,
-                    super::links::mint(tx, &body, ticket.as_deref(), now),
+                    crate::notify::links::mint(tx, &body, ticket.as_deref(), now),
                 )))
             })
         })
@@ -266,7 +271,7 @@ async fn deliver(
                             &event(
                                 d,
                                 &n,
-                                "notification-delivered",
+                                crate::audit::Kind::NotificationDelivered,
                                 serde_json::json!({
                                     "outbox": n.id,
                                     "attempt": attempt,
@@ -289,7 +294,7 @@ async fn deliver(
                             &event(
                                 d,
                                 &n,
-                                "notification-attempt-failed",
+                                crate::audit::Kind::NotificationAttemptFailed,
                                 serde_json::json!({
                                     "outbox": n.id,
                                     "attempt": attempt,
@@ -345,7 +350,7 @@ fn give_up(
         &event(
             desk,
             n,
-            "notification-failed",
+            crate::audit::Kind::NotificationFailed,
             serde_json::json!({
                 "outbox": n.id,
                 "attempts": attempt,

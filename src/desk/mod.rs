@@ -23,6 +23,15 @@ use crate::workflow::{
     Verdict, WorkflowError,
 };
 
+pub mod dry_runs;
+pub mod gate;
+pub mod jobs;
+pub mod links;
+
+use gate::RefusalWindow;
+pub use gate::{Action, Caller, Granted, Permission, Resource, REFUSAL_WINDOW};
+pub use jobs::SweptSummary;
+
 /// Why the desk refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
@@ -37,70 +46,6 @@ pub enum DeskError {
     /// An `Idempotency-Key` reused with a different body; the ticket its first use created.
     #[error("this Idempotency-Key was used for another submission, {0}: use a new key for a new request")]
     IdempotencyMismatch(String),
-}
-
-/// Who calls, as the API authenticated them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Caller {
-    pub token: String,
-    pub role: Role,
-    pub subject: String,
-    /// The client's address.
-    pub source: Option<String>,
-}
-
-/// The token id of the desk's CDS scanner: no issued token has it (ids are generated).
-pub const CDS_SCANNER: &str = "system:cds";
-
-impl Caller {
-    /// The desk's CDS scanner (issue 12 part 2, src/cds.rs): submits DS requests on a
-    /// TLD's behalf, recorded as an actor of its own (`system:cds`).
-    pub fn cds_scanner() -> Caller {
-        Caller {
-            token: CDS_SCANNER.into(),
-            role: Role::Staff,
-            subject: "cds-scanner".into(),
-            source: None,
-        }
-    }
-
-    fn is_cds_scanner(&self) -> bool {
-        self.token == CDS_SCANNER
-    }
-
-    pub fn from_token(token: &Token, source: Option<String>) -> Caller {
-        Caller {
-            token: token.id.clone(),
-            role: token.role,
-            subject: token.subject.clone(),
-            source,
-        }
-    }
-
-    /// The workflow's view of the caller.
-    pub fn party(&self) -> Party {
-        if self.is_cds_scanner() {
-            return Party::CdsScanner;
-        }
-        match self.role {
-            Role::Contact => Party::Contact(self.subject.clone()),
-            Role::Staff => Party::Staff(self.subject.clone()),
-            // Auditors never act; a party is needed only to refuse them.
-            Role::Auditor => Party::Staff(format!("auditor:{}", self.subject)),
-        }
-    }
-
-    /// The audit trail's view of the caller.
-    pub fn actor(&self) -> Actor {
-        if self.is_cds_scanner() {
-            return Actor::system("cds");
-        }
-        Actor::token(
-            &self.token,
-            Some(self.role.as_str()),
-            (self.role == Role::Contact).then_some(self.subject.as_str()),
-        )
-    }
 }
 
 /// A clock that tests can set; `None` is the system clock.
@@ -152,32 +97,6 @@ pub struct Submission {
     pub proposal: Proposal,
 }
 
-/// What the API's actions are called, for permissions and refusal events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    Read,
-    Amend,
-    Withdraw,
-    Answer,
-    Confirm,
-    Decline,
-    Approve,
-    Reject,
-    Ask,
-    Evaluate,
-    Implement,
-}
-
-impl Action {
-    fn staff_only(self) -> bool {
-        matches!(
-            self,
-            Action::Approve | Action::Reject | Action::Ask | Action::Evaluate | Action::Implement
-        )
-    }
-}
-
 /// The desk over one database: one writer connection, and a few read connections so that
 /// reads run beside writes (WAL).
 pub struct Desk {
@@ -201,7 +120,7 @@ pub struct Desk {
     /// Refusals per (token, action, request) in the current window, for aggregation.
     refusals: Mutex<HashMap<(String, String, String), RefusalWindow>>,
     /// Dry-run checks (`POST /v1/check`) in flight, bounded per caller and in total.
-    pub dry_runs: crate::api::DryRuns,
+    pub dry_runs: dry_runs::DryRuns,
     /// DS automation from CDS/CDNSKEY: hold and report intervals (`Desk::with_cds`).
     pub cds: crate::config::CdsSettings,
 }
@@ -209,19 +128,6 @@ pub struct Desk {
 /// Documents one token may store, and their total size in bytes.
 pub const MAX_DOCUMENTS_PER_CALLER: usize = 100;
 pub const MAX_DOCUMENT_BYTES_PER_CALLER: i64 = 32 << 20;
-
-/// Refusals of one caller on one endpoint are recorded at most once per this window.
-pub const REFUSAL_WINDOW: time::Duration = time::Duration::minutes(1);
-/// Callers tracked at once; beyond it, expired windows are dropped first, then all.
-const REFUSAL_KEYS: usize = 10_000;
-
-#[derive(Debug, Clone, Copy)]
-struct RefusalWindow {
-    /// When the last event was written.
-    recorded: OffsetDateTime,
-    /// Refusals since then without an event of their own.
-    repeated: u64,
-}
 
 /// Read connections beside the writer.
 const READERS: usize = 4;
@@ -252,7 +158,7 @@ impl Desk {
             notify: crate::config::SmtpSettings::default(),
             rdap: crate::config::RdapSettings::default(),
             refusals: Mutex::new(HashMap::new()),
-            dry_runs: crate::api::DryRuns::default(),
+            dry_runs: dry_runs::DryRuns::default(),
             cds: crate::config::CdsSettings::default(),
         }
     }
@@ -297,8 +203,17 @@ impl Desk {
 
     /// Bounds dry-run checks: `total` at once, `per_caller` for one caller.
     pub fn with_dry_run_limits(mut self, total: usize, per_caller: usize) -> Desk {
-        self.dry_runs = crate::api::DryRuns::new(total, per_caller);
+        self.dry_runs = dry_runs::DryRuns::new(total, per_caller);
         self
+    }
+
+    /// What the outbox's messages need of the desk's settings.
+    pub fn notify_settings(&self) -> crate::notify::Settings<'_> {
+        crate::notify::Settings {
+            smtp: &self.notify,
+            expire_days: self.settings.expire_days,
+            cds_hold_days: self.cds.hold_days,
+        }
     }
 
     /// Runs `f` with the writer connection.
@@ -344,67 +259,6 @@ impl Desk {
         })
     }
 
-    /// Records a refused attempt on a request in the audit trail.
-    pub fn record_refusal(
-        &self,
-        caller: &Caller,
-        ticket: Option<&str>,
-        tld: Option<&str>,
-        action: &str,
-        reason: &str,
-    ) -> Result<(), DeskError> {
-        let now = self.clock.now();
-        // One event per caller and endpoint per window; the count of the others rides on the
-        // next event, so forbidden calls cannot grow the trail one event each.
-        let key = (
-            caller.token.clone(),
-            action.to_string(),
-            ticket.unwrap_or_default().to_string(),
-        );
-        let repeated = {
-            let mut windows = self.refusals.lock().map_err(|_| lock_failed())?;
-            if let Some(w) = windows.get_mut(&key) {
-                if now - w.recorded < REFUSAL_WINDOW && now >= w.recorded {
-                    w.repeated += 1;
-                    tracing::debug!(token = %caller.token, action, "refusal aggregated");
-                    return Ok(());
-                }
-            }
-            if windows.len() >= REFUSAL_KEYS {
-                windows.retain(|_, w| now - w.recorded < REFUSAL_WINDOW);
-                if windows.len() >= REFUSAL_KEYS {
-                    windows.clear();
-                }
-            }
-            let previous = windows.insert(
-                key,
-                RefusalWindow {
-                    recorded: now,
-                    repeated: 0,
-                },
-            );
-            previous.map_or(0, |w| w.repeated)
-        };
-        let mut payload = serde_json::json!({ "action": action, "reason": reason });
-        if repeated > 0 {
-            payload["repeated"] = repeated.into();
-        }
-        let mut event = NewEvent::new(caller.actor(), "access-refused", payload).at(now);
-        if let Some(source) = &caller.source {
-            event = event.source(source);
-        }
-        if let Some(ticket) = ticket {
-            event = event.request(ticket);
-        }
-        if let Some(tld) = tld {
-            event = event.tld(tld);
-        }
-        self.with_store(|s| {
-            s.append_events(std::slice::from_ref(&event))?;
-            Ok(())
-        })
-    }
-
     /// Submits a request. With an idempotency key, a repeated submission by the same token
     /// returns the request the first one created (and `false`).
     pub fn submit(
@@ -443,9 +297,7 @@ impl Desk {
                 let Some(current) = store::tld_record(tx, &label)? else {
                     return Err(DeskError::NotFound(format!("TLD {label}")));
                 };
-                if caller.role == Role::Auditor {
-                    return Err(DeskError::Forbidden("auditors read; they do not submit requests".into()));
-                }
+                self.grant(caller, Permission::SubmitRequest, Resource::Tld(Some(label.as_str())))?;
                 let mut facts = facts_for(tx, label.as_str(), None)?;
                 facts.shared_host_contacts =
                     shared_host_contacts(tx, label.as_str(), &submission.proposal)?;
@@ -494,94 +346,17 @@ impl Desk {
                 store::save_request(tx, &request, idempotency_key.map(|k| (caller.token.as_str(), k)))?;
                 self.follow_up(tx, &request, now)?;
                 // notify: in the same transaction as the submission.
-                crate::notify::queue(tx, self, &request, &recorded, None, None, now)?;
+                crate::notify::queue(tx, self.notify_settings(), &request, &recorded, None, None, now)?;
                 Ok((request, true))
             })
         });
         result
     }
 
-    /// A request, if the caller may read it.
-    pub fn read(&self, caller: &Caller, ticket: &str) -> Result<Request, DeskError> {
-        let request = self
-            .read_store(|s| Ok(s.request(ticket)?))?
-            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
-        self.permit(caller, Action::Read, &request)?;
-        Ok(request)
-    }
-
-    /// Whether `caller` may do `action` on `request`: the role-level gate, before the
-    /// workflow's own rules.
-    pub fn permit(
-        &self,
-        caller: &Caller,
-        action: Action,
-        request: &Request,
-    ) -> Result<(), DeskError> {
-        let refuse = |reason: String| -> Result<(), DeskError> {
-            self.record_refusal(
-                caller,
-                Some(&request.ticket),
-                Some(&request.tld),
-                action_name(action),
-                &reason,
-            )?;
-            Err(DeskError::Forbidden(reason))
-        };
-        match caller.role {
-            // Staff read and review; they never act for the TLD or consent for a contact.
-            Role::Staff if action == Action::Read || action.staff_only() => Ok(()),
-            // Staff who keyed in a request (received by other means) act for its submitter.
-            Role::Staff
-                if request.submitter == caller.party()
-                    && matches!(action, Action::Amend | Action::Withdraw | Action::Answer) =>
-            {
-                Ok(())
-            }
-            Role::Staff => refuse(format!(
-                "only the TLD's contacts may {}; staff act through review",
-                action_name(action)
-            )),
-            Role::Auditor if action == Action::Read => Ok(()),
-            Role::Auditor => refuse("auditors read; they do not act on requests".into()),
-            Role::Contact if action.staff_only() => refuse("only desk staff may do this".into()),
-            Role::Contact => {
-                let holds_role = self
-                    .read_store(|s| Ok(s.contact_tlds(&caller.subject)?))?
-                    .contains(&request.tld);
-                let asked = request.consents.contains_key(&caller.subject);
-                let allowed = match action {
-                    Action::Confirm | Action::Decline => asked,
-                    Action::Read => holds_role || asked,
-                    _ => holds_role || request.submitter == caller.party(),
-                };
-                if allowed {
-                    Ok(())
-                } else {
-                    refuse(format!(
-                        "{} is not a contact of {} for this request",
-                        caller.subject, request.tld
-                    ))
-                }
-            }
-        }
-    }
-
-    /// The permission gate alone: whether `caller` may do `action` on the request `ticket`
-    /// (a refusal is recorded). The API calls it before it reads a request body.
-    pub fn authorize(
-        &self,
-        caller: &Caller,
-        ticket: &str,
-        action: Action,
-    ) -> Result<(), DeskError> {
-        let request = self
-            .read_store(|s| Ok(s.request(ticket)?))?
-            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
-        self.permit(caller, action, &request)
-    }
-
-    /// Runs a command on a request for `caller`.
+    /// Runs a command on a request for `caller`, in one transaction: the request is loaded
+    /// once, the gate decides (writing nothing), the workflow decides, and the events, the
+    /// projection and the follow-up are written together. A refusal leaves only its audit
+    /// event, written in that same transaction.
     pub fn act(
         &self,
         caller: &Caller,
@@ -589,15 +364,51 @@ impl Desk {
         action: Action,
         command: Command,
     ) -> Result<Request, DeskError> {
-        let request = self
-            .read_store(|s| Ok(s.request(ticket)?))?
-            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
-        self.permit(caller, action, &request)?;
-        let outcome = self.execute(ticket, &caller.party(), Some(caller), command);
-        if let Err(DeskError::Workflow(WorkflowError::Forbidden(reason))) = &outcome {
-            self.record_refusal(caller, Some(ticket), Some(&request.tld), "command", reason)?;
+        let now = self.clock.now();
+        self.with_store(|s| s.write(|tx| self.act_tx(tx, caller, ticket, action, command, now)))?
+    }
+
+    /// [`Desk::act`] inside the caller's transaction. `Ok(Err(_))` is a refusal or a failed
+    /// command with nothing but its refusal event written: the caller commits it; `Err(_)`
+    /// means the transaction must be rolled back.
+    pub(crate) fn act_tx(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        caller: &Caller,
+        ticket: &str,
+        action: Action,
+        command: Command,
+        now: OffsetDateTime,
+    ) -> Result<Result<Request, DeskError>, DeskError> {
+        let events = store::request_events(tx, ticket)?;
+        let Some(request) = Request::replay(&events) else {
+            return Ok(Err(DeskError::NotFound(format!("request {ticket}"))));
+        };
+        let standing = gate::Standing {
+            holds_role: caller.role == Role::Contact
+                && store::contact_tlds(tx, &caller.subject)?.contains(&request.tld),
+        };
+        if let Err(reason) = gate::request_rule(caller, action, &request, standing) {
+            let tld = request.tld.clone();
+            self.record_refusal_tx(tx, caller, Some(ticket), Some(&tld), action.name(), &reason)?;
+            return Ok(Err(DeskError::Forbidden(reason)));
         }
-        outcome
+        let tld = request.tld.clone();
+        // In a savepoint: a command the workflow refuses midway leaves nothing behind.
+        let outcome = store::savepoint(tx, |tx| {
+            self.execute_loaded(tx, request, &caller.party(), Some(caller), command, now)
+        });
+        match outcome {
+            Ok(after) => Ok(Ok(after)),
+            Err(DeskError::Workflow(WorkflowError::Forbidden(reason))) => {
+                self.record_refusal_tx(tx, caller, Some(ticket), Some(&tld), "command", &reason)?;
+                Ok(Err(DeskError::Workflow(WorkflowError::Forbidden(reason))))
+            }
+            Err(
+                e @ (DeskError::Workflow(_) | DeskError::NotFound(_) | DeskError::Forbidden(_)),
+            ) => Ok(Err(e)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Decides and records a command in one transaction.
@@ -623,8 +434,23 @@ impl Desk {
         now: OffsetDateTime,
     ) -> Result<Request, DeskError> {
         let events = store::request_events(tx, ticket)?;
-        let mut request = Request::replay(&events)
+        let request = Request::replay(&events)
             .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
+        self.execute_loaded(tx, request, party, caller, command, now)
+    }
+
+    /// The command on a request loaded in this transaction.
+    fn execute_loaded(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        mut request: Request,
+        party: &Party,
+        caller: Option<&Caller>,
+        command: Command,
+        now: OffsetDateTime,
+    ) -> Result<Request, DeskError> {
+        let ticket = request.ticket.clone();
+        let ticket = ticket.as_str();
         let mut facts = facts_for(tx, &request.tld, Some(ticket))?;
         if let Command::Amend { proposal } = &command {
             facts.shared_host_contacts = shared_host_contacts(tx, &request.tld, proposal)?;
@@ -664,7 +490,15 @@ impl Desk {
             self.follow_up(tx, &request, now)?;
         }
         // notify: in the same transaction as the state change.
-        crate::notify::queue(tx, self, &request, &recorded, Some(before), prior, now)?;
+        crate::notify::queue(
+            tx,
+            self.notify_settings(),
+            &request,
+            &recorded,
+            Some(before),
+            prior,
+            now,
+        )?;
         Ok(request)
     }
 
@@ -734,10 +568,15 @@ impl Desk {
         if let Some(serial) = serial {
             store::append_event(
                 tx,
-                &NewEvent::new(
+                &NewEvent::typed(
                     Actor::system("desk"),
-                    "zone-published",
-                    serde_json::json!({ "serial": serial, "source": source, "tld": request.tld }),
+                    &crate::audit::Payload::RequestPublished(
+                        crate::audit::kinds::RequestPublished {
+                            serial,
+                            source: source.clone(),
+                            tld: request.tld.clone(),
+                        },
+                    ),
                 )
                 .at(now)
                 .tld(&request.tld)
@@ -747,270 +586,6 @@ impl Desk {
         Ok(serial)
     }
 
-    /// The proposal a check job must test, with lab ports applied.
-    pub fn check_proposal(&self, delegation: &Delegation) -> check::Proposal {
-        let mut proposal = check::Proposal::from_delegation(delegation);
-        for ns in &mut proposal.nameservers {
-            for address in &mut ns.addresses {
-                if let Some(port) = self.settings.check_ports.get(&address.ip()) {
-                    *address = SocketAddr::new(address.ip(), *port);
-                }
-            }
-        }
-        proposal
-    }
-
-    /// Sweeps every delegation of the current publication (the daemon's `[sweep]` schedule):
-    /// the same engine, profile and check ports as the request checks, one shared hub, the
-    /// results stored per TLD.
-    pub async fn sweep_delegations(
-        self: &Arc<Self>,
-        limits: check::SweepLimits,
-    ) -> Result<SweptSummary, DeskError> {
-        let me = self.clone();
-        let (items, cds) = tokio::task::spawn_blocking(move || {
-            me.with_store(|s| {
-                let Some(zone) = s.zone(None)? else {
-                    return Ok((Vec::new(), BTreeSet::new()));
-                };
-                // DS automation: the TLDs whose CDS the sweep reads (src/cds.rs).
-                let cds: BTreeSet<String> = store::cds_enabled(s.conn())?.into_keys().collect();
-                let mut items = Vec::new();
-                for tld in zone.tlds.keys() {
-                    if let Some(d) = s.current_delegation(tld)? {
-                        items.push(check::SweepItem {
-                            label: tld.as_str().to_string(),
-                            zone: tld.to_name(),
-                            proposal: me.check_proposal(&d),
-                        });
-                    }
-                }
-                Ok((items, cds))
-            })
-        })
-        .await
-        .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))??;
-        let outcome =
-            check::sweep::sweep_with_cds(items, &cds, &self.settings.profile, limits, &|_, _| {})
-                .await;
-        let counts = outcome.counts();
-        let outcome_cds = outcome.cds.clone();
-        let n = |v| counts.get(&v).copied().unwrap_or(0);
-        let summary = SweptSummary {
-            tlds: outcome.reports.len(),
-            pass: n(check::Verdict::Pass),
-            warn: n(check::Verdict::Warn),
-            fail: n(check::Verdict::Fail),
-            not_run: n(check::Verdict::NotRun),
-            queries: outcome.queries_sent,
-            elapsed_ms: outcome.elapsed_ms,
-        };
-        let rows: Vec<(String, String, serde_json::Value)> = outcome
-            .reports
-            .iter()
-            .map(|(tld, r)| {
-                let json = serde_json::json!({
-                    "checks": r.checks,
-                    "not_run": r.not_run,
-                    "findings": r.findings,
-                    "elapsed_ms": r.elapsed_ms,
-                });
-                (tld.clone(), r.verdict.to_string(), json)
-            })
-            .collect();
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let now = me.clock.now();
-            let staff = me.notify.staff_address.clone();
-            me.with_store(|s| {
-                s.write(|tx| {
-                    let before = store::last_sweep_verdicts_tx(tx)?;
-                    let id = store::record_sweep_tx(
-                        tx,
-                        &outcome.started,
-                        outcome.elapsed_ms,
-                        outcome.queries_sent,
-                        &rows,
-                    )?;
-                    // A TLD that passed or warned in its last sweep and fails now: its
-                    // technical contact and the desk are told, once (not every sweep).
-                    for (tld, report) in &outcome.reports {
-                        let was = before.get(tld).map(String::as_str);
-                        if report.verdict != check::Verdict::Fail
-                            || !matches!(was, Some("pass" | "warn"))
-                        {
-                            continue;
-                        }
-                        newly_failing(tx, tld, was, id, report, &staff, now)?;
-                    }
-                    Ok(())
-                })
-            })
-        })
-        .await
-        .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))??;
-        let me = self.clone();
-        let scans = outcome_cds;
-        tokio::task::spawn_blocking(move || crate::cds::act(&me, &scans))
-            .await
-            .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))?;
-        Ok(summary)
-    }
-
-    /// Runs one pending check job to its end: the check, the stored report, and the
-    /// workflow's `check-finished` event. A job whose request moved on is closed as stale.
-    pub async fn run_check_job(&self, job: &store::CheckJob) -> Result<(), DeskError> {
-        let request = self.read_store(|s| Ok(s.request(&job.ticket)?))?;
-        let now = self.clock.now();
-        let expected = match job.phase {
-            CheckPhase::Initial => State::TechnicalCheck,
-            CheckPhase::Supplemental => State::SupplementalCheck,
-        };
-        let current = request
-            .as_ref()
-            .filter(|r| r.revision() == job.revision && r.state == expected);
-        let Some(request) = current else {
-            return self.with_store(|s| {
-                s.write(|tx| {
-                    store::close_stale_check(tx, job.id, now)?;
-                    Ok(())
-                })
-            });
-        };
-        let Some(delegation) = request.proposal().delegation().cloned() else {
-            return Err(StoreError::Corrupt(format!(
-                "{} has no delegation to check",
-                request.ticket
-            ))
-            .into());
-        };
-        let zone = Name::from_ascii(format!("{}.", request.tld))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let proposal = self.check_proposal(&delegation);
-        let report = check::run_check(&zone, &proposal, &self.settings.profile).await;
-        let verdict = match report.verdict {
-            check::Verdict::Pass => Verdict::Pass,
-            check::Verdict::Warn => Verdict::Warn,
-            // A delegation that could not be judged is never let through: the request is
-            // held as by a failed check, and the stored report says `not-run` and why.
-            check::Verdict::Fail | check::Verdict::NotRun => Verdict::Fail,
-        };
-        let summary = summarise(&report);
-        let report_json =
-            serde_json::to_value(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let now = self.clock.now();
-        let command = Command::FinishCheck {
-            phase: job.phase,
-            revision: job.revision,
-            verdict,
-            check_id: Some(job.id),
-            summary,
-        };
-        // The stored report and the workflow's event commit together: a crash between them
-        // would leave a finished job and a request still waiting for it.
-        let recorded = self.with_store(|s| {
-            s.write(|tx| {
-                store::finish_check(tx, job.id, verdict, &report_json, now)?;
-                self.execute_tx(tx, &job.ticket, &Party::System, None, command, now)
-            })
-        });
-        match recorded {
-            Ok(_) => {}
-            // The request moved on while the check ran (amended, withdrawn): keep the report,
-            // close the job, record nothing on the request.
-            Err(DeskError::Workflow(e)) => {
-                tracing::info!(ticket = %job.ticket, reason = %e, "check result no longer applies");
-                self.with_store(|s| {
-                    s.write(|tx| {
-                        store::finish_check(tx, job.id, verdict, &report_json, now)?;
-                        Ok(())
-                    })
-                })?;
-            }
-            Err(e) => return Err(e),
-        }
-        Ok(())
-    }
-
-    /// Runs every pending check (the daemon calls this when woken and at start, so that a
-    /// restart resumes checks that were in flight).
-    /// Each job runs as its own task, so that a slow check never holds up the others; a job
-    /// already running is not started twice. Returns how many were started.
-    pub fn start_pending_checks(self: &Arc<Self>) -> Result<usize, DeskError> {
-        let jobs = self.read_store(|s| Ok(s.pending_checks()?))?;
-        let mut started = 0;
-        for job in jobs {
-            let fresh = self
-                .running_checks
-                .lock()
-                .map(|mut running| running.insert(job.id))
-                .unwrap_or(false);
-            if !fresh {
-                continue;
-            }
-            started += 1;
-            let desk = self.clone();
-            tokio::spawn(async move {
-                let _permit = desk.check_slots.acquire().await;
-                if let Err(e) = desk.run_check_job(&job).await {
-                    tracing::error!(ticket = %job.ticket, error = %e, "check job failed");
-                }
-                if let Ok(mut running) = desk.running_checks.lock() {
-                    running.remove(&job.id);
-                }
-            });
-        }
-        Ok(started)
-    }
-
-    /// Sends due reminders and expires requests left with the TLD too long. Returns the
-    /// tickets it acted on.
-    pub fn sweep(&self) -> Result<Vec<(String, Event)>, DeskError> {
-        let now = self.clock.now();
-        let open = self.read_store(|s| {
-            Ok(s.requests(&store::RequestFilter {
-                open_only: true,
-                limit: u32::MAX,
-                ..Default::default()
-            })?)
-        })?;
-        let mut acted = Vec::new();
-        for summary in open.iter().filter(|r| r.owner.as_deref() == Some("tld")) {
-            let Some(request) = self.read_store(|s| Ok(s.request(&summary.ticket)?))? else {
-                continue;
-            };
-            let Some(waited) = request.waiting_on_tld_for(now) else {
-                continue;
-            };
-            let days = waited.whole_days().max(0) as u32;
-            let command = if days >= self.settings.expire_days {
-                Command::Expire {
-                    limit_days: self.settings.expire_days,
-                }
-            } else if let Some(due) = self
-                .settings
-                .reminder_days
-                .iter()
-                .filter(|d| **d <= days && !request.reminders.contains(d))
-                .max()
-            {
-                Command::Remind { after_days: *due }
-            } else {
-                continue;
-            };
-            let after = self.execute(&summary.ticket, &Party::System, None, command)?;
-            if let Some(last) = self
-                .read_store(|s| Ok(s.request_history(&after.ticket)?))?
-                .pop()
-            {
-                acted.push((after.ticket.clone(), last.event));
-            }
-        }
-        // DS automation: notify-only CDS requests whose hold is over go to review.
-        acted.extend(crate::cds::release_holds(self)?);
-        Ok(acted)
-    }
-
     /// Stores an evidence document; returns its SHA-256.
     pub fn store_document(
         &self,
@@ -1018,11 +593,7 @@ impl Desk {
         content: &[u8],
         media_type: &str,
     ) -> Result<String, DeskError> {
-        if caller.role == Role::Auditor {
-            return Err(DeskError::Forbidden(
-                "auditors read; they do not upload documents".into(),
-            ));
-        }
+        self.grant(caller, Permission::UploadDocument, Resource::Document)?;
         let now = self.clock.now();
         self.with_store(|s| {
             s.write(|tx| {
@@ -1050,10 +621,13 @@ impl Desk {
                     }));
                 }
                 let sha256 = store::store_document(tx, content, media_type, now)?;
-                let mut event = NewEvent::new(
+                let mut event = NewEvent::typed(
                     caller.actor(),
-                    "document-stored",
-                    serde_json::json!({ "sha256": sha256, "media_type": media_type, "size": content.len() }),
+                    &crate::audit::Payload::DocumentStored(crate::audit::kinds::DocumentStored {
+                        sha256: sha256.clone(),
+                        media_type: media_type.to_string(),
+                        size: content.len(),
+                    }),
                 )
                 .at(now);
                 if let Some(source) = &caller.source {
@@ -1081,22 +655,6 @@ impl Desk {
             }
             Ok(s.requests(&filter)?)
         })
-    }
-}
-
-fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::Read => "read",
-        Action::Amend => "amend",
-        Action::Withdraw => "withdraw",
-        Action::Answer => "answer",
-        Action::Confirm => "confirm",
-        Action::Decline => "decline",
-        Action::Approve => "approve",
-        Action::Reject => "reject",
-        Action::Ask => "ask",
-        Action::Evaluate => "evaluate",
-        Action::Implement => "implement",
     }
 }
 
@@ -1274,96 +832,5 @@ fn append_system(
 ) -> Result<(), DeskError> {
     let events = to_new_events(request, recorded, &Actor::system("desk"), None)?;
     store::append_events(tx, &events)?;
-    Ok(())
-}
-
-/// One line per problem of a check, for the event and the submitter.
-fn summarise(report: &check::Report) -> String {
-    let problems: Vec<String> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity != check::Severity::Off)
-        .take(20)
-        .map(|f| format!("{} {}: {}", f.severity, f.check.as_str(), f.message))
-        .chain(
-            report
-                .not_run
-                .iter()
-                .map(|(id, why)| format!("not-run {}: {why}", id.as_str())),
-        )
-        .take(20)
-        .collect();
-    if problems.is_empty() {
-        format!("{}: no problems", report.verdict)
-    } else {
-        format!("{}: {}", report.verdict, problems.join("; "))
-    }
-}
-
-/// What one scheduled sweep of the delegations came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SweptSummary {
-    pub tlds: usize,
-    pub pass: usize,
-    pub warn: usize,
-    pub fail: usize,
-    pub not_run: usize,
-    pub queries: u64,
-    pub elapsed_ms: u64,
-}
-
-/// Records that a TLD's published delegation newly fails (an audit event by the sweep) and
-/// queues a notice to its technical contact and to the desk, in the sweep's transaction.
-fn newly_failing(
-    tx: &rusqlite::Transaction<'_>,
-    tld: &str,
-    was: Option<&str>,
-    sweep: i64,
-    report: &check::Report,
-    staff: &str,
-    now: time::OffsetDateTime,
-) -> Result<(), StoreError> {
-    let problems = summarise(report);
-    store::append_event(
-        tx,
-        &crate::audit::NewEvent {
-            time: now,
-            actor: crate::audit::Actor::system("sweep"),
-            source: None,
-            tld: Some(tld.to_string()),
-            request: None,
-            kind: "delegation-failing".into(),
-            payload: serde_json::json!({
-                "sweep": sweep,
-                "before": was,
-                "verdict": "fail",
-                "summary": problems,
-            }),
-        },
-    )?;
-    let tech = match store::tld_role_holder(tx, tld, "tech")? {
-        Some(handle) => store::contact(tx, &handle)?.and_then(|c| c.email),
-        None => None,
-    };
-    let subject = format!("[rootdesk] the delegation of .{tld} fails its checks");
-    let body = format!(
-        "The published delegation of .{tld} passed the desk's last sweep and fails now.\n\n{problems}\n\nThe desk does not mail again while it keeps failing.\n"
-    );
-    let staff = (!staff.is_empty()).then(|| staff.to_string());
-    for recipient in tech.into_iter().chain(staff) {
-        store::queue_notification(
-            tx,
-            &store::NewNotification {
-                recipient,
-                subject: subject.clone(),
-                body: body.clone(),
-                ticket: None,
-                tld: Some(tld.to_string()),
-                kind: "delegation-failing".into(),
-            },
-            now,
-            now,
-        )?;
-    }
     Ok(())
 }

@@ -1,0 +1,499 @@
+//! The permission gate (STYLE 3, after Krill's `auth/permission.rs`): every guarded thing has a
+//! named [`Permission`] on a [`Resource`], and one table ([`rule`], [`request_rule`]) says which
+//! role is granted it. A handler gets a request body only with a [`Granted`], which only the
+//! gate makes. Deciding writes nothing; a refusal of a request action is recorded afterwards,
+//! in the caller's transaction ([`Desk::record_refusal_tx`]).
+
+use super::*;
+
+/// Who calls, as the API authenticated them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Caller {
+    pub token: String,
+    pub role: Role,
+    pub subject: String,
+    /// The client's address.
+    pub source: Option<String>,
+}
+
+/// The token id of the desk's CDS scanner: no issued token has it (ids are generated).
+pub const CDS_SCANNER: &str = "system:cds";
+
+impl Caller {
+    /// The desk's CDS scanner (issue 12 part 2, src/cds.rs): submits DS requests on a
+    /// TLD's behalf, recorded as an actor of its own (`system:cds`).
+    pub fn cds_scanner() -> Caller {
+        Caller {
+            token: CDS_SCANNER.into(),
+            role: Role::Staff,
+            subject: "cds-scanner".into(),
+            source: None,
+        }
+    }
+
+    fn is_cds_scanner(&self) -> bool {
+        self.token == CDS_SCANNER
+    }
+
+    pub fn from_token(token: &Token, source: Option<String>) -> Caller {
+        Caller {
+            token: token.id.clone(),
+            role: token.role,
+            subject: token.subject.clone(),
+            source,
+        }
+    }
+
+    /// The workflow's view of the caller.
+    pub fn party(&self) -> Party {
+        if self.is_cds_scanner() {
+            return Party::CdsScanner;
+        }
+        match self.role {
+            Role::Contact => Party::Contact(self.subject.clone()),
+            Role::Staff => Party::Staff(self.subject.clone()),
+            // Auditors never act; a party is needed only to refuse them.
+            Role::Auditor => Party::Staff(format!("auditor:{}", self.subject)),
+        }
+    }
+
+    /// The audit trail's view of the caller.
+    pub fn actor(&self) -> Actor {
+        if self.is_cds_scanner() {
+            return Actor::system("cds");
+        }
+        Actor::token(
+            &self.token,
+            Some(self.role.as_str()),
+            (self.role == Role::Contact).then_some(self.subject.as_str()),
+        )
+    }
+}
+
+/// What the API's actions on a request are called, for permissions and refusal events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Read,
+    Amend,
+    Withdraw,
+    Answer,
+    Confirm,
+    Decline,
+    Approve,
+    Reject,
+    Ask,
+    Evaluate,
+    Implement,
+}
+
+impl Action {
+    /// Every action, in the order the API lists them.
+    pub const ALL: [Action; 11] = [
+        Action::Read,
+        Action::Amend,
+        Action::Withdraw,
+        Action::Answer,
+        Action::Confirm,
+        Action::Decline,
+        Action::Approve,
+        Action::Reject,
+        Action::Ask,
+        Action::Evaluate,
+        Action::Implement,
+    ];
+
+    /// Its place in [`Action::ALL`]; the match has no default, so a new action is a compile
+    /// error here until it is placed (and the assertion below checks `ALL` agrees).
+    const fn index(self) -> usize {
+        match self {
+            Action::Read => 0,
+            Action::Amend => 1,
+            Action::Withdraw => 2,
+            Action::Answer => 3,
+            Action::Confirm => 4,
+            Action::Decline => 5,
+            Action::Approve => 6,
+            Action::Reject => 7,
+            Action::Ask => 8,
+            Action::Evaluate => 9,
+            Action::Implement => 10,
+        }
+    }
+
+    /// The name in URLs (`POST /v1/requests/{ticket}/{name}`) and in refusal events.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Amend => "amend",
+            Action::Withdraw => "withdraw",
+            Action::Answer => "answer",
+            Action::Confirm => "confirm",
+            Action::Decline => "decline",
+            Action::Approve => "approve",
+            Action::Reject => "reject",
+            Action::Ask => "ask",
+            Action::Evaluate => "evaluate",
+            Action::Implement => "implement",
+        }
+    }
+
+    /// The action a URL names.
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Review actions: the desk's staff only.
+    fn staff_only(self) -> bool {
+        match self {
+            Action::Approve
+            | Action::Reject
+            | Action::Ask
+            | Action::Evaluate
+            | Action::Implement => true,
+            Action::Read
+            | Action::Amend
+            | Action::Withdraw
+            | Action::Answer
+            | Action::Confirm
+            | Action::Decline => false,
+        }
+    }
+}
+
+// `ALL` holds each action once, at its own index.
+const _: () = {
+    let mut i = 0;
+    while i < Action::ALL.len() {
+        assert!(Action::ALL[i].index() == i);
+        i += 1;
+    }
+};
+
+/// What the gate guards, besides the actions on a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Permission {
+    /// Submit a change request (`POST /v1/requests`); whose TLD it is the workflow decides.
+    SubmitRequest,
+    /// An action on one request.
+    OnRequest(Action),
+    /// Read the audit trail and its checkpoints.
+    ReadAudit,
+    /// Run a dry-run technical check (`POST /v1/check`).
+    RunCheck,
+    /// Store an evidence document (`POST /v1/documents`).
+    UploadDocument,
+    /// See service-level breaches by ticket in the turnaround report.
+    ReadBreaches,
+}
+
+/// What a permission is asked on.
+#[derive(Debug, Clone, Copy)]
+pub enum Resource<'a> {
+    /// A TLD, or any TLD (`None`) when the body that names it is not read yet.
+    Tld(Option<&'a str>),
+    Request(&'a Request),
+    AuditLog,
+    Check,
+    Document,
+}
+
+/// Proof that the gate granted a permission; only the gate makes one, and the API's body
+/// parser asks for one.
+#[derive(Debug)]
+pub struct Granted {
+    permission: Permission,
+}
+
+impl Granted {
+    /// The permission granted.
+    pub fn permission(&self) -> Permission {
+        self.permission
+    }
+}
+
+/// What a role is granted, for permissions that need nothing but the role.
+pub enum Rule {
+    Granted,
+    Refused(&'static str),
+    /// Depends on the caller's standing on the request ([`request_rule`]).
+    ByRequest,
+}
+
+/// The table of who may do what. No default arm: a new permission or role is a compile error
+/// here until it has a row.
+pub fn rule(role: Role, permission: Permission) -> Rule {
+    use Permission::*;
+    match (permission, role) {
+        (SubmitRequest, Role::Contact | Role::Staff) => Rule::Granted,
+        (SubmitRequest, Role::Auditor) => {
+            Rule::Refused("auditors read; they do not submit requests")
+        }
+        (OnRequest(_), _) => Rule::ByRequest,
+        (ReadAudit, Role::Staff | Role::Auditor) => Rule::Granted,
+        (ReadAudit, Role::Contact) => {
+            Rule::Refused("the audit trail is for desk staff and auditors")
+        }
+        // A dry run changes nothing; it is bounded per caller instead (`[dry_run]`).
+        (RunCheck, Role::Contact | Role::Staff | Role::Auditor) => Rule::Granted,
+        (UploadDocument, Role::Contact | Role::Staff) => Rule::Granted,
+        (UploadDocument, Role::Auditor) => {
+            Rule::Refused("auditors read; they do not upload documents")
+        }
+        (ReadBreaches, Role::Staff | Role::Auditor) => Rule::Granted,
+        (ReadBreaches, Role::Contact) => {
+            Rule::Refused("breaches by ticket are for desk staff and auditors")
+        }
+    }
+}
+
+/// The caller's standing on one request, read from the database by the gate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Standing {
+    /// The caller is a contact of the request's TLD.
+    pub holds_role: bool,
+}
+
+/// Whether `caller` may do `action` on `request`: the role-level rule, before the workflow's
+/// own. Pure: the reason is returned, never recorded here.
+pub fn request_rule(
+    caller: &Caller,
+    action: Action,
+    request: &Request,
+    standing: Standing,
+) -> Result<(), String> {
+    match caller.role {
+        // Staff read and review; they never act for the TLD or consent for a contact.
+        Role::Staff if action == Action::Read || action.staff_only() => Ok(()),
+        // Staff who keyed in a request (received by other means) act for its submitter.
+        Role::Staff
+            if request.submitter == caller.party()
+                && matches!(action, Action::Amend | Action::Withdraw | Action::Answer) =>
+        {
+            Ok(())
+        }
+        Role::Staff => Err(format!(
+            "only the TLD's contacts may {}; staff act through review",
+            action.name()
+        )),
+        Role::Auditor if action == Action::Read => Ok(()),
+        Role::Auditor => Err("auditors read; they do not act on requests".into()),
+        Role::Contact if action.staff_only() => Err("only desk staff may do this".into()),
+        Role::Contact => {
+            let asked = request.consents.contains_key(&caller.subject);
+            let allowed = match action {
+                Action::Confirm | Action::Decline => asked,
+                Action::Read => standing.holds_role || asked,
+                Action::Amend | Action::Withdraw | Action::Answer => {
+                    standing.holds_role || request.submitter == caller.party()
+                }
+                // Refused above (staff only); listed so that a new action is a compile error.
+                Action::Approve
+                | Action::Reject
+                | Action::Ask
+                | Action::Evaluate
+                | Action::Implement => false,
+            };
+            if allowed {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} is not a contact of {} for this request",
+                    caller.subject, request.tld
+                ))
+            }
+        }
+    }
+}
+
+/// Refusals of one caller on one endpoint are recorded at most once per this window.
+pub const REFUSAL_WINDOW: time::Duration = time::Duration::minutes(1);
+/// Callers tracked at once; beyond it, expired windows are dropped first, then all.
+const REFUSAL_KEYS: usize = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefusalWindow {
+    /// When the last event was written.
+    pub(crate) recorded: OffsetDateTime,
+    /// Refusals since then without an event of their own.
+    pub(crate) repeated: u64,
+}
+
+impl Desk {
+    /// Grants `permission` on `resource` to `caller`, or refuses it (403). Request actions are
+    /// refused with an audit event; the others are role rules and only answered.
+    pub fn grant(
+        &self,
+        caller: &Caller,
+        permission: Permission,
+        resource: Resource<'_>,
+    ) -> Result<Granted, DeskError> {
+        let granted = Granted { permission };
+        match (rule(caller.role, permission), permission, resource) {
+            (Rule::Granted, _, _) => Ok(granted),
+            (Rule::Refused(reason), _, _) => Err(DeskError::Forbidden(reason.into())),
+            (Rule::ByRequest, Permission::OnRequest(action), Resource::Request(request)) => {
+                let standing = self.standing(caller, request)?;
+                match request_rule(caller, action, request, standing) {
+                    Ok(()) => Ok(granted),
+                    Err(reason) => {
+                        self.record_refusal(
+                            caller,
+                            Some(&request.ticket),
+                            Some(&request.tld),
+                            action.name(),
+                            &reason,
+                        )?;
+                        Err(DeskError::Forbidden(reason))
+                    }
+                }
+            }
+            (Rule::ByRequest, _, _) => Err(DeskError::Forbidden(format!(
+                "{permission:?} is granted on a request only"
+            ))),
+        }
+    }
+
+    /// The caller's standing on `request`, from a read connection.
+    fn standing(&self, caller: &Caller, request: &Request) -> Result<Standing, DeskError> {
+        Ok(Standing {
+            holds_role: caller.role == Role::Contact
+                && self
+                    .read_store(|s| Ok(s.contact_tlds(&caller.subject)?))?
+                    .contains(&request.tld),
+        })
+    }
+
+    /// The actions `caller` may take on `request` by the gate's rules (the workflow may still
+    /// refuse one in the request's state). For pages that offer only what can be done.
+    pub fn allowed_actions(
+        &self,
+        caller: &Caller,
+        request: &Request,
+    ) -> Result<Vec<Action>, DeskError> {
+        let standing = self.standing(caller, request)?;
+        Ok(Action::ALL
+            .into_iter()
+            .filter(|a| request_rule(caller, *a, request, standing).is_ok())
+            .collect())
+    }
+
+    /// Records a refused attempt on a request in the audit trail, in its own transaction.
+    pub fn record_refusal(
+        &self,
+        caller: &Caller,
+        ticket: Option<&str>,
+        tld: Option<&str>,
+        action: &str,
+        reason: &str,
+    ) -> Result<(), DeskError> {
+        self.with_store(|s| {
+            s.write(|tx| self.record_refusal_tx(tx, caller, ticket, tld, action, reason))
+        })
+    }
+
+    /// Records a refused attempt in the transaction `tx` (the command's own, so that the
+    /// refusal and nothing else is what the attempt leaves behind).
+    pub(crate) fn record_refusal_tx(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        caller: &Caller,
+        ticket: Option<&str>,
+        tld: Option<&str>,
+        action: &str,
+        reason: &str,
+    ) -> Result<(), DeskError> {
+        let now = self.clock.now();
+        // One event per caller and endpoint per window; the count of the others rides on the
+        // next event, so forbidden calls cannot grow the trail one event each.
+        let key = (
+            caller.token.clone(),
+            action.to_string(),
+            ticket.unwrap_or_default().to_string(),
+        );
+        let repeated = {
+            let mut windows = self.refusals.lock().map_err(|_| lock_failed())?;
+            if let Some(w) = windows.get_mut(&key) {
+                if now - w.recorded < REFUSAL_WINDOW && now >= w.recorded {
+                    w.repeated += 1;
+                    tracing::debug!(token = %caller.token, action, "refusal aggregated");
+                    return Ok(());
+                }
+            }
+            if windows.len() >= REFUSAL_KEYS {
+                windows.retain(|_, w| now - w.recorded < REFUSAL_WINDOW);
+                if windows.len() >= REFUSAL_KEYS {
+                    windows.clear();
+                }
+            }
+            let previous = windows.insert(
+                key,
+                RefusalWindow {
+                    recorded: now,
+                    repeated: 0,
+                },
+            );
+            previous.map_or(0, |w| w.repeated)
+        };
+        let payload = crate::audit::Payload::AccessRefused(crate::audit::kinds::AccessRefused {
+            action: action.to_string(),
+            reason: reason.to_string(),
+            repeated: (repeated > 0).then_some(repeated),
+        });
+        let mut event = NewEvent::typed(caller.actor(), &payload).at(now);
+        if let Some(source) = &caller.source {
+            event = event.source(source);
+        }
+        if let Some(ticket) = ticket {
+            event = event.request(ticket);
+        }
+        if let Some(tld) = tld {
+            event = event.tld(tld);
+        }
+        store::append_event(tx, &event)?;
+        Ok(())
+    }
+
+    /// A request, if the caller may read it.
+    pub fn read(&self, caller: &Caller, ticket: &str) -> Result<Request, DeskError> {
+        let request = self
+            .read_store(|s| Ok(s.request(ticket)?))?
+            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
+        self.permit(caller, Action::Read, &request)?;
+        Ok(request)
+    }
+
+    /// Whether `caller` may do `action` on `request` (a refusal is recorded).
+    pub fn permit(
+        &self,
+        caller: &Caller,
+        action: Action,
+        request: &Request,
+    ) -> Result<(), DeskError> {
+        self.grant(
+            caller,
+            Permission::OnRequest(action),
+            Resource::Request(request),
+        )
+        .map(|_| ())
+    }
+
+    /// The permission gate alone: whether `caller` may do `action` on the request `ticket`
+    /// (a refusal is recorded). The API calls it before it reads a request body.
+    pub fn authorize(
+        &self,
+        caller: &Caller,
+        ticket: &str,
+        action: Action,
+    ) -> Result<Granted, DeskError> {
+        let request = self
+            .read_store(|s| Ok(s.request(ticket)?))?
+            .ok_or_else(|| DeskError::NotFound(format!("request {ticket}")))?;
+        self.grant(
+            caller,
+            Permission::OnRequest(action),
+            Resource::Request(&request),
+        )
+    }
+}
