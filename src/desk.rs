@@ -114,6 +114,8 @@ pub struct DeskSettings {
     pub profile: Profile,
     /// Lab only: the port to probe at each address (default 53).
     pub check_ports: BTreeMap<IpAddr, u16>,
+    /// `[sweep] remind_after`: a reminder per period while a reported TLD keeps failing.
+    pub sweep_remind_after: Option<time::Duration>,
 }
 
 /// A submission, as the API receives it.
@@ -775,6 +777,9 @@ impl Desk {
         tokio::task::spawn_blocking(move || {
             let now = me.clock.now();
             let staff = me.notify.staff_address.clone();
+            let policy = crate::watch::WatchPolicy {
+                remind_after: me.settings.sweep_remind_after,
+            };
             me.with_store(|s| {
                 s.write(|tx| {
                     let before = store::last_sweep_verdicts_tx(tx)?;
@@ -785,17 +790,16 @@ impl Desk {
                         outcome.queries_sent,
                         &rows,
                     )?;
-                    // A TLD that passed or warned in its last sweep and fails now: its
-                    // technical contact and the desk are told, once (not every sweep).
-                    for (tld, report) in &outcome.reports {
-                        let was = before.get(tld).map(String::as_str);
-                        if report.verdict != check::Verdict::Fail
-                            || !matches!(was, Some("pass" | "warn"))
-                        {
-                            continue;
-                        }
-                        newly_failing(tx, tld, was, id, report, &staff, now)?;
-                    }
+                    // Newly failing, still failing (reminder), recovered: src/watch.rs.
+                    crate::watch::after_sweep(
+                        tx,
+                        id,
+                        &before,
+                        &outcome.reports,
+                        &staff,
+                        policy,
+                        now,
+                    )?;
                     Ok(())
                 })
             })
@@ -1255,60 +1259,4 @@ pub struct SweptSummary {
     pub not_run: usize,
     pub queries: u64,
     pub elapsed_ms: u64,
-}
-
-/// Records that a TLD's published delegation newly fails (an audit event by the sweep) and
-/// queues a notice to its technical contact and to the desk, in the sweep's transaction.
-fn newly_failing(
-    tx: &rusqlite::Transaction<'_>,
-    tld: &str,
-    was: Option<&str>,
-    sweep: i64,
-    report: &check::Report,
-    staff: &str,
-    now: time::OffsetDateTime,
-) -> Result<(), StoreError> {
-    let problems = summarise(report);
-    store::append_event(
-        tx,
-        &crate::audit::NewEvent {
-            time: now,
-            actor: crate::audit::Actor::system("sweep"),
-            source: None,
-            tld: Some(tld.to_string()),
-            request: None,
-            kind: "delegation-failing".into(),
-            payload: serde_json::json!({
-                "sweep": sweep,
-                "before": was,
-                "verdict": "fail",
-                "summary": problems,
-            }),
-        },
-    )?;
-    let tech = match store::tld_role_holder(tx, tld, "tech")? {
-        Some(handle) => store::contact(tx, &handle)?.and_then(|c| c.email),
-        None => None,
-    };
-    let subject = format!("[rootdesk] the delegation of .{tld} fails its checks");
-    let body = format!(
-        "The published delegation of .{tld} passed the desk's last sweep and fails now.\n\n{problems}\n\nThe desk does not mail again while it keeps failing.\n"
-    );
-    let staff = (!staff.is_empty()).then(|| staff.to_string());
-    for recipient in tech.into_iter().chain(staff) {
-        store::queue_notification(
-            tx,
-            &store::NewNotification {
-                recipient,
-                subject: subject.clone(),
-                body: body.clone(),
-                ticket: None,
-                tld: Some(tld.to_string()),
-                kind: "delegation-failing".into(),
-            },
-            now,
-            now,
-        )?;
-    }
-    Ok(())
 }

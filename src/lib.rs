@@ -11,6 +11,7 @@
 //! - [`changelog`]: the public monthly change log of requests that reached a final state.
 //! - [`metrics`]: turnaround from the events: intervals, service levels, reports, /metrics.
 //! - [`notify`]: the outbox, SMTP delivery and confirmation links (DESIGN §8.3).
+//! - [`watch`]: after each sweep, who is told that a delegation fails, still fails or works.
 //! - [`api`]: the HTTP API under `/v1`, and public RDAP under `/rdap` ([`api::rdap`]).
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
 
@@ -27,5 +28,6 @@ pub mod metrics;
 pub mod notify;
 pub mod registry;
 pub mod store;
+pub mod watch;
 pub mod workflow;
 pub mod zonefile;

@@ -21,7 +21,7 @@ use super::dnssec::{
 };
 use super::lookup::{AsLookup, NameResolver};
 use super::probe::{rcode_name, Answer, Outcome, ProbeError, Prober, QuerySpec, Transport};
-use super::profile::{CheckId, Profile, Severity};
+use super::profile::{CheckId, Needs, Profile, Severity};
 use super::proposal::Proposal;
 use super::referral::{referral_size, LIMIT};
 use super::report::{CheckStatus, Finding, Report};
@@ -490,20 +490,10 @@ async fn probe_all(
     prober: &Prober,
     f: &Findings<'_>,
 ) -> Vec<Probed> {
-    const NETWORK: [CheckId; 11] = [
-        CheckId::ReachableUdp,
-        CheckId::ReachableTcp,
-        CheckId::Authoritative,
-        CheckId::NsSetMatch,
-        CheckId::GlueMatch,
-        CheckId::SoaConsistent,
-        CheckId::SoaValues,
-        CheckId::NoRecursion,
-        CheckId::Edns,
-        CheckId::DsMatch,
-        CheckId::DnssecValid,
-    ];
-    if !NETWORK.iter().any(|c| f.on(*c)) && !f.on(CheckId::DnskeyAlgorithm) {
+    if !CheckId::ALL
+        .iter()
+        .any(|c| c.needs() != Needs::Nothing && f.on(*c))
+    {
         return Vec::new();
     }
     let soa = QuerySpec::plain(zone, RecordType::SOA);
@@ -605,17 +595,6 @@ async fn probe_all(
 
 /// The checks that need answers and got none: `not-run`, with the reason, never `ok`.
 fn unevaluated(zone: &Name, targets: &[Target], probed: &[Probed], f: &mut Findings<'_>) {
-    const NEED_ANSWER: [CheckId; 2] = [CheckId::NoRecursion, CheckId::Edns];
-    const NEED_AUTHORITY: [CheckId; 8] = [
-        CheckId::Authoritative,
-        CheckId::NsSetMatch,
-        CheckId::GlueMatch,
-        CheckId::SoaConsistent,
-        CheckId::SoaValues,
-        CheckId::DsMatch,
-        CheckId::DnssecValid,
-        CheckId::DnskeyAlgorithm,
-    ];
     let reason = if targets.is_empty() {
         Some("no name server address to query".to_string())
     } else if !probed.iter().any(|p| p.soa.iter().any(Result::is_ok)) {
@@ -635,19 +614,21 @@ fn unevaluated(zone: &Name, targets: &[Target], probed: &[Probed], f: &mut Findi
         None
     };
     if let Some(reason) = reason {
-        for id in NEED_ANSWER.iter().chain(&NEED_AUTHORITY) {
-            f.not_run(*id, reason.clone());
-        }
-        if targets.is_empty() {
-            f.not_run(CheckId::ReachableUdp, reason.clone());
-            f.not_run(CheckId::ReachableTcp, reason);
+        for id in CheckId::ALL {
+            let unanswered = matches!(id.needs(), Needs::Answer | Needs::Authority);
+            if unanswered || (id.needs() == Needs::Address && targets.is_empty()) {
+                f.not_run(id, reason.clone());
+            }
         }
         return;
     }
     if !probed.iter().any(|p| p.authoritative(zone).is_some()) {
-        for id in NEED_AUTHORITY.iter().skip(1) {
+        for id in CheckId::ALL
+            .into_iter()
+            .filter(|c| c.needs() == Needs::Authority)
+        {
             f.not_run(
-                *id,
+                id,
                 format!("no name server gave an authoritative answer for {zone}"),
             );
         }

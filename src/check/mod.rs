@@ -17,6 +17,7 @@ pub mod addresses;
 pub mod dnssec;
 pub mod engine;
 pub mod lookup;
+mod names;
 pub mod probe;
 pub mod profile;
 pub mod proposal;
@@ -27,7 +28,7 @@ pub mod sweep;
 pub use engine::{run_check, run_check_with};
 pub use probe::{ProbeHub, Prober, Transport};
 pub use profile::{
-    AsSource, CheckId, Profile, ProfileError, QuerySettings, ResolverSettings, Severity,
+    AsSource, CheckId, Needs, Profile, ProfileError, QuerySettings, ResolverSettings, Severity,
 };
 pub use proposal::{Proposal, ProposedNs};
 pub use report::{CheckStatus, Finding, Report, Verdict};
