@@ -110,6 +110,7 @@ struct Probed {
     edns: Option<Outcome>,
     ns_set: Option<Outcome>,
     dnskey: Option<Outcome>,
+    nsec3param: Option<Outcome>,
     glue: Vec<(Name, RecordType, Outcome)>,
     recursion: Option<Outcome>,
 }
@@ -183,6 +184,7 @@ pub async fn run_check_with(
     judge_transport(&zone, &probed, &mut f);
     judge_zone_data(&zone, proposal, &probed, &mut f);
     judge_dnssec(&zone, proposal, &probed, &mut f);
+    judge_nsec3(&zone, proposal, &probed, &mut f);
     network_diversity(&targets, profile, &mut f).await;
 
     let mut checks = BTreeMap::new();
@@ -510,6 +512,8 @@ async fn probe_all(
     let want_dnskey =
         f.on(CheckId::DsMatch) || f.on(CheckId::DnssecValid) || f.on(CheckId::DnskeyAlgorithm);
     let want_glue = f.on(CheckId::GlueMatch);
+    // NSEC3 parameters matter for a zone signed at the parent only.
+    let want_nsec3 = f.on(CheckId::Nsec3Params) && !proposal.ds.is_empty();
     let in_zone: Vec<&Name> = proposal
         .nameservers
         .iter()
@@ -536,6 +540,7 @@ async fn probe_all(
                 edns: None,
                 ns_set: None,
                 dnskey: None,
+                nsec3param: None,
                 glue: Vec::new(),
                 recursion: None,
             };
@@ -543,6 +548,7 @@ async fn probe_all(
             let edns = QuerySpec::edns(zone, RecordType::SOA, payload, true);
             let ns = QuerySpec::plain(zone, RecordType::NS);
             let dnskey = QuerySpec::edns(zone, RecordType::DNSKEY, payload, true);
+            let nsec3param = QuerySpec::edns(zone, RecordType::NSEC3PARAM, payload, true);
             let glue_specs: Vec<QuerySpec> = if want_glue {
                 in_zone
                     .iter()
@@ -560,12 +566,19 @@ async fn probe_all(
                 rd: true,
                 ..QuerySpec::plain(n, RecordType::PTR)
             });
-            let (e, n, k, g, r) = tokio::join!(
+            let (e, n, k, n3, g, r) = tokio::join!(
                 query_tc(prober, t, via, &edns),
                 query_tc(prober, t, via, &ns),
                 async {
                     if want_dnskey {
                         Some(query_tc(prober, t, via, &dnskey).await)
+                    } else {
+                        None
+                    }
+                },
+                async {
+                    if want_nsec3 {
+                        Some(query_tc(prober, t, via, &nsec3param).await)
                     } else {
                         None
                     }
@@ -581,6 +594,7 @@ async fn probe_all(
             p.edns = Some(e);
             p.ns_set = Some(n);
             p.dnskey = k;
+            p.nsec3param = n3;
             p.glue = glue_specs
                 .iter()
                 .zip(g)
@@ -1093,6 +1107,84 @@ fn judge_glue(proposal: &Proposal, p: &Probed, at: At<'_>, f: &mut Findings<'_>)
                 true,
                 at,
                 format!("no answer to the {qtype} query for {name}: {e}"),
+            ),
+        }
+    }
+}
+
+/// The NSEC3 parameter problems of one NSEC3PARAM record (RFC 9276 §3.1: SHA-1, no extra
+/// iterations, no salt; RFC 5155 §4.1.2: flags 0 at the apex). Each is (major, message).
+pub fn nsec3_param_problems(p: &hickory_proto::dnssec::rdata::NSEC3PARAM) -> Vec<(bool, String)> {
+    let mut out = Vec::new();
+    let alg = u8::from(p.hash_algorithm());
+    if alg != 1 {
+        out.push((
+            true,
+            format!(
+                "NSEC3 hash algorithm {alg} is not SHA-1 (1), the only one assigned (RFC 5155)"
+            ),
+        ));
+    }
+    if p.iterations() > 0 {
+        out.push((
+            false,
+            format!(
+                "NSEC3 uses {} additional iterations; RFC 9276 says 0 (validators may treat more as insecure or bogus)",
+                p.iterations()
+            ),
+        ));
+    }
+    if !p.salt().is_empty() {
+        out.push((
+            false,
+            format!(
+                "NSEC3 uses a salt of {} octets; RFC 9276 says none (\"-\")",
+                p.salt().len()
+            ),
+        ));
+    }
+    if p.flags() != 0 {
+        out.push((
+            false,
+            format!(
+                "the NSEC3PARAM flags are {}, not 0 (RFC 5155 §4.1.2)",
+                p.flags()
+            ),
+        ));
+    }
+    out
+}
+
+/// nsec3-params: a signed zone's NSEC3PARAM as RFC 9276 recommends. A zone with NSEC (no
+/// NSEC3PARAM) has nothing to judge.
+fn judge_nsec3(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Findings<'_>) {
+    use hickory_proto::dnssec::rdata::DNSSECRData;
+    if proposal.ds.is_empty() {
+        return;
+    }
+    for p in probed {
+        if p.authoritative(zone).is_none() {
+            continue;
+        }
+        let at = At::target(&p.target).over(p.via.unwrap_or(Transport::Udp));
+        match &p.nsec3param {
+            Some(Ok(a)) if a.message.metadata.response_code == ResponseCode::NoError => {
+                for r in a.message.answers.iter().filter(|r| r.name == *zone) {
+                    if let RData::DNSSEC(DNSSECRData::NSEC3PARAM(param)) = &r.data {
+                        for (major, problem) in nsec3_param_problems(param) {
+                            f.add(CheckId::Nsec3Params, major, at.clone(), problem);
+                        }
+                    }
+                }
+            }
+            Some(Ok(_)) | Some(Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent)) | None => {}
+            Some(Err(e @ ProbeError::Local(_))) => f.not_run(CheckId::Nsec3Params, e.to_string()),
+            Some(Err(e)) => f.not_run(
+                CheckId::Nsec3Params,
+                format!(
+                    "no answer to the NSEC3PARAM query for {zone} at {}: {e}",
+                    super::probe::address_text::format(&p.target.address)
+                ),
             ),
         }
     }

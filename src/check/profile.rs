@@ -121,6 +121,7 @@ checks! {
     DsMatch ds_match "ds-match" Error Authority;
     DnssecValid dnssec_valid "dnssec-valid" Error Authority;
     DnskeyAlgorithm dnskey_algorithm "dnskey-algorithm" Error Authority;
+    Nsec3Params nsec3_params "nsec3-params" Warning Authority;
     SoaValues soa_values "soa-values" Warning Authority;
 }
 
