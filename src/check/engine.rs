@@ -1172,7 +1172,7 @@ fn judge_nsec3(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Find
                 for r in a.message.answers.iter().filter(|r| r.name == *zone) {
                     if let RData::DNSSEC(DNSSECRData::NSEC3PARAM(param)) = &r.data {
                         for (major, problem) in nsec3_param_problems(param) {
-                            f.add(CheckId::Nsec3Params, major, at.clone(), problem);
+                            f.add(CheckId::Nsec3Params, major, at, problem);
                         }
                     }
                 }
