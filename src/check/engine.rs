@@ -1008,6 +1008,13 @@ pub fn soa_value_problems(soa: &SOA) -> Vec<String> {
             "SOA expire {expire} is below 604800 seconds (1 week)"
         ));
     }
+    // The negative-caching TTL (RFC 2308 §5 recommends 1 to 3 hours; Zonemaster ZONE06).
+    if !(300..=86_400).contains(&soa.minimum) {
+        out.push(format!(
+            "SOA minimum (negative-caching TTL) {} is outside 300..86400 seconds (RFC 2308 §5 recommends 1 to 3 hours)",
+            soa.minimum
+        ));
+    }
     out
 }
 
