@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::Name;
 use serde::Serialize;
 
@@ -85,22 +84,42 @@ pub async fn sweep(
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let hub: Arc<ProbeHub> = ProbeHub::new(limits.queries);
-    let hub_ref = &hub;
-    let mut reports: Vec<(String, Report)> = stream::iter(items)
-        .map(|item| async move {
+    // Each TLD's check is a task of its own, so that the checks spread over the runtime's
+    // worker threads: polled inside one task, the whole sweep ran on one core.
+    let profile = Arc::new(profile.clone());
+    let spawn = |set: &mut tokio::task::JoinSet<(String, Report)>, item: SweepItem| {
+        let (hub, profile) = (hub.clone(), profile.clone());
+        set.spawn(async move {
             let prober = Prober::shared(
-                hub_ref,
+                &hub,
                 profile.query.timeout(),
                 profile.query.retries,
                 profile.query.budget(),
             );
-            let report = run_check_with(&item.zone, &item.proposal, profile, prober).await;
-            done(&item.label, &report);
+            let report = run_check_with(&item.zone, &item.proposal, &profile, prober).await;
             (item.label, report)
-        })
-        .buffer_unordered(limits.tlds.max(1))
-        .collect()
-        .await;
+        });
+    };
+    let mut pending = items.into_iter();
+    let mut set = tokio::task::JoinSet::new();
+    for item in pending.by_ref().take(limits.tlds.max(1)) {
+        spawn(&mut set, item);
+    }
+    let mut reports: Vec<(String, Report)> = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((label, report)) => {
+                done(&label, &report);
+                reports.push((label, report));
+            }
+            // A check that panicked is a bug: surface it as before, not a missing TLD.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => tracing::error!(error = %e, "a sweep check was cancelled"),
+        }
+        if let Some(item) = pending.next() {
+            spawn(&mut set, item);
+        }
+    }
     reports.sort_by(|a, b| a.0.cmp(&b.0));
     SweepOutcome {
         started,
