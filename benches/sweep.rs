@@ -9,7 +9,12 @@
 //! `cargo bench --bench sweep` (release). Name servers without glue in the root zone would be
 //! resolved over the network: they are dropped from the delegation; the bench prints how many.
 //! Environment: `SWEEP_THREADS` (runtime worker threads, default 2), `SWEEP_QUERIES` (queries
-//! in flight, default 256), `SWEEP_TLDS` (TLD checks at once, default 128).
+//! in flight, default 256), `SWEEP_TLDS` (TLD checks at once, default 128),
+//! `SWEEP_SERVER_THREADS` (worker threads of the servers' own runtime, default 2),
+//! `SWEEP_ROUNDS` (sweeps, default 3), `SWEEP_SINGLE=0` (skip the single-check comparison).
+//! The loopback servers run on a runtime of their own (threads `srv`), the checker on
+//! another (`chk`), so that each sweep's CPU time is printed for the two apart (Linux,
+//! /proc/self/task).
 
 #[allow(dead_code)]
 #[path = "../tests/it/check/zone.rs"]
@@ -58,13 +63,60 @@ fn main() {
     let root = rootdesk::zonefile::parse_root_zone(&text, &path).expect("parse root zone");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(env_or("SWEEP_THREADS", 2))
+        .thread_name("chk")
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(run(root));
+    let servers_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(env_or("SWEEP_SERVER_THREADS", 2))
+        .thread_name("srv")
+        .enable_all()
+        .build()
+        .expect("servers' runtime");
+    runtime.block_on(run(root, servers_rt.handle().clone()));
 }
 
-async fn run(root: rootdesk::registry::RootZone) {
+/// CPU seconds (user + system) used so far by this process's threads, by thread-name prefix
+/// (`chk`, `srv`, other).
+fn cpu_by_thread() -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let group = match name.trim() {
+            n if n.starts_with("chk") => "chk",
+            n if n.starts_with("srv") => "srv",
+            _ => "other",
+        };
+        // Fields after the parenthesised command: state is field 3, utime 14, stime 15.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = [11, 12]
+            .iter()
+            .filter_map(|i| f.get(*i).and_then(|v| v.parse::<u64>().ok()))
+            .sum();
+        // USER_HZ is 100 on Linux.
+        *out.entry(group.to_string()).or_insert(0.0) += ticks as f64 / 100.0;
+    }
+    out
+}
+
+fn cpu_delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> String {
+    after
+        .iter()
+        .map(|(k, v)| format!("{k} {:.1} s", v - before.get(k).copied().unwrap_or(0.0)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn run(root: rootdesk::registry::RootZone, servers_rt: tokio::runtime::Handle) {
     let setup = Instant::now();
     // Real address -> loopback address.
     let mut map: BTreeMap<IpAddr, IpAddr> = BTreeMap::new();
@@ -129,10 +181,17 @@ async fn run(root: rootdesk::registry::RootZone) {
             by_addr.entry(*a).or_default().push(z.clone());
         }
     }
-    let mut servers: BTreeMap<IpAddr, Scripted> = BTreeMap::new();
-    for (ip, zs) in by_addr {
-        servers.insert(ip, Scripted::start_multi(ip, zs, Faults::default()).await);
-    }
+    // The servers' tasks run on their own runtime.
+    let servers: BTreeMap<IpAddr, Scripted> = servers_rt
+        .spawn(async move {
+            let mut servers = BTreeMap::new();
+            for (ip, zs) in by_addr {
+                servers.insert(ip, Scripted::start_multi(ip, zs, Faults::default()).await);
+            }
+            servers
+        })
+        .await
+        .expect("servers start");
     let items: Vec<SweepItem> = zones
         .iter()
         .map(|(label, _, proposal, _)| {
@@ -165,9 +224,14 @@ async fn run(root: rootdesk::registry::RootZone) {
     };
     let mut sweeps = Vec::new();
     for round in 0..env_or("SWEEP_ROUNDS", 3) {
+        let cpu_before = cpu_by_thread();
         let start = Instant::now();
         let outcome = sweep(items.clone(), &profile, limits, &|_, _| {}).await;
         let wall = start.elapsed();
+        println!(
+            "sweep {round}: CPU time by thread group: {}",
+            cpu_delta(&cpu_before, &cpu_by_thread())
+        );
         let counts = outcome.counts();
         println!(
             "sweep {round}: {} TLDs in {:.2} s wall, {} queries sent ({} in the reports' logs); pass {} warn {} fail {} not-run {} (limits: {} queries in flight, {} TLDs at once)",

@@ -116,6 +116,8 @@ pub struct SweepSettings {
     pub concurrency: usize,
     /// TLD checks in progress at once.
     pub parallel: usize,
+    /// Days between reminders while a reported TLD keeps failing; 0: no reminders.
+    pub remind_after: u32,
 }
 
 impl Default for SweepSettings {
@@ -124,6 +126,7 @@ impl Default for SweepSettings {
             interval: 0,
             concurrency: 256,
             parallel: 128,
+            remind_after: 7,
         }
     }
 }

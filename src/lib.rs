@@ -19,6 +19,7 @@
 //!   on a clock.
 //! - [`cds`]: DS automation's acting side: requests opened from CDS scans, problem reports,
 //!   the hold of notify-only requests.
+//! - [`watch`]: after each sweep, who is told that a delegation fails, still fails or works.
 //! - [`notify`]: the outbox's messages and confirmation links to issue (DESIGN §8.3); it
 //!   knows nothing of the desk.
 //! - [`metrics`]: turnaround from the events: intervals, service levels, reports, /metrics,
@@ -47,5 +48,6 @@ pub mod metrics;
 pub mod notify;
 pub mod registry;
 pub mod store;
+pub mod watch;
 pub mod workflow;
 pub mod zonefile;

@@ -5,47 +5,19 @@
 //! in a block that is not globally reachable (private, loopback, link-local, shared,
 //! documentation, multicast, ...) makes a delegation unusable (`address-routable`).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
-/// Whether `ip` lies in `prefix/len`.
+use ipnet::IpNet;
+
+/// Whether `ip` lies in `prefix/len` (an address of the other family never does).
 pub fn in_prefix(ip: IpAddr, prefix: IpAddr, len: u8) -> bool {
-    match (ip, prefix) {
-        (IpAddr::V4(a), IpAddr::V4(p)) => {
-            let len = u32::from(len.min(32));
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-            u32::from(a) & mask == u32::from(p) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(p)) => {
-            let len = u32::from(len.min(128));
-            let mask = if len == 0 {
-                0
-            } else {
-                u128::MAX << (128 - len)
-            };
-            u128::from(a) & mask == u128::from(p) & mask
-        }
-        _ => false,
-    }
+    IpNet::new(prefix, len).is_ok_and(|net| net.contains(&ip))
 }
 
-/// The network of `ip` at `len` bits (`192.0.2.0` for `192.0.2.9/24`).
+/// The network of `ip` at `len` bits (`192.0.2.0` for `192.0.2.9/24`); a length beyond the
+/// family's is the address itself.
 pub fn network(ip: IpAddr, len: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(a) => {
-            let len = u32::from(len.min(32));
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-            IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask))
-        }
-        IpAddr::V6(a) => {
-            let len = u32::from(len.min(128));
-            let mask = if len == 0 {
-                0
-            } else {
-                u128::MAX << (128 - len)
-            };
-            IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
-        }
-    }
+    IpNet::new(ip, len).map_or(ip, |net| net.network())
 }
 
 /// (prefix, length, name) of the IPv4 blocks that are not globally reachable.
@@ -135,7 +107,7 @@ pub fn special_purpose(ip: IpAddr) -> Option<String> {
             // Only 2000::/3 holds global unicast today.
             if !in_prefix(
                 IpAddr::V6(v6),
-                IpAddr::V6(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0)),
+                IpAddr::V6(std::net::Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0)),
                 3,
             ) {
                 return Some("outside global unicast space 2000::/3".into());

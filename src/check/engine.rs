@@ -21,7 +21,7 @@ use super::dnssec::{
 };
 use super::lookup::{AsLookup, NameResolver};
 use super::probe::{rcode_name, Answer, Outcome, ProbeError, Prober, QuerySpec, Transport};
-use super::profile::{CheckId, Profile, Severity};
+use super::profile::{CheckId, Needs, Profile, Severity};
 use super::proposal::Proposal;
 use super::referral::{referral_size, LIMIT};
 use super::report::{CheckStatus, Finding, Report};
@@ -110,6 +110,7 @@ struct Probed {
     edns: Option<Outcome>,
     ns_set: Option<Outcome>,
     dnskey: Option<Outcome>,
+    nsec3param: Option<Outcome>,
     glue: Vec<(Name, RecordType, Outcome)>,
     recursion: Option<Outcome>,
 }
@@ -183,6 +184,7 @@ pub async fn run_check_with(
     judge_transport(&zone, &probed, &mut f);
     judge_zone_data(&zone, proposal, &probed, &mut f);
     judge_dnssec(&zone, proposal, &probed, &mut f);
+    judge_nsec3(&zone, proposal, &probed, &mut f);
     network_diversity(&targets, profile, &mut f).await;
 
     let mut checks = BTreeMap::new();
@@ -490,20 +492,10 @@ async fn probe_all(
     prober: &Prober,
     f: &Findings<'_>,
 ) -> Vec<Probed> {
-    const NETWORK: [CheckId; 11] = [
-        CheckId::ReachableUdp,
-        CheckId::ReachableTcp,
-        CheckId::Authoritative,
-        CheckId::NsSetMatch,
-        CheckId::GlueMatch,
-        CheckId::SoaConsistent,
-        CheckId::SoaValues,
-        CheckId::NoRecursion,
-        CheckId::Edns,
-        CheckId::DsMatch,
-        CheckId::DnssecValid,
-    ];
-    if !NETWORK.iter().any(|c| f.on(*c)) && !f.on(CheckId::DnskeyAlgorithm) {
+    if !CheckId::ALL
+        .iter()
+        .any(|c| c.needs() != Needs::Nothing && f.on(*c))
+    {
         return Vec::new();
     }
     let soa = QuerySpec::plain(zone, RecordType::SOA);
@@ -520,6 +512,8 @@ async fn probe_all(
     let want_dnskey =
         f.on(CheckId::DsMatch) || f.on(CheckId::DnssecValid) || f.on(CheckId::DnskeyAlgorithm);
     let want_glue = f.on(CheckId::GlueMatch);
+    // NSEC3 parameters matter for a zone signed at the parent only.
+    let want_nsec3 = f.on(CheckId::Nsec3Params) && !proposal.ds.is_empty();
     let in_zone: Vec<&Name> = proposal
         .nameservers
         .iter()
@@ -546,6 +540,7 @@ async fn probe_all(
                 edns: None,
                 ns_set: None,
                 dnskey: None,
+                nsec3param: None,
                 glue: Vec::new(),
                 recursion: None,
             };
@@ -553,6 +548,7 @@ async fn probe_all(
             let edns = QuerySpec::edns(zone, RecordType::SOA, payload, true);
             let ns = QuerySpec::plain(zone, RecordType::NS);
             let dnskey = QuerySpec::edns(zone, RecordType::DNSKEY, payload, true);
+            let nsec3param = QuerySpec::edns(zone, RecordType::NSEC3PARAM, payload, true);
             let glue_specs: Vec<QuerySpec> = if want_glue {
                 in_zone
                     .iter()
@@ -570,12 +566,19 @@ async fn probe_all(
                 rd: true,
                 ..QuerySpec::plain(n, RecordType::PTR)
             });
-            let (e, n, k, g, r) = tokio::join!(
+            let (e, n, k, n3, g, r) = tokio::join!(
                 query_tc(prober, t, via, &edns),
                 query_tc(prober, t, via, &ns),
                 async {
                     if want_dnskey {
                         Some(query_tc(prober, t, via, &dnskey).await)
+                    } else {
+                        None
+                    }
+                },
+                async {
+                    if want_nsec3 {
+                        Some(query_tc(prober, t, via, &nsec3param).await)
                     } else {
                         None
                     }
@@ -591,6 +594,7 @@ async fn probe_all(
             p.edns = Some(e);
             p.ns_set = Some(n);
             p.dnskey = k;
+            p.nsec3param = n3;
             p.glue = glue_specs
                 .iter()
                 .zip(g)
@@ -605,17 +609,6 @@ async fn probe_all(
 
 /// The checks that need answers and got none: `not-run`, with the reason, never `ok`.
 fn unevaluated(zone: &Name, targets: &[Target], probed: &[Probed], f: &mut Findings<'_>) {
-    const NEED_ANSWER: [CheckId; 2] = [CheckId::NoRecursion, CheckId::Edns];
-    const NEED_AUTHORITY: [CheckId; 8] = [
-        CheckId::Authoritative,
-        CheckId::NsSetMatch,
-        CheckId::GlueMatch,
-        CheckId::SoaConsistent,
-        CheckId::SoaValues,
-        CheckId::DsMatch,
-        CheckId::DnssecValid,
-        CheckId::DnskeyAlgorithm,
-    ];
     let reason = if targets.is_empty() {
         Some("no name server address to query".to_string())
     } else if !probed.iter().any(|p| p.soa.iter().any(Result::is_ok)) {
@@ -635,19 +628,21 @@ fn unevaluated(zone: &Name, targets: &[Target], probed: &[Probed], f: &mut Findi
         None
     };
     if let Some(reason) = reason {
-        for id in NEED_ANSWER.iter().chain(&NEED_AUTHORITY) {
-            f.not_run(*id, reason.clone());
-        }
-        if targets.is_empty() {
-            f.not_run(CheckId::ReachableUdp, reason.clone());
-            f.not_run(CheckId::ReachableTcp, reason);
+        for id in CheckId::ALL {
+            let unanswered = matches!(id.needs(), Needs::Answer | Needs::Authority);
+            if unanswered || (id.needs() == Needs::Address && targets.is_empty()) {
+                f.not_run(id, reason.clone());
+            }
         }
         return;
     }
     if !probed.iter().any(|p| p.authoritative(zone).is_some()) {
-        for id in NEED_AUTHORITY.iter().skip(1) {
+        for id in CheckId::ALL
+            .into_iter()
+            .filter(|c| c.needs() == Needs::Authority)
+        {
             f.not_run(
-                *id,
+                id,
                 format!("no name server gave an authoritative answer for {zone}"),
             );
         }
@@ -1013,6 +1008,13 @@ pub fn soa_value_problems(soa: &SOA) -> Vec<String> {
             "SOA expire {expire} is below 604800 seconds (1 week)"
         ));
     }
+    // The negative-caching TTL (RFC 2308 §5 recommends 1 to 3 hours; Zonemaster ZONE06).
+    if !(300..=86_400).contains(&soa.minimum) {
+        out.push(format!(
+            "SOA minimum (negative-caching TTL) {} is outside 300..86400 seconds (RFC 2308 §5 recommends 1 to 3 hours)",
+            soa.minimum
+        ));
+    }
     out
 }
 
@@ -1112,6 +1114,84 @@ fn judge_glue(proposal: &Proposal, p: &Probed, at: At<'_>, f: &mut Findings<'_>)
                 true,
                 at,
                 format!("no answer to the {qtype} query for {name}: {e}"),
+            ),
+        }
+    }
+}
+
+/// The NSEC3 parameter problems of one NSEC3PARAM record (RFC 9276 §3.1: SHA-1, no extra
+/// iterations, no salt; RFC 5155 §4.1.2: flags 0 at the apex). Each is (major, message).
+pub fn nsec3_param_problems(p: &hickory_proto::dnssec::rdata::NSEC3PARAM) -> Vec<(bool, String)> {
+    let mut out = Vec::new();
+    let alg = u8::from(p.hash_algorithm());
+    if alg != 1 {
+        out.push((
+            true,
+            format!(
+                "NSEC3 hash algorithm {alg} is not SHA-1 (1), the only one assigned (RFC 5155)"
+            ),
+        ));
+    }
+    if p.iterations() > 0 {
+        out.push((
+            false,
+            format!(
+                "NSEC3 uses {} additional iterations; RFC 9276 says 0 (validators may treat more as insecure or bogus)",
+                p.iterations()
+            ),
+        ));
+    }
+    if !p.salt().is_empty() {
+        out.push((
+            false,
+            format!(
+                "NSEC3 uses a salt of {} octets; RFC 9276 says none (\"-\")",
+                p.salt().len()
+            ),
+        ));
+    }
+    if p.flags() != 0 {
+        out.push((
+            false,
+            format!(
+                "the NSEC3PARAM flags are {}, not 0 (RFC 5155 §4.1.2)",
+                p.flags()
+            ),
+        ));
+    }
+    out
+}
+
+/// nsec3-params: a signed zone's NSEC3PARAM as RFC 9276 recommends. A zone with NSEC (no
+/// NSEC3PARAM) has nothing to judge.
+fn judge_nsec3(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Findings<'_>) {
+    use hickory_proto::dnssec::rdata::DNSSECRData;
+    if proposal.ds.is_empty() {
+        return;
+    }
+    for p in probed {
+        if p.authoritative(zone).is_none() {
+            continue;
+        }
+        let at = At::target(&p.target).over(p.via.unwrap_or(Transport::Udp));
+        match &p.nsec3param {
+            Some(Ok(a)) if a.message.metadata.response_code == ResponseCode::NoError => {
+                for r in a.message.answers.iter().filter(|r| r.name == *zone) {
+                    if let RData::DNSSEC(DNSSECRData::NSEC3PARAM(param)) = &r.data {
+                        for (major, problem) in nsec3_param_problems(param) {
+                            f.add(CheckId::Nsec3Params, major, at, problem);
+                        }
+                    }
+                }
+            }
+            Some(Ok(_)) | Some(Err(ProbeError::Skipped(_) | ProbeError::BudgetSpent)) | None => {}
+            Some(Err(e @ ProbeError::Local(_))) => f.not_run(CheckId::Nsec3Params, e.to_string()),
+            Some(Err(e)) => f.not_run(
+                CheckId::Nsec3Params,
+                format!(
+                    "no answer to the NSEC3PARAM query for {zone} at {}: {e}",
+                    super::probe::address_text::format(&p.target.address)
+                ),
             ),
         }
     }

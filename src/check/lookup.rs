@@ -18,7 +18,6 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::recursor::{DnssecPolicy, Recursor, RecursorOptions};
 use hickory_resolver::TokioResolver;
 
-use super::addresses::in_prefix;
 use super::profile::{AsSource, QuerySettings, ResolverSettings};
 
 /// A resolver for ordinary lookups.
@@ -146,8 +145,7 @@ fn stub(servers: &[SocketAddr], opts: ResolverOpts) -> Result<TokioResolver, Str
 /// One entry of a prefix-to-AS table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AsEntry {
-    pub prefix: IpAddr,
-    pub len: u8,
+    pub prefix: ipnet::IpNet,
     pub asn: u32,
 }
 
@@ -171,27 +169,18 @@ impl AsTable {
             let (Some(addr), Some(asn)) = (fields.next(), fields.next()) else {
                 return Err(format!("line {}: expected ADDRESS ASN", i + 1));
             };
-            let (prefix, len) = match addr.split_once('/') {
-                Some((p, l)) => (p, Some(l)),
-                None => (addr, None),
-            };
-            let prefix: IpAddr = prefix
-                .parse()
-                .map_err(|_| format!("line {}: bad address {addr:?}", i + 1))?;
-            let max = if prefix.is_ipv4() { 32 } else { 128 };
-            let len = match len {
-                Some(l) => l
-                    .parse::<u8>()
-                    .ok()
-                    .filter(|l| *l <= max)
-                    .ok_or_else(|| format!("line {}: bad prefix length in {addr:?}", i + 1))?,
-                None => max,
+            // A bare address is a host prefix.
+            let prefix = match addr.parse::<IpAddr>() {
+                Ok(ip) => ipnet::IpNet::from(ip),
+                Err(_) => addr
+                    .parse::<ipnet::IpNet>()
+                    .map_err(|_| format!("line {}: bad address or prefix {addr:?}", i + 1))?,
             };
             let asn = asn
                 .trim_start_matches("AS")
                 .parse::<u32>()
                 .map_err(|_| format!("line {}: bad AS number {asn:?}", i + 1))?;
-            entries.push(AsEntry { prefix, len, asn });
+            entries.push(AsEntry { prefix, asn });
         }
         Ok(AsTable { entries })
     }
@@ -206,8 +195,8 @@ impl AsTable {
     pub fn lookup(&self, ip: IpAddr) -> Option<u32> {
         self.entries
             .iter()
-            .filter(|e| in_prefix(ip, e.prefix, e.len))
-            .max_by_key(|e| e.len)
+            .filter(|e| e.prefix.contains(&ip))
+            .max_by_key(|e| e.prefix.prefix_len())
             .map(|e| e.asn)
     }
 }

@@ -19,6 +19,7 @@ pub mod dnssec;
 pub mod dsboot;
 pub mod engine;
 pub mod lookup;
+mod names;
 pub mod probe;
 pub mod profile;
 pub mod proposal;
@@ -29,7 +30,7 @@ pub mod sweep;
 pub use engine::{run_check, run_check_with};
 pub use probe::{ProbeHub, Prober, Transport};
 pub use profile::{
-    AsSource, CheckId, Profile, ProfileError, QuerySettings, ResolverSettings, Severity,
+    AsSource, CheckId, Needs, Profile, ProfileError, QuerySettings, ResolverSettings, Severity,
 };
 pub use proposal::{Proposal, ProposedNs};
 pub use report::{CheckStatus, Finding, Report, Verdict};

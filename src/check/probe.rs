@@ -23,20 +23,11 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::{timeout_at, Instant};
 
-/// The transport of a query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
-
-impl std::fmt::Display for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        })
+super::names::named_enum! {
+    /// The transport of a query.
+    pub enum Transport {
+        Udp = "udp",
+        Tcp = "tcp",
     }
 }
 
@@ -306,7 +297,7 @@ pub struct Prober {
     dead: Mutex<HashSet<(SocketAddr, Transport)>>,
     log: Mutex<Vec<QueryRecord>>,
     /// Special-purpose blocks queries may go to; every other special-purpose address is refused.
-    allowed: Vec<(std::net::IpAddr, u8)>,
+    allowed: Vec<ipnet::IpNet>,
 }
 
 impl Prober {
@@ -335,7 +326,7 @@ impl Prober {
     }
 
     /// Allows queries to these special-purpose blocks (the profile's `allow_special_purpose`).
-    pub fn allowing(mut self, blocks: Vec<(std::net::IpAddr, u8)>) -> Self {
+    pub fn allowing(mut self, blocks: Vec<ipnet::IpNet>) -> Self {
         self.allowed = blocks;
         self
     }
@@ -343,10 +334,7 @@ impl Prober {
     /// Why a query to `ip` must not be sent, if it must not.
     fn refusal(&self, ip: std::net::IpAddr) -> Option<ProbeError> {
         let why = super::addresses::special_purpose(ip)?;
-        let allowed = self
-            .allowed
-            .iter()
-            .any(|(p, len)| super::addresses::in_prefix(ip, *p, *len));
+        let allowed = self.allowed.iter().any(|net| net.contains(&ip));
         (!allowed).then_some(ProbeError::NotAllowed(ip, why))
     }
 
@@ -864,7 +852,7 @@ mod tests {
             }
         });
         let prober = Prober::new(4, Duration::from_millis(300), 0, Duration::from_secs(5))
-            .allowing(vec![(std::net::Ipv4Addr::LOCALHOST.into(), 8)]);
+            .allowing(vec!["127.0.0.0/8".parse().expect("block")]);
         let name = Name::from_ascii("ns1.nic.xa.").expect("name");
         let outcome = prober.query(&name, addr, Transport::Udp, &spec()).await;
         assert!(
@@ -878,7 +866,7 @@ mod tests {
     #[tokio::test]
     async fn queries_past_the_budget_are_not_sent() {
         let prober = Prober::new(4, Duration::from_millis(300), 0, Duration::ZERO)
-            .allowing(vec![(std::net::Ipv4Addr::LOCALHOST.into(), 8)]);
+            .allowing(vec!["127.0.0.0/8".parse().expect("block")]);
         let name = Name::from_ascii("ns1.nic.xa.").expect("name");
         let addr: SocketAddr = "127.0.0.1:9".parse().expect("addr");
         let outcome = prober.query(&name, addr, Transport::Udp, &spec()).await;

@@ -12,200 +12,117 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// How a check's findings count toward the verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// The check is not run (or its findings are dropped).
-    Off,
-    /// Reported; the verdict becomes `warn` at worst.
-    Warning,
-    /// Reported; the verdict becomes `fail`.
-    Error,
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Severity::Off => "off",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        })
+super::names::named_enum! {
+    /// How a check's findings count toward the verdict.
+    pub enum Severity {
+        /// The check is not run (or its findings are dropped).
+        Off = "off",
+        /// Reported; the verdict becomes `warn` at worst.
+        Warning = "warning",
+        /// Reported; the verdict becomes `fail`.
+        Error = "error",
     }
 }
 
-/// The severity of every check, by check id. A check with two levels (for example
-/// `soa-consistent`: serial mismatch versus timer differences) gives its major findings
-/// this severity and its minor ones at most `warning`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
-pub struct Severities {
-    pub ns_count: Severity,
-    pub ns_name_syntax: Severity,
-    pub glue_required: Severity,
-    pub address_routable: Severity,
-    pub reachable_udp: Severity,
-    pub reachable_tcp: Severity,
-    pub authoritative: Severity,
-    pub ns_set_match: Severity,
-    pub glue_match: Severity,
-    pub soa_consistent: Severity,
-    pub network_diversity: Severity,
-    pub no_recursion: Severity,
-    pub referral_size: Severity,
-    pub edns: Severity,
-    pub ds_digest: Severity,
-    pub ds_match: Severity,
-    pub dnssec_valid: Severity,
-    pub dnskey_algorithm: Severity,
-    pub soa_values: Severity,
+/// What a check needs from the servers before it can be judged; a check without it is
+/// `not-run`, never `ok`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Judged from the proposal and lookups alone; no query to the servers.
+    Nothing,
+    /// A name server address to query (`reachable-udp`, `reachable-tcp`).
+    Address,
+    /// Some server answering the SOA query.
+    Answer,
+    /// Some server answering the SOA query authoritatively.
+    Authority,
 }
 
-impl Default for Severities {
-    fn default() -> Self {
-        use Severity::*;
-        Severities {
-            ns_count: Error,
-            ns_name_syntax: Error,
-            glue_required: Error,
-            address_routable: Error,
-            reachable_udp: Error,
-            reachable_tcp: Error,
-            authoritative: Error,
-            ns_set_match: Error,
-            glue_match: Error,
-            soa_consistent: Error,
-            network_diversity: Error,
-            no_recursion: Error,
-            referral_size: Error,
-            edns: Warning,
-            ds_digest: Error,
-            ds_match: Error,
-            dnssec_valid: Error,
-            dnskey_algorithm: Error,
-            soa_values: Warning,
+/// The one declaration of the checks: variant, profile field, id, default severity and what
+/// the check needs, in the order of the README's table. Everything per check (the id enum,
+/// its words, the profile's `[checks]` table and its defaults, the not-run rules) is derived
+/// from it, so a check cannot be half added.
+macro_rules! checks {
+    ( $( $(#[$doc:meta])* $variant:ident $field:ident $id:literal $default:ident $needs:ident; )+ ) => {
+        super::names::named_enum! {
+            /// The identifiers of the checks (DESIGN §5), in the order of the README's table.
+            pub enum CheckId {
+                $( $(#[$doc])* $variant = $id ),+
+            }
         }
-    }
-}
 
-impl Severities {
-    /// The configured severity of a check, by its id.
-    pub fn get(&self, id: CheckId) -> Severity {
-        let mut copy = self.clone();
-        *copy.slot(id)
-    }
+        impl CheckId {
+            /// The default profile's severity.
+            pub const fn default_severity(self) -> Severity {
+                match self {
+                    $( CheckId::$variant => Severity::$default ),+
+                }
+            }
 
-    /// Sets the severity of a check.
-    pub fn set(&mut self, id: CheckId, severity: Severity) {
-        *self.slot(id) = severity;
-    }
-
-    fn slot(&mut self, id: CheckId) -> &mut Severity {
-        use CheckId::*;
-        match id {
-            NsCount => &mut self.ns_count,
-            NsNameSyntax => &mut self.ns_name_syntax,
-            GlueRequired => &mut self.glue_required,
-            AddressRoutable => &mut self.address_routable,
-            ReachableUdp => &mut self.reachable_udp,
-            ReachableTcp => &mut self.reachable_tcp,
-            Authoritative => &mut self.authoritative,
-            NsSetMatch => &mut self.ns_set_match,
-            GlueMatch => &mut self.glue_match,
-            SoaConsistent => &mut self.soa_consistent,
-            NetworkDiversity => &mut self.network_diversity,
-            NoRecursion => &mut self.no_recursion,
-            ReferralSize => &mut self.referral_size,
-            Edns => &mut self.edns,
-            DsDigest => &mut self.ds_digest,
-            DsMatch => &mut self.ds_match,
-            DnssecValid => &mut self.dnssec_valid,
-            DnskeyAlgorithm => &mut self.dnskey_algorithm,
-            SoaValues => &mut self.soa_values,
+            /// What the check needs from the servers to be evaluated.
+            pub const fn needs(self) -> Needs {
+                match self {
+                    $( CheckId::$variant => Needs::$needs ),+
+                }
+            }
         }
-    }
-}
 
-/// The identifiers of the checks (DESIGN §5), in the order of the design's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CheckId {
-    NsCount,
-    NsNameSyntax,
-    GlueRequired,
-    AddressRoutable,
-    ReachableUdp,
-    ReachableTcp,
-    Authoritative,
-    NsSetMatch,
-    GlueMatch,
-    SoaConsistent,
-    NetworkDiversity,
-    NoRecursion,
-    ReferralSize,
-    Edns,
-    DsDigest,
-    DsMatch,
-    DnssecValid,
-    DnskeyAlgorithm,
-    SoaValues,
-}
-
-impl CheckId {
-    /// Every check, in table order.
-    pub const ALL: [CheckId; 19] = [
-        CheckId::NsCount,
-        CheckId::NsNameSyntax,
-        CheckId::GlueRequired,
-        CheckId::AddressRoutable,
-        CheckId::ReachableUdp,
-        CheckId::ReachableTcp,
-        CheckId::Authoritative,
-        CheckId::NsSetMatch,
-        CheckId::GlueMatch,
-        CheckId::SoaConsistent,
-        CheckId::NetworkDiversity,
-        CheckId::NoRecursion,
-        CheckId::ReferralSize,
-        CheckId::Edns,
-        CheckId::DsDigest,
-        CheckId::DsMatch,
-        CheckId::DnssecValid,
-        CheckId::DnskeyAlgorithm,
-        CheckId::SoaValues,
-    ];
-
-    /// The id as written in profiles and reports (`ns-count`).
-    pub fn as_str(self) -> &'static str {
-        use CheckId::*;
-        match self {
-            NsCount => "ns-count",
-            NsNameSyntax => "ns-name-syntax",
-            GlueRequired => "glue-required",
-            AddressRoutable => "address-routable",
-            ReachableUdp => "reachable-udp",
-            ReachableTcp => "reachable-tcp",
-            Authoritative => "authoritative",
-            NsSetMatch => "ns-set-match",
-            GlueMatch => "glue-match",
-            SoaConsistent => "soa-consistent",
-            NetworkDiversity => "network-diversity",
-            NoRecursion => "no-recursion",
-            ReferralSize => "referral-size",
-            Edns => "edns",
-            DsDigest => "ds-digest",
-            DsMatch => "ds-match",
-            DnssecValid => "dnssec-valid",
-            DnskeyAlgorithm => "dnskey-algorithm",
-            SoaValues => "soa-values",
+        /// The severity of every check, by check id. A check with two levels (for example
+        /// `soa-consistent`: serial mismatch versus timer differences) gives its major
+        /// findings this severity and its minor ones at most `warning`.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Severities {
+            $( #[serde(rename = $id)] pub $field: Severity, )+
         }
-    }
+
+        impl Default for Severities {
+            fn default() -> Self {
+                Severities {
+                    $( $field: Severity::$default, )+
+                }
+            }
+        }
+
+        impl Severities {
+            /// The configured severity of a check, by its id.
+            pub fn get(&self, id: CheckId) -> Severity {
+                match id {
+                    $( CheckId::$variant => self.$field ),+
+                }
+            }
+
+            /// Sets the severity of a check.
+            pub fn set(&mut self, id: CheckId, severity: Severity) {
+                match id {
+                    $( CheckId::$variant => self.$field = severity ),+
+                }
+            }
+        }
+    };
 }
 
-impl std::fmt::Display for CheckId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+checks! {
+    NsCount ns_count "ns-count" Error Nothing;
+    NsNameSyntax ns_name_syntax "ns-name-syntax" Error Nothing;
+    GlueRequired glue_required "glue-required" Error Nothing;
+    AddressRoutable address_routable "address-routable" Error Nothing;
+    ReachableUdp reachable_udp "reachable-udp" Error Address;
+    ReachableTcp reachable_tcp "reachable-tcp" Error Address;
+    Authoritative authoritative "authoritative" Error Answer;
+    NsSetMatch ns_set_match "ns-set-match" Error Authority;
+    GlueMatch glue_match "glue-match" Error Authority;
+    SoaConsistent soa_consistent "soa-consistent" Error Authority;
+    NetworkDiversity network_diversity "network-diversity" Error Nothing;
+    NoRecursion no_recursion "no-recursion" Error Answer;
+    ReferralSize referral_size "referral-size" Error Nothing;
+    Edns edns "edns" Warning Answer;
+    DsDigest ds_digest "ds-digest" Error Nothing;
+    DsMatch ds_match "ds-match" Error Authority;
+    DnssecValid dnssec_valid "dnssec-valid" Error Authority;
+    DnskeyAlgorithm dnskey_algorithm "dnskey-algorithm" Error Authority;
+    Nsec3Params nsec3_params "nsec3-params" Warning Authority;
+    SoaValues soa_values "soa-values" Warning Authority;
 }
 
 /// How patient the prober is.
@@ -248,23 +165,14 @@ impl QuerySettings {
         Duration::from_millis(self.budget_ms.max(1))
     }
 
-    /// The allowed special-purpose blocks as (prefix, length); an entry that is not a
-    /// prefix is an error naming it.
-    pub fn allowed_blocks(&self) -> Result<Vec<(std::net::IpAddr, u8)>, String> {
+    /// The allowed special-purpose blocks; an entry that is not a block is an error naming it.
+    pub fn allowed_blocks(&self) -> Result<Vec<ipnet::IpNet>, String> {
         self.allow_special_purpose
             .iter()
             .map(|text| {
-                let bad = || {
+                text.parse::<ipnet::IpNet>().map_err(|_| {
                     format!("query.allow_special_purpose: {text:?} is not an address block like \"127.0.0.0/8\" or \"::1/128\"")
-                };
-                let (ip, len) = text.split_once('/').ok_or_else(bad)?;
-                let ip: std::net::IpAddr = ip.parse().map_err(|_| bad())?;
-                let len: u8 = len.parse().map_err(|_| bad())?;
-                let max = if ip.is_ipv4() { 32 } else { 128 };
-                if len > max {
-                    return Err(bad());
-                }
-                Ok((ip, len))
+                })
             })
             .collect()
     }
@@ -399,6 +307,9 @@ mod tests {
         assert!(Profile::from_toml("[checks]\nns-cuont = \"off\"\n").is_err());
         assert!(Profile::from_toml("[query]\ntimeout = 5\n").is_err());
         assert!(Profile::from_toml("[checks]\nedns = \"fatal\"\n").is_err());
+        assert!(
+            Profile::from_toml("[query]\nallow_special_purpose = [\"127.0.0.1/33\"]\n").is_err()
+        );
     }
 
     #[test]

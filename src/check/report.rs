@@ -13,27 +13,15 @@ use serde::{Deserialize, Serialize};
 use super::probe::{QueryRecord, Transport};
 use super::profile::{CheckId, Severity};
 
-/// The overall result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Pass,
-    Warn,
-    Fail,
-    /// The delegation could not be judged: no server answered, or the desk itself failed
-    /// (a local error). Never `pass` or `warn`; it blocks a request as `fail` does.
-    #[serde(rename = "not-run")]
-    NotRun,
-}
-
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Verdict::Pass => "pass",
-            Verdict::Warn => "warn",
-            Verdict::Fail => "fail",
-            Verdict::NotRun => "not-run",
-        })
+super::names::named_enum! {
+    /// The overall result.
+    pub enum Verdict {
+        Pass = "pass",
+        Warn = "warn",
+        Fail = "fail",
+        /// The delegation could not be judged: no server answered, or the desk itself failed
+        /// (a local error). Never `pass` or `warn`; it blocks a request as `fail` does.
+        NotRun = "not-run",
     }
 }
 
@@ -56,17 +44,16 @@ pub struct Finding {
     pub transport: Option<Transport>,
 }
 
-/// What each check came to: `pass`, `warning`, `error`, `off` when the profile disabled it,
-/// or `not-run` when it could not be evaluated (the report's `not_run` says why).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckStatus {
-    Pass,
-    Warning,
-    Error,
-    Off,
-    #[serde(rename = "not-run")]
-    NotRun,
+super::names::named_enum! {
+    /// What each check came to: `pass`, `warning`, `error`, `off` when the profile disabled
+    /// it, or `not-run` when it could not be evaluated (the report's `not_run` says why).
+    pub enum CheckStatus {
+        Pass = "pass",
+        Warning = "warning",
+        Error = "error",
+        Off = "off",
+        NotRun = "not-run",
+    }
 }
 
 /// The complete report.
@@ -99,6 +86,28 @@ impl Report {
             Verdict::Warn
         } else {
             Verdict::Pass
+        }
+    }
+
+    /// One line per problem (at most 20), for audit events and messages.
+    pub fn summary(&self) -> String {
+        let problems: Vec<String> = self
+            .findings
+            .iter()
+            .filter(|f| f.severity != Severity::Off)
+            .take(20)
+            .map(|f| format!("{} {}: {}", f.severity, f.check.as_str(), f.message))
+            .chain(
+                self.not_run
+                    .iter()
+                    .map(|(id, why)| format!("not-run {}: {why}", id.as_str())),
+            )
+            .take(20)
+            .collect();
+        if problems.is_empty() {
+            format!("{}: no problems", self.verdict)
+        } else {
+            format!("{}: {}", self.verdict, problems.join("; "))
         }
     }
 

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::stream::{self, StreamExt};
 use hickory_proto::rr::Name;
 use serde::Serialize;
 
@@ -100,42 +99,60 @@ pub async fn sweep_with_cds(
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let hub: Arc<ProbeHub> = ProbeHub::new(limits.queries);
-    let hub_ref = &hub;
-    let results: Vec<(String, Report, Option<super::cds::CdsScan>)> = stream::iter(items)
-        .map(|item| async move {
+    // Each TLD's check is a task of its own, so that the checks spread over the runtime's
+    // worker threads: polled inside one task, the whole sweep ran on one core.
+    let profile = Arc::new(profile.clone());
+    type Done = (String, Report, Option<super::cds::CdsScan>);
+    let spawn = |set: &mut tokio::task::JoinSet<Done>, item: SweepItem| {
+        let (hub, profile) = (hub.clone(), profile.clone());
+        let scan_cds = cds.contains(&item.label);
+        set.spawn(async move {
             let prober = Prober::shared(
-                hub_ref,
+                &hub,
                 profile.query.timeout(),
                 profile.query.retries,
                 profile.query.budget(),
             );
             let budget = Prober::shared(
-                hub_ref,
+                &hub,
                 profile.query.timeout(),
                 profile.query.retries,
                 profile.query.budget(),
             );
-            let report = run_check_with(&item.zone, &item.proposal, profile, prober).await;
-            let scan = match cds.contains(&item.label) {
+            let report = run_check_with(&item.zone, &item.proposal, &profile, prober).await;
+            let scan = match scan_cds {
                 true => Some(
-                    super::cds::scan_swept(&item.zone, &item.proposal, &report, budget, profile)
+                    super::cds::scan_swept(&item.zone, &item.proposal, &report, budget, &profile)
                         .await,
                 ),
                 false => None,
             };
-            done(&item.label, &report);
             (item.label, report, scan)
-        })
-        .buffer_unordered(limits.tlds.max(1))
-        .collect()
-        .await;
-    let mut reports = Vec::new();
+        });
+    };
+    let mut pending = items.into_iter();
+    let mut set = tokio::task::JoinSet::new();
+    for item in pending.by_ref().take(limits.tlds.max(1)) {
+        spawn(&mut set, item);
+    }
+    let mut reports: Vec<(String, Report)> = Vec::new();
     let mut scans = Vec::new();
-    for (label, report, scan) in results {
-        if let Some(scan) = scan {
-            scans.push((label.clone(), scan));
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((label, report, scan)) => {
+                done(&label, &report);
+                if let Some(scan) = scan {
+                    scans.push((label.clone(), scan));
+                }
+                reports.push((label, report));
+            }
+            // A check that panicked is a bug: surface it as before, not a missing TLD.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => tracing::error!(error = %e, "a sweep check was cancelled"),
         }
-        reports.push((label, report));
+        if let Some(item) = pending.next() {
+            spawn(&mut set, item);
+        }
     }
     reports.sort_by(|a, b| a.0.cmp(&b.0));
     scans.sort_by(|a, b| a.0.cmp(&b.0));

@@ -110,6 +110,8 @@ pub fn desk_settings(ctx: &Context) -> Result<DeskSettings> {
         },
         profile,
         check_ports,
+        sweep_remind_after: (ctx.config.sweep.remind_after > 0)
+            .then(|| time::Duration::days(i64::from(ctx.config.sweep.remind_after))),
     })
 }
 

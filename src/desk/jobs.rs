@@ -78,6 +78,9 @@ impl Desk {
         tokio::task::spawn_blocking(move || {
             let now = me.clock.now();
             let staff = me.notify.staff_address.clone();
+            let policy = crate::watch::WatchPolicy {
+                remind_after: me.settings.sweep_remind_after,
+            };
             me.with_store(|s| {
                 s.write(|tx| {
                     let before = store::last_sweep_verdicts_tx(tx)?;
@@ -88,17 +91,16 @@ impl Desk {
                         outcome.queries_sent,
                         &rows,
                     )?;
-                    // A TLD that passed or warned in its last sweep and fails now: its
-                    // technical contact and the desk are told, once (not every sweep).
-                    for (tld, report) in &outcome.reports {
-                        let was = before.get(tld).map(String::as_str);
-                        if report.verdict != check::Verdict::Fail
-                            || !matches!(was, Some("pass" | "warn"))
-                        {
-                            continue;
-                        }
-                        newly_failing(tx, tld, was, id, report, &staff, now)?;
-                    }
+                    // Newly failing, still failing (reminder), recovered: src/watch.rs.
+                    crate::watch::after_sweep(
+                        tx,
+                        id,
+                        &before,
+                        &outcome.reports,
+                        &staff,
+                        policy,
+                        now,
+                    )?;
                     Ok(())
                 })
             })
@@ -151,7 +153,7 @@ impl Desk {
             // held as by a failed check, and the stored report says `not-run` and why.
             check::Verdict::Fail | check::Verdict::NotRun => Verdict::Fail,
         };
-        let summary = summarise(&report);
+        let summary = report.summary();
         let report_json =
             serde_json::to_value(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let now = self.clock.now();
@@ -278,28 +280,6 @@ impl Desk {
     }
 }
 
-/// One line per problem of a check, for the event and the submitter.
-fn summarise(report: &check::Report) -> String {
-    let problems: Vec<String> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity != check::Severity::Off)
-        .take(20)
-        .map(|f| format!("{} {}: {}", f.severity, f.check.as_str(), f.message))
-        .chain(
-            report
-                .not_run
-                .iter()
-                .map(|(id, why)| format!("not-run {}: {why}", id.as_str())),
-        )
-        .take(20)
-        .collect();
-    if problems.is_empty() {
-        format!("{}: no problems", report.verdict)
-    } else {
-        format!("{}: {}", report.verdict, problems.join("; "))
-    }
-}
 
 /// What one scheduled sweep of the delegations came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,55 +293,3 @@ pub struct SweptSummary {
     pub elapsed_ms: u64,
 }
 
-/// Records that a TLD's published delegation newly fails (an audit event by the sweep) and
-/// queues a notice to its technical contact and to the desk, in the sweep's transaction.
-fn newly_failing(
-    tx: &rusqlite::Transaction<'_>,
-    tld: &str,
-    was: Option<&str>,
-    sweep: i64,
-    report: &check::Report,
-    staff: &str,
-    now: time::OffsetDateTime,
-) -> Result<(), StoreError> {
-    let problems = summarise(report);
-    store::append_event(
-        tx,
-        &NewEvent::typed(
-            Actor::system("sweep"),
-            &crate::audit::Payload::DelegationFailing(crate::audit::kinds::DelegationFailing {
-                sweep,
-                before: was.map(str::to_string),
-                verdict: "fail".into(),
-                summary: problems.clone(),
-            }),
-        )
-        .at(now)
-        .tld(tld),
-    )?;
-    let tech = match store::tld_role_holder(tx, tld, "tech")? {
-        Some(handle) => store::contact(tx, &handle)?.and_then(|c| c.email),
-        None => None,
-    };
-    let subject = format!("[rootdesk] the delegation of .{tld} fails its checks");
-    let body = format!(
-        "The published delegation of .{tld} passed the desk's last sweep and fails now.\n\n{problems}\n\nThe desk does not mail again while it keeps failing.\n"
-    );
-    let staff = (!staff.is_empty()).then(|| staff.to_string());
-    for recipient in tech.into_iter().chain(staff) {
-        store::queue_notification(
-            tx,
-            &store::NewNotification {
-                recipient,
-                subject: subject.clone(),
-                body: body.clone(),
-                ticket: None,
-                tld: Some(tld.to_string()),
-                kind: "delegation-failing".into(),
-            },
-            now,
-            now,
-        )?;
-    }
-    Ok(())
-}

@@ -83,6 +83,8 @@ pub struct DeskSettings {
     pub profile: Profile,
     /// Lab only: the port to probe at each address (default 53).
     pub check_ports: BTreeMap<IpAddr, u16>,
+    /// `[sweep] remind_after`: a reminder per period while a reported TLD keeps failing.
+    pub sweep_remind_after: Option<time::Duration>,
 }
 
 /// A submission, as the API receives it.

@@ -42,7 +42,8 @@ pub use requests::{
     CheckJob, RequestFilter, RequestSummary,
 };
 pub use sweeps::{
-    last_sweep_verdicts_tx, record_sweep_tx, SweepResult, SweepSummary, SWEEP_TABLES,
+    last_sweep_verdicts_tx, record_sweep_tx, watch_states_tx, SweepResult, SweepSummary,
+    WatchState, SWEEP_TABLES, WATCH_EVENT_KINDS,
 };
 pub use tlds::{set_contacts_tx, set_sponsor_tx, tld_record, TldImportReport};
 pub use tokens::{issue_token_tx, revoke_token_tx, token_hash, Role, Token};

@@ -149,6 +149,57 @@ pub fn last_sweep_verdicts_tx(conn: &rusqlite::Connection) -> Result<BTreeMap<St
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The kinds of the sweep's watch events (`src/watch.rs`), which hold whether a TLD's
+/// failure has been reported.
+pub const WATCH_EVENT_KINDS: [&str; 3] = [
+    "delegation-failing",
+    "delegation-reminder",
+    "delegation-recovered",
+];
+
+/// Where the sweep's watch stands for one TLD, from its audit events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchState {
+    /// Kind and time (RFC 3339) of the TLD's newest watch event.
+    pub last_kind: String,
+    pub last_time: String,
+    /// Time of its newest `delegation-failing` event, if any.
+    pub failing_since: Option<String>,
+}
+
+/// Every TLD's watch state, from the watch events (the event log is the truth; no table of
+/// its own), inside a transaction.
+pub fn watch_states_tx(conn: &rusqlite::Connection) -> Result<BTreeMap<String, WatchState>> {
+    let mut stmt = conn.prepare(
+        "SELECT tld, kind, time FROM events WHERE kind IN (?1, ?2, ?3) AND tld IS NOT NULL \
+         ORDER BY seq",
+    )?;
+    let [a, b, c] = WATCH_EVENT_KINDS;
+    let rows = stmt.query_map(params![a, b, c], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut states: BTreeMap<String, WatchState> = BTreeMap::new();
+    for row in rows {
+        let (tld, kind, time) = row?;
+        let failing = kind == WATCH_EVENT_KINDS[0];
+        let state = states.entry(tld).or_insert_with(|| WatchState {
+            last_kind: String::new(),
+            last_time: String::new(),
+            failing_since: None,
+        });
+        if failing {
+            state.failing_since = Some(time.clone());
+        }
+        state.last_kind = kind;
+        state.last_time = time;
+    }
+    Ok(states)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

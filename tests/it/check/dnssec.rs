@@ -255,3 +255,50 @@ async fn deprecated_and_forbidden_algorithms() {
     );
     assert_eq!(outcomes.len(), 2, "{}", report.to_text());
 }
+
+/// nsec3-params (Zonemaster DNSSEC03, RFC 9276): extra iterations and a salt are warnings
+/// naming the values; RFC 9276's own parameters (0 iterations, no salt) pass.
+#[tokio::test]
+async fn nsec3_iterations_and_salt_are_warnings() {
+    use hickory_proto::dnssec::rdata::{DNSSECRData, NSEC3PARAM};
+    use hickory_proto::dnssec::Nsec3HashAlgorithm;
+    use hickory_proto::rr::{RData, Record};
+    let (ksk, zsk) = (TestKey::ecdsa(true), TestKey::ecdsa(false));
+    let with = |iterations: u16, salt: Vec<u8>| {
+        let mut z = signed(&ksk, &zsk);
+        let param = NSEC3PARAM::new(Nsec3HashAlgorithm::SHA1, false, iterations, salt);
+        z.records.push(Record::from_rdata(
+            origin("test."),
+            0,
+            RData::DNSSEC(DNSSECRData::NSEC3PARAM(param)),
+        ));
+        z
+    };
+    let ds = vec![ksk.ds(&origin("test."), 2)];
+    let report = check(with(10, vec![0xab, 0xcd]), ds.clone()).await;
+    assert_eq!(report.verdict, Verdict::Warn, "{}", report.to_text());
+    let problems: Vec<&str> = report
+        .findings_of(Nsec3Params)
+        .map(|f| f.message.as_str())
+        .collect();
+    // Two servers, two problems each.
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    assert!(problems
+        .iter()
+        .any(|m| m.contains("10 additional iterations")));
+    assert!(problems.iter().any(|m| m.contains("salt of 2 octets")));
+    assert!(report
+        .findings_of(Nsec3Params)
+        .all(|f| f.severity == Warning));
+    assert!(report.queries.iter().any(|q| q.qtype == "NSEC3PARAM"));
+
+    let report = check(with(0, Vec::new()), ds.clone()).await;
+    assert_findings(&report, &[]);
+    assert_eq!(report.verdict, Verdict::Pass);
+    // A zone with NSEC (no NSEC3PARAM) has nothing to judge.
+    let report = check(signed(&ksk, &zsk), ds).await;
+    assert_eq!(
+        report.checks[&Nsec3Params],
+        rootdesk::check::CheckStatus::Pass
+    );
+}

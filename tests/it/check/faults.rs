@@ -362,6 +362,11 @@ async fn insane_soa_values_are_a_warning() {
             .any(|m| m.contains("retry 7200 is not lower than refresh 3600")),
         "{msgs:?}"
     );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("SOA minimum (negative-caching TTL) 604800 is outside")),
+        "{msgs:?}"
+    );
     assert_eq!(report.verdict, Verdict::Warn);
 }
 

@@ -185,6 +185,7 @@ fn request_show_list_and_checks() {
             ),
             summary("RD-20260302-0001", "xa", "delegation", "completed", None),
         ],
+        next: None,
     };
     for (format, ext) in [
         (Format::Table, "txt"),

@@ -182,3 +182,188 @@ async fn a_newly_failing_tld_is_reported_once_to_its_tech_contact_and_the_desk()
     assert_eq!(notices, want);
     t.stop().await;
 }
+
+/// Publishes the healthy lab delegation of xa through a whole request, as staff would.
+async fn publish_healthy_xa(t: &TestDesk) {
+    let ticket = t.submit(healthy()).await;
+    t.wait_for(&ticket, "contact-confirmation").await;
+    let confirm = format!("/v1/requests/{ticket}/confirm");
+    t.ok(&t.tokens.admin, &confirm, json!({})).await;
+    t.ok(&t.tokens.tech, &confirm, json!({})).await;
+    t.ok(
+        &t.tokens.staff,
+        &format!("/v1/requests/{ticket}/approve"),
+        json!({ "note": "fine" }),
+    )
+    .await;
+    t.wait_for(&ticket, "implementation").await;
+    t.ok(
+        &t.tokens.staff,
+        &format!("/v1/requests/{ticket}/implement"),
+        json!({}),
+    )
+    .await;
+}
+
+/// xa's watch events (kind, payload) and its notices (kind, recipient), oldest first.
+type WatchRecord = (Vec<(String, Value)>, Vec<(String, String)>);
+
+fn watch_record(db: &std::path::Path) -> WatchRecord {
+    let store = Store::open(db).expect("open");
+    let events = store
+        .events(&rootdesk::audit::EventQuery {
+            tld: Some("xa".into()),
+            ..Default::default()
+        })
+        .expect("events")
+        .into_iter()
+        .filter(|e| rootdesk::store::WATCH_EVENT_KINDS.contains(&e.kind.as_str()))
+        .map(|e| {
+            assert_eq!(e.actor, Actor::system("sweep"), "{e:?}");
+            (e.kind, e.payload)
+        })
+        .collect();
+    let mut notices: Vec<(String, String)> = store
+        .outbox(false, 1000)
+        .expect("outbox")
+        .into_iter()
+        .filter(|n| n.kind.starts_with("delegation-") && n.tld.as_deref() == Some("xa"))
+        .map(|n| (n.kind, n.recipient))
+        .collect();
+    notices.sort();
+    (events, notices)
+}
+
+/// A reported TLD that keeps failing gets one reminder per `[sweep] remind_after` (7 days
+/// here), not one per sweep; when it passes again, `delegation-recovered` is sent and a later
+/// failure is reported anew. Driven by the desk's settable clock against the real store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tld_that_keeps_failing_is_reminded_once_a_period_and_its_recovery_is_reported() {
+    let mut t = TestDesk::start().await;
+    let db = t.dir.path().join("rootdesk.db");
+    publish_healthy_xa(&t).await;
+    let limits = rootdesk::check::SweepLimits::default();
+    let sweep = |t: &TestDesk| {
+        let desk = t.desk.clone();
+        async move { desk.sweep_delegations(limits).await.expect("sweep") }
+    };
+    let verdict = || {
+        Store::open(&db)
+            .expect("open")
+            .sweep_history("xa", 1)
+            .expect("history")[0]
+            .verdict
+            .clone()
+    };
+    sweep(&t).await;
+    assert_eq!(verdict(), "pass");
+    assert_eq!(watch_record(&db).0.len(), 0);
+
+    // Both servers stop: xa fails from now on.
+    let lab: Vec<_> = t.lab.drain(..).collect();
+    let addrs: Vec<std::net::SocketAddr> = lab.iter().map(|s| s.addr).collect();
+    for server in lab {
+        server.stop().await;
+    }
+    let start = time::OffsetDateTime::now_utc();
+    t.desk.clock.set(start);
+    sweep(&t).await;
+    assert_eq!(verdict(), "fail");
+    let kinds = |db: &std::path::Path| -> Vec<String> {
+        watch_record(db).0.into_iter().map(|(k, _)| k).collect()
+    };
+    assert_eq!(kinds(&db), ["delegation-failing"]);
+    // Three and six days on: still failing, nothing new.
+    for _ in 0..2 {
+        t.desk.clock.advance(time::Duration::days(3));
+        sweep(&t).await;
+    }
+    assert_eq!(
+        kinds(&db),
+        ["delegation-failing"],
+        "no reminder before 7 days"
+    );
+    // Eight days on: one reminder, and one only however often it sweeps.
+    t.desk.clock.advance(time::Duration::days(2));
+    sweep(&t).await;
+    sweep(&t).await;
+    assert_eq!(kinds(&db), ["delegation-failing", "delegation-reminder"]);
+    // Seven more days: the second reminder.
+    t.desk.clock.advance(time::Duration::days(6));
+    sweep(&t).await;
+    assert_eq!(kinds(&db).len(), 2, "six days after the reminder");
+    t.desk.clock.advance(time::Duration::days(1));
+    sweep(&t).await;
+    let (events, notices) = watch_record(&db);
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events[2].0, "delegation-reminder");
+    assert_eq!(events[2].1["verdict"], "fail", "{:?}", events[2]);
+    assert!(events[2].1["failing_since"].is_string(), "{:?}", events[2]);
+    assert!(
+        events[2].1["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("reachable-udp")),
+        "{:?}",
+        events[2]
+    );
+
+    let tech = {
+        let store = Store::open(&db).expect("open");
+        rootdesk::store::tld_role_holder(store.conn(), "xa", "tech")
+            .expect("role")
+            .and_then(|h| rootdesk::store::contact(store.conn(), &h).expect("contact"))
+            .and_then(|c| c.email)
+            .expect("xa has a tech contact with an address")
+    };
+    let staff = rootdesk::config::SmtpSettings::default().staff_address;
+    let to = |kind: &str, n: usize| {
+        let mut v = Vec::new();
+        for _ in 0..n {
+            v.push((kind.to_string(), tech.clone()));
+            if !staff.is_empty() {
+                v.push((kind.to_string(), staff.clone()));
+            }
+        }
+        v
+    };
+    let mut want = to("delegation-failing", 1);
+    want.extend(to("delegation-reminder", 2));
+    want.sort();
+    assert_eq!(notices, want);
+
+    // The servers come back on their ports: recovered, once; the state resets.
+    let zone = healthy_zone(
+        "xa",
+        &[("ns1.nic.xa", addrs[0].ip()), ("ns2.nic.xa", addrs[1].ip())],
+    );
+    for a in &addrs {
+        let server = LabServer::start(a.ip(), a.port(), "xa.", &zone)
+            .await
+            .expect("lab server back on its port");
+        t.lab.push(server);
+    }
+    sweep(&t).await;
+    assert_eq!(verdict(), "pass");
+    t.desk.clock.advance(time::Duration::days(30));
+    sweep(&t).await;
+    let (events, notices) = watch_record(&db);
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "delegation-failing",
+            "delegation-reminder",
+            "delegation-reminder",
+            "delegation-recovered"
+        ]
+    );
+    assert_eq!(events[3].1["verdict"], "pass");
+    assert_eq!(
+        notices
+            .iter()
+            .filter(|(k, _)| k == "delegation-recovered")
+            .count(),
+        to("delegation-recovered", 1).len()
+    );
+    t.stop().await;
+}
