@@ -38,11 +38,11 @@ pub struct Config {
     pub smtp: SmtpSettings,
     pub sweep: SweepSettings,
     pub rdap: RdapSettings,
-    /// DS automation from CDS/CDNSKEY (src/cds.rs).
+    /// DS automation from CDS/CDNSKEY (src/desk/cds.rs).
     pub cds: CdsSettings,
 }
 
-/// DS automation from CDS/CDNSKEY (issue 12 part 2, src/cds.rs): how long a notify-only
+/// DS automation from CDS/CDNSKEY (issue 12 part 2, src/desk/cds.rs): how long a notify-only
 /// request is held, and how often one problem is reported to a TLD's technical contact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

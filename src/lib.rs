@@ -13,12 +13,12 @@
 //! - [`desk`]: the only door to change anything. [`desk::Desk`] holds the database handles; its
 //!   command pipeline (load once, permit, decide, append events + projection + follow-up in one
 //!   transaction), the permission gate ([`desk::gate`]), check jobs and scheduled work
-//!   ([`desk::jobs`]) and confirmation links ([`desk::links`]).
+//!   ([`desk::jobs`]), confirmation links ([`desk::links`]), and DS automation's acting side
+//!   ([`desk::cds`]: requests opened from CDS scans, problem reports, the hold of
+//!   notify-only requests).
 //! - [`daemon`]: the scheduler: pending checks, reminders and expiry, the delegation sweep,
 //!   checkpoints, and the outbox sender (SMTP delivery, [`daemon::sender`]); it asks the desk
 //!   on a clock.
-//! - [`cds`]: DS automation's acting side: requests opened from CDS scans, problem reports,
-//!   the hold of notify-only requests.
 //! - [`watch`]: after each sweep, who is told that a delegation fails, still fails or works.
 //! - [`notify`]: the outbox's messages and confirmation links to issue (DESIGN §8.3); it
 //!   knows nothing of the desk.
@@ -35,7 +35,7 @@
 
 pub mod api;
 pub mod audit;
-pub mod cds;
+
 pub mod changelog;
 pub mod check;
 pub mod cli;

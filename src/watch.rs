@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use rusqlite::Transaction;
 use time::OffsetDateTime;
 
+use crate::audit::kinds::Kind;
 use crate::audit::{Actor, NewEvent};
 use crate::check::{Report, Verdict};
 use crate::store::{self, StoreError, WatchState};
@@ -38,6 +39,14 @@ impl Notice {
             Notice::Failing => store::WATCH_EVENT_KINDS[0],
             Notice::Reminder => store::WATCH_EVENT_KINDS[1],
             Notice::Recovered => store::WATCH_EVENT_KINDS[2],
+        }
+    }
+
+    fn event_kind(self) -> Kind {
+        match self {
+            Notice::Failing => Kind::DelegationFailing,
+            Notice::Reminder => Kind::DelegationReminder,
+            Notice::Recovered => Kind::DelegationRecovered,
         }
     }
 }
@@ -70,7 +79,6 @@ fn decide(
         _ => None,
     }
 }
-
 
 /// After sweep `sweep` is recorded (in `tx`): the audit events and notices its reports call
 /// for. `before` holds each TLD's verdict in the previous sweep.
@@ -127,15 +135,9 @@ fn tell(
     };
     store::append_event(
         tx,
-        &NewEvent {
-            time: now,
-            actor: Actor::system("sweep"),
-            source: None,
-            tld: Some(tld.to_string()),
-            request: None,
-            kind: notice.kind().into(),
-            payload,
-        },
+        &NewEvent::of(Actor::system("sweep"), notice.event_kind(), payload)
+            .at(now)
+            .tld(tld),
     )?;
     let since = match (failing_since, days) {
         (Some(t), Some(d)) => format!(" since {t} ({d} days)"),

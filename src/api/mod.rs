@@ -355,7 +355,7 @@ async fn show_tld(
     })
     .await?;
     record
-        .map(|(r, cds)| Json(crate::cds::with_setting(&r, cds)).into_response())
+        .map(|(r, cds)| Json(crate::desk::cds::with_setting(&r, cds)).into_response())
         .ok_or_else(|| ApiError::not_found("no such TLD"))
 }
 

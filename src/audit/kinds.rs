@@ -24,6 +24,14 @@ pub enum Kind {
     DocumentStored,
     /// A published delegation newly fails the sweep ([`DelegationFailing`]).
     DelegationFailing,
+    /// It still fails after `[sweep] remind_after`: sweep, verdict, failing_since, summary.
+    DelegationReminder,
+    /// It passes again: sweep, verdict, failing_since.
+    DelegationRecovered,
+    /// The CDS scanner will not act on a TLD's CDS/CDNSKEY: problem, message.
+    CdsProblemReported,
+    /// A TLD's DS automation setting changed: tld, before, cds.
+    TldCdsSet,
     /// A confirmation link was refused ([`LinkRefused`]).
     ConfirmationLinkRefused,
     /// The sender's record of a message: outbox id, recipient, attempt, and what happened.
@@ -38,7 +46,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 19] = [
         Kind::ZonePublished,
         Kind::DelegationChanged,
         Kind::TldRecordChanged,
@@ -47,6 +55,10 @@ impl Kind {
         Kind::AccessRefused,
         Kind::DocumentStored,
         Kind::DelegationFailing,
+        Kind::DelegationReminder,
+        Kind::DelegationRecovered,
+        Kind::CdsProblemReported,
+        Kind::TldCdsSet,
         Kind::ConfirmationLinkRefused,
         Kind::NotificationDelivered,
         Kind::NotificationAttemptFailed,
@@ -67,6 +79,10 @@ impl Kind {
             Kind::AccessRefused => "access-refused",
             Kind::DocumentStored => "document-stored",
             Kind::DelegationFailing => "delegation-failing",
+            Kind::DelegationReminder => "delegation-reminder",
+            Kind::DelegationRecovered => "delegation-recovered",
+            Kind::CdsProblemReported => "cds-problem-reported",
+            Kind::TldCdsSet => "tld-cds-set",
             Kind::ConfirmationLinkRefused => "confirmation-link-refused",
             Kind::NotificationDelivered => "notification-delivered",
             Kind::NotificationAttemptFailed => "notification-attempt-failed",

@@ -62,6 +62,23 @@ pub struct SweepOutcome {
 }
 
 impl SweepOutcome {
+    /// Each TLD's result as the sweep history stores it: (TLD, verdict, report without its
+    /// query log).
+    pub fn stored_rows(&self) -> Vec<(String, String, serde_json::Value)> {
+        self.reports
+            .iter()
+            .map(|(tld, r)| {
+                let json = serde_json::json!({
+                    "checks": r.checks,
+                    "not_run": r.not_run,
+                    "findings": r.findings,
+                    "elapsed_ms": r.elapsed_ms,
+                });
+                (tld.clone(), r.verdict.to_string(), json)
+            })
+            .collect()
+    }
+
     /// TLDs by verdict.
     pub fn counts(&self) -> BTreeMap<Verdict, usize> {
         let mut counts = BTreeMap::new();

@@ -109,7 +109,7 @@ impl SweepCmd {
                 bar.set_message(format!("{tld}: {}", report.verdict));
             }
         };
-        let cds_tlds = crate::cds::sweep_cds_tlds(&store, &items, self.cds)?;
+        let cds_tlds = crate::desk::cds::sweep_cds_tlds(&store, &items, self.cds)?;
         crate::check::cds::set_bootstrap(ctx.config.cds.bootstrap().map_err(Error::Usage)?);
         let mut outcome = runtime.block_on(check::sweep::sweep_with_cds(
             items, &cds_tlds, &profile, limits, &progress,
@@ -142,19 +142,7 @@ impl SweepCmd {
             r.queries.clear();
         }
         if !self.no_store {
-            let rows: Vec<(String, String, serde_json::Value)> = outcome
-                .reports
-                .iter()
-                .map(|(tld, r)| {
-                    let json = serde_json::json!({
-                        "checks": r.checks,
-                        "not_run": r.not_run,
-                        "findings": r.findings,
-                        "elapsed_ms": r.elapsed_ms,
-                    });
-                    (tld.clone(), r.verdict.to_string(), json)
-                })
-                .collect();
+            let rows = outcome.stored_rows();
             store.record_sweep(
                 &outcome.started,
                 outcome.elapsed_ms,
@@ -185,14 +173,15 @@ impl SweepCmd {
                     "changed": changes,
                     "tlds": tlds,
                 });
-                crate::cds::add_to_sweep_json(&mut doc, &outcome.cds);
+                crate::desk::cds::add_to_sweep_json(&mut doc, &outcome.cds);
                 let mut text = serde_json::to_string_pretty(&doc).map_err(Error::failed)?;
                 text.push('\n');
                 text
             }
             Format::Csv => csv_text(&outcome.reports)?,
             Format::Table => {
-                table_text(&outcome, &counts, &changes) + &crate::cds::sweep_table(&outcome.cds)
+                table_text(&outcome, &counts, &changes)
+                    + &crate::desk::cds::sweep_table(&outcome.cds)
             }
         };
         super::emit(&text)?;

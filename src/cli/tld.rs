@@ -61,7 +61,7 @@ impl TldCmd {
                 })?;
                 let cds = crate::store::tld_cds(store.conn(), label.as_str())?;
                 match format {
-                    Format::Json => print_json(&crate::cds::with_setting(&record, cds)),
+                    Format::Json => print_json(&crate::desk::cds::with_setting(&record, cds)),
                     Format::Table | Format::Csv => {
                         emit(&format!("{}{:<13}{cds}\n", show(&record), "CDS"))
                     }

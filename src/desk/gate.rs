@@ -20,7 +20,7 @@ pub struct Caller {
 pub const CDS_SCANNER: &str = "system:cds";
 
 impl Caller {
-    /// The desk's CDS scanner (issue 12 part 2, src/cds.rs): submits DS requests on a
+    /// The desk's CDS scanner (issue 12 part 2, src/desk/cds.rs): submits DS requests on a
     /// TLD's behalf, recorded as an actor of its own (`system:cds`).
     pub fn cds_scanner() -> Caller {
         Caller {

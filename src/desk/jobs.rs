@@ -29,7 +29,7 @@ impl Desk {
                 let Some(zone) = s.zone(None)? else {
                     return Ok((Vec::new(), BTreeSet::new()));
                 };
-                // DS automation: the TLDs whose CDS the sweep reads (src/cds.rs).
+                // DS automation: the TLDs whose CDS the sweep reads (src/desk/cds.rs).
                 let cds: BTreeSet<String> = store::cds_enabled(s.conn())?.into_keys().collect();
                 let mut items = Vec::new();
                 for tld in zone.tlds.keys() {
@@ -61,19 +61,7 @@ impl Desk {
             queries: outcome.queries_sent,
             elapsed_ms: outcome.elapsed_ms,
         };
-        let rows: Vec<(String, String, serde_json::Value)> = outcome
-            .reports
-            .iter()
-            .map(|(tld, r)| {
-                let json = serde_json::json!({
-                    "checks": r.checks,
-                    "not_run": r.not_run,
-                    "findings": r.findings,
-                    "elapsed_ms": r.elapsed_ms,
-                });
-                (tld.clone(), r.verdict.to_string(), json)
-            })
-            .collect();
+        let rows = outcome.stored_rows();
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
             let now = me.clock.now();
@@ -109,7 +97,7 @@ impl Desk {
         .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))??;
         let me = self.clone();
         let scans = outcome_cds;
-        tokio::task::spawn_blocking(move || crate::cds::act(&me, &scans))
+        tokio::task::spawn_blocking(move || crate::desk::cds::act(&me, &scans))
             .await
             .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))?;
         Ok(summary)
@@ -221,17 +209,22 @@ impl Desk {
         Ok(started)
     }
 
-    /// Sends due reminders and expires requests left with the TLD too long. Returns the
-    /// tickets it acted on.
-    pub fn sweep(&self) -> Result<Vec<(String, Event)>, DeskError> {
-        let now = self.clock.now();
-        let open = self.read_store(|s| {
+    /// Every open request, newest first (for the scheduled work, not for callers).
+    pub fn open_requests(&self) -> Result<Vec<store::RequestSummary>, DeskError> {
+        self.read_store(|s| {
             Ok(s.requests(&store::RequestFilter {
                 open_only: true,
                 limit: u32::MAX,
                 ..Default::default()
             })?)
-        })?;
+        })
+    }
+
+    /// Sends due reminders and expires requests left with the TLD too long. Returns the
+    /// tickets it acted on.
+    pub fn sweep(&self) -> Result<Vec<(String, Event)>, DeskError> {
+        let now = self.clock.now();
+        let open = self.open_requests()?;
         let mut acted = Vec::new();
         for summary in open.iter().filter(|r| r.owner.as_deref() == Some("tld")) {
             let Some(request) = self.read_store(|s| Ok(s.request(&summary.ticket)?))? else {
@@ -265,7 +258,7 @@ impl Desk {
             }
         }
         // DS automation: notify-only CDS requests whose hold is over go to review.
-        acted.extend(crate::cds::release_holds(self)?);
+        acted.extend(crate::desk::cds::release_holds(self)?);
         Ok(acted)
     }
 
@@ -280,7 +273,6 @@ impl Desk {
     }
 }
 
-
 /// What one scheduled sweep of the delegations came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SweptSummary {
@@ -292,4 +284,3 @@ pub struct SweptSummary {
     pub queries: u64,
     pub elapsed_ms: u64,
 }
-

@@ -23,6 +23,7 @@ use crate::workflow::{
     Verdict, WorkflowError,
 };
 
+pub mod cds;
 pub mod dry_runs;
 pub mod gate;
 pub mod jobs;
@@ -171,7 +172,7 @@ impl Desk {
         self
     }
 
-    /// Ends the hold of a notify-only CDS request (src/cds.rs calls it once the hold is over);
+    /// Ends the hold of a notify-only CDS request (src/desk/cds.rs calls it once the hold is over);
     /// the workflow refuses it for any other request or before `[cds] hold_days`.
     pub fn end_cds_hold(&self, ticket: &str) -> Result<Request, DeskError> {
         let command = Command::EndHold {

@@ -19,7 +19,7 @@ CREATE TABLE tld_cds (
 ";
 
 /// The audit event of a reported CDS problem; its payload's `problem` is the rate limit key.
-pub const CDS_PROBLEM_EVENT: &str = "cds-problem-reported";
+pub const CDS_PROBLEM_EVENT: &str = crate::audit::kinds::Kind::CdsProblemReported.as_str();
 
 fn mode_of(text: &str) -> Result<CdsMode> {
     CdsMode::parse(text).map_err(StoreError::Corrupt)
@@ -74,9 +74,9 @@ pub fn set_tld_cds_tx(
     )?;
     append_event(
         tx,
-        &NewEvent::new(
+        &NewEvent::of(
             actor.clone(),
-            "tld-cds-set",
+            crate::audit::kinds::Kind::TldCdsSet,
             serde_json::json!({ "tld": tld, "before": before, "cds": mode }),
         )
         .at(now)

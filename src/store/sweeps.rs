@@ -152,9 +152,9 @@ pub fn last_sweep_verdicts_tx(conn: &rusqlite::Connection) -> Result<BTreeMap<St
 /// The kinds of the sweep's watch events (`src/watch.rs`), which hold whether a TLD's
 /// failure has been reported.
 pub const WATCH_EVENT_KINDS: [&str; 3] = [
-    "delegation-failing",
-    "delegation-reminder",
-    "delegation-recovered",
+    crate::audit::kinds::Kind::DelegationFailing.as_str(),
+    crate::audit::kinds::Kind::DelegationReminder.as_str(),
+    crate::audit::kinds::Kind::DelegationRecovered.as_str(),
 ];
 
 /// Where the sweep's watch stands for one TLD, from its audit events.

@@ -106,9 +106,9 @@ pub fn report(desk: &Desk, tld: &str, problem: &str, message: &str) -> Result<bo
             }
             store::append_event(
                 tx,
-                &NewEvent::new(
+                &NewEvent::of(
                     Actor::system("cds"),
-                    store::CDS_PROBLEM_EVENT,
+                    crate::audit::kinds::Kind::CdsProblemReported,
                     serde_json::json!({ "problem": problem, "message": message }),
                 )
                 .at(now)
@@ -150,13 +150,7 @@ pub fn report(desk: &Desk, tld: &str, problem: &str, message: &str) -> Result<bo
 /// (the daemon calls it with its reminders); returns the tickets released.
 pub fn release_holds(desk: &Desk) -> Result<Vec<(String, workflow::Event)>, DeskError> {
     let now = desk.clock.now();
-    let open = desk.read_store(|s| {
-        Ok(s.requests(&store::RequestFilter {
-            open_only: true,
-            limit: u32::MAX,
-            ..Default::default()
-        })?)
-    })?;
+    let open = desk.open_requests()?;
     let mut released = Vec::new();
     for summary in open {
         let Some(request) = desk.read_store(|s| Ok(s.request(&summary.ticket)?))? else {
