@@ -295,3 +295,76 @@ CREATE TABLE tld_cds (
     mode   TEXT NOT NULL CHECK (mode IN ('off', 'with-consent', 'notify-only')),
     set_at TEXT NOT NULL                     -- RFC 3339, UTC
 ) WITHOUT ROWID;
+
+-- Persons and authority (schema version 7, issue 14). Everyone who logs in is a person:
+-- TLD managers, desk staff, auditors. A person's TLD authority is kept apart from the TLD's
+-- public contacts above (what RDAP and the public pages show).
+CREATE TABLE persons (
+    id              TEXT PRIMARY KEY,            -- p-<16 hex>
+    name            TEXT NOT NULL,
+    email           TEXT NOT NULL UNIQUE,        -- the login, lower case
+    role            TEXT NOT NULL CHECK (role IN ('manager', 'staff', 'auditor')),
+    status          TEXT NOT NULL CHECK (status IN ('invited', 'active', 'disabled')),
+    password_hash   TEXT,                        -- argon2id PHC string; NULL until invited person sets it
+    totp_secret     TEXT,                        -- RFC 6238 secret, base32; NULL until enrolled
+    totp_last_step  INTEGER,                     -- last time step accepted: no code is used twice
+    factor_optional INTEGER NOT NULL DEFAULT 0 CHECK (factor_optional IN (0, 1)), -- auditors, if allowed
+    created_at      TEXT NOT NULL,
+    changed_at      TEXT NOT NULL,
+    credentials_at  TEXT NOT NULL                -- sessions and tokens older than this are dead
+) WITHOUT ROWID;
+-- Invitations: the link sets the password and enrols the second factor; only its hash is kept.
+CREATE TABLE person_invitations (
+    hash       TEXT PRIMARY KEY,                 -- hex SHA-256 of the link's secret
+    person     TEXT NOT NULL REFERENCES persons (id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at    TEXT
+) WITHOUT ROWID;
+CREATE INDEX person_invitations_by_person ON person_invitations (person);
+-- Single-use recovery codes, hashed.
+CREATE TABLE recovery_codes (
+    person  TEXT NOT NULL REFERENCES persons (id),
+    hash    TEXT NOT NULL,
+    used_at TEXT,
+    PRIMARY KEY (person, hash)
+) WITHOUT ROWID;
+-- Login sessions: the cookie's secret is never stored, only its hash.
+CREATE TABLE sessions (
+    hash       TEXT PRIMARY KEY,
+    person     TEXT NOT NULL REFERENCES persons (id),
+    csrf       TEXT NOT NULL,                    -- the session's anti-forgery token
+    source     TEXT,
+    created_at TEXT NOT NULL,                    -- absolute expiry counts from here
+    last_seen  TEXT NOT NULL,                    -- idle expiry counts from here
+    expires_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_person ON sessions (person);
+-- API tokens a person made: they act as that person, within a subset of their permissions.
+CREATE TABLE person_tokens (
+    id          TEXT PRIMARY KEY,                -- ptok-<hex>
+    hash        TEXT NOT NULL UNIQUE,            -- hex SHA-256 of the secret
+    person      TEXT NOT NULL REFERENCES persons (id),
+    permissions TEXT NOT NULL,                   -- JSON array of permission names
+    tlds        TEXT,                            -- JSON array of A-labels; NULL: all the person's
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    revoked_at  TEXT
+) WITHOUT ROWID;
+CREATE INDEX person_tokens_by_person ON person_tokens (person);
+-- Who is authorised to act for each TLD, in which groups ('admin', 'tech', ...).
+CREATE TABLE tld_authority (
+    tld    TEXT NOT NULL REFERENCES tlds (label),
+    person TEXT NOT NULL REFERENCES persons (id),
+    groups TEXT NOT NULL,                        -- JSON array of group names
+    PRIMARY KEY (tld, person)
+) WITHOUT ROWID;
+CREATE INDEX tld_authority_by_person ON tld_authority (person);
+-- Each TLD's approval policy (JSON, README "People and authority") and special handling.
+-- A TLD with authorised persons but no row here has the default policy.
+CREATE TABLE tld_policies (
+    tld              TEXT PRIMARY KEY REFERENCES tlds (label),
+    policy           TEXT NOT NULL,
+    special_handling TEXT,                       -- instructions for the out-of-band check; NULL: none
+    changed_at       TEXT NOT NULL
+) WITHOUT ROWID;

@@ -37,6 +37,9 @@ pub enum ActorKind {
     Cli,
     /// A component of the desk itself (the daemon, the sender, the checker, ...).
     System,
+    /// A person with an account (issue 14), by person id; `role` is their system role and
+    /// `contact` the credential they acted through (`session` or a person token's id).
+    Person,
 }
 
 impl ActorKind {
@@ -46,6 +49,7 @@ impl ActorKind {
             ActorKind::Token => "token",
             ActorKind::Cli => "cli",
             ActorKind::System => "system",
+            ActorKind::Person => "person",
         }
     }
 
@@ -55,6 +59,7 @@ impl ActorKind {
             "token" => Some(ActorKind::Token),
             "cli" => Some(ActorKind::Cli),
             "system" => Some(ActorKind::System),
+            "person" => Some(ActorKind::Person),
             _ => None,
         }
     }
@@ -107,6 +112,17 @@ impl Actor {
             id: component.to_string(),
             role: None,
             contact: None,
+        }
+    }
+
+    /// A person (issue 14): their id, their system role, and the credential they acted
+    /// through (`session`, or a person token's id).
+    pub fn person(id: &str, role: &str, via: &str) -> Actor {
+        Actor {
+            kind: ActorKind::Person,
+            id: id.to_string(),
+            role: Some(role.to_string()),
+            contact: Some(via.to_string()),
         }
     }
 

@@ -9,11 +9,39 @@ use super::*;
 /// Who calls, as the API authenticated them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Caller {
+    /// The credential: a role token's or person token's id, or `session:<person id>` for a
+    /// person's login session. Refusals are aggregated per credential.
     pub token: String,
     pub role: Role,
+    /// A role token's subject (a contact handle, or a name); a person's id for persons.
     pub subject: String,
     /// The client's address.
     pub source: Option<String>,
+    /// The person acting (issue 14), through a session or a person token.
+    pub person: Option<String>,
+    /// What a narrowed person token carries; `None`: all the person may do.
+    pub scope: Option<Scope>,
+}
+
+/// What a person token may do (issue 14): a subset of its person's permissions, and
+/// optionally of their TLDs. The gate grants nothing outside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// Permissions by name ([`Permission::name`]).
+    pub permissions: BTreeSet<String>,
+    /// The TLDs it acts on; `None`: every TLD its person may act on.
+    pub tlds: Option<BTreeSet<String>>,
+}
+
+impl Scope {
+    /// Whether the scope carries `permission` on `tld` (`None`: the TLD is not known yet).
+    pub fn allows(&self, permission: Permission, tld: Option<&str>) -> bool {
+        self.permissions.contains(permission.name())
+            && match (&self.tlds, tld) {
+                (None, _) | (Some(_), None) => true,
+                (Some(tlds), Some(tld)) => tlds.contains(tld),
+            }
+    }
 }
 
 /// The token id of the desk's CDS scanner: no issued token has it (ids are generated).
@@ -28,6 +56,8 @@ impl Caller {
             role: Role::Staff,
             subject: "cds-scanner".into(),
             source: None,
+            person: None,
+            scope: None,
         }
     }
 
@@ -41,6 +71,8 @@ impl Caller {
             role: token.role,
             subject: token.subject.clone(),
             source,
+            person: None,
+            scope: None,
         }
     }
 
@@ -52,6 +84,7 @@ impl Caller {
         match self.role {
             Role::Contact => Party::Contact(self.subject.clone()),
             Role::Staff => Party::Staff(self.subject.clone()),
+            Role::Manager => Party::Person(self.subject.clone()),
             // Auditors never act; a party is needed only to refuse them.
             Role::Auditor => Party::Staff(format!("auditor:{}", self.subject)),
         }
@@ -61,6 +94,14 @@ impl Caller {
     pub fn actor(&self) -> Actor {
         if self.is_cds_scanner() {
             return Actor::system("cds");
+        }
+        if let Some(person) = &self.person {
+            let via = if self.token.starts_with("session:") {
+                "session"
+            } else {
+                self.token.as_str()
+            };
+            return Actor::person(person, self.role.as_str(), via);
         }
         Actor::token(
             &self.token,
@@ -188,6 +229,39 @@ pub enum Permission {
     ReadBreaches,
 }
 
+impl Permission {
+    /// Every permission, for listing and parsing token scopes.
+    pub fn all() -> Vec<Permission> {
+        let mut all = vec![
+            Permission::SubmitRequest,
+            Permission::ReadAudit,
+            Permission::RunCheck,
+            Permission::UploadDocument,
+            Permission::ReadBreaches,
+        ];
+        all.extend(Action::ALL.into_iter().map(Permission::OnRequest));
+        all
+    }
+
+    /// Its name in token scopes: `submit-request`, an action's name (`confirm`, ...),
+    /// `read-audit`, `run-check`, `upload-document`, `read-breaches`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Permission::SubmitRequest => "submit-request",
+            Permission::OnRequest(action) => action.name(),
+            Permission::ReadAudit => "read-audit",
+            Permission::RunCheck => "run-check",
+            Permission::UploadDocument => "upload-document",
+            Permission::ReadBreaches => "read-breaches",
+        }
+    }
+
+    /// The permission a scope names.
+    pub fn from_name(name: &str) -> Option<Permission> {
+        Permission::all().into_iter().find(|p| p.name() == name)
+    }
+}
+
 /// What a permission is asked on.
 #[derive(Debug, Clone, Copy)]
 pub enum Resource<'a> {
@@ -226,23 +300,24 @@ pub enum Rule {
 pub fn rule(role: Role, permission: Permission) -> Rule {
     use Permission::*;
     match (permission, role) {
-        (SubmitRequest, Role::Contact | Role::Staff) => Rule::Granted,
+        // Which persons may submit which kind for a TLD its authority policy says (workflow).
+        (SubmitRequest, Role::Contact | Role::Staff | Role::Manager) => Rule::Granted,
         (SubmitRequest, Role::Auditor) => {
             Rule::Refused("auditors read; they do not submit requests")
         }
         (OnRequest(_), _) => Rule::ByRequest,
         (ReadAudit, Role::Staff | Role::Auditor) => Rule::Granted,
-        (ReadAudit, Role::Contact) => {
+        (ReadAudit, Role::Contact | Role::Manager) => {
             Rule::Refused("the audit trail is for desk staff and auditors")
         }
         // A dry run changes nothing; it is bounded per caller instead (`[dry_run]`).
-        (RunCheck, Role::Contact | Role::Staff | Role::Auditor) => Rule::Granted,
-        (UploadDocument, Role::Contact | Role::Staff) => Rule::Granted,
+        (RunCheck, Role::Contact | Role::Staff | Role::Auditor | Role::Manager) => Rule::Granted,
+        (UploadDocument, Role::Contact | Role::Staff | Role::Manager) => Rule::Granted,
         (UploadDocument, Role::Auditor) => {
             Rule::Refused("auditors read; they do not upload documents")
         }
         (ReadBreaches, Role::Staff | Role::Auditor) => Rule::Granted,
-        (ReadBreaches, Role::Contact) => {
+        (ReadBreaches, Role::Contact | Role::Manager) => {
             Rule::Refused("breaches by ticket are for desk staff and auditors")
         }
     }
@@ -253,6 +328,8 @@ pub fn rule(role: Role, permission: Permission) -> Rule {
 pub struct Standing {
     /// The caller is a contact of the request's TLD.
     pub holds_role: bool,
+    /// The caller is a person authorised for the request's TLD by its authority policy.
+    pub authorised: bool,
 }
 
 /// Whether `caller` may do `action` on `request`: the role-level rule, before the workflow's
@@ -279,7 +356,21 @@ pub fn request_rule(
         )),
         Role::Auditor if action == Action::Read => Ok(()),
         Role::Auditor => Err("auditors read; they do not act on requests".into()),
-        Role::Contact if action.staff_only() => Err("only desk staff may do this".into()),
+        Role::Contact | Role::Manager if action.staff_only() => {
+            Err("only desk staff may do this".into())
+        }
+        // Whether this person's approval counts, and whether they may submit, the policy
+        // snapshot in the request says (workflow); the gate asks that they act for the TLD.
+        Role::Manager => {
+            if standing.authorised {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} is not authorised for {}",
+                    caller.subject, request.tld
+                ))
+            }
+        }
         Role::Contact => {
             let asked = request.consents.contains_key(&caller.subject);
             let allowed = match action {
@@ -330,6 +421,30 @@ impl Desk {
         resource: Resource<'_>,
     ) -> Result<Granted, DeskError> {
         let granted = Granted { permission };
+        if let Some(scope) = &caller.scope {
+            let tld = match resource {
+                Resource::Tld(tld) => tld,
+                Resource::Request(request) => Some(request.tld.as_str()),
+                Resource::AuditLog | Resource::Check | Resource::Document => None,
+            };
+            if !scope.allows(permission, tld) {
+                let reason = format!(
+                    "this token does not carry {}{}",
+                    permission.name(),
+                    tld.map(|t| format!(" on {t}")).unwrap_or_default()
+                );
+                if let Resource::Request(request) = resource {
+                    self.record_refusal(
+                        caller,
+                        Some(&request.ticket),
+                        Some(&request.tld),
+                        permission.name(),
+                        &reason,
+                    )?;
+                }
+                return Err(DeskError::Forbidden(reason));
+            }
+        }
         match (rule(caller.role, permission), permission, resource) {
             (Rule::Granted, _, _) => Ok(granted),
             (Rule::Refused(reason), _, _) => Err(DeskError::Forbidden(reason.into())),
@@ -357,12 +472,7 @@ impl Desk {
 
     /// The caller's standing on `request`, from a read connection.
     fn standing(&self, caller: &Caller, request: &Request) -> Result<Standing, DeskError> {
-        Ok(Standing {
-            holds_role: caller.role == Role::Contact
-                && self
-                    .read_store(|s| Ok(s.contact_tlds(&caller.subject)?))?
-                    .contains(&request.tld),
-        })
+        self.read_store(|s| Ok(standing_in(s.conn(), caller, &request.tld)?))
     }
 
     /// The actions `caller` may take on `request` by the gate's rules (the workflow may still
@@ -496,4 +606,24 @@ impl Desk {
             Resource::Request(&request),
         )
     }
+}
+
+/// The caller's standing on a TLD's requests, read through `conn`.
+pub(crate) fn standing_in(
+    conn: &rusqlite::Connection,
+    caller: &Caller,
+    tld: &str,
+) -> Result<Standing, StoreError> {
+    Ok(Standing {
+        holds_role: caller.role == Role::Contact
+            && store::contact_tlds(conn, &caller.subject)?
+                .iter()
+                .any(|t| t == tld),
+        authorised: match (&caller.person, caller.role) {
+            (Some(person), Role::Manager) => store::authorised_tlds(conn, person)?
+                .iter()
+                .any(|t| t == tld),
+            _ => false,
+        },
+    })
 }

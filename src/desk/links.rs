@@ -264,6 +264,8 @@ pub fn decide(
                 role: Role::Contact,
                 subject: link.contact.clone(),
                 source: source.map(str::to_string),
+                person: None,
+                scope: None,
             };
             let after = match desk.act_tx(tx, &caller, &request.ticket, action, command, now)? {
                 Ok(after) => after,

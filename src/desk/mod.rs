@@ -387,10 +387,7 @@ impl Desk {
         let Some(request) = Request::replay(&events) else {
             return Ok(Err(DeskError::NotFound(format!("request {ticket}"))));
         };
-        let standing = gate::Standing {
-            holds_role: caller.role == Role::Contact
-                && store::contact_tlds(tx, &caller.subject)?.contains(&request.tld),
-        };
+        let standing = gate::standing_in(tx, caller, &request.tld)?;
         if let Err(reason) = gate::request_rule(caller, action, &request, standing) {
             let tld = request.tld.clone();
             self.record_refusal_tx(tx, caller, Some(ticket), Some(&tld), action.name(), &reason)?;

@@ -582,6 +582,7 @@ fn actor_for(by: &Party) -> Actor {
     match by {
         Party::Contact(h) => Actor::token("simulated", Some("contact"), Some(h)),
         Party::Staff(s) => Actor::token("simulated", Some("staff"), Some(s)),
+        Party::Person(p) => Actor::person(p, "manager", "simulated"),
         Party::System | Party::CdsScanner => Actor::system("simulate"),
     }
 }

@@ -262,6 +262,7 @@ impl Composer<'_, '_> {
         Ok(match &self.request.submitter {
             Party::Contact(h) => self.contact(h)?.and_then(|c| c.email),
             Party::Staff(_) => Some(self.settings.smtp.staff_address.clone()),
+            Party::Person(p) => store::person_email(self.conn, p)?,
             Party::System => None,
             // The scanner acts for the TLD: what it would be told goes to the tech contact.
             Party::CdsScanner => self.tech_address()?,
@@ -711,6 +712,7 @@ fn party_name(p: &Party) -> String {
     match p {
         Party::Contact(h) => format!("contact {h}"),
         Party::Staff(s) => format!("staff {s}"),
+        Party::Person(p) => format!("person {p}"),
         Party::System => "rootdesk".into(),
         Party::CdsScanner => "the desk's CDS scanner".into(),
     }

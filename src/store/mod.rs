@@ -5,6 +5,7 @@
 //! refused. Every change runs in one transaction, so a refused import or request leaves the
 //! database exactly as it was.
 
+mod authority;
 mod cds;
 mod events;
 mod history;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 pub use crate::audit::EventQuery;
+pub use authority::{authorised_tlds, person_email};
 pub use cds::{
     cds_enabled, last_cds_report, set_tld_cds_tx, tld_cds, CDS_PROBLEM_EVENT, CDS_TABLES,
 };
@@ -78,6 +80,8 @@ const MIGRATIONS: &[&str] = &[
     cds::CDS_TABLES,
     // 5 -> 6: indexes for paged request lists (issue 10's soak).
     requests::PAGING_INDEXES,
+    // 6 -> 7: persons, sessions, person tokens, TLD authority and policies (issue 14).
+    authority::PERSON_TABLES,
 ];
 
 /// The schema version this build writes.

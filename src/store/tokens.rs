@@ -15,6 +15,9 @@ pub enum Role {
     Contact,
     Staff,
     Auditor,
+    /// A person who acts for TLDs (issue 14); which TLDs, and with what authority, each TLD's
+    /// authority policy says. Never a role token's role.
+    Manager,
 }
 
 impl Role {
@@ -23,6 +26,7 @@ impl Role {
             Role::Contact => "contact",
             Role::Staff => "staff",
             Role::Auditor => "auditor",
+            Role::Manager => "manager",
         }
     }
 
@@ -31,6 +35,7 @@ impl Role {
             "contact" => Some(Role::Contact),
             "staff" => Some(Role::Staff),
             "auditor" => Some(Role::Auditor),
+            "manager" => Some(Role::Manager),
             _ => None,
         }
     }

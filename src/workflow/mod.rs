@@ -395,8 +395,11 @@ pub fn describe_consent(consent: &str) -> String {
 pub enum Party {
     /// A TLD contact, by handle.
     Contact(String),
-    /// Desk staff, by token subject.
+    /// Desk staff, by token subject (a person id for staff with an account).
     Staff(String),
+    /// A person with an account who acts for a TLD (issue 14), by person id; what they may
+    /// do on a TLD its authority policy says.
+    Person(String),
     /// rootdesk itself: checks, expiry, reminders.
     System,
     /// The desk's CDS scanner, opening DS requests on a TLD's behalf (issue 12 part 2).

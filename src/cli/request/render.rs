@@ -40,6 +40,7 @@ fn party(p: &Party) -> String {
     match p {
         Party::Contact(handle) => format!("contact {handle}"),
         Party::Staff(subject) => format!("staff {subject}"),
+        Party::Person(person) => format!("person {person}"),
         Party::System => "rootdesk".to_string(),
         Party::CdsScanner => "the desk's CDS scanner".to_string(),
     }

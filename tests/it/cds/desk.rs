@@ -166,6 +166,8 @@ fn staff() -> Caller {
         role: Role::Staff,
         subject: "staff".into(),
         source: None,
+        person: None,
+        scope: None,
     }
 }
 
@@ -175,6 +177,8 @@ fn contact(handle: &str) -> Caller {
         role: Role::Contact,
         subject: handle.into(),
         source: None,
+        person: None,
+        scope: None,
     }
 }
 
