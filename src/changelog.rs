@@ -189,6 +189,13 @@ fn summary(request: &Request, change: Option<(&Delegation, &Delegation)>) -> Str
                 format!("proposed update of the {which}")
             }
         }
+        // Who is authorised is not public; that the authority changed is.
+        Proposal::Authority { .. } => if done {
+            "authority and approval policy updated"
+        } else {
+            "proposed update of the authority and approval policy"
+        }
+        .to_string(),
         Proposal::Sponsor { .. } => if done {
             "sponsoring organisation updated"
         } else {

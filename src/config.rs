@@ -277,6 +277,9 @@ pub struct WorkflowSettings {
     pub expire_days: u32,
     /// Days of waiting on the TLD after which it is reminded.
     pub reminder_days: Vec<u32>,
+    /// Four eyes on the desk's side (issue 14): the staff member who approved a request may
+    /// not implement it.
+    pub four_eyes: bool,
 }
 
 impl Default for ServerSettings {
@@ -301,6 +304,7 @@ impl Default for WorkflowSettings {
         WorkflowSettings {
             expire_days: 30,
             reminder_days: vec![7, 21],
+            four_eyes: false,
         }
     }
 }

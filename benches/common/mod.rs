@@ -91,6 +91,7 @@ pub async fn start_daemon(store: Store) -> rootdesk::api::Server {
         profile: rootdesk::check::Profile::lab(),
         check_ports: Default::default(),
         sweep_remind_after: None,
+        four_eyes: false,
     };
     let desk = std::sync::Arc::new(rootdesk::desk::Desk::new(store, settings));
     rootdesk::api::Server::start(

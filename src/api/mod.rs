@@ -49,6 +49,7 @@ pub fn router(desk: Arc<Desk>, max_body: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/v1/tlds", get(list_tlds))
         .route("/v1/tlds/{label}", get(show_tld))
+        .route("/v1/tlds/{label}/authority", get(show_authority))
         .route("/v1/zone", get(zone))
         .route("/v1/zone/diff", get(zone_diff))
         .route("/v1/check", post(dry_run_check))
@@ -357,6 +358,25 @@ async fn show_tld(
     record
         .map(|(r, cds)| Json(crate::desk::cds::with_setting(&r, cds)).into_response())
         .ok_or_else(|| ApiError::not_found("no such TLD"))
+}
+
+/// `GET /v1/tlds/{label}/authority`: who is authorised for the TLD, its approval policy and
+/// special handling (staff, auditors, and the TLD's own persons and contacts).
+async fn show_authority(
+    State(desk): State<AppState>,
+    Authed(who): Authed,
+    Path(label): Path<String>,
+) -> Result<Response, ApiError> {
+    let label = TldLabel::parse(&label).map_err(|e| ApiError::invalid("label", e.to_string()))?;
+    let tld = label.as_str().to_string();
+    let authority = blocking(move || desk.tld_authority(&who, &tld)).await?;
+    Ok(Json(serde_json::json!({
+        "tld": label.as_str(),
+        "authority": authority,
+        // Without authorised persons the TLD's contacts consent, as they always did.
+        "model": if authority.is_some() { "persons" } else { "contacts" },
+    }))
+    .into_response())
 }
 
 /// `?serial=N` of `GET /v1/zone`: a past publication instead of the current one.
@@ -731,7 +751,7 @@ async fn act(
         Some(a) if a != Action::Read => a,
         _ => {
             return Err(ApiError::not_found(format!(
-                "no action {action:?}: amend, withdraw, confirm, decline, answer, approve, reject, ask, evaluate or implement"
+                "no action {action:?}: amend, withdraw, confirm, decline, answer, approve, reject, ask, evaluate, implement or verify"
             )))
         }
     };
@@ -776,6 +796,9 @@ async fn act(
             parse_body::<EmptyBody>(&granted, body)?;
             Command::Implement { serial: None }
         }
+        Action::Verify => Command::Verify {
+            note: parse_body::<NoteBody>(&granted, body)?.note,
+        },
         Action::Read => return Err(ApiError::not_found("reading is GET /v1/requests/{ticket}")),
     };
     let request = blocking(move || desk.act(&who, &ticket, action, command)).await?;

@@ -125,6 +125,11 @@ pub fn proposal_from_value(value: serde_json::Value) -> Result<Proposal, ApiErro
         delegation: Option<Delegation>,
         evidence: Vec<Evidence>,
     }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct AuthorityP {
+        authority: crate::workflow::Authority,
+    }
     fn read<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
@@ -161,11 +166,12 @@ pub fn proposal_from_value(value: serde_json::Value) -> Result<Proposal, ApiErro
                 evidence: p.evidence,
             })
         }
+        Some("authority") => Ok(Proposal::Authority { authority: read::<AuthorityP>(rest)?.authority }),
         Some(other) => Err(ApiError::invalid(
             "proposal.kind",
-            format!("proposal.kind: unknown variant `{other}`, expected one of `delegation`, `contacts`, `sponsor`, `transfer`"),
+            format!("proposal.kind: unknown variant `{other}`, expected one of `delegation`, `contacts`, `sponsor`, `transfer`, `authority`"),
         )),
-        None => Err(ApiError::invalid("proposal.kind", "proposal.kind: missing; use delegation, contacts, sponsor or transfer")),
+        None => Err(ApiError::invalid("proposal.kind", "proposal.kind: missing; use delegation, contacts, sponsor, transfer or authority")),
     }
 }
 

@@ -32,6 +32,9 @@ pub enum Kind {
     CdsProblemReported,
     /// A TLD's DS automation setting changed: tld, before, cds.
     TldCdsSet,
+    /// A TLD's authority was set by the desk's operator ([`TldAuthoritySet`]); an
+    /// implemented `authority` request records it as that request's events.
+    TldAuthoritySet,
     /// A confirmation link was refused ([`LinkRefused`]).
     ConfirmationLinkRefused,
     /// The sender's record of a message: outbox id, recipient, attempt, and what happened.
@@ -46,7 +49,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 20] = [
         Kind::ZonePublished,
         Kind::DelegationChanged,
         Kind::TldRecordChanged,
@@ -59,6 +62,7 @@ impl Kind {
         Kind::DelegationRecovered,
         Kind::CdsProblemReported,
         Kind::TldCdsSet,
+        Kind::TldAuthoritySet,
         Kind::ConfirmationLinkRefused,
         Kind::NotificationDelivered,
         Kind::NotificationAttemptFailed,
@@ -83,6 +87,7 @@ impl Kind {
             Kind::DelegationRecovered => "delegation-recovered",
             Kind::CdsProblemReported => "cds-problem-reported",
             Kind::TldCdsSet => "tld-cds-set",
+            Kind::TldAuthoritySet => "tld-authority-set",
             Kind::ConfirmationLinkRefused => "confirmation-link-refused",
             Kind::NotificationDelivered => "notification-delivered",
             Kind::NotificationAttemptFailed => "notification-attempt-failed",
@@ -144,6 +149,16 @@ pub struct RequestPublished {
     pub tld: String,
 }
 
+/// `tld-authority-set`: the TLD, its authority before and after, and the operator's reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TldAuthoritySet {
+    pub tld: String,
+    pub before: Option<crate::workflow::Authority>,
+    pub authority: crate::workflow::Authority,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// A typed payload with its kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
@@ -152,6 +167,7 @@ pub enum Payload {
     DelegationFailing(DelegationFailing),
     ConfirmationLinkRefused(LinkRefused),
     RequestPublished(RequestPublished),
+    TldAuthoritySet(TldAuthoritySet),
 }
 
 impl Payload {
@@ -162,6 +178,7 @@ impl Payload {
             Payload::DelegationFailing(_) => Kind::DelegationFailing,
             Payload::ConfirmationLinkRefused(_) => Kind::ConfirmationLinkRefused,
             Payload::RequestPublished(_) => Kind::ZonePublished,
+            Payload::TldAuthoritySet(_) => Kind::TldAuthoritySet,
         }
     }
 
@@ -173,6 +190,7 @@ impl Payload {
             Payload::DelegationFailing(p) => serde_json::to_value(p),
             Payload::ConfirmationLinkRefused(p) => serde_json::to_value(p),
             Payload::RequestPublished(p) => serde_json::to_value(p),
+            Payload::TldAuthoritySet(p) => serde_json::to_value(p),
         };
         // Plain structs of strings and integers always serialise.
         value.unwrap_or(serde_json::Value::Null)

@@ -103,6 +103,7 @@ pub fn desk_settings(ctx: &Context) -> Result<DeskSettings> {
     Ok(DeskSettings {
         expire_days: ctx.config.workflow.expire_days,
         reminder_days: ctx.config.workflow.reminder_days.clone(),
+        four_eyes: ctx.config.workflow.four_eyes,
         ttls: PublishTtls {
             ns: zone.ns_ttl,
             ds: zone.ds_ttl,

@@ -38,6 +38,22 @@ pub enum TldCommand {
         #[arg(value_parser = parse_cds)]
         mode: crate::workflow::CdsMode,
     },
+    /// Show a TLD's authority (authorised persons, approval policy, special handling), or set
+    /// it up (`--set FILE`, JSON as in README "People and authority"). Once a TLD has an
+    /// authority, its changes go through an `authority` request approved under its current
+    /// policy; the CLI replaces it only with `--override REASON`, recorded in the audit trail.
+    Authority {
+        /// The TLD (A-label or U-label)
+        label: String,
+        /// A JSON file with `members`, `policy` and optionally `special_handling`
+        #[arg(long)]
+        set: Option<std::path::PathBuf>,
+        /// Replace an authority already in force; the reason is recorded
+        #[arg(long = "override", requires = "set")]
+        override_reason: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 fn parse_cds(text: &str) -> std::result::Result<crate::workflow::CdsMode, String> {
@@ -76,6 +92,43 @@ impl TldCmd {
                     crate::store::set_tld_cds_tx(tx, label.as_str(), mode, &actor, now)
                 })?;
                 emit(&format!("{label}: DS automation {before} -> {mode}\n"))
+            }
+            TldCommand::Authority {
+                label,
+                set,
+                override_reason,
+                format,
+            } => {
+                let label = TldLabel::parse(&label)?;
+                let mut store = store;
+                if store.tld(&label)?.is_none() {
+                    return Err(Error::Failed(format!(
+                        "no TLD record for {label}; `rootdesk tld list` shows the known TLDs"
+                    )));
+                }
+                let authority = match set {
+                    None => crate::store::tld_authority(store.conn(), label.as_str())?,
+                    Some(file) => Some(crate::desk::set_authority_cli(
+                        &mut store,
+                        label.as_str(),
+                        &file,
+                        override_reason,
+                    )?),
+                };
+                match (format, authority) {
+                    (Format::Json, authority) => print_json(&authority),
+                    (_, None) => emit(&format!(
+                        "{label} has no authorised persons: its admin and tech contacts consent \
+                         to its changes\n"
+                    )),
+                    (_, Some(authority)) => {
+                        let mut text = format!("{label}\n");
+                        for line in authority.lines() {
+                            text.push_str(&format!("  {line}\n"));
+                        }
+                        emit(&text)
+                    }
+                }
             }
         }
     }

@@ -126,11 +126,13 @@ pub enum Action {
     Ask,
     Evaluate,
     Implement,
+    /// Record the out-of-band verification of a TLD's special handling (issue 14).
+    Verify,
 }
 
 impl Action {
     /// Every action, in the order the API lists them.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::Read,
         Action::Amend,
         Action::Withdraw,
@@ -142,6 +144,7 @@ impl Action {
         Action::Ask,
         Action::Evaluate,
         Action::Implement,
+        Action::Verify,
     ];
 
     /// Its place in [`Action::ALL`]; the match has no default, so a new action is a compile
@@ -159,6 +162,7 @@ impl Action {
             Action::Ask => 8,
             Action::Evaluate => 9,
             Action::Implement => 10,
+            Action::Verify => 11,
         }
     }
 
@@ -176,6 +180,7 @@ impl Action {
             Action::Ask => "ask",
             Action::Evaluate => "evaluate",
             Action::Implement => "implement",
+            Action::Verify => "verify",
         }
     }
 
@@ -191,7 +196,8 @@ impl Action {
             | Action::Reject
             | Action::Ask
             | Action::Evaluate
-            | Action::Implement => true,
+            | Action::Implement
+            | Action::Verify => true,
             Action::Read
             | Action::Amend
             | Action::Withdraw
@@ -227,6 +233,8 @@ pub enum Permission {
     UploadDocument,
     /// See service-level breaches by ticket in the turnaround report.
     ReadBreaches,
+    /// Read a TLD's authority: its authorised persons, policy and special handling.
+    ReadAuthority,
 }
 
 impl Permission {
@@ -238,6 +246,7 @@ impl Permission {
             Permission::RunCheck,
             Permission::UploadDocument,
             Permission::ReadBreaches,
+            Permission::ReadAuthority,
         ];
         all.extend(Action::ALL.into_iter().map(Permission::OnRequest));
         all
@@ -253,6 +262,7 @@ impl Permission {
             Permission::RunCheck => "run-check",
             Permission::UploadDocument => "upload-document",
             Permission::ReadBreaches => "read-breaches",
+            Permission::ReadAuthority => "read-authority",
         }
     }
 
@@ -317,6 +327,10 @@ pub fn rule(role: Role, permission: Permission) -> Rule {
             Rule::Refused("auditors read; they do not upload documents")
         }
         (ReadBreaches, Role::Staff | Role::Auditor) => Rule::Granted,
+        // Which TLD's the desk checks on the TLD (`Desk::tld_authority`).
+        (ReadAuthority, Role::Staff | Role::Auditor | Role::Manager | Role::Contact) => {
+            Rule::Granted
+        }
         (ReadBreaches, Role::Contact | Role::Manager) => {
             Rule::Refused("breaches by ticket are for desk staff and auditors")
         }
@@ -384,7 +398,8 @@ pub fn request_rule(
                 | Action::Reject
                 | Action::Ask
                 | Action::Evaluate
-                | Action::Implement => false,
+                | Action::Implement
+                | Action::Verify => false,
             };
             if allowed {
                 Ok(())

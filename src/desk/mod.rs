@@ -23,12 +23,14 @@ use crate::workflow::{
     Verdict, WorkflowError,
 };
 
+pub mod authority;
 pub mod cds;
 pub mod dry_runs;
 pub mod gate;
 pub mod jobs;
 pub mod links;
 
+pub use authority::set_authority_cli;
 use gate::RefusalWindow;
 pub use gate::{Action, Caller, Granted, Permission, Resource, REFUSAL_WINDOW};
 pub use jobs::SweptSummary;
@@ -86,6 +88,8 @@ pub struct DeskSettings {
     pub check_ports: BTreeMap<IpAddr, u16>,
     /// `[sweep] remind_after`: a reminder per period while a reported TLD keeps failing.
     pub sweep_remind_after: Option<time::Duration>,
+    /// `[workflow] four_eyes`: who approved may not implement.
+    pub four_eyes: bool,
 }
 
 /// A submission, as the API receives it.
@@ -305,8 +309,10 @@ impl Desk {
                 facts.shared_host_contacts =
                     shared_host_contacts(tx, label.as_str(), &submission.proposal)?;
                 facts.new_addresses = new_addresses(tx, label.as_str(), &submission.proposal)?;
+                facts.ds_only = ds_only(tx, label.as_str(), &submission.proposal)?;
                 submission.proposal.validate()?;
-                refuse_no_change(&current, &submission.proposal)?;
+                refuse_no_change(&current, facts.authority.as_ref(), &submission.proposal)?;
+                check_authority_members(tx, &submission.proposal)?;
                 if let Proposal::Transfer { evidence, .. } = &submission.proposal {
                     for e in evidence {
                         if !store::has_document(tx, &e.sha256)? {
@@ -452,9 +458,12 @@ impl Desk {
         let ticket = request.ticket.clone();
         let ticket = ticket.as_str();
         let mut facts = facts_for(tx, &request.tld, Some(ticket))?;
+        facts.four_eyes = self.settings.four_eyes;
         if let Command::Amend { proposal } = &command {
             facts.shared_host_contacts = shared_host_contacts(tx, &request.tld, proposal)?;
             facts.new_addresses = new_addresses(tx, &request.tld, proposal)?;
+            facts.ds_only = ds_only(tx, &request.tld, proposal)?;
+            check_authority_members(tx, proposal)?;
         }
         let mut prior = None;
         let command = match command {
@@ -544,6 +553,9 @@ impl Desk {
                 store::set_contacts_tx(tx, &tld, admin.as_ref(), tech.as_ref(), now)?;
             }
             Proposal::Sponsor { sponsor } => store::set_sponsor_tx(tx, &tld, sponsor, now)?,
+            Proposal::Authority { authority } => {
+                store::set_authority_tx(tx, tld.as_str(), authority, now)?
+            }
             Proposal::Transfer {
                 sponsor,
                 admin,
@@ -672,7 +684,57 @@ fn facts_for(
         shared_host_contacts: BTreeSet::new(),
         new_addresses: BTreeMap::new(),
         cds: store::tld_cds(tx, tld)?,
+        authority: store::tld_authority(tx, tld)?,
+        ds_only: false,
+        four_eyes: false,
     })
+}
+
+/// Whether `proposal` changes a delegation's DS set alone (its policy class is `ds`).
+fn ds_only(
+    tx: &rusqlite::Transaction<'_>,
+    tld: &str,
+    proposal: &Proposal,
+) -> Result<bool, DeskError> {
+    let Proposal::Delegation { delegation } = proposal else {
+        return Ok(false);
+    };
+    let label = TldLabel::parse(tld).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let Some(current) = store::tld_record(tx, &label)? else {
+        return Ok(false);
+    };
+    Ok(delegation.nameservers == current.delegation.nameservers
+        && delegation.ds != current.delegation.ds)
+}
+
+/// Checks an authority proposal against the persons on file: each is a TLD manager whose
+/// account is not disabled.
+fn check_authority_members(
+    tx: &rusqlite::Transaction<'_>,
+    proposal: &Proposal,
+) -> Result<(), DeskError> {
+    let Proposal::Authority { authority } = proposal else {
+        return Ok(());
+    };
+    let found = store::person_standing(tx, authority.members.keys())?;
+    for person in authority.members.keys() {
+        let problem = match found.get(person).map(|(r, s)| (r.as_str(), s.as_str())) {
+            None => Some("no person has this id (`rootdesk person list`)".to_string()),
+            Some((_, "disabled")) => Some("this person's account is disabled".into()),
+            Some(("manager", _)) => None,
+            Some((role, _)) => Some(format!(
+                "this person is {role}; only TLD managers are authorised for a TLD"
+            )),
+        };
+        if let Some(message) = problem {
+            return Err(WorkflowError::Invalid {
+                field: format!("proposal.authority.members.{person}"),
+                message,
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Contacts of the other TLDs whose consent `proposal` needs: those that use a name server
@@ -683,6 +745,7 @@ fn facts_for(
 /// refused at submission, saying what it repeats.
 fn refuse_no_change(
     current: &crate::registry::TldRecord,
+    current_authority: Option<&crate::workflow::Authority>,
     proposal: &Proposal,
 ) -> Result<(), WorkflowError> {
     let same = match proposal {
@@ -701,6 +764,9 @@ fn refuse_no_change(
                 .then_some("the contacts on file")
         }
         Proposal::Transfer { .. } => None,
+        Proposal::Authority { authority } => {
+            (Some(authority) == current_authority).then_some("the authority and policy on file")
+        }
     };
     match same {
         Some(what) => Err(WorkflowError::Invalid {

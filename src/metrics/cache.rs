@@ -121,6 +121,7 @@ fn kind_code(kind: RequestKind) -> u8 {
         RequestKind::Contacts => 1,
         RequestKind::Sponsor => 2,
         RequestKind::Transfer => 3,
+        RequestKind::Authority => 4,
     }
 }
 
@@ -130,6 +131,7 @@ fn kind_of(code: u8) -> Option<RequestKind> {
         1 => RequestKind::Contacts,
         2 => RequestKind::Sponsor,
         3 => RequestKind::Transfer,
+        4 => RequestKind::Authority,
         _ => return None,
     })
 }

@@ -729,7 +729,7 @@ pub fn simulate(
             // Simulated TLDs share no name server hosts.
             shared_host_contacts: BTreeSet::new(),
             new_addresses: Default::default(),
-            cds: Default::default(),
+            ..Facts::default()
         };
         let proposal = match kind {
             RequestKind::Delegation => Proposal::Delegation {
@@ -749,6 +749,12 @@ pub fn simulate(
                 delegation: Some(delegation(tld, 1)?),
                 evidence: vec![evidence.clone()],
             },
+            // The simulated TLDs have no authorised persons, so no authority changes.
+            RequestKind::Authority => {
+                return Err(SimError::Setup(
+                    "the simulator draws no authority requests".into(),
+                ))
+            }
         };
         let (priority, reason) = if emergency {
             (

@@ -406,6 +406,10 @@ impl Composer<'_, '_> {
                 }
                 lines.push(format!("evidence: {} documents", evidence.len()));
             }
+            Proposal::Authority { authority } => {
+                lines.push("authority and approval policy becomes:".into());
+                lines.extend(authority.lines().into_iter().map(|l| format!("  {l}")));
+            }
         }
         Ok(lines
             .iter()
@@ -560,6 +564,47 @@ impl Composer<'_, '_> {
                 let link = format!("{}/confirm/{secret}", self.base_url());
                 out.push(self.message(kind, email, &what, &to_do, &link)?);
             }
+        }
+        out.extend(self.approvals_asked(kind, reminder)?);
+        Ok(out)
+    }
+
+    /// One message to each authorised person whose approval could still count (issue 14).
+    /// It carries no link that acts: approving needs the person's login and second factor.
+    fn approvals_asked(
+        &self,
+        kind: &str,
+        reminder: Option<u32>,
+    ) -> Result<Vec<NewNotification>, StoreError> {
+        let Some(approval) = &self.request.approval else {
+            return Ok(Vec::new());
+        };
+        let Some(missing) = self.request.missing_approvals(&self.request.approvals) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (person, groups) in &approval.members {
+            let own = self.request.submitter == Party::Person(person.clone());
+            if self.request.approvals.contains(person) || (own && !approval.rule.submitter_counts) {
+                continue;
+            }
+            let Some(email) = store::person_email(self.conn, person)? else {
+                continue;
+            };
+            let to_do = format!(
+                "As a person authorised for .{} ({}), approve or decline this change.\n\
+                 Log in to the desk and open the request; approving needs your password and\n\
+                 your second factor, and this message holds no link that acts by itself.\n\
+                 The TLD's policy asks {}; still missing: {missing}.",
+                self.request.tld,
+                groups.iter().cloned().collect::<Vec<_>>().join(", "),
+                approval.rule.describe(),
+            );
+            let what = match reminder {
+                Some(days) => format!("reminder after {days} days: your approval is needed"),
+                None => "your approval is needed".into(),
+            };
+            out.push(self.message(kind, email, &what, &to_do, &self.request_link())?);
         }
         Ok(out)
     }

@@ -2,9 +2,13 @@
 //! for which TLD. Accounts, sessions and person tokens are read and written in
 //! [`super::persons`]; TLD authority and policies here.
 
-use rusqlite::Connection;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::Result;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use time::OffsetDateTime;
+
+use super::{timestamp, Result, StoreError};
+use crate::workflow::{Authority, Policy};
 
 /// Schema version 7: persons with their second factor, invitations, recovery codes, login
 /// sessions, person tokens; each TLD's authorised persons and its approval policy.
@@ -85,9 +89,96 @@ pub fn authorised_tlds(conn: &Connection, person: &str) -> Result<Vec<String>> {
 
 /// A person's login e-mail address, where the desk writes to them.
 pub fn person_email(conn: &Connection, person: &str) -> Result<Option<String>> {
-    use rusqlite::OptionalExtension;
     Ok(conn
         .prepare_cached("SELECT email FROM persons WHERE id = ?1")?
         .query_row([person], |r| r.get(0))
         .optional()?)
+}
+
+/// A TLD's authority: its authorised persons (any status: who may act is checked at login),
+/// its policy and special handling; `None` when it has no authorised person (the TLD's
+/// contacts then consent, as before persons existed).
+pub fn tld_authority(conn: &Connection, tld: &str) -> Result<Option<Authority>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT person, groups FROM tld_authority WHERE tld = ?1 ORDER BY person",
+    )?;
+    let mut members = BTreeMap::new();
+    for row in stmt.query_map([tld], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })? {
+        let (person, groups) = row?;
+        let groups: BTreeSet<String> = serde_json::from_str(&groups)
+            .map_err(|e| StoreError::Corrupt(format!("groups of {person} on {tld}: {e}")))?;
+        members.insert(person, groups);
+    }
+    if members.is_empty() {
+        return Ok(None);
+    }
+    let (policy, special_handling) = conn
+        .prepare_cached("SELECT policy, special_handling FROM tld_policies WHERE tld = ?1")?
+        .query_row([tld], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })
+        .optional()?
+        .unwrap_or_default();
+    let policy = if policy.is_empty() {
+        Policy::default()
+    } else {
+        serde_json::from_str(&policy)
+            .map_err(|e| StoreError::Corrupt(format!("the policy of {tld}: {e}")))?
+    };
+    Ok(Some(Authority {
+        members,
+        policy,
+        special_handling,
+    }))
+}
+
+/// Replaces a TLD's authority (an implemented authority request, or the CLI's set-up).
+pub fn set_authority_tx(
+    tx: &Transaction<'_>,
+    tld: &str,
+    authority: &Authority,
+    now: OffsetDateTime,
+) -> Result<()> {
+    tx.execute("DELETE FROM tld_authority WHERE tld = ?1", [tld])?;
+    for (person, groups) in &authority.members {
+        let groups = serde_json::to_string(groups)
+            .map_err(|e| StoreError::Corrupt(format!("groups of {person}: {e}")))?;
+        tx.execute(
+            "INSERT INTO tld_authority (tld, person, groups) VALUES (?1, ?2, ?3)",
+            params![tld, person, groups],
+        )?;
+    }
+    let policy = serde_json::to_string(&authority.policy)
+        .map_err(|e| StoreError::Corrupt(format!("the policy of {tld}: {e}")))?;
+    tx.execute(
+        "INSERT INTO tld_policies (tld, policy, special_handling, changed_at)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tld) DO UPDATE SET policy = excluded.policy,
+             special_handling = excluded.special_handling, changed_at = excluded.changed_at",
+        params![tld, policy, authority.special_handling, timestamp(now)],
+    )?;
+    Ok(())
+}
+
+/// The role and status of each person in `ids` that exists.
+pub fn person_standing(
+    conn: &Connection,
+    ids: impl IntoIterator<Item = impl AsRef<str>>,
+) -> Result<BTreeMap<String, (String, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT role, status FROM persons WHERE id = ?1")?;
+    let mut found = BTreeMap::new();
+    for id in ids {
+        let id = id.as_ref();
+        if let Some(row) = stmt
+            .query_row([id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?
+        {
+            found.insert(id.to_string(), row);
+        }
+    }
+    Ok(found)
 }

@@ -6,6 +6,7 @@
 //! one place. The daemon stores the events in the audit log in the same transaction as the
 //! projection, so state and log cannot diverge.
 
+pub mod authority;
 pub mod cds;
 mod request;
 pub mod table;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::registry::{Contact, Delegation};
 
+pub use authority::{Approval, ApprovalRule, Authority, ChangeClass, Policy};
 pub use cds::CdsMode;
 pub use request::{Facts, Recorded, Request, Revision};
 
@@ -30,6 +32,8 @@ pub enum RequestKind {
     Contacts,
     Sponsor,
     Transfer,
+    /// The TLD's authority: authorised persons, approval policy, special handling (issue 14).
+    Authority,
 }
 
 impl RequestKind {
@@ -51,6 +55,7 @@ impl RequestKind {
             RequestKind::Contacts => "contacts",
             RequestKind::Sponsor => "sponsor",
             RequestKind::Transfer => "transfer",
+            RequestKind::Authority => "authority",
         }
     }
 }
@@ -236,6 +241,9 @@ pub enum Proposal {
         delegation: Option<Delegation>,
         evidence: Vec<Evidence>,
     },
+    /// The TLD's authority as it should be (issue 14): who is authorised in which groups,
+    /// the approval policy, special handling.
+    Authority { authority: authority::Authority },
 }
 
 impl Proposal {
@@ -245,6 +253,21 @@ impl Proposal {
             Proposal::Contacts { .. } => RequestKind::Contacts,
             Proposal::Sponsor { .. } => RequestKind::Sponsor,
             Proposal::Transfer { .. } => RequestKind::Transfer,
+            Proposal::Authority { .. } => RequestKind::Authority,
+        }
+    }
+
+    /// The class of change a TLD's policy sets the rule for; `ds_only`: the delegation
+    /// changes the DS set alone (the desk compares it with what is published).
+    pub fn change_class(&self, ds_only: bool) -> authority::ChangeClass {
+        use authority::ChangeClass;
+        match self {
+            Proposal::Delegation { .. } if ds_only => ChangeClass::Ds,
+            Proposal::Delegation { .. } => ChangeClass::Delegation,
+            Proposal::Contacts { .. } => ChangeClass::Contacts,
+            Proposal::Sponsor { .. } => ChangeClass::Sponsor,
+            Proposal::Transfer { .. } => ChangeClass::Transfer,
+            Proposal::Authority { .. } => ChangeClass::Authority,
         }
     }
 
@@ -268,7 +291,9 @@ impl Proposal {
             Proposal::Transfer { admin, tech, .. } => [admin.handle.as_str(), tech.handle.as_str()]
                 .into_iter()
                 .collect(),
-            _ => BTreeSet::new(),
+            Proposal::Delegation { .. } | Proposal::Sponsor { .. } | Proposal::Authority { .. } => {
+                BTreeSet::new()
+            }
         }
     }
 
@@ -352,6 +377,7 @@ impl Proposal {
                     }
                 }
             }
+            Proposal::Authority { authority } => authority.validate()?,
         }
         Ok(())
     }
@@ -474,6 +500,10 @@ pub enum Command {
     EndHold {
         hold_days: u32,
     },
+    /// Staff record the out-of-band verification a TLD's special handling asks for.
+    Verify {
+        note: String,
+    },
 }
 
 /// Everything that ever happens to a request.
@@ -491,6 +521,10 @@ pub enum Event {
         /// Opened by the CDS scanner, under this TLD setting (absent for people's requests).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cds: Option<CdsMode>,
+        /// The approvals the TLD's authority policy asks (issue 14); absent for a TLD with
+        /// no authorised persons, whose contacts consent instead.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval: Option<authority::Approval>,
     },
     /// Pre-review passed: the request is complete and well-formed.
     Accepted,
@@ -506,6 +540,8 @@ pub enum Event {
         revision: u32,
         proposal: Proposal,
         required_consents: BTreeSet<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval: Option<authority::Approval>,
     },
     Confirmed {
         contact: String,
@@ -514,6 +550,16 @@ pub enum Event {
     Declined {
         contact: String,
         reason: String,
+    },
+    /// An authorised person approved the revision (issue 14).
+    Consented {
+        person: String,
+        revision: u32,
+    },
+    /// Staff verified the change out of band, as the TLD's special handling asks.
+    Verified {
+        revision: u32,
+        note: String,
     },
     QuestionAsked {
         question: String,
@@ -569,6 +615,8 @@ impl Event {
             Event::Reminded { .. } => "request-reminded",
             Event::Expired { .. } => "request-expired",
             Event::HoldEnded { .. } => "request-hold-ended",
+            Event::Consented { .. } => "request-consented",
+            Event::Verified { .. } => "request-verified",
         }
     }
 }

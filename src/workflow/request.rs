@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use super::cds::{self, CdsMode};
 use super::table::{self, By, Target};
 use super::{
-    CheckPhase, Command, Evaluation, Event, Owner, Party, Priority, Proposal, RequestKind, State,
-    Verdict, WorkflowError,
+    Approval, Authority, CheckPhase, Command, Evaluation, Event, Owner, Party, Priority, Proposal,
+    RequestKind, State, Verdict, WorkflowError,
 };
 
 /// An event with when it happened and who caused it.
@@ -48,6 +48,13 @@ pub struct Facts {
     pub new_addresses: BTreeMap<String, String>,
     /// The TLD's `cds` setting (DS automation), recorded in requests the CDS scanner opens.
     pub cds: CdsMode,
+    /// The TLD's authority (issue 14): when it has authorised persons, their approvals by its
+    /// policy replace the consent of its contacts, and its contact tokens no longer act.
+    pub authority: Option<Authority>,
+    /// The proposal in hand changes the DS set alone (its policy class is `ds`).
+    pub ds_only: bool,
+    /// `[desk] four_eyes`: the staff member who approved may not implement.
+    pub four_eyes: bool,
 }
 
 /// The current state of one request: the projection of its events.
@@ -80,6 +87,18 @@ pub struct Request {
     /// Opened by the CDS scanner under this TLD setting ([`cds`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cds: Option<CdsMode>,
+    /// What the TLD's authority policy asks of the current revision (issue 14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+    /// Authorised persons who approved the current revision.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub approvals: BTreeSet<String>,
+    /// The staff member who approved (for four eyes and special handling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<Party>,
+    /// The staff member who verified the current revision out of band (special handling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_by: Option<Party>,
 }
 
 fn wrong_state(event: &'static str, state: State) -> WorkflowError {
@@ -99,6 +118,8 @@ fn wrong_state(event: &'static str, state: State) -> WorkflowError {
         "reminded" => "a reminder",
         "expired" => "expiry",
         "hold-ended" => "ending the hold",
+        "consented" => "approving",
+        "verified" => "recording the verification",
         "check"
         | "check-passed"
         | "check-failed"
@@ -117,7 +138,9 @@ fn wrong_state(event: &'static str, state: State) -> WorkflowError {
     }
 }
 
-/// The consents a proposal needs: the current contacts and every newly named one.
+/// The consents a proposal needs: the current contacts and every newly named one. A TLD with
+/// authorised persons approves through them instead ([`approval_for`]): of its own contacts
+/// only those the proposal newly names are asked, to accept the role.
 fn required_consents(
     proposal: &Proposal,
     facts: &Facts,
@@ -126,8 +149,17 @@ fn required_consents(
     if !cds::asks_consent(origin) {
         return BTreeSet::new();
     }
-    let mut required = facts.tld_contacts.clone();
-    required.extend(proposal.named_contacts().into_iter().map(String::from));
+    let mut required = BTreeSet::new();
+    if facts.authority.is_none() {
+        required.extend(facts.tld_contacts.iter().cloned());
+    }
+    required.extend(
+        proposal
+            .named_contacts()
+            .into_iter()
+            .filter(|h| facts.authority.is_none() || !facts.tld_contacts.contains(*h))
+            .map(String::from),
+    );
     for handle in facts.new_addresses.keys() {
         if proposal.named_contacts().contains(handle.as_str()) {
             required.insert(super::new_address_consent(handle));
@@ -137,6 +169,15 @@ fn required_consents(
         required.extend(facts.shared_host_contacts.iter().cloned());
     }
     required
+}
+
+/// The approvals a proposal needs from the TLD's authorised persons, by its policy.
+fn approval_for(proposal: &Proposal, facts: &Facts, origin: Option<CdsMode>) -> Option<Approval> {
+    if !cds::asks_consent(origin) {
+        return None;
+    }
+    let authority = facts.authority.as_ref()?;
+    Some(authority.approval_for(proposal.change_class(facts.ds_only)))
 }
 
 impl Request {
@@ -152,13 +193,27 @@ impl Request {
         emergency_reason: Option<String>,
         facts: &Facts,
     ) -> Result<Vec<Event>, WorkflowError> {
-        match by {
-            Party::Contact(handle) if !facts.tld_contacts.contains(handle) => {
+        match (by, &facts.authority) {
+            (Party::Contact(handle), Some(_)) => {
+                return Err(WorkflowError::Forbidden(format!(
+                    "{tld}'s changes are made by its authorised persons, who log in with their \
+                     own account; the token of contact {handle} no longer acts for {tld}"
+                )))
+            }
+            (Party::Contact(handle), None) if !facts.tld_contacts.contains(handle) => {
                 return Err(WorkflowError::Forbidden(format!(
                     "contact {handle} holds no role on {tld}"
                 )))
             }
-            Party::System => {
+            (Party::Person(person), None) => {
+                return Err(WorkflowError::Forbidden(format!(
+                    "{person} is not authorised for {tld}"
+                )))
+            }
+            (Party::Person(person), Some(authority)) => authority
+                .may_submit(person, proposal.change_class(facts.ds_only))
+                .map_err(WorkflowError::Forbidden)?,
+            (Party::System, _) => {
                 return Err(WorkflowError::Forbidden(
                     "requests are submitted by people".into(),
                 ))
@@ -204,6 +259,7 @@ impl Request {
         }
         let origin = cds::origin(by, tld, &proposal, facts.cds)?;
         let required = required_consents(&proposal, facts, origin);
+        let approval = approval_for(&proposal, facts, origin);
         Ok(vec![
             Event::Submitted {
                 ticket: ticket.to_string(),
@@ -213,6 +269,7 @@ impl Request {
                 proposal,
                 required_consents: required,
                 cds: origin,
+                approval,
             },
             Event::Accepted,
         ])
@@ -230,6 +287,7 @@ impl Request {
             proposal,
             required_consents,
             cds,
+            approval,
         } = &first.event
         else {
             return None;
@@ -261,6 +319,10 @@ impl Request {
             serial: None,
             last_check: None,
             cds: *cds,
+            approval: approval.clone(),
+            approvals: BTreeSet::new(),
+            approved_by: None,
+            verified_by: None,
         };
         for event in events {
             request.apply(event);
@@ -287,12 +349,34 @@ impl Request {
             .collect()
     }
 
-    /// The pending consents, each in words: whose, and at which address.
+    /// The pending consents, each in words: whose, and at which address; and the approvals
+    /// the TLD's policy still asks.
     pub fn pending_consent_details(&self) -> Vec<String> {
-        self.pending_consents()
+        let mut details: Vec<String> = self
+            .pending_consents()
             .into_iter()
             .map(super::describe_consent)
-            .collect()
+            .collect();
+        if let Some(missing) = self.missing_approvals(&self.approvals) {
+            details.push(format!(
+                "the TLD's authorised persons: {missing} (policy: {})",
+                self.approval
+                    .as_ref()
+                    .map(|a| a.rule.describe())
+                    .unwrap_or_default()
+            ));
+        }
+        details
+    }
+
+    /// What the TLD's policy still asks, given `approvers`; `None` when met or not asked.
+    pub fn missing_approvals(&self, approvers: &BTreeSet<String>) -> Option<String> {
+        let approval = self.approval.as_ref()?;
+        let submitter = match &self.submitter {
+            Party::Person(p) => Some(p.as_str()),
+            _ => None,
+        };
+        approval.missing(approvers, submitter)
     }
 
     /// The table's name for an event.
@@ -319,6 +403,8 @@ impl Request {
             Event::Reminded { .. } => "reminded",
             Event::Expired { .. } => "expired",
             Event::HoldEnded { .. } => "hold-ended",
+            Event::Consented { .. } => "consented",
+            Event::Verified { .. } => "verified",
         }
     }
 
@@ -342,10 +428,20 @@ impl Request {
                 }
             }
             Target::WhenAllConsented => {
-                let Event::Confirmed { contact, .. } = event else {
-                    return self.state;
+                let mut approvers = self.approvals.clone();
+                let contact = match event {
+                    Event::Confirmed { contact, .. } => Some(contact),
+                    Event::Consented { person, .. } => {
+                        approvers.insert(person.clone());
+                        None
+                    }
+                    _ => return self.state,
                 };
-                let all = self.consents.iter().all(|(c, done)| *done || c == contact);
+                let all = self
+                    .consents
+                    .iter()
+                    .all(|(c, done)| *done || Some(c) == contact)
+                    && self.missing_approvals(&approvers).is_none();
                 if all {
                     State::ManualReview
                 } else {
@@ -386,6 +482,7 @@ impl Request {
                 revision,
                 proposal,
                 required_consents,
+                approval,
             } => {
                 self.revisions.push(Revision {
                     number: *revision,
@@ -398,10 +495,19 @@ impl Request {
                     .iter()
                     .map(|c| (c.clone(), false))
                     .collect();
+                self.approval = approval.clone();
+                self.approvals.clear();
+                self.approved_by = None;
+                self.verified_by = None;
             }
             Event::Confirmed { contact, .. } => {
                 self.consents.insert(contact.clone(), true);
             }
+            Event::Consented { person, .. } => {
+                self.approvals.insert(person.clone());
+            }
+            Event::Approved { .. } => self.approved_by = Some(recorded.by.clone()),
+            Event::Verified { .. } => self.verified_by = Some(recorded.by.clone()),
             Event::QuestionAsked { .. } => self.asked_from = Some(self.state),
             Event::Answered { .. } => self.asked_from = None,
             Event::Evaluated { evaluation } => self.evaluation = Some(evaluation.clone()),
@@ -447,16 +553,51 @@ impl Request {
                     revision: self.revision() + 1,
                     proposal: (**proposal).clone(),
                     required_consents: required_consents(proposal, facts, self.cds),
+                    approval: approval_for(proposal, facts, self.cds),
                 }
             }
-            Command::Confirm => Event::Confirmed {
-                contact: self.consenting_contact(by)?,
-                revision: self.revision(),
+            Command::Confirm => match by {
+                Party::Person(_) => Event::Consented {
+                    person: self.consenting_person(by)?,
+                    revision: self.revision(),
+                },
+                _ => Event::Confirmed {
+                    contact: self.consenting_contact(by)?,
+                    revision: self.revision(),
+                },
             },
             Command::Decline { reason } => Event::Declined {
-                contact: self.consenting_contact(by)?,
+                contact: match by {
+                    Party::Person(_) => self.consenting_person(by)?,
+                    _ => self.consenting_contact(by)?,
+                },
                 reason: non_empty("reason", reason)?,
             },
+            Command::Verify { note } => {
+                if !self.approval.as_ref().is_some_and(|a| a.special_handling) {
+                    return Err(WorkflowError::Conflict(format!(
+                        "{} has no special handling to verify",
+                        self.ticket
+                    )));
+                }
+                if self.approved_by.as_ref() == Some(by) {
+                    return Err(WorkflowError::Forbidden(
+                        "special handling: the verification is recorded by a staff member \
+                         other than the one who approved"
+                            .into(),
+                    ));
+                }
+                if self.verified_by.is_some() {
+                    return Err(WorkflowError::Conflict(format!(
+                        "revision {} is already verified",
+                        self.revision()
+                    )));
+                }
+                Event::Verified {
+                    revision: self.revision(),
+                    note: non_empty("note", note)?,
+                }
+            }
             Command::Answer { answer } => Event::Answered {
                 answer: non_empty("answer", answer)?,
             },
@@ -509,7 +650,24 @@ impl Request {
                     summary: summary.clone(),
                 }
             }
-            Command::Implement { serial } => Event::Implemented { serial: *serial },
+            Command::Implement { serial } => {
+                if facts.four_eyes && self.approved_by.as_ref() == Some(by) {
+                    return Err(WorkflowError::Forbidden(
+                        "four eyes: the staff member who approved may not also implement".into(),
+                    ));
+                }
+                if self.approval.as_ref().is_some_and(|a| a.special_handling)
+                    && self.verified_by.is_none()
+                {
+                    return Err(WorkflowError::Conflict(format!(
+                        "{}'s changes need special handling: a staff member other than the \
+                         approver verifies the change out of band first (POST \
+                         /v1/requests/{}/verify)",
+                        self.tld, self.ticket
+                    )));
+                }
+                Event::Implemented { serial: *serial }
+            }
             Command::Remind { after_days } => {
                 if self.reminders.contains(after_days) {
                     return Err(WorkflowError::Conflict(format!(
@@ -576,11 +734,58 @@ impl Request {
         }
     }
 
+    /// The authorised person an approval or decline is from, by the request's snapshot of
+    /// the TLD's authority.
+    fn consenting_person(&self, by: &Party) -> Result<String, WorkflowError> {
+        let Party::Person(person) = by else {
+            return Err(WorkflowError::Forbidden(
+                "approval is given by the person themselves".into(),
+            ));
+        };
+        let Some(approval) = &self.approval else {
+            return Err(WorkflowError::Forbidden(format!(
+                "{} asks its contacts' consent, not its persons' approval",
+                self.tld
+            )));
+        };
+        if !approval.members.contains_key(person) {
+            return Err(WorkflowError::Forbidden(format!(
+                "{person} was not authorised for {} when this revision was submitted",
+                self.tld
+            )));
+        }
+        if !approval.rule.submitter_counts && self.submitter == *by {
+            return Err(WorkflowError::Forbidden(format!(
+                "{}'s policy does not count the submitter's own approval; another authorised \
+                 person approves",
+                self.tld
+            )));
+        }
+        if self.approvals.contains(person) {
+            return Err(WorkflowError::Conflict(format!(
+                "{person} has already approved revision {}",
+                self.revision()
+            )));
+        }
+        Ok(person.clone())
+    }
+
     fn check_party(&self, rule: By, by: &Party, facts: &Facts) -> Result<(), WorkflowError> {
         let ok = match (rule, by) {
             (By::System, Party::System) => true,
             (By::Staff, Party::Staff(_)) => true,
             (By::RequiredContact, Party::Contact(_)) => true, // checked by consenting_contact
+            (By::RequiredContact, Party::Person(_)) => true,  // checked by consenting_person
+            (By::Tld, Party::Person(p))
+                if facts
+                    .authority
+                    .as_ref()
+                    .is_some_and(|a| a.members.contains_key(p)) =>
+            {
+                true
+            }
+            // A TLD run by its persons is no longer acted for by its contacts' tokens.
+            (By::Tld, Party::Contact(_)) if facts.authority.is_some() => false,
             (By::Tld, Party::Contact(h)) if facts.tld_contacts.contains(h) => true,
             // The submitter acts for its request, also staff who keyed it in.
             (By::Tld, party) => self.submitter == *party,

@@ -8,7 +8,8 @@ use super::State::{self, *};
 pub enum By {
     /// The TLD's side: a contact holding a role on the TLD, or the request's submitter.
     Tld,
-    /// A contact whose consent the request needs, for itself only.
+    /// A contact whose consent the request needs, for itself only; or a person authorised by
+    /// the TLD's policy (issue 14), for themselves only.
     RequiredContact,
     Staff,
     /// rootdesk itself (checks, expiry, reminders).
@@ -87,6 +88,19 @@ pub const TRANSITIONS: &[Rule] = &[
         from: &[ContactConfirmation],
         by: By::RequiredContact,
         to: Target::WhenAllConsented,
+    },
+    Rule {
+        event: "consented",
+        from: &[ContactConfirmation],
+        by: By::RequiredContact,
+        to: Target::WhenAllConsented,
+    },
+    // Special handling: staff verify out of band after approval, before implementation.
+    Rule {
+        event: "verified",
+        from: &[DelegationEvaluation, SupplementalCheck, Implementation],
+        by: By::Staff,
+        to: Target::Stay,
     },
     Rule {
         event: "declined",

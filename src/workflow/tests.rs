@@ -38,7 +38,7 @@ fn facts() -> Facts {
         open_requests: vec![],
         shared_host_contacts: BTreeSet::new(),
         new_addresses: Default::default(),
-        cds: Default::default(),
+        ..Facts::default()
     }
 }
 
@@ -56,20 +56,30 @@ fn staff() -> Party {
 struct Run {
     log: Vec<Recorded>,
     now: OffsetDateTime,
+    facts: Facts,
 }
 
 impl Run {
     fn submit(proposal: Proposal, priority: Priority, reason: Option<&str>) -> Run {
+        Run::submit_as(admin(), facts(), proposal, priority, reason).expect("submission accepted")
+    }
+
+    fn submit_as(
+        by: Party,
+        facts: Facts,
+        proposal: Proposal,
+        priority: Priority,
+        reason: Option<&str>,
+    ) -> Result<Run, WorkflowError> {
         let events = Request::submit(
             "RD-20261102-0001",
             "xa",
-            &admin(),
+            &by,
             proposal,
             priority,
             reason.map(String::from),
-            &facts(),
-        )
-        .expect("submission accepted");
+            &facts,
+        )?;
         let log = events
             .into_iter()
             .map(|event| Recorded {
@@ -77,12 +87,16 @@ impl Run {
                 by: if matches!(event, Event::Accepted) {
                     Party::System
                 } else {
-                    admin()
+                    by.clone()
                 },
                 event,
             })
             .collect();
-        Run { log, now: T0 }
+        Ok(Run {
+            log,
+            now: T0,
+            facts,
+        })
     }
 
     fn request(&self) -> Request {
@@ -99,7 +113,9 @@ impl Run {
     }
 
     fn try_do(&mut self, by: Party, command: Command) -> Result<(), WorkflowError> {
-        let events = self.request().decide(&command, &by, self.now, &facts())?;
+        let events = self
+            .request()
+            .decide(&command, &by, self.now, &self.facts)?;
         for event in events {
             self.log.push(Recorded {
                 time: self.now,
@@ -781,4 +797,296 @@ fn a_changed_address_needs_the_contact_and_the_new_address() {
         });
     }
     assert_eq!(request.state, State::ManualReview);
+}
+
+/// Issue 14: TLDs with authorised persons approve by their policy.
+mod persons {
+    use super::*;
+
+    fn person(id: &str) -> Party {
+        Party::Person(id.into())
+    }
+
+    /// xa with four authorised persons: two admin, two tech; delegation changes need any two,
+    /// at least one from tech, the submitter not counting.
+    fn authority(special_handling: bool) -> Authority {
+        let members = [
+            ("p-a1", "admin"),
+            ("p-a2", "admin"),
+            ("p-t1", "tech"),
+            ("p-t2", "tech"),
+        ]
+        .into_iter()
+        .map(|(p, g)| (p.to_string(), BTreeSet::from([g.to_string()])))
+        .collect();
+        Authority {
+            members,
+            policy: Policy {
+                rules: [(
+                    ChangeClass::Delegation,
+                    ApprovalRule {
+                        submit: BTreeSet::new(),
+                        approvals: 2,
+                        at_least: [("tech".to_string(), 1)].into_iter().collect(),
+                        submitter_counts: false,
+                    },
+                )]
+                .into_iter()
+                .collect(),
+            },
+            special_handling: special_handling.then(|| "call +1 555 0100".to_string()),
+        }
+    }
+
+    fn with_authority(special_handling: bool, four_eyes: bool) -> Facts {
+        Facts {
+            authority: Some(authority(special_handling)),
+            four_eyes,
+            ..facts()
+        }
+    }
+
+    fn checked(facts: Facts) -> Run {
+        let mut run = Run::submit_as(
+            person("p-a1"),
+            facts,
+            delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+            Priority::Normal,
+            None,
+        )
+        .expect("submitted");
+        run.check(CheckPhase::Initial, Verdict::Pass);
+        run
+    }
+
+    #[test]
+    fn n_of_m_approval_with_the_exact_count() {
+        let mut run = checked(with_authority(false, false));
+        let request = run.request();
+        assert_eq!(request.state, State::ContactConfirmation);
+        // The TLD's contacts are not asked: its persons approve instead.
+        assert!(
+            request.pending_consents().is_empty(),
+            "{:?}",
+            request.consents
+        );
+        // The submitter's own approval does not count under this policy.
+        let refused = run.try_do(person("p-a1"), Command::Confirm);
+        assert!(
+            matches!(refused, Err(WorkflowError::Forbidden(_))),
+            "{refused:?}"
+        );
+        // Two admins make two approvals but no tech: still waiting.
+        run.act(person("p-a2"), Command::Confirm);
+        assert_eq!(run.state(), State::ContactConfirmation);
+        assert!(
+            run.try_do(person("p-a2"), Command::Confirm).is_err(),
+            "twice"
+        );
+        assert_eq!(
+            run.request()
+                .missing_approvals(&run.request().approvals)
+                .as_deref(),
+            Some("1 more approval, 1 from tech")
+        );
+        // A person not authorised cannot approve.
+        assert!(run.try_do(person("p-zz"), Command::Confirm).is_err());
+        // A contact's token no longer acts for a TLD run by its persons.
+        assert!(run.try_do(admin(), Command::Confirm).is_err());
+        run.act(person("p-t1"), Command::Confirm);
+        assert_eq!(run.state(), State::ManualReview);
+    }
+
+    #[test]
+    fn approvals_are_asked_again_for_an_amended_revision() {
+        let mut run = checked(with_authority(false, false));
+        run.act(person("p-t1"), Command::Confirm);
+        run.act(
+            person("p-t2"),
+            Command::Decline {
+                reason: "wrong servers".into(),
+            },
+        );
+        assert_eq!(run.state(), State::Declined);
+
+        let mut run = Run::submit_as(
+            person("p-t1"),
+            with_authority(false, false),
+            delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+            Priority::Normal,
+            None,
+        )
+        .expect("submitted");
+        run.check(CheckPhase::Initial, Verdict::Fail);
+        run.act(
+            person("p-a2"),
+            Command::Amend {
+                proposal: Box::new(delegation_proposal(&["ns1.nic.xa", "ns3.nic.xa"])),
+            },
+        );
+        run.check(CheckPhase::Initial, Verdict::Pass);
+        run.act(person("p-a1"), Command::Confirm);
+        assert!(run.request().approvals.contains("p-a1"));
+        assert_eq!(run.state(), State::ContactConfirmation);
+        run.act(person("p-t2"), Command::Confirm);
+        assert_eq!(run.state(), State::ManualReview);
+    }
+
+    #[test]
+    fn who_may_submit_is_the_policy_s() {
+        // A contact token is refused outright.
+        let refused = Run::submit_as(
+            admin(),
+            with_authority(false, false),
+            delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+            Priority::Normal,
+            None,
+        );
+        assert!(matches!(refused, Err(WorkflowError::Forbidden(_))));
+        // A person of another TLD (or none) is refused.
+        assert!(Run::submit_as(
+            person("p-zz"),
+            with_authority(false, false),
+            delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+            Priority::Normal,
+            None,
+        )
+        .is_err());
+        // A person on a TLD with no authority is refused.
+        assert!(Run::submit_as(
+            person("p-a1"),
+            facts(),
+            delegation_proposal(&["ns1.nic.xa", "ns2.nic.xa"]),
+            Priority::Normal,
+            None,
+        )
+        .is_err());
+        // Submitting limited to admin for sponsor changes.
+        let mut limited = authority(false);
+        limited.policy.rules.insert(
+            ChangeClass::Sponsor,
+            ApprovalRule {
+                submit: BTreeSet::from(["admin".to_string()]),
+                ..ApprovalRule::default()
+            },
+        );
+        let facts = Facts {
+            authority: Some(limited),
+            ..facts()
+        };
+        let sponsor = Proposal::Sponsor {
+            sponsor: "New Org".into(),
+        };
+        assert!(Run::submit_as(
+            person("p-t1"),
+            facts.clone(),
+            sponsor.clone(),
+            Priority::Normal,
+            None
+        )
+        .is_err());
+        assert!(Run::submit_as(person("p-a1"), facts, sponsor, Priority::Normal, None).is_ok());
+    }
+
+    fn approved(special_handling: bool, four_eyes: bool) -> Run {
+        let mut run = checked(with_authority(special_handling, four_eyes));
+        run.act(person("p-a2"), Command::Confirm);
+        run.act(person("p-t1"), Command::Confirm);
+        run.act(
+            Party::Staff("desk-1".into()),
+            Command::Approve {
+                note: String::new(),
+            },
+        );
+        run.check(CheckPhase::Supplemental, Verdict::Pass);
+        assert_eq!(run.state(), State::Implementation);
+        run
+    }
+
+    #[test]
+    fn special_handling_needs_a_second_staff_member_s_verification() {
+        let mut run = approved(true, false);
+        let implement = Command::Implement { serial: Some(1) };
+        // Not verified yet.
+        assert!(matches!(
+            run.try_do(Party::Staff("desk-2".into()), implement.clone()),
+            Err(WorkflowError::Conflict(_))
+        ));
+        // The approver may not verify.
+        let verify = Command::Verify {
+            note: "called the number on file".into(),
+        };
+        assert!(matches!(
+            run.try_do(Party::Staff("desk-1".into()), verify.clone()),
+            Err(WorkflowError::Forbidden(_))
+        ));
+        run.act(Party::Staff("desk-2".into()), verify.clone());
+        assert_eq!(
+            run.request().verified_by,
+            Some(Party::Staff("desk-2".into()))
+        );
+        assert!(
+            run.try_do(Party::Staff("desk-3".into()), verify).is_err(),
+            "twice"
+        );
+        run.act(Party::Staff("desk-1".into()), implement);
+        assert_eq!(run.state(), State::Completed);
+        // Without special handling there is nothing to verify.
+        let mut plain = approved(false, false);
+        assert!(plain
+            .try_do(
+                Party::Staff("desk-2".into()),
+                Command::Verify { note: "x".into() }
+            )
+            .is_err());
+    }
+
+    #[test]
+    fn four_eyes_keeps_the_approver_from_implementing() {
+        let mut run = approved(false, true);
+        let implement = Command::Implement { serial: Some(1) };
+        assert!(matches!(
+            run.try_do(Party::Staff("desk-1".into()), implement.clone()),
+            Err(WorkflowError::Forbidden(_))
+        ));
+        run.act(Party::Staff("desk-2".into()), implement);
+        assert_eq!(run.state(), State::Completed);
+        // Without the setting the approver may implement.
+        let mut run = approved(false, false);
+        run.act(
+            Party::Staff("desk-1".into()),
+            Command::Implement { serial: Some(1) },
+        );
+        assert_eq!(run.state(), State::Completed);
+    }
+
+    #[test]
+    fn the_default_rule_reproduces_admin_and_tech_consent() {
+        let members = [("p-a", "admin"), ("p-t", "tech")]
+            .into_iter()
+            .map(|(p, g)| (p.to_string(), BTreeSet::from([g.to_string()])))
+            .collect();
+        let facts = Facts {
+            authority: Some(Authority {
+                members,
+                ..Authority::default()
+            }),
+            ..facts()
+        };
+        let mut run = Run::submit_as(
+            person("p-a"),
+            facts,
+            Proposal::Sponsor {
+                sponsor: "New Org".into(),
+            },
+            Priority::Normal,
+            None,
+        )
+        .expect("submitted");
+        assert_eq!(run.state(), State::ContactConfirmation);
+        run.act(person("p-a"), Command::Confirm);
+        assert_eq!(run.state(), State::ContactConfirmation);
+        run.act(person("p-t"), Command::Confirm);
+        assert_eq!(run.state(), State::ManualReview);
+    }
 }

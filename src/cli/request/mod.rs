@@ -109,6 +109,13 @@ pub enum RequestCommand {
     Evaluate { ticket: String, file: PathBuf },
     /// Staff: implement (publish) an approved request
     Implement { ticket: String },
+    /// Staff: record the out-of-band verification a TLD's special handling asks for (by
+    /// someone other than the approver)
+    Verify {
+        ticket: String,
+        #[arg(long)]
+        note: String,
+    },
     /// Upload an evidence document; prints its SHA-256 for a transfer's evidence list
     Upload {
         file: PathBuf,
@@ -475,6 +482,9 @@ impl RequestCmd {
             }
             RequestCommand::Implement { ticket } => {
                 client.act(&ticket, "implement", &EmptyBody {}).await
+            }
+            RequestCommand::Verify { ticket, note } => {
+                client.act(&ticket, "verify", &NoteBody { note }).await
             }
             RequestCommand::Upload { file, media_type } => {
                 let content = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;

@@ -152,6 +152,11 @@ fn proposal_lines(out: &mut String, p: &Proposal) {
         Proposal::Sponsor { sponsor } => {
             let _ = writeln!(out, "  sponsor    {sponsor}");
         }
+        Proposal::Authority { authority } => {
+            for line in authority.lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
         Proposal::Transfer {
             sponsor,
             admin,
@@ -238,6 +243,30 @@ pub fn request_show(view: &RequestView, now: OffsetDateTime) -> String {
             .map(|(c, done)| format!("{c} {}", if *done { "confirmed" } else { "pending" }))
             .collect();
         let _ = writeln!(out, "consents   {}", list.join(", "));
+    }
+    if let Some(approval) = &r.approval {
+        let given: Vec<&str> = r.approvals.iter().map(String::as_str).collect();
+        let _ = writeln!(
+            out,
+            "approvals  {} ({}): {}",
+            approval.class,
+            approval.rule.describe(),
+            if given.is_empty() {
+                "none yet".to_string()
+            } else {
+                given.join(", ")
+            }
+        );
+        if approval.special_handling {
+            let _ = writeln!(
+                out,
+                "special    handling: verified {}",
+                r.verified_by
+                    .as_ref()
+                    .map(|p| format!("by {}", party(p)))
+                    .unwrap_or_else(|| "not yet".into())
+            );
+        }
     }
     if let Some(e) = &r.evaluation {
         let _ = writeln!(

@@ -105,6 +105,7 @@ pub fn settings(ports: BTreeMap<IpAddr, u16>) -> DeskSettings {
         profile: fast_lab_profile(),
         check_ports: ports,
         sweep_remind_after: Some(time::Duration::days(7)),
+        four_eyes: false,
     }
 }
 
