@@ -657,9 +657,30 @@ impl Desk {
         caller: &Caller,
         mut filter: store::RequestFilter,
     ) -> Result<Vec<store::RequestSummary>, DeskError> {
+        if let Some(scope) = &caller.scope {
+            if !scope.permissions.contains(Action::Read.name()) {
+                return Err(DeskError::Forbidden(
+                    "this token does not carry read".into(),
+                ));
+            }
+        }
         self.read_store(|s| {
-            if caller.role == Role::Contact {
-                let mine = s.contact_tlds(&caller.subject)?;
+            // Contacts and persons see their own TLDs' requests only (and a narrowed token
+            // only the TLDs it carries).
+            let mine = match (caller.role, &caller.person) {
+                (Role::Contact, _) => Some(s.contact_tlds(&caller.subject)?),
+                (Role::Manager, Some(person)) => Some(store::authorised_tlds(s.conn(), person)?),
+                (Role::Manager, None) => Some(Vec::new()),
+                (Role::Staff | Role::Auditor, _) => None,
+            };
+            let mine = match (mine, caller.scope.as_ref().and_then(|s| s.tlds.as_ref())) {
+                (Some(mine), Some(scoped)) => {
+                    Some(mine.into_iter().filter(|t| scoped.contains(t)).collect())
+                }
+                (None, Some(scoped)) => Some(scoped.iter().cloned().collect()),
+                (mine, None) => mine,
+            };
+            if let Some(mine) = mine {
                 filter.tlds = Some(match filter.tlds.take() {
                     Some(asked) => asked.into_iter().filter(|t| mine.contains(t)).collect(),
                     None => mine,
