@@ -361,7 +361,9 @@ CREATE TABLE tld_authority (
 ) WITHOUT ROWID;
 CREATE INDEX tld_authority_by_person ON tld_authority (person);
 -- Each TLD's approval policy (JSON, README "People and authority") and special handling.
--- A TLD with authorised persons but no row here has the default policy.
+-- A row here puts the TLD's authority in force: its persons approve, its contacts' tokens no
+-- longer act. Persons listed in tld_authority for a TLD without a row here are invited, not
+-- yet authorised.
 CREATE TABLE tld_policies (
     tld              TEXT PRIMARY KEY REFERENCES tlds (label),
     policy           TEXT NOT NULL,

@@ -117,10 +117,20 @@ impl TldCmd {
                 };
                 match (format, authority) {
                     (Format::Json, authority) => print_json(&authority),
-                    (_, None) => emit(&format!(
-                        "{label} has no authorised persons: its admin and tech contacts consent \
-                         to its changes\n"
-                    )),
+                    (_, None) => {
+                        let pending = crate::store::pending_members(store.conn(), label.as_str())?;
+                        let mut text = format!(
+                            "{label} has no authority in force: its admin and tech contacts \
+                             consent to its changes\n"
+                        );
+                        for (person, groups) in pending {
+                            text.push_str(&format!(
+                                "  invited {person} ({}), not yet authorised\n",
+                                groups.into_iter().collect::<Vec<_>>().join(", ")
+                            ));
+                        }
+                        emit(&text)
+                    }
                     (_, Some(authority)) => {
                         let mut text = format!("{label}\n");
                         for line in authority.lines() {

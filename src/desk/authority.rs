@@ -22,41 +22,68 @@ pub fn set_authority_cli(
         .validate()
         .map_err(|e| crate::error::Error::Usage(format!("{}: {e}", file.display())))?;
     let now = OffsetDateTime::now_utc();
-    let reason = override_reason.filter(|r| !r.trim().is_empty());
     store
         .write(|tx| {
-            let before = store::tld_authority(tx, tld)?;
-            if before.is_some() && reason.is_none() {
-                return Err(DeskError::Forbidden(format!(
-                    "{tld} already has an authority: change it by an `authority` request that its \
-                     current policy approves, or replace it with --override REASON"
-                )));
-            }
-            check_authority_members(
-                tx,
-                &Proposal::Authority {
-                    authority: authority.clone(),
-                },
-            )?;
-            store::set_authority_tx(tx, tld, &authority, now)?;
-            let payload =
-                crate::audit::Payload::TldAuthoritySet(crate::audit::kinds::TldAuthoritySet {
-                    tld: tld.to_string(),
-                    before,
-                    authority: authority.clone(),
-                    reason: reason.clone(),
-                });
-            store::append_event(
-                tx,
-                &NewEvent::typed(Actor::cli(), &payload).at(now).tld(tld),
-            )?;
-            Ok(())
+            establish_authority_tx(tx, &Actor::cli(), tld, &authority, override_reason, now)
         })
         .map_err(crate::error::Error::failed)?;
     Ok(authority)
 }
 
+/// Puts a TLD's authority in force by the desk's operator, with a `tld-authority-set` event.
+/// Refused when one is in force already, unless there is a reason to override it.
+pub fn establish_authority_tx(
+    tx: &rusqlite::Transaction<'_>,
+    actor: &Actor,
+    tld: &str,
+    authority: &Authority,
+    override_reason: Option<String>,
+    now: OffsetDateTime,
+) -> Result<(), DeskError> {
+    let reason = override_reason.filter(|r| !r.trim().is_empty());
+    authority.validate()?;
+    let before = store::tld_authority(tx, tld)?;
+    if before.is_some() && reason.is_none() {
+        return Err(DeskError::Forbidden(format!(
+            "{tld} already has an authority in force: change it by an `authority` request that \
+             its current policy approves, or replace it with --override REASON"
+        )));
+    }
+    check_authority_members(
+        tx,
+        &Proposal::Authority {
+            authority: authority.clone(),
+        },
+    )?;
+    store::set_authority_tx(tx, tld, authority, now)?;
+    let payload = crate::audit::Payload::TldAuthoritySet(crate::audit::kinds::TldAuthoritySet {
+        tld: tld.to_string(),
+        before,
+        authority: authority.clone(),
+        reason,
+    });
+    store::append_event(
+        tx,
+        &NewEvent::typed(actor.clone(), &payload).at(now).tld(tld),
+    )?;
+    Ok(())
+}
+
 impl Desk {
+    /// [`establish_authority_tx`] in a transaction of its own, at the desk's clock.
+    pub fn establish_authority(
+        &self,
+        actor: &Actor,
+        tld: &str,
+        authority: &Authority,
+        override_reason: Option<String>,
+    ) -> Result<(), DeskError> {
+        let now = self.clock.now();
+        self.with_store(|s| {
+            s.write(|tx| establish_authority_tx(tx, actor, tld, authority, override_reason, now))
+        })
+    }
+
     /// A TLD's authority, for staff, auditors, and the persons it authorises.
     pub fn tld_authority(
         &self,

@@ -77,10 +77,12 @@ CREATE TABLE IF NOT EXISTS tld_policies (
 ) WITHOUT ROWID;
 ";
 
-/// The TLDs a person is authorised for (issue 14). Only an active person is.
+/// The TLDs a person is authorised for (issue 14): those whose authority is in force (they
+/// have a policy row) and list the person. Only an active person is authorised.
 pub fn authorised_tlds(conn: &Connection, person: &str) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT a.tld FROM tld_authority a JOIN persons p ON p.id = a.person
+         JOIN tld_policies t ON t.tld = a.tld
          WHERE a.person = ?1 AND p.status = 'active' ORDER BY a.tld",
     )?;
     let rows = stmt.query_map([person], |r| r.get(0))?;
@@ -96,9 +98,30 @@ pub fn person_email(conn: &Connection, person: &str) -> Result<Option<String>> {
 }
 
 /// A TLD's authority: its authorised persons (any status: who may act is checked at login),
-/// its policy and special handling; `None` when it has no authorised person (the TLD's
-/// contacts then consent, as before persons existed).
+/// its policy and special handling; `None` while it has none in force (no policy row: its
+/// contacts then consent, as before persons existed). Persons invited for a TLD whose
+/// authority is not in force yet are listed by [`pending_members`].
 pub fn tld_authority(conn: &Connection, tld: &str) -> Result<Option<Authority>> {
+    let Some((policy, special_handling)) = conn
+        .prepare_cached("SELECT policy, special_handling FROM tld_policies WHERE tld = ?1")?
+        .query_row([tld], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let policy: Policy = serde_json::from_str(&policy)
+        .map_err(|e| StoreError::Corrupt(format!("the policy of {tld}: {e}")))?;
+    Ok(Some(Authority {
+        members: pending_members(conn, tld)?,
+        policy,
+        special_handling,
+    }))
+}
+
+/// The persons listed for a TLD with their groups, whether or not its authority is in force.
+pub fn pending_members(conn: &Connection, tld: &str) -> Result<BTreeMap<String, BTreeSet<String>>> {
     let mut stmt = conn.prepare_cached(
         "SELECT person, groups FROM tld_authority WHERE tld = ?1 ORDER BY person",
     )?;
@@ -111,27 +134,7 @@ pub fn tld_authority(conn: &Connection, tld: &str) -> Result<Option<Authority>> 
             .map_err(|e| StoreError::Corrupt(format!("groups of {person} on {tld}: {e}")))?;
         members.insert(person, groups);
     }
-    if members.is_empty() {
-        return Ok(None);
-    }
-    let (policy, special_handling) = conn
-        .prepare_cached("SELECT policy, special_handling FROM tld_policies WHERE tld = ?1")?
-        .query_row([tld], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-        })
-        .optional()?
-        .unwrap_or_default();
-    let policy = if policy.is_empty() {
-        Policy::default()
-    } else {
-        serde_json::from_str(&policy)
-            .map_err(|e| StoreError::Corrupt(format!("the policy of {tld}: {e}")))?
-    };
-    Ok(Some(Authority {
-        members,
-        policy,
-        special_handling,
-    }))
+    Ok(members)
 }
 
 /// Replaces a TLD's authority (an implemented authority request, or the CLI's set-up).

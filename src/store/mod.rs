@@ -23,7 +23,8 @@ use rusqlite::{Connection, OpenFlags, Transaction};
 
 pub use crate::audit::EventQuery;
 pub use authority::{
-    authorised_tlds, person_email, person_standing, set_authority_tx, tld_authority,
+    authorised_tlds, pending_members, person_email, person_standing, set_authority_tx,
+    tld_authority,
 };
 pub use cds::{
     cds_enabled, last_cds_report, set_tld_cds_tx, tld_cds, CDS_PROBLEM_EVENT, CDS_TABLES,
