@@ -630,10 +630,12 @@ pub(crate) fn standing_in(
     tld: &str,
 ) -> Result<Standing, StoreError> {
     Ok(Standing {
+        // A TLD whose authority is in force is acted for by its persons, not its contacts.
         holds_role: caller.role == Role::Contact
             && store::contact_tlds(conn, &caller.subject)?
                 .iter()
-                .any(|t| t == tld),
+                .any(|t| t == tld)
+            && !store::authority_in_force(conn, tld)?,
         authorised: match (&caller.person, caller.role) {
             (Some(person), Role::Manager) => store::authorised_tlds(conn, person)?
                 .iter()

@@ -668,7 +668,16 @@ impl Desk {
             // Contacts and persons see their own TLDs' requests only (and a narrowed token
             // only the TLDs it carries).
             let mine = match (caller.role, &caller.person) {
-                (Role::Contact, _) => Some(s.contact_tlds(&caller.subject)?),
+                (Role::Contact, _) => {
+                    let mut tlds = s.contact_tlds(&caller.subject)?;
+                    let mut run_by_contacts = Vec::with_capacity(tlds.len());
+                    for tld in tlds.drain(..) {
+                        if !store::authority_in_force(s.conn(), &tld)? {
+                            run_by_contacts.push(tld);
+                        }
+                    }
+                    Some(run_by_contacts)
+                }
                 (Role::Manager, Some(person)) => Some(store::authorised_tlds(s.conn(), person)?),
                 (Role::Manager, None) => Some(Vec::new()),
                 (Role::Staff | Role::Auditor, _) => None,

@@ -120,6 +120,13 @@ pub fn tld_authority(conn: &Connection, tld: &str) -> Result<Option<Authority>> 
     }))
 }
 
+/// Whether a TLD's authority is in force (its persons act for it, not its contacts).
+pub fn authority_in_force(conn: &Connection, tld: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM tld_policies WHERE tld = ?1")?
+        .exists([tld])?)
+}
+
 /// The persons listed for a TLD with their groups, whether or not its authority is in force.
 pub fn pending_members(conn: &Connection, tld: &str) -> Result<BTreeMap<String, BTreeSet<String>>> {
     let mut stmt = conn.prepare_cached(

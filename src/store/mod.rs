@@ -23,7 +23,7 @@ use rusqlite::{Connection, OpenFlags, Transaction};
 
 pub use crate::audit::EventQuery;
 pub use authority::{
-    authorised_tlds, pending_members, person_email, person_standing, set_authority_tx,
+    authority_in_force, authorised_tlds, pending_members, person_email, person_standing, set_authority_tx,
     tld_authority,
 };
 pub use cds::{

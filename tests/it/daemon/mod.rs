@@ -150,10 +150,23 @@ impl TestDesk {
         TestDesk::start_with_options(notify, options()).await
     }
 
+    /// With desk settings of the test's own (e.g. `four_eyes`).
+    pub async fn start_with_settings(adjust: impl FnOnce(&mut DeskSettings)) -> TestDesk {
+        TestDesk::start_full(rootdesk::config::SmtpSettings::default(), options(), adjust).await
+    }
+
     /// With notification settings and serving options of the test's own.
     pub async fn start_with_options(
         notify: rootdesk::config::SmtpSettings,
         options: ServeOptions,
+    ) -> TestDesk {
+        TestDesk::start_full(notify, options, |_| {}).await
+    }
+
+    async fn start_full(
+        notify: rootdesk::config::SmtpSettings,
+        options: ServeOptions,
+        adjust: impl FnOnce(&mut DeskSettings),
     ) -> TestDesk {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = demo_database(dir.path());
@@ -174,7 +187,9 @@ impl TestDesk {
             .revoke_token(&revoked_token.id, &cli, now)
             .expect("revoke");
         let (lab, ports) = xa_lab().await;
-        let desk = Arc::new(Desk::new(store, settings(ports.clone())).with_notify(notify.clone()));
+        let mut desk_settings = settings(ports.clone());
+        adjust(&mut desk_settings);
+        let desk = Arc::new(Desk::new(store, desk_settings).with_notify(notify.clone()));
         let server = Server::start(desk.clone(), options)
             .await
             .expect("start daemon");
