@@ -11,6 +11,7 @@ mod events;
 mod history;
 mod metrics;
 mod outbox;
+pub mod persons;
 mod requests;
 mod sweeps;
 mod tlds;
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 pub use crate::audit::EventQuery;
-pub use authority::{authorised_tlds, person_email};
+pub use authority::{authorised_tlds, authority_of, person_email, set_authority_tx};
 pub use cds::{
     cds_enabled, last_cds_report, set_tld_cds_tx, tld_cds, CDS_PROBLEM_EVENT, CDS_TABLES,
 };
