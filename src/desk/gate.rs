@@ -227,9 +227,17 @@ pub enum Permission {
     UploadDocument,
     /// See service-level breaches by ticket in the turnaround report.
     ReadBreaches,
+    /// Invite, list, show, disable persons and reset their second factor (issue 14).
+    ManagePersons,
 }
 
 impl Permission {
+    /// Whether `role` may ever hold this permission: the permissions a person token of a
+    /// person with that role may carry.
+    pub fn possible_for(self, role: Role) -> bool {
+        !matches!(rule(role, self), Rule::Refused(_))
+    }
+
     /// Every permission, for listing and parsing token scopes.
     pub fn all() -> Vec<Permission> {
         let mut all = vec![
@@ -238,13 +246,14 @@ impl Permission {
             Permission::RunCheck,
             Permission::UploadDocument,
             Permission::ReadBreaches,
+            Permission::ManagePersons,
         ];
         all.extend(Action::ALL.into_iter().map(Permission::OnRequest));
         all
     }
 
     /// Its name in token scopes: `submit-request`, an action's name (`confirm`, ...),
-    /// `read-audit`, `run-check`, `upload-document`, `read-breaches`.
+    /// `read-audit`, `run-check`, `upload-document`, `read-breaches`, `manage-persons`.
     pub fn name(self) -> &'static str {
         match self {
             Permission::SubmitRequest => "submit-request",
@@ -253,6 +262,7 @@ impl Permission {
             Permission::RunCheck => "run-check",
             Permission::UploadDocument => "upload-document",
             Permission::ReadBreaches => "read-breaches",
+            Permission::ManagePersons => "manage-persons",
         }
     }
 
@@ -271,6 +281,8 @@ pub enum Resource<'a> {
     AuditLog,
     Check,
     Document,
+    /// Persons' accounts.
+    Persons,
 }
 
 /// Proof that the gate granted a permission; only the gate makes one, and the API's body
@@ -319,6 +331,10 @@ pub fn rule(role: Role, permission: Permission) -> Rule {
         (ReadBreaches, Role::Staff | Role::Auditor) => Rule::Granted,
         (ReadBreaches, Role::Contact | Role::Manager) => {
             Rule::Refused("breaches by ticket are for desk staff and auditors")
+        }
+        (ManagePersons, Role::Staff) => Rule::Granted,
+        (ManagePersons, Role::Contact | Role::Manager | Role::Auditor) => {
+            Rule::Refused("persons' accounts are managed by desk staff")
         }
     }
 }
@@ -425,7 +441,9 @@ impl Desk {
             let tld = match resource {
                 Resource::Tld(tld) => tld,
                 Resource::Request(request) => Some(request.tld.as_str()),
-                Resource::AuditLog | Resource::Check | Resource::Document => None,
+                Resource::AuditLog | Resource::Check | Resource::Document | Resource::Persons => {
+                    None
+                }
             };
             if !scope.allows(permission, tld) {
                 let reason = format!(

@@ -380,3 +380,10 @@ pub fn revoke_person_token_tx(tx: &Transaction<'_>, id: &str, now: OffsetDateTim
         params![id, timestamp(now)],
     )? == 1)
 }
+
+/// Whether the TLD `label` is on record.
+pub fn tld_exists(conn: &Connection, label: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM tlds WHERE label = ?1")?
+        .exists([label])?)
+}
