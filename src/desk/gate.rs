@@ -229,6 +229,8 @@ pub enum Permission {
     ReadBreaches,
     /// Invite, list, show, disable persons and reset their second factor (issue 14).
     ManagePersons,
+    /// A person's own account: `/v1/me`, its password, its tokens (issue 14).
+    OwnAccount,
 }
 
 impl Permission {
@@ -247,13 +249,14 @@ impl Permission {
             Permission::UploadDocument,
             Permission::ReadBreaches,
             Permission::ManagePersons,
+            Permission::OwnAccount,
         ];
         all.extend(Action::ALL.into_iter().map(Permission::OnRequest));
         all
     }
 
     /// Its name in token scopes: `submit-request`, an action's name (`confirm`, ...),
-    /// `read-audit`, `run-check`, `upload-document`, `read-breaches`, `manage-persons`.
+    /// `read-audit`, `run-check`, `upload-document`, `read-breaches`, `manage-persons`, `own-account`.
     pub fn name(self) -> &'static str {
         match self {
             Permission::SubmitRequest => "submit-request",
@@ -263,6 +266,7 @@ impl Permission {
             Permission::UploadDocument => "upload-document",
             Permission::ReadBreaches => "read-breaches",
             Permission::ManagePersons => "manage-persons",
+            Permission::OwnAccount => "own-account",
         }
     }
 
@@ -335,6 +339,10 @@ pub fn rule(role: Role, permission: Permission) -> Rule {
         (ManagePersons, Role::Staff) => Rule::Granted,
         (ManagePersons, Role::Contact | Role::Manager | Role::Auditor) => {
             Rule::Refused("persons' accounts are managed by desk staff")
+        }
+        (OwnAccount, Role::Manager | Role::Staff | Role::Auditor) => Rule::Granted,
+        (OwnAccount, Role::Contact) => {
+            Rule::Refused("a contact's role token has no account; persons log in (POST /v1/login)")
         }
     }
 }
