@@ -1035,6 +1035,105 @@ impl Desk {
     }
 }
 
+/// A person the migration made from a contact e-mail.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigratedPerson {
+    pub person: String,
+    pub email: String,
+    pub tlds: Vec<AuthorisedTld>,
+}
+
+impl Desk {
+    /// Schema 7's migration (issue 14): one invited manager per distinct contact e-mail of the
+    /// TLDs' contact records, authorised for each TLD where it is a contact (groups: its roles
+    /// there), with an invitation mailed through the outbox. The link's secret is minted when
+    /// the sender hands the message to the relay, so the database never holds a usable one.
+    /// E-mails that are someone's login already are left alone, so running it twice adds
+    /// nobody. Nothing recorded before changes: the contacts stay as they are.
+    pub fn persons_from_contacts(&self, actor: &Actor) -> Result<Vec<MigratedPerson>, DeskError> {
+        let now = self.clock.now();
+        let expires = now + Duration::days(i64::from(self.accounts.invitation_valid_days.max(1)));
+        let base = self.notify.base_url.trim_end_matches('/').to_string();
+        self.with_store(|s| {
+            s.write(|tx| {
+                let mut made = Vec::new();
+                for contact in sp::contact_emails(tx)? {
+                    if !people::plausible_email(&contact.email)
+                        || sp::person_by_email(tx, &contact.email)?.is_some()
+                    {
+                        continue;
+                    }
+                    let mut tlds: Vec<AuthorisedTld> = Vec::new();
+                    for (tld, role) in &contact.roles {
+                        match tlds.last_mut() {
+                            Some(last) if &last.tld == tld => last.groups.push(role.clone()),
+                            _ => tlds.push(AuthorisedTld {
+                                tld: tld.clone(),
+                                groups: vec![role.clone()],
+                            }),
+                        }
+                    }
+                    let id = people::new_person_id().map_err(no_randomness)?;
+                    let name: String = contact
+                        .name
+                        .chars()
+                        .filter(|c| !crate::registry::is_forbidden_char(*c))
+                        .take(200)
+                        .collect();
+                    sp::insert_person_tx(tx, &id, &name, &contact.email, Role::Manager, now)?;
+                    for t in &tlds {
+                        store::set_authority_tx(tx, &t.tld, &id, &t.groups)?;
+                    }
+                    let (template, placeholder) =
+                        crate::notify::links::invitation_placeholder()?;
+                    sp::insert_unsent_invitation_tx(tx, &template, &id, now, expires)?;
+                    let payload = Payload::PersonInvited(PersonInvited {
+                        person: id.clone(),
+                        name: name.clone(),
+                        email: contact.email.clone(),
+                        role: Role::Manager.as_str().to_string(),
+                        tlds: tlds.clone(),
+                        expires_at: store::timestamp(expires),
+                        reason: "migrated".into(),
+                    });
+                    store::append_event(tx, &NewEvent::typed(actor.clone(), &payload).at(now))?;
+                    let names: Vec<String> = tlds.iter().map(|t| format!(".{}", t.tld)).collect();
+                    let body = format!(
+                        "Dear {name},\n\n\
+                         The root zone change desk now gives everyone who acts for a TLD an\n\
+                         account of their own, with a password and a second factor (an\n\
+                         authenticator app). You are a contact of {}, so an account was made\n\
+                         for you. Open the link below to set your password and enrol your\n\
+                         second factor. It works once, until {}.\n\n\
+                         Link:\n  {base}/v1/invitations/{placeholder}\n",
+                        names.join(", "),
+                        store::timestamp(expires),
+                    );
+                    store::queue_notification(
+                        tx,
+                        &store::NewNotification {
+                            recipient: contact.email.clone(),
+                            subject: format!("Your account at the root zone desk ({})", names.join(", ")),
+                            body,
+                            ticket: None,
+                            tld: tlds.first().map(|t| t.tld.clone()),
+                            kind: "invitation".into(),
+                        },
+                        now,
+                        now,
+                    )?;
+                    made.push(MigratedPerson {
+                        person: id,
+                        email: contact.email,
+                        tlds,
+                    });
+                }
+                Ok(made)
+            })
+        })
+    }
+}
+
 fn token_payload(token: &PersonTokenRecord) -> PersonToken {
     PersonToken {
         token: token.id.clone(),

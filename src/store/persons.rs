@@ -387,3 +387,75 @@ pub fn tld_exists(conn: &Connection, label: &str) -> Result<bool> {
         .prepare_cached("SELECT 1 FROM tlds WHERE label = ?1")?
         .exists([label])?)
 }
+
+/// An invitation whose secret is minted when its message is sent (`notify::links::mint`): a
+/// template row under `unsent:<id>`, which no secret hashes to.
+pub fn insert_unsent_invitation_tx(
+    tx: &Transaction<'_>,
+    template: &str,
+    person: &str,
+    now: OffsetDateTime,
+    expires: OffsetDateTime,
+) -> Result<()> {
+    insert_invitation_tx(tx, template, person, now, expires)
+}
+
+/// Mints a usable invitation from a template: the same person, expiry and use, under the
+/// hash of a fresh secret. Each send mints its own, so a resend's link works too.
+pub fn mint_invitation_tx(
+    tx: &Transaction<'_>,
+    template: &str,
+    hash: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let made = tx.execute(
+        "INSERT INTO person_invitations (hash, person, created_at, expires_at, used_at) \
+         SELECT ?2, person, ?3, expires_at, used_at FROM person_invitations WHERE hash = ?1",
+        params![template, hash, timestamp(now)],
+    )?;
+    if made == 1 {
+        Ok(())
+    } else {
+        Err(super::StoreError::Corrupt(format!(
+            "the outbox names invitation {template}, which does not exist"
+        )))
+    }
+}
+
+/// One login e-mail among the TLDs' contact records: the name of its first record and the
+/// (TLD, role) pairs it is a contact in.
+#[derive(Debug, Clone)]
+pub struct ContactEmail {
+    pub email: String,
+    pub name: String,
+    pub roles: Vec<(String, String)>,
+}
+
+/// Every distinct contact e-mail (lower case) in `tld_contacts`, for the migration to persons.
+pub fn contact_emails(conn: &Connection) -> Result<Vec<ContactEmail>> {
+    let mut stmt = conn.prepare(
+        "SELECT lower(trim(email)), coalesce(name, contact), tld, role FROM tld_contacts \
+         WHERE email IS NOT NULL AND trim(email) <> '' ORDER BY lower(trim(email)), tld, role",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut out: Vec<ContactEmail> = Vec::new();
+    for row in rows {
+        let (email, name, tld, role) = row?;
+        match out.last_mut() {
+            Some(last) if last.email == email => last.roles.push((tld, role)),
+            _ => out.push(ContactEmail {
+                email,
+                name,
+                roles: vec![(tld, role)],
+            }),
+        }
+    }
+    Ok(out)
+}
