@@ -153,3 +153,48 @@ pub(crate) fn mint(
     out.push_str(&body[end..]);
     Ok(out)
 }
+
+#[cfg(test)]
+mod invitation_tests {
+    use super::*;
+
+    /// An invitation queued with a placeholder gets its secret when sent, and each send's
+    /// link opens the same person's invitation.
+    #[test]
+    fn invitations_are_minted_at_send_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = store::Store::create(&dir.path().join("t.db")).expect("create");
+        let now = OffsetDateTime::now_utc();
+        let expires = now + time::Duration::days(7);
+        let (template, placeholder) = invitation_placeholder().expect("placeholder");
+        let body = format!("Hello\nLink:\n  http://d/v1/invitations/{placeholder}\n");
+        let sent = store
+            .write(|tx| {
+                store::persons::insert_person_tx(tx, "p-1", "Ann", "ann@nic.xa", store::Role::Manager, now)?;
+                store::persons::insert_unsent_invitation_tx(tx, &template, "p-1", now, expires)?;
+                Ok::<_, StoreError>((mint(tx, &body, None, now)?, mint(tx, &body, None, now)?))
+            })
+            .expect("mint");
+        for text in [&sent.0, &sent.1] {
+            let secret = text
+                .rsplit("/v1/invitations/")
+                .next()
+                .expect("link")
+                .trim_end();
+            assert!(!secret.contains('{'), "{text}");
+            assert_eq!(
+                store::persons::open_invitation(store.conn(), &store::token_hash(secret), now)
+                    .expect("read")
+                    .as_deref(),
+                Some("p-1")
+            );
+        }
+        assert_ne!(sent.0, sent.1, "each send its own secret");
+        assert_eq!(
+            store::persons::open_invitation(store.conn(), &store::token_hash(&template), now)
+                .expect("read"),
+            None,
+            "no secret reaches the template: secrets are looked up by their hex hash"
+        );
+    }
+}

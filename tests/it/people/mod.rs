@@ -2,6 +2,7 @@
 //! computed here at the desk's fixed clock, sessions and their expiry, person tokens, CSRF,
 //! brute-force limits, and an audit trail without secrets.
 
+mod cli;
 mod flows;
 mod security;
 
