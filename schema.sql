@@ -192,7 +192,7 @@ END;
 CREATE TABLE requests (
     ticket          TEXT PRIMARY KEY,        -- RD-YYYYMMDD-NNNN
     tld             TEXT NOT NULL REFERENCES tlds (label),
-    kind            TEXT NOT NULL CHECK (kind IN ('delegation', 'contacts', 'sponsor', 'transfer')),
+    kind            TEXT NOT NULL CHECK (kind IN ('delegation', 'contacts', 'sponsor', 'transfer', 'authority')),
     priority        TEXT NOT NULL CHECK (priority IN ('normal', 'emergency')),
     state           TEXT NOT NULL,
     owner           TEXT,                    -- desk, tld, or NULL when final

@@ -40,6 +40,37 @@ pub struct Config {
     pub rdap: RdapSettings,
     /// DS automation from CDS/CDNSKEY (src/desk/cds.rs).
     pub cds: CdsSettings,
+    /// Persons' logins, sessions and tokens (issue 14, src/desk/people.rs).
+    pub accounts: AccountsSettings,
+}
+
+/// Persons' accounts (issue 14): session lifetimes, invitations and person tokens. Links in
+/// invitations start with `[smtp] base_url`, like confirmation links.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsSettings {
+    /// A session unused for this long ends.
+    pub session_idle_minutes: u32,
+    /// A session ends this long after login, however busy.
+    pub session_absolute_hours: u32,
+    /// Days an invitation link stays valid.
+    pub invitation_valid_days: u32,
+    /// The longest expiry a person token may be given, in days.
+    pub token_max_days: u32,
+    /// Auditors (read only) may log in with a password alone.
+    pub auditor_factor_optional: bool,
+}
+
+impl Default for AccountsSettings {
+    fn default() -> Self {
+        AccountsSettings {
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            invitation_valid_days: 7,
+            token_max_days: 365,
+            auditor_factor_optional: false,
+        }
+    }
 }
 
 /// DS automation from CDS/CDNSKEY (issue 12 part 2, src/desk/cds.rs): how long a notify-only
@@ -325,6 +356,7 @@ impl Default for Config {
             sweep: SweepSettings::default(),
             rdap: RdapSettings::default(),
             cds: CdsSettings::default(),
+            accounts: AccountsSettings::default(),
         }
     }
 }

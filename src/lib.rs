@@ -16,6 +16,9 @@
 //!   ([`desk::jobs`]), confirmation links ([`desk::links`]), and DS automation's acting side
 //!   ([`desk::cds`]: requests opened from CDS scans, problem reports, the hold of
 //!   notify-only requests).
+//! - [`people`]: persons (issue 14): argon2id passwords, TOTP second factor, recovery codes,
+//!   random secrets and the login brute-force limits; no I/O (the desk's `desk::people` stores
+//!   and audits them).
 //! - [`daemon`]: the scheduler: pending checks, reminders and expiry, the delegation sweep,
 //!   checkpoints, and the outbox sender (SMTP delivery, [`daemon::sender`]); it asks the desk
 //!   on a clock.
@@ -46,6 +49,7 @@ pub mod error;
 pub mod lab;
 pub mod metrics;
 pub mod notify;
+pub mod people;
 pub mod registry;
 pub mod store;
 pub mod watch;

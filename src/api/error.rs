@@ -30,11 +30,15 @@ pub enum Label {
     RequestConflict,
     IdempotencyKeyReused,
     TooManyChecks,
+    /// Logins backed off after repeated failures (issue 14); `Retry-After` says how long.
+    AuthThrottled,
+    /// A session-cookie request that changes something without the session's CSRF token.
+    CsrfRefused,
     Internal,
 }
 
 impl Label {
-    pub const ALL: [Label; 11] = [
+    pub const ALL: [Label; 13] = [
         Label::AuthMissing,
         Label::AuthInvalid,
         Label::AuthForbidden,
@@ -45,6 +49,8 @@ impl Label {
         Label::RequestConflict,
         Label::IdempotencyKeyReused,
         Label::TooManyChecks,
+        Label::AuthThrottled,
+        Label::CsrfRefused,
         Label::Internal,
     ];
 
@@ -61,6 +67,8 @@ impl Label {
             Label::RequestConflict => "request-conflict",
             Label::IdempotencyKeyReused => "idempotency-key-reused",
             Label::TooManyChecks => "too-many-checks",
+            Label::AuthThrottled => "auth-throttled",
+            Label::CsrfRefused => "csrf-refused",
             Label::Internal => "internal",
         }
     }
@@ -74,7 +82,8 @@ impl Label {
             Label::NotFound => StatusCode::NOT_FOUND,
             Label::RequestState | Label::RequestConflict => StatusCode::CONFLICT,
             Label::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Label::TooManyChecks => StatusCode::TOO_MANY_REQUESTS,
+            Label::TooManyChecks | Label::AuthThrottled => StatusCode::TOO_MANY_REQUESTS,
+            Label::CsrfRefused => StatusCode::FORBIDDEN,
             Label::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,6 +120,14 @@ impl Label {
                 self,
                 "too many dry-run checks are running (yours, or all callers' together); \
                  retry after the time in Retry-After",
+            ),
+            Label::AuthThrottled => ApiError::new(
+                self,
+                "too many failed logins for this account or from this address: retry after the time in Retry-After",
+            ),
+            Label::CsrfRefused => ApiError::new(
+                self,
+                "this needs the session's CSRF token in X-CSRF-Token (the csrf_token of POST /v1/login)",
             ),
             Label::Internal => ApiError::new(
                 self,

@@ -8,6 +8,7 @@
 
 mod confirm;
 pub mod error;
+pub mod people;
 pub mod rdap;
 mod server;
 pub mod wire;
@@ -63,6 +64,27 @@ pub fn router(desk: Arc<Desk>, max_body: usize) -> Router {
         .route("/v1/metrics/turnaround", get(turnaround))
         .route("/metrics", get(prometheus_metrics))
         .route("/v1/changelog", get(changelog))
+        .route(
+            "/v1/invitations/{secret}",
+            get(people::show_invitation).post(people::set_password),
+        )
+        .route("/v1/invitations/{secret}/enrol", post(people::enrol))
+        .route("/v1/login", post(people::login))
+        .route("/v1/logout", post(people::logout))
+        .route("/v1/me", get(people::me))
+        .route("/v1/me/password", post(people::change_password))
+        .route(
+            "/v1/tokens",
+            post(people::issue_token).get(people::list_tokens),
+        )
+        .route("/v1/tokens/{id}/revoke", post(people::revoke_token))
+        .route(
+            "/v1/persons",
+            get(people::list_persons).post(people::invite),
+        )
+        .route("/v1/persons/{id}", get(people::show_person))
+        .route("/v1/persons/{id}/disable", post(people::disable))
+        .route("/v1/persons/{id}/reset-factor", post(people::reset_factor))
         .route("/rdap/help", get(rdap::help))
         .route("/rdap/domain/{tld}", get(rdap::domain))
         .route("/rdap/domain/", get(rdap::empty_domain))
@@ -113,13 +135,38 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-/// The authenticated caller, or 401.
+/// The authenticated caller, or 401: a bearer token (role or person token), or else a
+/// person's session cookie, which must bring the session's CSRF token for anything but GET
+/// and HEAD (403 otherwise).
 async fn caller(
     desk: &AppState,
     headers: &HeaderMap,
+    method: &axum::http::Method,
     peer: Option<Peer>,
 ) -> Result<Caller, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
+        if let Some(secret) = people::session_cookie(headers) {
+            let safe = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD);
+            let csrf = headers
+                .get(people::CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let desk = desk.clone();
+            let source = peer.map(|p| p.0.ip().to_string());
+            let auth =
+                blocking(move || desk.session_caller(&secret, safe, csrf.as_deref(), source))
+                    .await?;
+            return match auth {
+                crate::desk::people::SessionAuth::Valid(caller) => Ok(caller),
+                crate::desk::people::SessionAuth::Invalid => Err(ApiError::new(
+                    error::Label::AuthInvalid,
+                    "the session has ended or expired: log in again (POST /v1/login)",
+                )),
+                crate::desk::people::SessionAuth::CsrfRefused => {
+                    Err(error::Label::CsrfRefused.example())
+                }
+            };
+        }
         return Err(ApiError::unauthenticated(
             "this needs a bearer token: Authorization: Bearer <token> (`rootdesk token issue`)",
         ));
@@ -160,7 +207,9 @@ impl axum::extract::FromRequestParts<AppState> for Authed {
         desk: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<Peer>().copied();
-        caller(desk, &parts.headers, peer).await.map(Authed)
+        caller(desk, &parts.headers, &parts.method, peer)
+            .await
+            .map(Authed)
     }
 }
 
@@ -172,7 +221,9 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Authed {
         parts: &mut axum::http::request::Parts,
         desk: &AppState,
     ) -> Result<Option<Self>, Self::Rejection> {
-        if !parts.headers.contains_key(header::AUTHORIZATION) {
+        if !parts.headers.contains_key(header::AUTHORIZATION)
+            && people::session_cookie(&parts.headers).is_none()
+        {
             return Ok(None);
         }
         <Authed as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, desk)
@@ -218,6 +269,12 @@ fn parse_body<T: DeserializeOwned>(
     _granted: &Granted,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
+    parse_strict(body)
+}
+
+/// The strict parse of [`parse_body`], for the few bodies that come before any caller is
+/// known (a login, an invitation): the same limits, characters and duplicate-key rules.
+fn parse_strict<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(error::Label::BodyTooLarge, "the request body is too large")

@@ -46,10 +46,25 @@ pub enum Kind {
     NotificationRetryRequested,
     /// A checkpoint signing key was created: its key id.
     AuditKeyCreated,
+    /// Persons (issue 14): invited ([`PersonInvited`]), enrolled, disabled, factor reset,
+    /// password changed ([`PersonChanged`]); never a password, code or secret.
+    PersonInvited,
+    PersonEnrolled,
+    PersonDisabled,
+    PersonFactorReset,
+    PersonPasswordChanged,
+    /// A person token was created or revoked ([`PersonToken`]): its id, never its secret.
+    PersonTokenIssued,
+    PersonTokenRevoked,
+    /// A login session started or ended ([`SessionStarted`], [`SessionEnded`]).
+    SessionStarted,
+    SessionEnded,
+    /// Failed logins, aggregated per account and source ([`LoginRefused`]).
+    LoginRefused,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 30] = [
         Kind::ZonePublished,
         Kind::DelegationChanged,
         Kind::TldRecordChanged,
@@ -70,6 +85,16 @@ impl Kind {
         Kind::NotificationInDoubt,
         Kind::NotificationRetryRequested,
         Kind::AuditKeyCreated,
+        Kind::PersonInvited,
+        Kind::PersonEnrolled,
+        Kind::PersonDisabled,
+        Kind::PersonFactorReset,
+        Kind::PersonPasswordChanged,
+        Kind::PersonTokenIssued,
+        Kind::PersonTokenRevoked,
+        Kind::SessionStarted,
+        Kind::SessionEnded,
+        Kind::LoginRefused,
     ];
 
     /// The kebab-case name in the log.
@@ -95,6 +120,16 @@ impl Kind {
             Kind::NotificationInDoubt => "notification-in-doubt",
             Kind::NotificationRetryRequested => "notification-retry-requested",
             Kind::AuditKeyCreated => "audit-key-created",
+            Kind::PersonInvited => "person-invited",
+            Kind::PersonEnrolled => "person-enrolled",
+            Kind::PersonDisabled => "person-disabled",
+            Kind::PersonFactorReset => "person-factor-reset",
+            Kind::PersonPasswordChanged => "person-password-changed",
+            Kind::PersonTokenIssued => "person-token-issued",
+            Kind::PersonTokenRevoked => "person-token-revoked",
+            Kind::SessionStarted => "session-started",
+            Kind::SessionEnded => "session-ended",
+            Kind::LoginRefused => "login-refused",
         }
     }
 
@@ -159,6 +194,75 @@ pub struct TldAuthoritySet {
     pub reason: Option<String>,
 }
 
+/// A TLD a person is authorised for, and in which groups (`admin`, `tech`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorisedTld {
+    pub tld: String,
+    pub groups: Vec<String>,
+}
+
+/// `person-invited`: who, with which role and TLDs, until when the invitation is valid, and
+/// why (`invited`, `factor-reset`, `migrated`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonInvited {
+    pub person: String,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub tlds: Vec<AuthorisedTld>,
+    pub expires_at: String,
+    pub reason: String,
+}
+
+/// `person-enrolled`, `person-disabled`, `person-factor-reset`, `person-password-changed`:
+/// the person, and how many sessions and tokens ended with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonChanged {
+    pub person: String,
+    pub sessions_ended: u64,
+    pub tokens_revoked: u64,
+}
+
+/// `person-token-issued`, `person-token-revoked`: the token's id and scope, never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonToken {
+    pub token: String,
+    pub person: String,
+    pub permissions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tlds: Option<Vec<String>>,
+    pub expires_at: String,
+}
+
+/// `session-started`: whose, with which factor (`totp`, `recovery-code`, `none`), until when
+/// at most; `rotated` when it replaced a session the browser presented.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionStarted {
+    pub person: String,
+    pub factor: String,
+    pub expires_at: String,
+    pub rotated: bool,
+}
+
+/// `session-ended`: whose, and why (`logout`, `rotated`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionEnded {
+    pub person: String,
+    pub reason: String,
+}
+
+/// `login-refused`: the account when one has the e-mail (else none), why, and how many more
+/// refusals of the same account and source came since the last event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoginRefused {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeated: Option<u64>,
+}
+
 /// A typed payload with its kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
@@ -168,6 +272,16 @@ pub enum Payload {
     ConfirmationLinkRefused(LinkRefused),
     RequestPublished(RequestPublished),
     TldAuthoritySet(TldAuthoritySet),
+    PersonInvited(PersonInvited),
+    PersonEnrolled(PersonChanged),
+    PersonDisabled(PersonChanged),
+    PersonFactorReset(PersonChanged),
+    PersonPasswordChanged(PersonChanged),
+    PersonTokenIssued(PersonToken),
+    PersonTokenRevoked(PersonToken),
+    SessionStarted(SessionStarted),
+    SessionEnded(SessionEnded),
+    LoginRefused(LoginRefused),
 }
 
 impl Payload {
@@ -179,6 +293,16 @@ impl Payload {
             Payload::ConfirmationLinkRefused(_) => Kind::ConfirmationLinkRefused,
             Payload::RequestPublished(_) => Kind::ZonePublished,
             Payload::TldAuthoritySet(_) => Kind::TldAuthoritySet,
+            Payload::PersonInvited(_) => Kind::PersonInvited,
+            Payload::PersonEnrolled(_) => Kind::PersonEnrolled,
+            Payload::PersonDisabled(_) => Kind::PersonDisabled,
+            Payload::PersonFactorReset(_) => Kind::PersonFactorReset,
+            Payload::PersonPasswordChanged(_) => Kind::PersonPasswordChanged,
+            Payload::PersonTokenIssued(_) => Kind::PersonTokenIssued,
+            Payload::PersonTokenRevoked(_) => Kind::PersonTokenRevoked,
+            Payload::SessionStarted(_) => Kind::SessionStarted,
+            Payload::SessionEnded(_) => Kind::SessionEnded,
+            Payload::LoginRefused(_) => Kind::LoginRefused,
         }
     }
 
@@ -191,6 +315,17 @@ impl Payload {
             Payload::ConfirmationLinkRefused(p) => serde_json::to_value(p),
             Payload::RequestPublished(p) => serde_json::to_value(p),
             Payload::TldAuthoritySet(p) => serde_json::to_value(p),
+            Payload::PersonInvited(p) => serde_json::to_value(p),
+            Payload::PersonEnrolled(p)
+            | Payload::PersonDisabled(p)
+            | Payload::PersonFactorReset(p)
+            | Payload::PersonPasswordChanged(p) => serde_json::to_value(p),
+            Payload::PersonTokenIssued(p) | Payload::PersonTokenRevoked(p) => {
+                serde_json::to_value(p)
+            }
+            Payload::SessionStarted(p) => serde_json::to_value(p),
+            Payload::SessionEnded(p) => serde_json::to_value(p),
+            Payload::LoginRefused(p) => serde_json::to_value(p),
         };
         // Plain structs of strings and integers always serialise.
         value.unwrap_or(serde_json::Value::Null)

@@ -11,6 +11,7 @@ mod changelog;
 mod check;
 pub mod metrics;
 mod outbox;
+pub mod person;
 pub use outbox::outbox_listing;
 pub mod listing;
 pub mod request;
@@ -53,6 +54,7 @@ pub enum Command {
     Publication(zone::PublicationCmd),
     Tld(tld::TldCmd),
     Token(token::TokenCmd),
+    Person(person::PersonCmd),
     Check(check::CheckCmd),
     Sweep(sweep::SweepCmd),
     Serve(serve::Serve),
@@ -145,6 +147,9 @@ impl Cli {
                         "{} migrated from schema version {from} to {to}",
                         store.path().display()
                     );
+                    if from < 7 && to >= 7 {
+                        person::persons_from_contacts(&ctx, store)?;
+                    }
                 }
             }
             Command::Audit(cmd) => cmd.run(&ctx)?,
@@ -158,6 +163,7 @@ impl Cli {
             Command::Publication(cmd) => cmd.run(&ctx)?,
             Command::Tld(cmd) => cmd.run(&ctx)?,
             Command::Token(cmd) => cmd.run(&ctx)?,
+            Command::Person(cmd) => cmd.run(&ctx)?,
             Command::Check(cmd) => return cmd.run(&ctx),
             Command::Sweep(cmd) => return cmd.run(&ctx),
             Command::Serve(cmd) => cmd.run(&mut ctx)?,

@@ -194,14 +194,16 @@ impl Serve {
                     None
                 }
             };
+            let options = serve_options(ctx, listen, key)?;
             let desk = Arc::new(
                 Desk::new(store, desk_settings(ctx)?)
                     .with_service_levels(ctx.config.service_levels)
                     .with_notify(ctx.config.smtp.clone())
                     .with_rdap(ctx.config.rdap.clone())
-                    .with_cds(ctx.config.cds.clone()),
+                    .with_cds(ctx.config.cds.clone())
+                    .with_accounts(ctx.config.accounts.clone())
+                    .with_secure_cookies(options.tls.is_some()),
             );
-            let options = serve_options(ctx, listen, key)?;
             let scheme = if options.tls.is_some() {
                 "https"
             } else {
@@ -318,7 +320,8 @@ impl Serve {
                 .with_service_levels(ctx.config.service_levels)
                 .with_notify(notify)
                 .with_rdap(ctx.config.rdap.clone())
-                .with_cds(ctx.config.cds.clone()),
+                .with_cds(ctx.config.cds.clone())
+                .with_accounts(ctx.config.accounts.clone()),
         );
         let mut options = serve_options(ctx, bound, Some(key))?;
         options.check_poll = Duration::from_millis(100);

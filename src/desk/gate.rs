@@ -235,9 +235,19 @@ pub enum Permission {
     ReadBreaches,
     /// Read a TLD's authority: its authorised persons, policy and special handling.
     ReadAuthority,
+    /// Invite, list, show, disable persons and reset their second factor (issue 14).
+    ManagePersons,
+    /// A person's own account: `/v1/me`, its password, its tokens (issue 14).
+    OwnAccount,
 }
 
 impl Permission {
+    /// Whether `role` may ever hold this permission: the permissions a person token of a
+    /// person with that role may carry.
+    pub fn possible_for(self, role: Role) -> bool {
+        !matches!(rule(role, self), Rule::Refused(_))
+    }
+
     /// Every permission, for listing and parsing token scopes.
     pub fn all() -> Vec<Permission> {
         let mut all = vec![
@@ -247,13 +257,15 @@ impl Permission {
             Permission::UploadDocument,
             Permission::ReadBreaches,
             Permission::ReadAuthority,
+            Permission::ManagePersons,
+            Permission::OwnAccount,
         ];
         all.extend(Action::ALL.into_iter().map(Permission::OnRequest));
         all
     }
 
     /// Its name in token scopes: `submit-request`, an action's name (`confirm`, ...),
-    /// `read-audit`, `run-check`, `upload-document`, `read-breaches`.
+    /// `read-audit`, `run-check`, `upload-document`, `read-breaches`, `manage-persons`, `own-account`.
     pub fn name(self) -> &'static str {
         match self {
             Permission::SubmitRequest => "submit-request",
@@ -263,6 +275,8 @@ impl Permission {
             Permission::UploadDocument => "upload-document",
             Permission::ReadBreaches => "read-breaches",
             Permission::ReadAuthority => "read-authority",
+            Permission::ManagePersons => "manage-persons",
+            Permission::OwnAccount => "own-account",
         }
     }
 
@@ -281,6 +295,8 @@ pub enum Resource<'a> {
     AuditLog,
     Check,
     Document,
+    /// Persons' accounts.
+    Persons,
 }
 
 /// Proof that the gate granted a permission; only the gate makes one, and the API's body
@@ -333,6 +349,14 @@ pub fn rule(role: Role, permission: Permission) -> Rule {
         }
         (ReadBreaches, Role::Contact | Role::Manager) => {
             Rule::Refused("breaches by ticket are for desk staff and auditors")
+        }
+        (ManagePersons, Role::Staff) => Rule::Granted,
+        (ManagePersons, Role::Contact | Role::Manager | Role::Auditor) => {
+            Rule::Refused("persons' accounts are managed by desk staff")
+        }
+        (OwnAccount, Role::Manager | Role::Staff | Role::Auditor) => Rule::Granted,
+        (OwnAccount, Role::Contact) => {
+            Rule::Refused("a contact's role token has no account; persons log in (POST /v1/login)")
         }
     }
 }
@@ -440,7 +464,9 @@ impl Desk {
             let tld = match resource {
                 Resource::Tld(tld) => tld,
                 Resource::Request(request) => Some(request.tld.as_str()),
-                Resource::AuditLog | Resource::Check | Resource::Document => None,
+                Resource::AuditLog | Resource::Check | Resource::Document | Resource::Persons => {
+                    None
+                }
             };
             if !scope.allows(permission, tld) {
                 let reason = format!(

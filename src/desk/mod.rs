@@ -29,6 +29,7 @@ pub mod dry_runs;
 pub mod gate;
 pub mod jobs;
 pub mod links;
+pub mod people;
 
 pub use authority::set_authority_cli;
 use gate::RefusalWindow;
@@ -130,6 +131,12 @@ pub struct Desk {
     pub dry_runs: dry_runs::DryRuns,
     /// DS automation from CDS/CDNSKEY: hold and report intervals (`Desk::with_cds`).
     pub cds: crate::config::CdsSettings,
+    /// Persons' sessions, invitations and tokens (`Desk::with_accounts`).
+    pub accounts: crate::config::AccountsSettings,
+    /// Login throttle and aggregated login refusals (issue 14).
+    pub(crate) people: people::PeopleState,
+    /// Session cookies carry `Secure` (the server runs TLS; `Desk::with_secure_cookies`).
+    pub secure_cookies: bool,
 }
 
 /// Documents one token may store, and their total size in bytes.
@@ -167,6 +174,9 @@ impl Desk {
             refusals: Mutex::new(HashMap::new()),
             dry_runs: dry_runs::DryRuns::default(),
             cds: crate::config::CdsSettings::default(),
+            accounts: crate::config::AccountsSettings::default(),
+            people: people::PeopleState::default(),
+            secure_cookies: false,
         }
     }
 
@@ -253,17 +263,19 @@ impl Desk {
         f(&store)
     }
 
-    /// The caller a bearer secret stands for, if it is valid now.
+    /// The caller a bearer secret stands for, if it is valid now: a role token, or a person
+    /// token (issue 14) with its scope.
     pub fn authenticate(
         &self,
         secret: &str,
         source: Option<String>,
     ) -> Result<Option<Caller>, DeskError> {
         let now = self.clock.now();
-        self.read_store(|s| {
-            Ok(s.authenticate(secret, now)?
-                .map(|t| Caller::from_token(&t, source)))
-        })
+        let role_token = self.read_store(|s| Ok(s.authenticate(secret, now)?))?;
+        match role_token {
+            Some(t) => Ok(Some(Caller::from_token(&t, source))),
+            None => self.person_token_caller(secret, source),
+        }
     }
 
     /// Submits a request. With an idempotency key, a repeated submission by the same token

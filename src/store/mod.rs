@@ -11,6 +11,7 @@ mod events;
 mod history;
 mod metrics;
 mod outbox;
+pub mod persons;
 mod requests;
 mod sweeps;
 mod tlds;
@@ -23,8 +24,8 @@ use rusqlite::{Connection, OpenFlags, Transaction};
 
 pub use crate::audit::EventQuery;
 pub use authority::{
-    authority_in_force, authorised_tlds, pending_members, person_email, person_standing, set_authority_tx,
-    tld_authority,
+    add_member_tx, authorised_tlds, authority_in_force, authority_of, pending_members,
+    person_email, person_standing, set_authority_tx, tld_authority,
 };
 pub use cds::{
     cds_enabled, last_cds_report, set_tld_cds_tx, tld_cds, CDS_PROBLEM_EVENT, CDS_TABLES,
@@ -271,13 +272,23 @@ impl Store {
         let mut conn = connect(path, false)?;
         let found = version_of(&conn)?;
         check_version(path, &conn, found)?;
+        // SQLite's procedure for rebuilding a table (a changed CHECK): foreign keys off while
+        // it runs, every reference checked before the commit.
+        conn.pragma_update(None, "foreign_keys", false)?;
         let tx = conn.transaction()?;
         for (index, step) in MIGRATIONS.iter().enumerate().skip(found as usize - 1) {
             tx.execute_batch(step)?;
             tx.pragma_update(None, "user_version", index as u32 + 2)?;
         }
         zone::fill_missing_digests(&tx)?;
+        if tx.prepare("PRAGMA foreign_key_check")?.exists([])? {
+            return Err(StoreError::Corrupt(
+                "the migration would leave a reference to a missing row; nothing was changed"
+                    .into(),
+            ));
+        }
         tx.commit()?;
+        conn.pragma_update(None, "foreign_keys", true)?;
         Ok((
             Store {
                 conn,
