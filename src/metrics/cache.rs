@@ -265,13 +265,14 @@ mod tests {
             RequestKind::Contacts,
             RequestKind::Sponsor,
             RequestKind::Transfer,
+            RequestKind::Authority,
         ] {
             assert_eq!(kind_of(kind_code(kind)), Some(kind));
         }
         for p in [Priority::Normal, Priority::Emergency] {
             assert_eq!(priority_of(priority_code(p)), Some(p));
         }
-        assert_eq!(kind_of(4), None);
+        assert_eq!(kind_of(5), None);
         // Trailing bytes or a cut file are not a cache.
         let d = Derived {
             seq: 7,
