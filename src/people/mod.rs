@@ -9,7 +9,7 @@ pub mod totp;
 
 use serde::Serialize;
 
-use crate::store::Role;
+use crate::registry::Role;
 
 /// How many recovery codes a person gets at enrolment.
 pub const RECOVERY_CODES: usize = 10;
@@ -129,7 +129,7 @@ pub fn normalise_recovery_code(code: &str) -> String {
 
 /// The hex SHA-256 under which secrets are stored (the same as role tokens').
 pub fn secret_hash(secret: &str) -> String {
-    crate::store::token_hash(secret)
+    crate::registry::token_hash(secret)
 }
 
 #[cfg(test)]

@@ -7,12 +7,14 @@
 mod delegation;
 mod ds;
 mod names;
+mod role;
 mod tld;
 mod zone;
 
 pub use delegation::{Delegation, DelegationDiff, NameServer};
 pub use ds::DsRecord;
 pub use names::{HostName, TldLabel};
+pub use role::{token_hash, Role};
 pub use tld::{parse_tld_lines, Contact, ContactRole, LineError, TldRecord, TldStatus, TldType};
 pub use zone::{Apex, HostAddress, RootZone, Soa, TldDelegation, ZoneDiff};
 
