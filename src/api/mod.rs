@@ -7,8 +7,8 @@
 //! label. Blocking SQLite work runs on tokio's blocking pool.
 
 mod confirm;
-pub mod people;
 pub mod error;
+pub mod people;
 pub mod rdap;
 mod server;
 pub mod wire;
@@ -72,9 +72,15 @@ pub fn router(desk: Arc<Desk>, max_body: usize) -> Router {
         .route("/v1/logout", post(people::logout))
         .route("/v1/me", get(people::me))
         .route("/v1/me/password", post(people::change_password))
-        .route("/v1/tokens", post(people::issue_token).get(people::list_tokens))
+        .route(
+            "/v1/tokens",
+            post(people::issue_token).get(people::list_tokens),
+        )
         .route("/v1/tokens/{id}/revoke", post(people::revoke_token))
-        .route("/v1/persons", get(people::list_persons).post(people::invite))
+        .route(
+            "/v1/persons",
+            get(people::list_persons).post(people::invite),
+        )
         .route("/v1/persons/{id}", get(people::show_person))
         .route("/v1/persons/{id}/disable", post(people::disable))
         .route("/v1/persons/{id}/reset-factor", post(people::reset_factor))
@@ -146,15 +152,18 @@ async fn caller(
                 .map(str::to_string);
             let desk = desk.clone();
             let source = peer.map(|p| p.0.ip().to_string());
-            let auth = blocking(move || desk.session_caller(&secret, safe, csrf.as_deref(), source))
-                .await?;
+            let auth =
+                blocking(move || desk.session_caller(&secret, safe, csrf.as_deref(), source))
+                    .await?;
             return match auth {
                 crate::desk::people::SessionAuth::Valid(caller) => Ok(caller),
                 crate::desk::people::SessionAuth::Invalid => Err(ApiError::new(
                     error::Label::AuthInvalid,
                     "the session has ended or expired: log in again (POST /v1/login)",
                 )),
-                crate::desk::people::SessionAuth::CsrfRefused => Err(error::Label::CsrfRefused.example()),
+                crate::desk::people::SessionAuth::CsrfRefused => {
+                    Err(error::Label::CsrfRefused.example())
+                }
             };
         }
         return Err(ApiError::unauthenticated(

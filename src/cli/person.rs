@@ -56,9 +56,7 @@ pub enum PersonCommand {
         format: Format,
     },
     /// Disable a person: every session and token ends at once
-    Disable {
-        id: String,
-    },
+    Disable { id: String },
     /// Clear a person's second factor and recovery codes, end their sessions and tokens, and
     /// print a new invitation link
     ResetFactor {
@@ -167,7 +165,9 @@ pub(crate) fn persons_from_contacts(ctx: &Context, store: crate::store::Store) -
     let desk = Desk::new(store, super::serve::desk_settings(ctx)?)
         .with_notify(ctx.config.smtp.clone())
         .with_accounts(ctx.config.accounts.clone());
-    let made = desk.persons_from_contacts(&Actor::cli()).map_err(desk_error)?;
+    let made = desk
+        .persons_from_contacts(&Actor::cli())
+        .map_err(desk_error)?;
     for m in &made {
         let tlds: Vec<String> = m
             .tlds

@@ -158,7 +158,10 @@ fn text_field(field: &str, value: &str, max: usize) -> Result<String, DeskError>
         return Err(invalid(field, format!("at most {max} characters")));
     }
     if value.chars().any(crate::registry::is_forbidden_char) {
-        return Err(invalid(field, "control or direction characters are not allowed"));
+        return Err(invalid(
+            field,
+            "control or direction characters are not allowed",
+        ));
     }
     Ok(value.to_string())
 }
@@ -210,10 +213,19 @@ impl Desk {
         let name = text_field("name", &new.name, 200)?;
         let email = people::normalise_email(&text_field("email", &new.email, 254)?);
         if !people::plausible_email(&email) {
-            return Err(invalid("email", format!("{email:?} is not an e-mail address")));
+            return Err(invalid(
+                "email",
+                format!("{email:?} is not an e-mail address"),
+            ));
         }
         let role = people::person_role(&new.role).ok_or_else(|| {
-            invalid("role", format!("{:?} is not a person's role: manager, staff or auditor", new.role))
+            invalid(
+                "role",
+                format!(
+                    "{:?} is not a person's role: manager, staff or auditor",
+                    new.role
+                ),
+            )
         })?;
         if role != Role::Manager && !new.tlds.is_empty() {
             return Err(invalid(
@@ -316,7 +328,8 @@ impl Desk {
             match record {
                 Some(r) if r.person.status == Status::Invited => Ok(r.person),
                 _ => Err(DeskError::NotFound(
-                    "invitation (the link is unknown, used or expired: ask the desk for a new one)".into(),
+                    "invitation (the link is unknown, used or expired: ask the desk for a new one)"
+                        .into(),
                 )),
             }
         })
@@ -331,7 +344,8 @@ impl Desk {
     ) -> Result<PasswordSet, DeskError> {
         let person = self.invitation(secret)?;
         password::check_rules(new_password, &person.email).map_err(|m| invalid("password", m))?;
-        let phc = password::hash(new_password).map_err(|e| DeskError::Store(StoreError::Corrupt(e)))?;
+        let phc =
+            password::hash(new_password).map_err(|e| DeskError::Store(StoreError::Corrupt(e)))?;
         let optional = person.role == Role::Auditor && self.accounts.auditor_factor_optional;
         let now = self.clock.now();
         let hash = people::secret_hash(secret);
@@ -349,7 +363,11 @@ impl Desk {
                     let payload = Payload::PersonEnrolled(changed(&person.id, (0, 0)));
                     store::append_event(
                         tx,
-                        &NewEvent::typed(Actor::person(&person.id, person.role.as_str(), "invitation"), &payload).at(now),
+                        &NewEvent::typed(
+                            Actor::person(&person.id, person.role.as_str(), "invitation"),
+                            &payload,
+                        )
+                        .at(now),
                     )?;
                     return Ok(PasswordSet {
                         person: person.id.clone(),
@@ -359,8 +377,8 @@ impl Desk {
                     });
                 }
                 let totp_secret = totp::new_secret().map_err(no_randomness)?;
-                let uri = totp::uri(&totp_secret, &person.email)
-                    .map_err(|e| invalid("email", e))?;
+                let uri =
+                    totp::uri(&totp_secret, &person.email).map_err(|e| invalid("email", e))?;
                 sp::set_totp_tx(tx, &person.id, Some(&totp_secret), false, now)?;
                 Ok(PasswordSet {
                     person: person.id.clone(),
@@ -471,7 +489,8 @@ impl Desk {
             .throttle
             .check(&attempt.email, source, now)
             .map_err(LoginError::Throttled)?;
-        let record = self.read_store(|s| Ok(sp::person_by_email(s.conn(), attempt.email.trim())?))?;
+        let record =
+            self.read_store(|s| Ok(sp::person_by_email(s.conn(), attempt.email.trim())?))?;
         let password_ok = match record.as_ref().and_then(|r| r.password_hash.as_deref()) {
             Some(phc) => password::verify(&attempt.password, phc),
             None => {
@@ -523,7 +542,10 @@ impl Desk {
                             person: old_session.person.clone(),
                             reason: "rotated".into(),
                         });
-                        store::append_event(tx, &with_source(NewEvent::typed(actor.clone(), &payload).at(now), source))?;
+                        store::append_event(
+                            tx,
+                            &with_source(NewEvent::typed(actor.clone(), &payload).at(now), source),
+                        )?;
                     }
                 }
                 sp::insert_session_tx(
@@ -541,7 +563,10 @@ impl Desk {
                     expires_at: store::timestamp(expires),
                     rotated,
                 });
-                store::append_event(tx, &with_source(NewEvent::typed(actor, &payload).at(now), source))?;
+                store::append_event(
+                    tx,
+                    &with_source(NewEvent::typed(actor, &payload).at(now), source),
+                )?;
                 Ok::<_, DeskError>(true)
             })
         })?;
@@ -600,7 +625,10 @@ impl Desk {
             reason: reason.to_string(),
             repeated: (repeated > 0).then_some(repeated),
         });
-        let event = with_source(NewEvent::typed(Actor::system("login"), &payload).at(now), source);
+        let event = with_source(
+            NewEvent::typed(Actor::system("login"), &payload).at(now),
+            source,
+        );
         self.with_store(|s| s.write(|tx| Ok(store::append_event(tx, &event).map(|_| ())?)))
     }
 
@@ -727,10 +755,9 @@ impl Desk {
     }
 
     fn own_person(&self, caller: &Caller) -> Result<PersonRecord, DeskError> {
-        let id = caller
-            .person
-            .as_deref()
-            .ok_or_else(|| DeskError::Forbidden("this is for persons; a role token has no account".into()))?;
+        let id = caller.person.as_deref().ok_or_else(|| {
+            DeskError::Forbidden("this is for persons; a role token has no account".into())
+        })?;
         self.read_store(|s| Ok(sp::person_by_id(s.conn(), id)?))?
             .ok_or_else(|| DeskError::NotFound(format!("person {id}")))
     }
@@ -759,7 +786,11 @@ impl Desk {
         let record = self.own_person(caller)?;
         let now = self.clock.now();
         let id = record.person.id.clone();
-        if let Err(wait) = self.people.throttle.check(&record.person.email, caller.source.as_deref(), now) {
+        if let Err(wait) =
+            self.people
+                .throttle
+                .check(&record.person.email, caller.source.as_deref(), now)
+        {
             return Err(DeskError::Forbidden(format!(
                 "too many wrong attempts: retry in {} seconds",
                 wait.whole_seconds().max(1)
@@ -780,17 +811,25 @@ impl Desk {
         }
         password::check_rules(new_password, &record.person.email)
             .map_err(|m| invalid("new_password", m))?;
-        let phc = password::hash(new_password).map_err(|e| DeskError::Store(StoreError::Corrupt(e)))?;
+        let phc =
+            password::hash(new_password).map_err(|e| DeskError::Store(StoreError::Corrupt(e)))?;
         let done = self.with_store(|s| {
             s.write(|tx| {
-                if self.use_factor_tx(tx, &record, code, recovery_code, now)?.is_none() {
+                if self
+                    .use_factor_tx(tx, &record, code, recovery_code, now)?
+                    .is_none()
+                {
                     return Ok(None);
                 }
                 sp::set_password_tx(tx, &id, &phc, now)?;
                 let ended = sp::end_credentials_tx(tx, &id, now)?;
                 let payload = changed(&id, ended);
                 let event = with_source(
-                    NewEvent::typed(caller.actor(), &Payload::PersonPasswordChanged(payload.clone())).at(now),
+                    NewEvent::typed(
+                        caller.actor(),
+                        &Payload::PersonPasswordChanged(payload.clone()),
+                    )
+                    .at(now),
                     caller.source.as_deref(),
                 );
                 store::append_event(tx, &event)?;
@@ -852,7 +891,8 @@ impl Desk {
                 sp::use_invitations_tx(tx, id, now)?;
                 let payload = changed(id, ended);
                 let event = with_source(
-                    NewEvent::typed(actor.clone(), &Payload::PersonDisabled(payload.clone())).at(now),
+                    NewEvent::typed(actor.clone(), &Payload::PersonDisabled(payload.clone()))
+                        .at(now),
                     source,
                 );
                 store::append_event(tx, &event)?;
@@ -880,7 +920,11 @@ impl Desk {
                 sp::set_status_tx(tx, id, Status::Invited, now)?;
                 sp::use_invitations_tx(tx, id, now)?;
                 let event = with_source(
-                    NewEvent::typed(actor.clone(), &Payload::PersonFactorReset(changed(id, ended))).at(now),
+                    NewEvent::typed(
+                        actor.clone(),
+                        &Payload::PersonFactorReset(changed(id, ended)),
+                    )
+                    .at(now),
                     source,
                 );
                 store::append_event(tx, &event)?;
@@ -911,7 +955,10 @@ impl Desk {
         let record = self.own_person(caller)?;
         let role = record.person.role;
         if permissions.is_empty() {
-            return Err(invalid("permissions", "permissions: name at least one (e.g. read)"));
+            return Err(invalid(
+                "permissions",
+                "permissions: name at least one (e.g. read)",
+            ));
         }
         let mut names = std::collections::BTreeSet::new();
         for (i, name) in permissions.iter().enumerate() {
@@ -949,7 +996,10 @@ impl Desk {
                     labels.insert(label.as_str().to_string());
                 }
                 if labels.is_empty() {
-                    return Err(invalid("tlds", "tlds: name at least one, or leave it out for all"));
+                    return Err(invalid(
+                        "tlds",
+                        "tlds: name at least one, or leave it out for all",
+                    ));
                 }
                 let mine = self.read_store(|s| Ok(store::authorised_tlds(s.conn(), &id)?))?;
                 for label in &labels {
@@ -1084,8 +1134,7 @@ impl Desk {
                     for t in &tlds {
                         store::set_authority_tx(tx, &t.tld, &id, &t.groups)?;
                     }
-                    let (template, placeholder) =
-                        crate::notify::links::invitation_placeholder()?;
+                    let (template, placeholder) = crate::notify::links::invitation_placeholder()?;
                     sp::insert_unsent_invitation_tx(tx, &template, &id, now, expires)?;
                     let payload = Payload::PersonInvited(PersonInvited {
                         person: id.clone(),
@@ -1113,7 +1162,10 @@ impl Desk {
                         tx,
                         &store::NewNotification {
                             recipient: contact.email.clone(),
-                            subject: format!("Your account at the root zone desk ({})", names.join(", ")),
+                            subject: format!(
+                                "Your account at the root zone desk ({})",
+                                names.join(", ")
+                            ),
                             body,
                             ticket: None,
                             tld: tlds.first().map(|t| t.tld.clone()),

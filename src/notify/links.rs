@@ -170,7 +170,14 @@ mod invitation_tests {
         let body = format!("Hello\nLink:\n  http://d/v1/invitations/{placeholder}\n");
         let sent = store
             .write(|tx| {
-                store::persons::insert_person_tx(tx, "p-1", "Ann", "ann@nic.xa", store::Role::Manager, now)?;
+                store::persons::insert_person_tx(
+                    tx,
+                    "p-1",
+                    "Ann",
+                    "ann@nic.xa",
+                    store::Role::Manager,
+                    now,
+                )?;
                 store::persons::insert_unsent_invitation_tx(tx, &template, "p-1", now, expires)?;
                 Ok::<_, StoreError>((mint(tx, &body, None, now)?, mint(tx, &body, None, now)?))
             })

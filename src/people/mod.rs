@@ -78,19 +78,25 @@ pub fn plausible_email(email: &str) -> bool {
         (parts.next(), parts.next(), parts.next()),
         (Some(local), Some(domain), None)
             if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-    ) && !email.chars().any(|c| c.is_whitespace() || crate::registry::is_forbidden_char(c))
+    ) && !email
+        .chars()
+        .any(|c| c.is_whitespace() || crate::registry::is_forbidden_char(c))
 }
 
 /// Random bytes from the operating system.
 pub fn random<const N: usize>() -> Result<[u8; N], String> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness from the operating system: {e}"))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| format!("no randomness from the operating system: {e}"))?;
     Ok(bytes)
 }
 
 /// A new person id: `p-` and 16 hex digits.
 pub fn new_person_id() -> Result<String, String> {
-    Ok(format!("p-{}", data_encoding::HEXLOWER.encode(&random::<8>()?)))
+    Ok(format!(
+        "p-{}",
+        data_encoding::HEXLOWER.encode(&random::<8>()?)
+    ))
 }
 
 /// A bearer secret (invitation, session, CSRF token, person token): 256 bits, URL-safe.

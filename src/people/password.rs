@@ -47,9 +47,8 @@ pub fn verify(password: &str, phc: &str) -> bool {
 /// account costs the same argon2 work as one for a known account.
 pub fn verify_dummy(password: &str) {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let phc = DUMMY.get_or_init(|| {
-        hash("rootdesk dummy password, never anyone's").unwrap_or_default()
-    });
+    let phc =
+        DUMMY.get_or_init(|| hash("rootdesk dummy password, never anyone's").unwrap_or_default());
     let _ = verify(password, phc);
 }
 

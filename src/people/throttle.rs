@@ -129,7 +129,10 @@ mod tests {
         let later = now + Duration::seconds(2);
         assert!(t.check("ann@nic.xa", Some("192.0.2.2"), later).is_ok());
         t.fail("ann@nic.xa", Some("192.0.2.2"), later);
-        assert_eq!(t.check("ann@nic.xa", None, later), Err(Duration::seconds(2)));
+        assert_eq!(
+            t.check("ann@nic.xa", None, later),
+            Err(Duration::seconds(2))
+        );
         t.succeed("ann@nic.xa");
         assert!(t.check("ann@nic.xa", None, later).is_ok());
     }

@@ -28,9 +28,7 @@ fn totp(secret: &str, account: &str) -> Result<Totp, String> {
     let builder = if account.is_empty() {
         builder
     } else {
-        builder
-            .with_account_name(account)
-            .with_issuer(Some(ISSUER))
+        builder.with_account_name(account).with_issuer(Some(ISSUER))
     };
     builder.build().map_err(|e| format!("TOTP: {e}"))
 }

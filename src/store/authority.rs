@@ -99,8 +99,8 @@ pub fn set_authority_tx(
     person: &str,
     groups: &[String],
 ) -> Result<()> {
-    let groups = serde_json::to_string(groups)
-        .map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
+    let groups =
+        serde_json::to_string(groups).map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
     tx.execute(
         "INSERT INTO tld_authority (tld, person, groups) VALUES (?1, ?2, ?3) \
          ON CONFLICT (tld, person) DO UPDATE SET groups = excluded.groups",
@@ -111,9 +111,8 @@ pub fn set_authority_tx(
 
 /// The TLDs a person is authorised for, whatever their status, with the groups.
 pub fn authority_of(conn: &Connection, person: &str) -> Result<Vec<(String, Vec<String>)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT tld, groups FROM tld_authority WHERE person = ?1 ORDER BY tld",
-    )?;
+    let mut stmt = conn
+        .prepare_cached("SELECT tld, groups FROM tld_authority WHERE person = ?1 ORDER BY tld")?;
     let rows = stmt.query_map([person], |r| {
         let groups: String = r.get(1)?;
         Ok((r.get(0)?, serde_json::from_str(&groups).unwrap_or_default()))

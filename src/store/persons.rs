@@ -185,7 +185,11 @@ pub fn insert_invitation_tx(
 }
 
 /// An invitation that can be used at `now`: the person it is for.
-pub fn open_invitation(conn: &Connection, hash: &str, now: OffsetDateTime) -> Result<Option<String>> {
+pub fn open_invitation(
+    conn: &Connection,
+    hash: &str,
+    now: OffsetDateTime,
+) -> Result<Option<String>> {
     Ok(conn
         .prepare_cached(
             "SELECT person FROM person_invitations \
@@ -205,9 +209,14 @@ pub fn use_invitations_tx(tx: &Transaction<'_>, person: &str, now: OffsetDateTim
 }
 
 /// Replaces a person's recovery codes by `hashes`.
-pub fn replace_recovery_codes_tx(tx: &Transaction<'_>, person: &str, hashes: &[String]) -> Result<()> {
+pub fn replace_recovery_codes_tx(
+    tx: &Transaction<'_>,
+    person: &str,
+    hashes: &[String],
+) -> Result<()> {
     tx.execute("DELETE FROM recovery_codes WHERE person = ?1", [person])?;
-    let mut stmt = tx.prepare_cached("INSERT INTO recovery_codes (person, hash) VALUES (?1, ?2)")?;
+    let mut stmt =
+        tx.prepare_cached("INSERT INTO recovery_codes (person, hash) VALUES (?1, ?2)")?;
     for hash in hashes {
         stmt.execute(params![person, hash])?;
     }
@@ -260,7 +269,14 @@ pub fn insert_session_tx(
     tx.execute(
         "INSERT INTO sessions (hash, person, csrf, source, created_at, last_seen, expires_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-        params![hash, person, csrf, source, timestamp(now), timestamp(expires)],
+        params![
+            hash,
+            person,
+            csrf,
+            source,
+            timestamp(now),
+            timestamp(expires)
+        ],
     )?;
     Ok(())
 }
@@ -341,7 +357,15 @@ pub fn insert_person_token_tx(
     tx.execute(
         "INSERT INTO person_tokens (id, hash, person, permissions, tlds, created_at, expires_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![token.id, hash, token.person, permissions, tlds, token.created_at, token.expires_at],
+        params![
+            token.id,
+            hash,
+            token.person,
+            permissions,
+            tlds,
+            token.created_at,
+            token.expires_at
+        ],
     )?;
     Ok(())
 }

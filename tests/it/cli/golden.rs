@@ -292,31 +292,59 @@ fn person_list_show_and_invitation() {
     use rootdesk::cli::person;
     use rootdesk::desk::people::{Invitation, PersonView};
     use rootdesk::people::Person;
-    let person = |id: &str, name: &str, email: &str, role: &str, status: &str, factor: bool| -> Person {
-        Person {
-            id: id.into(),
-            name: name.into(),
-            email: email.into(),
-            role: rootdesk::store::Role::parse(role).expect("role"),
-            status: match status {
-                "active" => rootdesk::people::Status::Active,
-                "disabled" => rootdesk::people::Status::Disabled,
-                _ => rootdesk::people::Status::Invited,
-            },
-            factor_enrolled: factor,
-            created_at: "2026-03-02T09:00:00.000000Z".into(),
-            changed_at: "2026-03-02T09:30:00.000000Z".into(),
-        }
-    };
+    let person =
+        |id: &str, name: &str, email: &str, role: &str, status: &str, factor: bool| -> Person {
+            Person {
+                id: id.into(),
+                name: name.into(),
+                email: email.into(),
+                role: rootdesk::store::Role::parse(role).expect("role"),
+                status: match status {
+                    "active" => rootdesk::people::Status::Active,
+                    "disabled" => rootdesk::people::Status::Disabled,
+                    _ => rootdesk::people::Status::Invited,
+                },
+                factor_enrolled: factor,
+                created_at: "2026-03-02T09:00:00.000000Z".into(),
+                changed_at: "2026-03-02T09:30:00.000000Z".into(),
+            }
+        };
     let persons = vec![
-        person("p-00000000000000a1", "Ana Alves", "admin@nic.xa.example", "manager", "active", true),
-        person("p-00000000000000b2", "Sam Staff, desk", "sam@desk.example", "staff", "invited", false),
-        person("p-00000000000000c3", "Ode Auditor", "ode@audit.example", "auditor", "disabled", true),
+        person(
+            "p-00000000000000a1",
+            "Ana Alves",
+            "admin@nic.xa.example",
+            "manager",
+            "active",
+            true,
+        ),
+        person(
+            "p-00000000000000b2",
+            "Sam Staff, desk",
+            "sam@desk.example",
+            "staff",
+            "invited",
+            false,
+        ),
+        person(
+            "p-00000000000000c3",
+            "Ode Auditor",
+            "ode@audit.example",
+            "auditor",
+            "disabled",
+            true,
+        ),
     ];
     golden_list("person-list", &person::person_listing(&persons), &persons);
     let tlds = vec![
-        AuthorisedTld { tld: "xa".into(), groups: vec!["admin".into(), "tech".into()] },
-        AuthorisedTld { tld: "xb".into(), groups: vec!["tech".into()] },
+        AuthorisedTld {
+            tld: "xa".into(),
+            groups: vec!["admin".into(), "tech".into()],
+        },
+        AuthorisedTld {
+            tld: "xb".into(),
+            groups: vec!["tech".into()],
+        },
     ];
     let view = PersonView {
         person: persons[0].clone(),
@@ -340,5 +368,8 @@ fn person_list_show_and_invitation() {
         tlds,
         ..invitation
     };
-    golden("person-invite-manager.txt", &person::invitation_text(&invitation));
+    golden(
+        "person-invite-manager.txt",
+        &person::invitation_text(&invitation),
+    );
 }

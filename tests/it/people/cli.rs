@@ -35,46 +35,105 @@ fn events_of(desk: &Desk, kind: &str) -> Vec<rootdesk::audit::Event> {
 fn person_commands_invite_list_show_disable_and_reset() {
     let desk = demo_desk();
     // A fresh database has no persons: its TLDs keep the contact-token model.
-    assert_eq!(json(&desk.ok(&["person", "list", "--format", "json"])), serde_json::json!([]));
+    assert_eq!(
+        json(&desk.ok(&["person", "list", "--format", "json"])),
+        serde_json::json!([])
+    );
 
     let staff = desk.ok(&[
-        "person", "invite", "--name", "Sam Staff", "--email", "sam@desk.example", "--role", "staff",
+        "person",
+        "invite",
+        "--name",
+        "Sam Staff",
+        "--email",
+        "sam@desk.example",
+        "--role",
+        "staff",
     ]);
     assert!(staff.contains("/v1/invitations/"), "{staff}");
     assert!(staff.contains("shown only now"), "{staff}");
     let ana = json(&desk.ok(&[
-        "person", "invite", "--name", "Ana Alves", "--email", "ana@nic.xa.example",
-        "--role", "manager", "--tld", "xa", "--groups", "admin,tech", "--format", "json",
+        "person",
+        "invite",
+        "--name",
+        "Ana Alves",
+        "--email",
+        "ana@nic.xa.example",
+        "--role",
+        "manager",
+        "--tld",
+        "xa",
+        "--groups",
+        "admin,tech",
+        "--format",
+        "json",
     ]));
     let id = ana["person"]["id"].as_str().expect("id").to_string();
-    assert_eq!(ana["tlds"], serde_json::json!([{ "tld": "xa", "groups": ["admin", "tech"] }]));
+    assert_eq!(
+        ana["tlds"],
+        serde_json::json!([{ "tld": "xa", "groups": ["admin", "tech"] }])
+    );
 
     // Refusals change nothing.
     let before = desk.dump();
     let err = desk.fails(&[
-        "person", "invite", "--name", "Ana", "--email", "ANA@nic.xa.example", "--role", "manager",
+        "person",
+        "invite",
+        "--name",
+        "Ana",
+        "--email",
+        "ANA@nic.xa.example",
+        "--role",
+        "manager",
     ]);
     assert!(err.contains("already"), "{err}");
     let err = desk.fails(&[
-        "person", "invite", "--name", "B", "--email", "b@nic.xa.example", "--role", "manager", "--tld", "xa",
+        "person",
+        "invite",
+        "--name",
+        "B",
+        "--email",
+        "b@nic.xa.example",
+        "--role",
+        "manager",
+        "--tld",
+        "xa",
     ]);
     assert!(err.contains("--groups"), "{err}");
     let err = desk.fails(&[
-        "person", "invite", "--name", "C", "--email", "c@x.example", "--role", "contact",
+        "person",
+        "invite",
+        "--name",
+        "C",
+        "--email",
+        "c@x.example",
+        "--role",
+        "contact",
     ]);
     assert!(err.contains("manager, staff or auditor"), "{err}");
     assert_eq!(before, desk.dump());
 
     let list = desk.ok(&["person", "list"]);
-    assert!(list.contains("ana@nic.xa.example") && list.contains("sam@desk.example"), "{list}");
+    assert!(
+        list.contains("ana@nic.xa.example") && list.contains("sam@desk.example"),
+        "{list}"
+    );
     let csv = desk.ok(&["person", "list", "--format", "csv"]);
-    assert!(csv.starts_with("id,name,email,role,status,factor\n"), "{csv}");
+    assert!(
+        csv.starts_with("id,name,email,role,status,factor\n"),
+        "{csv}"
+    );
     let shown = desk.ok(&["person", "show", &id]);
-    assert!(shown.contains("xa (admin, tech)") && shown.contains("invited"), "{shown}");
+    assert!(
+        shown.contains("xa (admin, tech)") && shown.contains("invited"),
+        "{shown}"
+    );
 
     let disabled = desk.ok(&["person", "disable", &id]);
     assert!(disabled.contains("disabled"), "{disabled}");
-    assert!(desk.fails(&["person", "disable", &id]).contains("disabled already"));
+    assert!(desk
+        .fails(&["person", "disable", &id])
+        .contains("disabled already"));
     let reset = desk.ok(&["person", "reset-factor", &id]);
     assert!(reset.contains("/v1/invitations/"), "{reset}");
     let shown = json(&desk.ok(&["person", "show", &id, "--format", "json"]));
@@ -86,9 +145,18 @@ fn person_commands_invite_list_show_disable_and_reset() {
     assert_eq!(events_of(&desk, "person-disabled").len(), 1);
     assert_eq!(events_of(&desk, "person-factor-reset").len(), 1);
     // The trail holds no link secret.
-    let link = reset.lines().find(|l| l.contains("/v1/invitations/")).expect("link");
+    let link = reset
+        .lines()
+        .find(|l| l.contains("/v1/invitations/"))
+        .expect("link");
     let secret = link.rsplit('/').next().expect("secret");
-    let all = format!("{:?}", Store::open(&desk.db()).expect("open").events(&EventQuery::default()).expect("events"));
+    let all = format!(
+        "{:?}",
+        Store::open(&desk.db())
+            .expect("open")
+            .events(&EventQuery::default())
+            .expect("events")
+    );
     assert!(!all.contains(secret));
     let (ok, _, err) = crate::audit::verify(&desk, &[]);
     assert!(ok, "{err}");
@@ -120,19 +188,43 @@ fn migration_makes_an_invited_person_per_contact_email() {
     let persons = json(&desk.ok(&["person", "list", "--format", "json"]));
     let persons = persons.as_array().expect("persons");
     let emails: Vec<&str> = persons.iter().filter_map(|p| p["email"].as_str()).collect();
-    for email in ["admin@nic.xa.example", "tech@nic.xa.example", "noc@ndo.example"] {
+    for email in [
+        "admin@nic.xa.example",
+        "tech@nic.xa.example",
+        "noc@ndo.example",
+    ] {
         assert!(emails.contains(&email), "{email} in {emails:?}");
     }
-    assert!(persons.iter().all(|p| p["role"] == "manager" && p["status"] == "invited"));
+    assert!(persons
+        .iter()
+        .all(|p| p["role"] == "manager" && p["status"] == "invited"));
     let ana = persons
         .iter()
         .find(|p| p["email"] == "admin@nic.xa.example")
         .expect("xa's admin");
     assert_eq!(ana["name"], "Ana Alves");
-    let shown = json(&desk.ok(&["person", "show", ana["id"].as_str().expect("id"), "--format", "json"]));
-    assert_eq!(shown["tlds"], serde_json::json!([{ "tld": "xa", "groups": ["admin"] }]));
-    let noc = persons.iter().find(|p| p["email"] == "noc@ndo.example").expect("noc");
-    let shown = json(&desk.ok(&["person", "show", noc["id"].as_str().expect("id"), "--format", "json"]));
+    let shown = json(&desk.ok(&[
+        "person",
+        "show",
+        ana["id"].as_str().expect("id"),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(
+        shown["tlds"],
+        serde_json::json!([{ "tld": "xa", "groups": ["admin"] }])
+    );
+    let noc = persons
+        .iter()
+        .find(|p| p["email"] == "noc@ndo.example")
+        .expect("noc");
+    let shown = json(&desk.ok(&[
+        "person",
+        "show",
+        noc["id"].as_str().expect("id"),
+        "--format",
+        "json",
+    ]));
     assert!(
         shown["tlds"]
             .as_array()

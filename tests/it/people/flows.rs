@@ -20,11 +20,19 @@ async fn invitation_enrolment_login_and_the_code_window() {
     assert!(id.starts_with("p-") && id.len() == 18, "{id}");
     let path = format!("/v1/invitations/{secret}");
     let (status, shown) = t.call(Method::GET, None, &path, None).await;
-    assert_eq!((status, shown["step"].as_str()), (StatusCode::OK, Some("password")));
+    assert_eq!(
+        (status, shown["step"].as_str()),
+        (StatusCode::OK, Some("password"))
+    );
 
     // Password rules, then step 1.
     let (status, short) = t
-        .call(Method::POST, None, &path, Some(&json!({ "password": "short" })))
+        .call(
+            Method::POST,
+            None,
+            &path,
+            Some(&json!({ "password": "short" })),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{short}");
     let (status, extra) = t
@@ -35,9 +43,18 @@ async fn invitation_enrolment_login_and_the_code_window() {
             Some(&json!({ "password": PASSWORD, "admin": true })),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "unknown fields are refused: {extra}");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "unknown fields are refused: {extra}"
+    );
     let (status, set) = t
-        .call(Method::POST, None, &path, Some(&json!({ "password": PASSWORD })))
+        .call(
+            Method::POST,
+            None,
+            &path,
+            Some(&json!({ "password": PASSWORD })),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{set}");
     let totp = set["totp_secret"].as_str().expect("secret").to_string();
@@ -45,7 +62,12 @@ async fn invitation_enrolment_login_and_the_code_window() {
     // Step 2: a wrong code, then the right one.
     let enrol = format!("{path}/enrol");
     let (status, wrong) = t
-        .call(Method::POST, None, &enrol, Some(&json!({ "code": "000000" })))
+        .call(
+            Method::POST,
+            None,
+            &enrol,
+            Some(&json!({ "code": "000000" })),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong}");
     let enrolled_at = t.desk.clock.now();
@@ -59,7 +81,12 @@ async fn invitation_enrolment_login_and_the_code_window() {
     let (status, _) = t.call(Method::GET, None, &path, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = t
-        .call(Method::POST, None, &path, Some(&json!({ "password": PASSWORD })))
+        .call(
+            Method::POST,
+            None,
+            &path,
+            Some(&json!({ "password": PASSWORD })),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -95,7 +122,10 @@ async fn invitation_enrolment_login_and_the_code_window() {
     assert_eq!(me["role"], "manager");
     assert_eq!(me["factor_enrolled"], true);
     assert_eq!(me["via"], "session");
-    assert_eq!(me["tlds"], json!([{ "tld": "xa", "groups": ["admin", "tech"] }]));
+    assert_eq!(
+        me["tlds"],
+        json!([{ "tld": "xa", "groups": ["admin", "tech"] }])
+    );
     t.stop().await;
 }
 
@@ -117,7 +147,9 @@ async fn a_recovery_code_works_once_and_never_again() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "not one of hers");
-    let (status, view) = t.get(&t.tokens.staff, &format!("/v1/persons/{}", p.id)).await;
+    let (status, view) = t
+        .get(&t.tokens.staff, &format!("/v1/persons/{}", p.id))
+        .await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["recovery_codes_left"], 9);
     t.stop().await;
@@ -194,7 +226,11 @@ async fn password_change_disable_and_factor_reset_end_sessions_and_tokens() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{token}");
     let secret = token["secret"].as_str().expect("secret").to_string();
-    assert_eq!(t.get(&secret, "/v1/me").await.0, StatusCode::FORBIDDEN, "me needs own-account");
+    assert_eq!(
+        t.get(&secret, "/v1/me").await.0,
+        StatusCode::FORBIDDEN,
+        "me needs own-account"
+    );
 
     // A wrong current password changes nothing.
     let code = next_code(&t, &p.totp);
@@ -222,7 +258,10 @@ async fn password_change_disable_and_factor_reset_end_sessions_and_tokens() {
     for s in [&s1, &s2] {
         assert_eq!(get_with(&t, s, "/v1/me").await.0, StatusCode::UNAUTHORIZED);
     }
-    assert_eq!(t.get(&secret, "/v1/requests").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        t.get(&secret, "/v1/requests").await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let code = next_code(&t, &p.totp);
     let (status, _, _, _) = login(
         &t,
@@ -239,11 +278,18 @@ async fn password_change_disable_and_factor_reset_end_sessions_and_tokens() {
 
     // Disabled: the session dies and logins are refused like any wrong password.
     let (status, disabled) = t
-        .post(&t.tokens.staff, &format!("/v1/persons/{}/disable", p.id), json!({}))
+        .post(
+            &t.tokens.staff,
+            &format!("/v1/persons/{}/disable", p.id),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{disabled}");
     assert_eq!(disabled["sessions_ended"], 1);
-    assert_eq!(get_with(&t, &s3, "/v1/me").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get_with(&t, &s3, "/v1/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let code = next_code(&t, &p.totp);
     let (status, _, text, _) = login(
         &t,
@@ -252,11 +298,18 @@ async fn password_change_disable_and_factor_reset_end_sessions_and_tokens() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(json_of(&text)["message"], "the e-mail, password or code is not right");
+    assert_eq!(
+        json_of(&text)["message"],
+        "the e-mail, password or code is not right"
+    );
 
     // Reset the factor: invited again, a new link, a new secret.
     let (status, reset) = t
-        .post(&t.tokens.staff, &format!("/v1/persons/{}/reset-factor", p.id), json!({}))
+        .post(
+            &t.tokens.staff,
+            &format!("/v1/persons/{}/reset-factor", p.id),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{reset}");
     assert_eq!(reset["person"]["status"], "invited");
@@ -311,23 +364,45 @@ async fn a_token_limited_to_one_tld_and_one_permission() {
     let s = login_ok(&t, &p).await;
     // As a session, the manager reads xa's request but not xb's.
     assert_eq!(
-        get_with(&t, &s, &format!("/v1/requests/{xa_ticket}")).await.0,
+        get_with(&t, &s, &format!("/v1/requests/{xa_ticket}"))
+            .await
+            .0,
         StatusCode::OK
     );
     assert_eq!(
-        get_with(&t, &s, &format!("/v1/requests/{xb_ticket}")).await.0,
+        get_with(&t, &s, &format!("/v1/requests/{xb_ticket}"))
+            .await
+            .0,
         StatusCode::FORBIDDEN
     );
 
     // No token beyond the person: not a permission of managers, not their TLD, no expiry
     // beyond the maximum.
     for (body, want) in [
-        (json!({ "permissions": ["read-audit"], "expires_in_days": 30 }), StatusCode::FORBIDDEN),
-        (json!({ "permissions": ["manage-persons"], "expires_in_days": 30 }), StatusCode::FORBIDDEN),
-        (json!({ "permissions": ["read"], "tlds": ["xb"], "expires_in_days": 30 }), StatusCode::FORBIDDEN),
-        (json!({ "permissions": ["read"], "expires_in_days": 366 }), StatusCode::BAD_REQUEST),
-        (json!({ "permissions": ["read"], "expires_in_days": 0 }), StatusCode::BAD_REQUEST),
-        (json!({ "permissions": ["fly"], "expires_in_days": 1 }), StatusCode::BAD_REQUEST),
+        (
+            json!({ "permissions": ["read-audit"], "expires_in_days": 30 }),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            json!({ "permissions": ["manage-persons"], "expires_in_days": 30 }),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            json!({ "permissions": ["read"], "tlds": ["xb"], "expires_in_days": 30 }),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            json!({ "permissions": ["read"], "expires_in_days": 366 }),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({ "permissions": ["read"], "expires_in_days": 0 }),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({ "permissions": ["fly"], "expires_in_days": 1 }),
+            StatusCode::BAD_REQUEST,
+        ),
         (json!({ "permissions": ["read"] }), StatusCode::BAD_REQUEST),
     ] {
         let (status, value) = post_with(&t, &s, "/v1/tokens", body.clone()).await;
@@ -347,18 +422,29 @@ async fn a_token_limited_to_one_tld_and_one_permission() {
     let id = token["id"].as_str().expect("id").to_string();
     assert!(id.starts_with("ptok-"), "{id}");
 
-    assert_eq!(t.get(&secret, &format!("/v1/requests/{xa_ticket}")).await.0, StatusCode::OK);
+    assert_eq!(
+        t.get(&secret, &format!("/v1/requests/{xa_ticket}")).await.0,
+        StatusCode::OK
+    );
     assert_eq!(
         t.get(&secret, &format!("/v1/requests/{xb_ticket}")).await.0,
         StatusCode::FORBIDDEN
     );
     let (status, refused) = t
-        .post(&secret, &format!("/v1/requests/{xa_ticket}/confirm"), json!({}))
+        .post(
+            &secret,
+            &format!("/v1/requests/{xa_ticket}/confirm"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
     // A token makes no tokens.
     let (status, _) = t
-        .post(&secret, "/v1/tokens", json!({ "permissions": ["read"], "expires_in_days": 1 }))
+        .post(
+            &secret,
+            "/v1/tokens",
+            json!({ "permissions": ["read"], "expires_in_days": 1 }),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
@@ -366,7 +452,10 @@ async fn a_token_limited_to_one_tld_and_one_permission() {
     let (status, list) = get_with(&t, &s, "/v1/tokens").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["tokens"][0]["id"], id.as_str());
-    assert!(list.to_string().find("rdp_").is_none(), "no secret in the list");
+    assert!(
+        list.to_string().find("rdp_").is_none(),
+        "no secret in the list"
+    );
     let (status, _) = post_with(&t, &s, &format!("/v1/tokens/{id}/revoke"), json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -376,7 +465,7 @@ async fn a_token_limited_to_one_tld_and_one_permission() {
 
     // The audit trail names the person as the actor of what the token did.
     let (_, events) = t
-        .get(&t.tokens.staff, &format!("/v1/audit?kind=person-token-issued"))
+        .get(&t.tokens.staff, "/v1/audit?kind=person-token-issued")
         .await;
     assert_eq!(events["events"][0]["actor"]["kind"], "person", "{events}");
     t.stop().await;

@@ -151,7 +151,10 @@ pub async fn enrolled(t: &TestDesk, body: Value) -> Enrolled {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{set}");
-    let totp = set["totp_secret"].as_str().expect("totp secret").to_string();
+    let totp = set["totp_secret"]
+        .as_str()
+        .expect("totp secret")
+        .to_string();
     assert!(set["otpauth_uri"]
         .as_str()
         .is_some_and(|u| u.starts_with("otpauth://totp/")));

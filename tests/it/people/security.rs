@@ -28,7 +28,11 @@ async fn a_cookie_post_without_the_csrf_token_is_refused() {
     }
     let (_, list) = get_with(&t, &s, "/v1/tokens").await;
     assert_eq!(list["tokens"], json!([]), "nothing was made");
-    assert_eq!(get_with(&t, &s, "/v1/me").await.0, StatusCode::OK, "still logged in");
+    assert_eq!(
+        get_with(&t, &s, "/v1/me").await.0,
+        StatusCode::OK,
+        "still logged in"
+    );
     let (status, _) = post_with(&t, &s, "/v1/tokens", body).await;
     assert_eq!(status, StatusCode::CREATED);
     t.stop().await;
@@ -54,7 +58,10 @@ async fn guessing_is_backed_off_and_never_tells_whether_an_account_exists() {
         None,
     )
     .await;
-    assert_eq!((s1, s2), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
     assert_eq!(unknown, wrong, "byte-identical bodies");
     assert_eq!(h1.get("www-authenticate"), h2.get("www-authenticate"));
     assert_eq!(json_of(&wrong)["error"], "auth-invalid");
@@ -103,11 +110,13 @@ async fn guessing_is_backed_off_and_never_tells_whether_an_account_exists() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, events) = t
-        .get(&t.tokens.staff, "/v1/audit?kind=login-refused")
-        .await;
+    let (status, events) = t.get(&t.tokens.staff, "/v1/audit?kind=login-refused").await;
     assert_eq!(status, StatusCode::OK);
-    let refused: Vec<&Value> = events["events"].as_array().expect("events").iter().collect();
+    let refused: Vec<&Value> = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .collect();
     let for_p: Vec<&&Value> = refused
         .iter()
         .filter(|e| e["payload"]["person"] == p.id.as_str())
@@ -135,7 +144,10 @@ async fn guessing_is_backed_off_and_never_tells_whether_an_account_exists() {
     }
     let stored = std::fs::read(t.dir.path().join("rootdesk.db")).expect("read database");
     let stored = String::from_utf8_lossy(&stored);
-    assert!(!stored.contains(&session.secret), "the session secret is stored only hashed");
+    assert!(
+        !stored.contains(&session.secret),
+        "the session secret is stored only hashed"
+    );
     assert!(!stored.contains(p.password.as_str()));
     t.stop().await;
 }
@@ -155,7 +167,13 @@ async fn only_staff_administer_persons() {
     }
     let (status, _) = post_with(&t, &s, "/v1/persons", invite.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a manager invites nobody");
-    let (status, _) = post_with(&t, &s, &format!("/v1/persons/{}/reset-factor", p.id), json!({})).await;
+    let (status, _) = post_with(
+        &t,
+        &s,
+        &format!("/v1/persons/{}/reset-factor", p.id),
+        json!({}),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, list) = t.get(&t.tokens.staff, "/v1/persons").await;
     assert_eq!(status, StatusCode::OK);
@@ -163,7 +181,11 @@ async fn only_staff_administer_persons() {
     assert!(!list.to_string().contains("argon2"), "no hash is shown");
     // A second account for the same e-mail, a TLD that does not exist, tlds for staff.
     let (status, _) = t
-        .post(&t.tokens.staff, "/v1/persons", json!({ "name": "Ana", "email": "MGR@nic.xa.example", "role": "manager" }))
+        .post(
+            &t.tokens.staff,
+            "/v1/persons",
+            json!({ "name": "Ana", "email": "MGR@nic.xa.example", "role": "manager" }),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, _) = t
@@ -175,6 +197,10 @@ async fn only_staff_administer_persons() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, list) = t.get(&t.tokens.staff, "/v1/persons").await;
-    assert_eq!(list["persons"].as_array().map(Vec::len), Some(1), "nothing was added");
+    assert_eq!(
+        list["persons"].as_array().map(Vec::len),
+        Some(1),
+        "nothing was added"
+    );
     t.stop().await;
 }
