@@ -381,9 +381,8 @@ mod tests {
             "rootdesk_session=abc; HttpOnly; SameSite=Strict; Path=/; Max-Age=60"
         );
         let store = crate::store::Store::open(&dir.path().join("t.db")).expect("open");
-        let tls = std::sync::Arc::new(
-            crate::desk::Desk::new(store, settings).with_secure_cookies(true),
-        );
+        let tls =
+            std::sync::Arc::new(crate::desk::Desk::new(store, settings).with_secure_cookies(true));
         assert!(cookie(&tls, "abc", 60)
             .expect("cookie")
             .to_str()
@@ -395,9 +394,15 @@ mod tests {
             HeaderValue::from_static("other=1; rootdesk_session=s3cr3t_-x; more=2"),
         );
         assert_eq!(session_cookie(&headers).as_deref(), Some("s3cr3t_-x"));
-        headers.insert(header::COOKIE, HeaderValue::from_static("rootdesk_session=a;b"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("rootdesk_session=a;b"),
+        );
         assert_eq!(session_cookie(&headers).as_deref(), Some("a"));
-        headers.insert(header::COOKIE, HeaderValue::from_static("rootdesk_session="));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("rootdesk_session="),
+        );
         assert_eq!(session_cookie(&headers), None);
     }
 }
