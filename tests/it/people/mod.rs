@@ -4,6 +4,7 @@
 
 mod cli;
 mod flows;
+mod matrix;
 mod security;
 
 use reqwest::header::{HeaderMap, COOKIE, SET_COOKIE};
