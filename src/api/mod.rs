@@ -1,4 +1,5 @@
-//! The HTTP API (DESIGN §8.1): JSON under `/v1`, bearer tokens, strict bodies.
+//! The HTTP API (DESIGN §8.1): JSON under `/v1`, bearer tokens (role or person tokens) or a
+//! person's session cookie with its CSRF token ([`people`]), strict bodies.
 //!
 //! Every handler that needs a caller takes it as an [`Authed`] extractor (authentication is
 //! part of its signature), then hands the desk a named action on a named request; the desk's permission gate (`desk::gate`) grants a named permission before a body is

@@ -352,3 +352,58 @@ pub async fn reset_factor(
         blocking(move || desk.reset_factor(&who.actor(), who.source.as_deref(), &id)).await?;
     Ok(Json(invitation).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cookie's attributes; `Secure` exactly when the daemon serves TLS.
+    #[test]
+    fn session_cookie_attributes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::store::Store::create(&dir.path().join("t.db")).expect("create");
+        let settings = crate::desk::DeskSettings {
+            expire_days: 30,
+            reminder_days: Vec::new(),
+            ttls: crate::store::PublishTtls {
+                ns: 1,
+                ds: 1,
+                glue: 1,
+            },
+            profile: crate::check::Profile::default(),
+            check_ports: Default::default(),
+            sweep_remind_after: None,
+            four_eyes: false,
+        };
+        let plain = std::sync::Arc::new(crate::desk::Desk::new(store, settings.clone()));
+        let value = cookie(&plain, "abc", 60).expect("cookie");
+        assert_eq!(
+            value.to_str().expect("ascii"),
+            "rootdesk_session=abc; HttpOnly; SameSite=Strict; Path=/; Max-Age=60"
+        );
+        let store = crate::store::Store::open(&dir.path().join("t.db")).expect("open");
+        let tls =
+            std::sync::Arc::new(crate::desk::Desk::new(store, settings).with_secure_cookies(true));
+        assert!(cookie(&tls, "abc", 60)
+            .expect("cookie")
+            .to_str()
+            .expect("ascii")
+            .ends_with("; Secure"));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("other=1; rootdesk_session=s3cr3t_-x; more=2"),
+        );
+        assert_eq!(session_cookie(&headers).as_deref(), Some("s3cr3t_-x"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("rootdesk_session=a;b"),
+        );
+        assert_eq!(session_cookie(&headers).as_deref(), Some("a"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("rootdesk_session="),
+        );
+        assert_eq!(session_cookie(&headers), None);
+    }
+}

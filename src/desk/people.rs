@@ -1144,8 +1144,7 @@ impl Desk {
                     for t in &tlds {
                         store::add_member_tx(tx, &t.tld, &id, &t.groups)?;
                     }
-                    let (template, placeholder) =
-                        crate::notify::links::invitation_placeholder()?;
+                    let (template, placeholder) = crate::notify::links::invitation_placeholder()?;
                     sp::insert_unsent_invitation_tx(tx, &template, &id, now, expires)?;
                     let payload = Payload::PersonInvited(PersonInvited {
                         person: id.clone(),
@@ -1173,7 +1172,10 @@ impl Desk {
                         tx,
                         &store::NewNotification {
                             recipient: contact.email.clone(),
-                            subject: format!("Your account at the root zone desk ({})", names.join(", ")),
+                            subject: format!(
+                                "Your account at the root zone desk ({})",
+                                names.join(", ")
+                            ),
                             body,
                             ticket: None,
                             tld: tlds.first().map(|t| t.tld.clone()),

@@ -7,56 +7,11 @@ pub mod password;
 pub mod throttle;
 pub mod totp;
 
-use serde::Serialize;
-
-use crate::registry::Role;
+pub use crate::store::persons::{Person, Status};
+use crate::store::Role;
 
 /// How many recovery codes a person gets at enrolment.
 pub const RECOVERY_CODES: usize = 10;
-
-/// A person's account state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Invited: no password or no second factor yet; cannot log in.
-    Invited,
-    Active,
-    /// Every session and token ended; cannot log in.
-    Disabled,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Invited => "invited",
-            Status::Active => "active",
-            Status::Disabled => "disabled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Status> {
-        match text {
-            "invited" => Some(Status::Invited),
-            "active" => Some(Status::Active),
-            "disabled" => Some(Status::Disabled),
-            _ => None,
-        }
-    }
-}
-
-/// A person as shown: never a secret or a hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Person {
-    pub id: String,
-    pub name: String,
-    pub email: String,
-    pub role: Role,
-    pub status: Status,
-    /// A TOTP secret is enrolled.
-    pub factor_enrolled: bool,
-    pub created_at: String,
-    pub changed_at: String,
-}
 
 /// The roles a person may have.
 pub fn person_role(text: &str) -> Option<Role> {

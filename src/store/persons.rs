@@ -1,13 +1,59 @@
 //! Persons' accounts (issue 14): the SQL of persons, invitations, recovery codes, sessions
 //! and person tokens. Secrets are stored as SHA-256 hashes, passwords as argon2id PHC strings;
-//! the rules are `crate::people`'s, the audit events the desk's.
+//! the rules are `crate::people`'s (which re-exports [`Person`] and [`Status`]), the audit
+//! events the desk's.
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::{timestamp, Result};
-use crate::people::{Person, Status};
+use serde::Serialize;
+
 use crate::store::Role;
+
+/// A person's account state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Invited: no password or no second factor yet; cannot log in.
+    Invited,
+    Active,
+    /// Every session and token ended; cannot log in.
+    Disabled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Invited => "invited",
+            Status::Active => "active",
+            Status::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        match text {
+            "invited" => Some(Status::Invited),
+            "active" => Some(Status::Active),
+            "disabled" => Some(Status::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// A person as shown: never a secret or a hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub status: Status,
+    /// A TOTP secret is enrolled.
+    pub factor_enrolled: bool,
+    pub created_at: String,
+    pub changed_at: String,
+}
 
 /// A person with what authenticating them needs (never leaves the desk).
 #[derive(Debug, Clone)]

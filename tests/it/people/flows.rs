@@ -467,11 +467,64 @@ async fn a_token_limited_to_one_tld_and_one_permission() {
 
     // The audit trail names the person as the actor of what the token did.
     let (_, events) = t
-        .get(
-            &t.tokens.staff,
-            &format!("/v1/audit?kind=person-token-issued"),
-        )
+        .get(&t.tokens.staff, "/v1/audit?kind=person-token-issued")
         .await;
     assert_eq!(events["events"][0]["actor"]["kind"], "person", "{events}");
     t.stop().await;
+}
+
+/// `[accounts] auditor_factor_optional`: an auditor may then log in with a password alone;
+/// a manager never.
+#[test]
+fn an_auditor_without_a_factor_only_when_the_settings_allow_it() {
+    use rootdesk::desk::people::{LoginAttempt, LoginError, NewPerson};
+    use rootdesk::desk::Desk;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = crate::daemon::demo_database(dir.path());
+    let accounts = rootdesk::config::AccountsSettings {
+        auditor_factor_optional: true,
+        ..Default::default()
+    };
+    let desk =
+        Desk::new(store, crate::daemon::settings(Default::default())).with_accounts(accounts);
+    let cli = rootdesk::audit::Actor::cli();
+    let invite = |email: &str, role: &str| {
+        let invitation = desk
+            .invite_person(
+                &cli,
+                None,
+                NewPerson {
+                    name: "Ode".into(),
+                    email: email.into(),
+                    role: role.into(),
+                    tlds: Vec::new(),
+                },
+            )
+            .expect("invite");
+        let secret = invitation
+            .link
+            .rsplit_once("/v1/invitations/")
+            .expect("link")
+            .1
+            .to_string();
+        desk.set_invited_password(&secret, PASSWORD)
+            .expect("password")
+    };
+    let set = invite("ode@audit.example", "auditor");
+    assert_eq!(set.status, rootdesk::people::Status::Active);
+    assert!(set.totp_secret.is_none());
+    let attempt = |email: &str| LoginAttempt {
+        email: email.into(),
+        password: PASSWORD.into(),
+        ..Default::default()
+    };
+    desk.login(attempt("ode@audit.example"))
+        .expect("an auditor without a factor");
+    let set = invite("mia@nic.xa.example", "manager");
+    assert_eq!(set.status, rootdesk::people::Status::Invited);
+    assert!(set.totp_secret.is_some(), "managers always enrol a factor");
+    assert!(matches!(
+        desk.login(attempt("mia@nic.xa.example")),
+        Err(LoginError::Invalid)
+    ));
 }

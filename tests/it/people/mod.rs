@@ -5,6 +5,7 @@
 mod authority;
 mod cli;
 mod flows;
+mod matrix;
 mod security;
 
 use reqwest::header::{HeaderMap, COOKIE, SET_COOKIE};

@@ -202,5 +202,42 @@ async fn only_staff_administer_persons() {
         Some(1),
         "nothing was added"
     );
+    // A staff person (the first one comes from the CLI) administers persons in a session.
+    let sam = enrolled(
+        &t,
+        json!({ "name": "Sam Staff", "email": "sam@desk.example", "role": "staff" }),
+    )
+    .await;
+    let staff = login_ok(&t, &sam).await;
+    let (status, invited) = post_with(
+        &t,
+        &staff,
+        "/v1/persons",
+        json!({ "name": "Ode", "email": "ode@audit.example", "role": "auditor" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{invited}");
+    let (_, events) = t
+        .get(&t.tokens.staff, "/v1/audit?kind=person-invited")
+        .await;
+    let last = events["events"]
+        .as_array()
+        .and_then(|e| e.last())
+        .expect("an event");
+    assert_eq!(last["actor"]["kind"], "person");
+    assert_eq!(last["actor"]["id"], sam.id.as_str());
+    assert_eq!(last["actor"]["role"], "staff");
+    // Its token may carry manage-persons (a manager's may not), and nothing else.
+    let (status, token) = post_with(
+        &t,
+        &staff,
+        "/v1/tokens",
+        json!({ "permissions": ["manage-persons"], "expires_in_days": 1 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let secret = token["secret"].as_str().expect("secret");
+    assert_eq!(t.get(secret, "/v1/persons").await.0, StatusCode::OK);
+    assert_eq!(t.get(secret, "/v1/audit").await.0, StatusCode::FORBIDDEN);
     t.stop().await;
 }
