@@ -194,6 +194,27 @@ async fn contacts_hand_over_then_policy_change_needs_the_old_policy_then_n_of_m(
     let ticket = submit_as(&t, &s_a1, "xa", healthy()).await;
     let request = t.wait_for(&ticket, "contact-confirmation").await;
     assert_eq!(request["approval"]["rule"]["approvals"], 2, "{request}");
+    // Each person whose approval could count is told, with no link that acts; the submitter
+    // (who does not count) and the public contacts are not asked.
+    let outbox = t
+        .desk
+        .read_store(|s| Ok(s.outbox(false, 1000)?))
+        .expect("outbox");
+    let asked: Vec<&str> = outbox
+        .iter()
+        .filter(|n| n.ticket.as_deref() == Some(ticket.as_str()))
+        .filter(|n| n.subject.contains("your approval is needed"))
+        .map(|n| n.recipient.as_str())
+        .collect();
+    let mut want = vec![a2.email.as_str(), t1.email.as_str(), t2.email.as_str()];
+    want.sort();
+    let mut got = asked.clone();
+    got.sort();
+    assert_eq!(got, want, "{asked:?}");
+    assert!(outbox
+        .iter()
+        .filter(|n| n.ticket.as_deref() == Some(ticket.as_str()))
+        .all(|n| !n.body.contains("/confirm/")), "no acting link for a persons' TLD");
     let (status, value) = act_as(&t, &s_a1, &ticket, "confirm", json!({})).await;
     assert_eq!(
         status,
