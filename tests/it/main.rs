@@ -10,3 +10,4 @@ mod foundation;
 mod gaps;
 mod metrics;
 mod notify;
+mod portal;
