@@ -11,8 +11,9 @@
 //! same value serves the hidden field and the API's `X-CSRF-Token` header ([`HEADER`]).
 //! Tokens are compared through HMAC verification (constant time), never with `==`.
 //!
-//! A request that a browser labels cross-site (`Sec-Fetch-Site: cross-site`, or an `Origin`
-//! whose host is not the `Host` asked for) is refused before the token is even looked at.
+//! A request that a browser labels as from another site (`Sec-Fetch-Site: cross-site` or
+//! `same-site`, or an `Origin` whose host is not the `Host` asked for) is refused before the
+//! token is even looked at.
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use data_encoding::BASE64URL_NOPAD;
@@ -176,20 +177,26 @@ pub fn anonymous(
     Ok((key.token(Binding::Cookie(&nonce)), Some(value)))
 }
 
-/// Whether the browser marks the request as coming from another site.
+/// Whether the browser marks the request as coming from another origin. `Sec-Fetch-Site`
+/// decides where it is sent (`same-site` is refused too: a sibling subdomain is exactly the
+/// site that could plant a cookie). An `Origin` of another host is refused; `Origin: null` is
+/// what browsers send under our own `Referrer-Policy: no-referrer`, so it proves nothing and
+/// the token decides.
 fn cross_site(headers: &HeaderMap) -> bool {
-    if headers
+    let fetch_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
-    {
+        .map(str::to_ascii_lowercase);
+    if matches!(fetch_site.as_deref(), Some("cross-site" | "same-site")) {
         return true;
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
+    if origin == "null" {
+        return false;
+    }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    // `Origin: null` (sandboxed frames, some redirects) is never this site.
     let origin_host = origin
         .split_once("://")
         .map(|(_, rest)| rest.trim_end_matches('/'));
@@ -269,8 +276,14 @@ mod tests {
             ("origin", "https://evil.example"),
         ]);
         assert_eq!(check_anonymous(&key, &evil, Some(&good)), Err(Refusal::CrossSite));
-        let fetch = headers(&[("cookie", &pair), ("sec-fetch-site", "cross-site")]);
-        assert_eq!(check_anonymous(&key, &fetch, Some(&good)), Err(Refusal::CrossSite));
+        for site in ["cross-site", "same-site"] {
+            let fetch = headers(&[("cookie", &pair), ("sec-fetch-site", site)]);
+            assert_eq!(check_anonymous(&key, &fetch, Some(&good)), Err(Refusal::CrossSite));
+        }
+        // What a browser sends under Referrer-Policy: no-referrer: the token decides.
+        let null = headers(&[("cookie", &pair), ("origin", "null"), ("sec-fetch-site", "same-origin")]);
+        assert_eq!(check_anonymous(&key, &null, Some(&good)), Ok(()));
+        assert_eq!(check_anonymous(&key, &null, Some("x")), Err(Refusal::WrongToken));
         let same = headers(&[
             ("cookie", &pair),
             ("host", "desk.example"),

@@ -94,7 +94,7 @@ async fn public_pages_in_chromium() {
     // The lookup form, by keyboard only: type a U-label, press Enter, land on the TLD's page.
     let field = b.client.find(Locator::Id("name")).await.expect("lookup field");
     field.send_keys("рф\u{e007}").await.expect("type and Enter");
-    b.client.wait().for_element(Locator::Css("p.labels")).await.expect("TLD page");
+    wait_for(&b, Locator::Css("p.labels"), "TLD page").await;
     assert!(b.client.current_url().await.expect("url").path().ends_with("/tlds/xn--p1ai"));
 
     // The IDN TLD's page: U-label and A-label, sponsor, name servers with addresses, DS.
@@ -144,7 +144,7 @@ async fn public_pages_in_chromium() {
         .expect("remove the token");
     let field = b.client.find(Locator::Id("name")).await.expect("lookup field");
     field.send_keys("com\u{e007}").await.expect("type and Enter");
-    b.client.wait().for_element(Locator::Css("p.error-message")).await.expect("refusal page");
+    wait_for(&b, Locator::Css("p.error-message"), "refusal page").await;
     assert_eq!(text(&b, "h1").await, "This form was refused");
     assert!(!b.client.current_url().await.expect("url").path().starts_with("/tlds"));
     check_page(&b, "the refusal page").await;
@@ -152,6 +152,25 @@ async fn public_pages_in_chromium() {
 
     b.close().await;
     desk.stop().await;
+}
+
+/// Waits for an element; on a timeout, captures the page and says where the browser is.
+async fn wait_for(b: &Browser, locator: Locator<'_>, what: &str) -> fantoccini::elements::Element {
+    match b
+        .client
+        .wait()
+        .at_most(std::time::Duration::from_secs(15))
+        .for_element(locator)
+        .await
+    {
+        Ok(element) => element,
+        Err(e) => {
+            b.shot("failure").await;
+            let url = b.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let h1 = text(b, "h1").await;
+            panic!("{what}: {e} (at {url}, page {h1:?}; target/portal-screenshots/failure.png)");
+        }
+    }
 }
 
 /// Waits until the browser shows `path_and_query` (after a form or a link).
@@ -198,12 +217,12 @@ async fn changelog_and_turnaround_in_chromium() {
     b.client.goto(&format!("{base}/changelog?month=2026-03")).await.expect("goto");
     let link = b.client.find(Locator::Css("#changelog tbody tr td a")).await.expect("TLD link");
     link.click().await.expect("click");
-    b.client.wait().for_element(Locator::Id("h-history")).await.expect("TLD page");
+    wait_for(&b, Locator::Id("h-history"), "TLD page").await;
     check_page(&b, "a simulated TLD's page").await;
     b.shot("tld-with-history-desktop").await;
     let history = b.client.find(Locator::Css("#h-history + p + ul a")).await.expect("history link");
     history.click().await.expect("click");
-    b.client.wait().for_element(Locator::Css("#changelog tbody tr:target")).await.expect("the entry, highlighted");
+    wait_for(&b, Locator::Css("#changelog tbody tr:target"), "the entry, highlighted").await;
 
     visit(&b, &base, "/turnaround", "turnaround").await;
     let img = b.client.find(Locator::Css("figure.chart img")).await.expect("chart");
