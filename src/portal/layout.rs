@@ -75,3 +75,26 @@ pub fn scroll_table(label: &str, table: Markup) -> Markup {
         div.scroll role="region" aria-label=(label) tabindex="0" { (table) }
     }
 }
+
+/// A count with thousands separators (`1,438`), as English text writes it.
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_get_thousands_separators() {
+        for (n, text) in [(0, "0"), (999, "999"), (1000, "1,000"), (1438, "1,438"), (1234567, "1,234,567")] {
+            assert_eq!(super::count(n), text);
+        }
+    }
+}

@@ -46,7 +46,7 @@ pub async fn home(
         ul.cards {
             li {
                 h2 { a href="/tlds" { "Top-level domains" } }
-                p { (total) " TLDs, " (delegated) " delegated: sponsors, name servers, DNSSEC and dates of each." }
+                p { (layout::count(total)) " TLDs, " (layout::count(delegated)) " delegated: sponsors, name servers, DNSSEC and dates of each." }
             }
             li {
                 h2 { a href="/changelog" { "Change log" } }
@@ -101,16 +101,16 @@ pub fn changelog_body(log: &Changelog, month: Month, tld: Option<&str>) -> Marku
             div.actions { button type="submit" { "Show" } }
         }
         nav.pager aria-label="Months" {
-            a rel="prev" href={ "/changelog?month=" (prev.prefix()) (tld_query) } { "← " (prev.prefix()) }
-            a rel="next" href={ "/changelog?month=" (next.prefix()) (tld_query) } { (next.prefix()) " →" }
+            a rel="prev" href={ "/changelog?month=" (prev.prefix()) (tld_query) } { "← " (month_name(prev)) }
+            a rel="next" href={ "/changelog?month=" (next.prefix()) (tld_query) } { (month_name(next)) " →" }
         }
-        h2 { (log.month) @if let Some(t) = tld { ", ." (t) } }
+        h2 { (month_name(month)) @if let Some(t) = tld { ", ." (t) } }
         @if entries.is_empty() {
             p #empty { "No request was closed in this month." }
         } @else {
-            p { (entries.len()) " requests." }
+            p { (layout::count(entries.len())) @if entries.len() == 1 { " request." } @else { " requests." } }
             (layout::scroll_table("Change log", html! {
-                table #changelog {
+                table #changelog .stack {
                     thead { tr {
                         th scope="col" { "Ticket" } th scope="col" { "TLD" } th scope="col" { "Kind" }
                         th scope="col" { "What changed" } th scope="col" { "Outcome" }
@@ -119,17 +119,17 @@ pub fn changelog_body(log: &Changelog, month: Month, tld: Option<&str>) -> Marku
                     tbody {
                         @for e in &entries {
                             tr id=(e.ticket) {
-                                th scope="row" { (e.ticket) }
-                                td {
+                                th.nowrap scope="row" { (e.ticket) }
+                                td data-label="TLD" {
                                     a href={ "/tlds/" (e.tld) } { "." (e.u_label) }
                                     @if e.u_label != e.tld { " " span.alabel { "(." (e.tld) ")" } }
                                 }
-                                td { (e.kind) }
-                                td { (e.summary) }
-                                td { (e.status) }
-                                td { (e.submitted) }
-                                td { (e.closed) }
-                                td { @if let Some(s) = e.serial { (s) } }
+                                td data-label="Kind" { (e.kind) }
+                                td data-label="What changed" { (e.summary) }
+                                td data-label="Outcome" { (e.status) }
+                                td.nowrap data-label="Submitted" { (e.submitted) }
+                                td.nowrap data-label="Closed" { (e.closed) }
+                                td data-label="Serial" { @if let Some(s) = e.serial { (s) } }
                             }
                         }
                     }
@@ -137,6 +137,11 @@ pub fn changelog_body(log: &Changelog, month: Month, tld: Option<&str>) -> Marku
             }))
         }
     }
+}
+
+/// `February 2026`.
+fn month_name(month: Month) -> String {
+    format!("{} {}", month.month, month.year)
 }
 
 fn previous(month: Month) -> Month {
@@ -248,14 +253,17 @@ pub fn turnaround_body(report: &Report, chart: bool) -> Markup {
             figure.chart {
                 img src="/turnaround/chart.svg" width="1100" height="650"
                     alt="Chart: desk time and TLD time per month (median and 90th percentile, hours, logarithmic scale) against the service-level lines. The same figures are in the tables below.";
-                figcaption { "Desk time and TLD time of the requests finished each month." }
+                figcaption {
+                    "Desk time and TLD time of the requests finished each month. "
+                    a href="/turnaround/chart.svg" { "Open the chart full size" } "."
+                }
             }
         } @else {
             p.muted #no-chart { "No request has finished yet, so there is no chart." }
         }
         h2 { "All requests" }
         (layout::scroll_table("Turnaround by step", html! {
-            table #measures {
+            table #measures .stack {
                 thead { tr {
                     th scope="col" { "Step" } th scope="col" { "Count" } th scope="col" { "Median" }
                     th scope="col" { "90th percentile" } th scope="col" { "Longest" }
@@ -265,16 +273,16 @@ pub fn turnaround_body(report: &Report, chart: bool) -> Markup {
                     @for s in &report.total.measures {
                         tr {
                             th scope="row" { (measure_name(s.measure)) }
-                            td { (s.count) }
-                            td { (value(s.measure, s.median)) }
-                            td { (value(s.measure, s.p90)) }
-                            td { (value(s.measure, s.max)) }
-                            td {
+                            td data-label="Count" { (s.count) }
+                            td data-label="Median" { (value(s.measure, s.median)) }
+                            td data-label="90th percentile" { (value(s.measure, s.p90)) }
+                            td data-label="Longest" { (value(s.measure, s.max)) }
+                            td data-label="Service level" {
                                 @if let (Some(limit), Some(target)) = (s.limit_secs, s.target_percent) {
                                     (target) "% within " (human(limit as f64))
                                 } @else { "–" }
                             }
-                            td {
+                            td data-label="Within it" {
                                 @if let Some(w) = s.within_percent {
                                     (format!("{w:.1}%"))
                                     @match s.target_met {
@@ -306,7 +314,7 @@ pub fn turnaround_body(report: &Report, chart: bool) -> Markup {
             p.muted { "Nothing measured yet." }
         } @else {
             (layout::scroll_table("Turnaround by group", html! {
-                table #groups {
+                table #groups .stack {
                     thead { tr {
                         th scope="col" { "Group" } th scope="col" { "Requests" } th scope="col" { "Breaches" }
                         th scope="col" { "Median desk time" } th scope="col" { "Median TLD time" } th scope="col" { "Median submission to close" }
@@ -315,10 +323,11 @@ pub fn turnaround_body(report: &Report, chart: bool) -> Markup {
                         @for g in &report.groups {
                             tr {
                                 th scope="row" { (g.group) }
-                                td { (g.requests) } td { (g.breach_count) }
-                                td { (median(g, Measure::DeskTime)) }
-                                td { (median(g, Measure::TldTime)) }
-                                td { (median(g, Measure::EndToEnd)) }
+                                td data-label="Requests" { (g.requests) }
+                                td data-label="Breaches" { (g.breach_count) }
+                                td data-label="Median desk time" { (median(g, Measure::DeskTime)) }
+                                td data-label="Median TLD time" { (median(g, Measure::TldTime)) }
+                                td data-label="Median to close" { (median(g, Measure::EndToEnd)) }
                             }
                         }
                     }

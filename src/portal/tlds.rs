@@ -98,8 +98,8 @@ pub fn list_body(records: &[TldRecord], filter: &TldFilter) -> Markup {
     let statuses = [TldStatus::Active, TldStatus::Undelegated, TldStatus::Retired];
     html! {
         p {
-            "The root zone database holds " (records.len()) " top-level domains, "
-            (delegated) " of them delegated in the root zone. "
+            "The root zone database holds " (layout::count(records.len())) " top-level domains, "
+            (layout::count(delegated)) " of them delegated in the root zone. "
             "Internationalised (IDN) TLDs are shown in their own script with the A-label "
             "used in the DNS beside it."
         }
@@ -133,7 +133,7 @@ pub fn list_body(records: &[TldRecord], filter: &TldFilter) -> Markup {
                 }
             }
         }
-        p #count role="status" { (shown.len()) " of " (records.len()) " TLDs shown." }
+        p #count { (layout::count(shown.len())) " of " (layout::count(records.len())) " TLDs shown." }
         @if shown.is_empty() {
             p { "No TLD matches these filters." }
         } @else {
@@ -147,9 +147,9 @@ pub fn list_body(records: &[TldRecord], filter: &TldFilter) -> Markup {
                                 th scope="row" {
                                     a href={ "/tlds/" (r.label.as_str()) } { (label_markup(r)) }
                                 }
-                                td { (type_name(r.kind)) }
-                                td { @if let Some(s) = &r.sponsor { (s) } @else { span.muted { "Not assigned" } } }
-                                td { (status_name(r.status)) }
+                                td.type { (type_name(r.kind)) }
+                                td.sponsor { @if let Some(s) = &r.sponsor { (s) } @else { span.muted { "Not assigned" } } }
+                                td.status { (status_name(r.status)) }
                             }
                         }
                     }
@@ -354,7 +354,7 @@ pub async fn show(
     Ok(html_response(StatusCode::OK, layout::page(&title, Nav::Tlds, body)))
 }
 
-/// The "go to a TLD" form: the home page and the TLD list put it on the page.
+/// The "go to a TLD" form of the home page.
 pub fn lookup_form(token: &str) -> Markup {
     html! {
         form.lookup method="post" action="/lookup" {
@@ -362,7 +362,7 @@ pub fn lookup_form(token: &str) -> Markup {
             div.field {
                 label for="name" { "Go to a TLD or domain name" }
                 input #name type="text" name="name" required autocomplete="off" spellcheck="false"
-                    placeholder="e.g. рф, xn--p1ai or www.example.org";
+                    placeholder="рф, xn--p1ai, example.org";
             }
             div.actions { button type="submit" { "Go" } }
         }
