@@ -14,7 +14,7 @@ use super::layout::{self, Nav};
 use super::tlds::{form_token, lookup_form, with_token_headers};
 use super::{html_response, read, Https, PageError, Portal};
 use crate::changelog::{Changelog, Month};
-use crate::metrics::{human, GroupBy, Measure, Report, ReportOptions};
+use crate::metrics::{GroupBy, Measure, Report, ReportOptions};
 use crate::registry::TldStatus;
 
 /// `GET /`.
@@ -221,7 +221,28 @@ fn value(m: Measure, v: Option<f64>) -> String {
     match v {
         None => "–".into(),
         Some(v) if m.is_count() => format!("{v:.1}"),
-        Some(v) => human(v),
+        Some(v) => duration(v),
+    }
+}
+
+/// A duration for readers: `45 s`, `12 min`, `3.5 h`, `2.1 days`.
+fn duration(secs: f64) -> String {
+    let short = |v: f64, unit: &str| {
+        if (v - v.round()).abs() < 0.05 {
+            format!("{:.0} {unit}", v.round())
+        } else {
+            format!("{v:.1} {unit}")
+        }
+    };
+    if secs < 60.0 {
+        short(secs, "s")
+    } else if secs < 3600.0 {
+        short(secs / 60.0, "min")
+    } else if secs < 86_400.0 {
+        short(secs / 3600.0, "h")
+    } else {
+        let days = secs / 86_400.0;
+        short(days, if (days - 1.0).abs() < 0.05 { "day" } else { "days" })
     }
 }
 
@@ -279,7 +300,7 @@ pub fn turnaround_body(report: &Report, chart: bool) -> Markup {
                             td data-label="Longest" { (value(s.measure, s.max)) }
                             td data-label="Service level" {
                                 @if let (Some(limit), Some(target)) = (s.limit_secs, s.target_percent) {
-                                    (target) "% within " (human(limit as f64))
+                                    (target) "% within " (duration(limit as f64))
                                 } @else { "–" }
                             }
                             td data-label="Within it" {
@@ -391,5 +412,24 @@ pub async fn chart(State(portal): State<Portal>) -> Result<Response, PageError> 
         )
             .into_response()),
         Err(reason) => Err(PageError::not_found(reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_read_plainly() {
+        for (secs, text) in [
+            (0.0, "0 s"),
+            (45.0, "45 s"),
+            (60.0, "1 min"),
+            (3000.0, "50 min"),
+            (5400.0, "1.5 h"),
+            (86_400.0, "1 day"),
+            (432_000.0, "5 days"),
+            (190_000.0, "2.2 days"),
+        ] {
+            assert_eq!(super::duration(secs), text);
+        }
     }
 }

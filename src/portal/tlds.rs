@@ -202,6 +202,32 @@ fn contact_markup(title: &str, contact: Option<&Contact>, public: bool) -> Marku
     }
 }
 
+/// The mnemonic of a DNSSEC algorithm number (IANA's registry), for readers.
+fn algorithm_name(number: u8) -> Option<&'static str> {
+    Some(match number {
+        5 => "RSASHA1",
+        7 => "RSASHA1-NSEC3-SHA1",
+        8 => "RSASHA256",
+        10 => "RSASHA512",
+        13 => "ECDSAP256SHA256",
+        14 => "ECDSAP384SHA384",
+        15 => "ED25519",
+        16 => "ED448",
+        _ => return None,
+    })
+}
+
+/// The name of a DS digest type (IANA's registry).
+fn digest_name(number: u8) -> Option<&'static str> {
+    Some(match number {
+        1 => "SHA-1",
+        2 => "SHA-256",
+        3 => "GOST R 34.11-94",
+        4 => "SHA-384",
+        _ => return None,
+    })
+}
+
 /// The date part (`YYYY-MM-DD`) of a stored date or RFC 3339 time.
 fn day(text: &str) -> &str {
     text.get(..10).unwrap_or(text)
@@ -248,7 +274,10 @@ pub fn tld_body(
         section aria-labelledby="h-ns" {
             h2 #h-ns { "Name servers" }
             @if d.nameservers.is_empty() {
-                p.muted { "This TLD is not delegated: the root zone has no name servers for it." }
+                p.muted {
+                    @if record.status == TldStatus::Active { "The published root zone holds no name servers for this TLD." }
+                    @else { "This TLD is not delegated: the root zone has no name servers for it." }
+                }
             } @else {
                 (layout::scroll_table("Name servers", html! {
                     table #nameservers {
@@ -274,13 +303,15 @@ pub fn tld_body(
                 p.muted { "None: the delegation is not signed." }
             } @else {
                 (layout::scroll_table("DS records", html! {
-                    table #ds {
+                    table #ds .stack {
                         thead { tr { th scope="col" { "Key tag" } th scope="col" { "Algorithm" } th scope="col" { "Digest type" } th scope="col" { "Digest" } } }
                         tbody {
                             @for ds in &d.ds {
                                 tr {
-                                    td { (ds.key_tag) } td { (ds.algorithm) } td { (ds.digest_type) }
-                                    td { code.digest { (ds.digest_hex()) } }
+                                    td data-label="Key tag" { (ds.key_tag) }
+                                    td data-label="Algorithm" { (ds.algorithm) @if let Some(n) = algorithm_name(ds.algorithm) { " " span.muted { "(" (n) ")" } } }
+                                    td data-label="Digest type" { (ds.digest_type) @if let Some(n) = digest_name(ds.digest_type) { " " span.muted { "(" (n) ")" } } }
+                                    td data-label="Digest" { code.digest { (ds.digest_hex()) } }
                                 }
                             }
                         }
