@@ -27,7 +27,7 @@ pub async fn home(
     let desk = portal.desk.clone();
     let (serial, total, delegated) = read(move || {
         desk.read_store(|s| {
-            let tlds = s.tlds()?;
+            let tlds = s.tld_rows()?;
             let delegated = tlds
                 .iter()
                 .filter(|t| t.status == TldStatus::Active)

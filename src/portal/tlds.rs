@@ -171,7 +171,7 @@ pub async fn list(
 ) -> Result<Response, PageError> {
     let Query(filter) = query.map_err(|e| PageError::bad_request(e.body_text()))?;
     let desk = portal.desk.clone();
-    let records = read(move || desk.read_store(|s| Ok(s.tlds()?))).await?;
+    let records = read(move || desk.read_store(|s| Ok(s.tld_rows()?))).await?;
     Ok(html_response(StatusCode::OK, maud::PreEscaped(render_list(&records, &filter))))
 }
 
