@@ -280,13 +280,13 @@ pub fn tld_body(
                 }
             } @else {
                 (layout::scroll_table("Name servers", html! {
-                    table #nameservers {
+                    table #nameservers .stack {
                         thead { tr { th scope="col" { "Host name" } th scope="col" { "IP addresses (glue)" } } }
                         tbody {
                             @for (host, addresses) in &d.nameservers {
                                 tr {
                                     th scope="row" { code { (host.as_str()) } }
-                                    td {
+                                    td data-label="Addresses" {
                                         @if addresses.is_empty() { span.muted { "none in the root zone" } }
                                         @for a in addresses { code { (a) } br; }
                                     }
