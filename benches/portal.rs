@@ -61,7 +61,9 @@ fn main() {
     let actor = Actor::system("bench");
     let (data, what) = data_dir();
     let zone = rootdesk::zonefile::read_root_zone(&data.join("root.zone")).expect("zone");
-    store.import_zone(&zone, "bench", &actor, now).expect("import");
+    store
+        .import_zone(&zone, "bench", &actor, now)
+        .expect("import");
     let text = std::fs::read_to_string(data.join("tlds.jsonl")).expect("tlds");
     let records = rootdesk::registry::parse_tld_lines(&text).expect("parse");
     store.import_tlds(&records, &actor, now).expect("import");
@@ -103,7 +105,10 @@ fn main() {
         );
     };
     report("render", time(runs, || render_list(&tlds, &all).len()));
-    report("render filtered", time(runs, || render_list(&tlds, &filtered).len()));
+    report(
+        "render filtered",
+        time(runs, || render_list(&tlds, &filtered).len()),
+    );
     report(
         "read + render",
         time(runs, || {

@@ -238,7 +238,11 @@ mod tests {
     fn a_fresh_browser_gets_a_cookie_and_its_token_verifies() {
         let key = Key::random().expect("key");
         let (token, cookie) = anonymous(&key, &HeaderMap::new(), false).expect("token");
-        let cookie = cookie.expect("a cookie is set").to_str().expect("text").to_string();
+        let cookie = cookie
+            .expect("a cookie is set")
+            .to_str()
+            .expect("text")
+            .to_string();
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
         assert!(!cookie.contains("Secure"));
         let pair = cookie.split(';').next().expect("pair").to_string();
@@ -260,30 +264,55 @@ mod tests {
         let nonce = pair.split_once('=').expect("=").1.to_string();
         let h = headers(&[("cookie", &pair), ("host", "desk.example")]);
         assert_eq!(check_anonymous(&key, &h, None), Err(Refusal::MissingToken));
-        assert_eq!(check_anonymous(&key, &h, Some("")), Err(Refusal::MissingToken));
-        assert_eq!(check_anonymous(&key, &h, Some("abc")), Err(Refusal::WrongToken));
+        assert_eq!(
+            check_anonymous(&key, &h, Some("")),
+            Err(Refusal::MissingToken)
+        );
+        assert_eq!(
+            check_anonymous(&key, &h, Some("abc")),
+            Err(Refusal::WrongToken)
+        );
         // A token made with another daemon start's key.
         let stale = other.token(Binding::Cookie(&nonce));
-        assert_eq!(check_anonymous(&key, &h, Some(&stale)), Err(Refusal::WrongToken));
+        assert_eq!(
+            check_anonymous(&key, &h, Some(&stale)),
+            Err(Refusal::WrongToken)
+        );
         // The right token without the cookie.
         let good = key.token(Binding::Cookie(&nonce));
         let bare = headers(&[("host", "desk.example")]);
-        assert_eq!(check_anonymous(&key, &bare, Some(&good)), Err(Refusal::MissingCookie));
+        assert_eq!(
+            check_anonymous(&key, &bare, Some(&good)),
+            Err(Refusal::MissingCookie)
+        );
         // The right token and cookie, sent from another site.
         let evil = headers(&[
             ("cookie", &pair),
             ("host", "desk.example"),
             ("origin", "https://evil.example"),
         ]);
-        assert_eq!(check_anonymous(&key, &evil, Some(&good)), Err(Refusal::CrossSite));
+        assert_eq!(
+            check_anonymous(&key, &evil, Some(&good)),
+            Err(Refusal::CrossSite)
+        );
         for site in ["cross-site", "same-site"] {
             let fetch = headers(&[("cookie", &pair), ("sec-fetch-site", site)]);
-            assert_eq!(check_anonymous(&key, &fetch, Some(&good)), Err(Refusal::CrossSite));
+            assert_eq!(
+                check_anonymous(&key, &fetch, Some(&good)),
+                Err(Refusal::CrossSite)
+            );
         }
         // What a browser sends under Referrer-Policy: no-referrer: the token decides.
-        let null = headers(&[("cookie", &pair), ("origin", "null"), ("sec-fetch-site", "same-origin")]);
+        let null = headers(&[
+            ("cookie", &pair),
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin"),
+        ]);
         assert_eq!(check_anonymous(&key, &null, Some(&good)), Ok(()));
-        assert_eq!(check_anonymous(&key, &null, Some("x")), Err(Refusal::WrongToken));
+        assert_eq!(
+            check_anonymous(&key, &null, Some("x")),
+            Err(Refusal::WrongToken)
+        );
         let same = headers(&[
             ("cookie", &pair),
             ("host", "desk.example"),

@@ -81,7 +81,7 @@ pub fn count(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -93,7 +93,13 @@ pub fn count(n: usize) -> String {
 mod tests {
     #[test]
     fn counts_get_thousands_separators() {
-        for (n, text) in [(0, "0"), (999, "999"), (1000, "1,000"), (1438, "1,438"), (1234567, "1,234,567")] {
+        for (n, text) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (1438, "1,438"),
+            (1234567, "1,234,567"),
+        ] {
             assert_eq!(super::count(n), text);
         }
     }

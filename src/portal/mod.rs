@@ -216,7 +216,14 @@ mod tests {
 
     #[test]
     fn api_paths_are_told_apart_from_pages() {
-        for api in ["/v1", "/v1/tlds", "/rdap/help", "/confirm/x", "/healthz", "/metrics"] {
+        for api in [
+            "/v1",
+            "/v1/tlds",
+            "/rdap/help",
+            "/confirm/x",
+            "/healthz",
+            "/metrics",
+        ] {
             assert!(is_api_path(api), "{api}");
         }
         for page in ["/", "/tlds", "/v1x", "/rdapx", "/metricsx", "/nothing"] {

@@ -62,7 +62,10 @@ pub async fn home(
             @else { "No root zone has been published yet." }
         }
     };
-    let response = html_response(StatusCode::OK, layout::page("Root zone change desk", Nav::Home, body));
+    let response = html_response(
+        StatusCode::OK,
+        layout::page("Root zone change desk", Nav::Home, body),
+    );
     Ok(with_token_headers(response, cookie))
 }
 
@@ -242,7 +245,14 @@ fn duration(secs: f64) -> String {
         short(secs / 3600.0, "h")
     } else {
         let days = secs / 86_400.0;
-        short(days, if (days - 1.0).abs() < 0.05 { "day" } else { "days" })
+        short(
+            days,
+            if (days - 1.0).abs() < 0.05 {
+                "day"
+            } else {
+                "days"
+            },
+        )
     }
 }
 
@@ -390,7 +400,11 @@ pub async fn turnaround(
         .any(|s| matches!(s.measure, Measure::DeskTime | Measure::TldTime) && s.count > 0);
     Ok(html_response(
         StatusCode::OK,
-        layout::page("Turnaround", Nav::Turnaround, turnaround_body(&report, chart)),
+        layout::page(
+            "Turnaround",
+            Nav::Turnaround,
+            turnaround_body(&report, chart),
+        ),
     ))
 }
 
@@ -399,7 +413,10 @@ pub async fn chart(State(portal): State<Portal>) -> Result<Response, PageError> 
     let desk = portal.desk.clone();
     let svg = read(move || {
         let timelines = desk.timelines()?;
-        Ok(crate::metrics::render_chart(&timelines, &desk.service_levels))
+        Ok(crate::metrics::render_chart(
+            &timelines,
+            &desk.service_levels,
+        ))
     })
     .await?;
     match svg {

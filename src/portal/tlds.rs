@@ -95,7 +95,11 @@ pub fn list_body(records: &[TldRecord], filter: &TldFilter) -> Markup {
         .filter(|r| r.status == TldStatus::Active)
         .count();
     let kinds = [TldType::Gtld, TldType::Cctld, TldType::Infrastructure];
-    let statuses = [TldStatus::Active, TldStatus::Undelegated, TldStatus::Retired];
+    let statuses = [
+        TldStatus::Active,
+        TldStatus::Undelegated,
+        TldStatus::Retired,
+    ];
     html! {
         p {
             "The root zone database holds " (layout::count(records.len())) " top-level domains, "
@@ -172,7 +176,10 @@ pub async fn list(
     let Query(filter) = query.map_err(|e| PageError::bad_request(e.body_text()))?;
     let desk = portal.desk.clone();
     let records = read(move || desk.read_store(|s| Ok(s.tld_rows()?))).await?;
-    Ok(html_response(StatusCode::OK, maud::PreEscaped(render_list(&records, &filter))))
+    Ok(html_response(
+        StatusCode::OK,
+        maud::PreEscaped(render_list(&records, &filter)),
+    ))
 }
 
 /// One contact as the public sees it: RDAP's rule.
@@ -347,7 +354,11 @@ pub async fn show(
     State(portal): State<Portal>,
     Path(raw): Path<String>,
 ) -> Result<Response, PageError> {
-    let unknown = || PageError::not_found(format!("“{raw}” is not a top-level domain of the root zone."));
+    let unknown = || {
+        PageError::not_found(format!(
+            "“{raw}” is not a top-level domain of the root zone."
+        ))
+    };
     let label = match parse_domain(&raw) {
         Ok(DomainQuery::Tld(label)) => label,
         _ => return Err(unknown()),
@@ -382,7 +393,10 @@ pub async fn show(
         format!(".{}", record.label.as_str())
     };
     let body = tld_body(&record, &dates, &history, portal.desk.rdap.public_contacts);
-    Ok(html_response(StatusCode::OK, layout::page(&title, Nav::Tlds, body)))
+    Ok(html_response(
+        StatusCode::OK,
+        layout::page(&title, Nav::Tlds, body),
+    ))
 }
 
 /// The "go to a TLD" form of the home page.
@@ -443,10 +457,9 @@ pub async fn lookup(
             "This form was refused",
             refusal.message(),
         );
-        response.headers_mut().insert(
-            "x-refusal",
-            HeaderValue::from_static(refusal.code()),
-        );
+        response
+            .headers_mut()
+            .insert("x-refusal", HeaderValue::from_static(refusal.code()));
         return Ok(response);
     }
     let Form(form) = form.map_err(|e| PageError::bad_request(e.body_text()))?;

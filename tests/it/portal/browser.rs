@@ -59,12 +59,17 @@ async fn visit(b: &Browser, base: &str, path: &str, name: &str) {
             .await
             .expect("heights");
         let number = |i: usize| sizes.get(i).and_then(Value::as_u64).unwrap_or(0);
-        let full = u32::try_from(number(0) + number(1)).unwrap_or(h).clamp(h, 2600);
+        let full = u32::try_from(number(0) + number(1))
+            .unwrap_or(h)
+            .clamp(h, 2600);
         b.client.set_window_size(w, full).await.expect("resize");
         b.shot(&format!("{name}-{size}")).await;
         b.client.set_window_size(w, h).await.expect("resize");
     }
-    b.client.set_window_size(DESKTOP.0, DESKTOP.1).await.expect("resize");
+    b.client
+        .set_window_size(DESKTOP.0, DESKTOP.1)
+        .await
+        .expect("resize");
 }
 
 async fn text(b: &Browser, css: &str) -> String {
@@ -92,7 +97,10 @@ async fn public_pages_in_chromium() {
 
     // Home: links to the three public parts; the skip link is the first Tab stop.
     visit(&b, &base, "/", "home").await;
-    assert_eq!(b.client.title().await.expect("title"), "Root zone change desk · Root Zone Change Desk");
+    assert_eq!(
+        b.client.title().await.expect("title"),
+        "Root zone change desk · Root Zone Change Desk"
+    );
     for href in ["/tlds", "/changelog", "/turnaround"] {
         b.client
             .find(Locator::Css(&format!("main a[href='{href}']")))
@@ -105,39 +113,89 @@ async fn public_pages_in_chromium() {
     assert_eq!(first.text().await.expect("text"), "Skip to content");
 
     // The lookup form, by keyboard only: type a U-label, press Enter, land on the TLD's page.
-    let field = b.client.find(Locator::Id("name")).await.expect("lookup field");
+    let field = b
+        .client
+        .find(Locator::Id("name"))
+        .await
+        .expect("lookup field");
     field.send_keys("рф\u{e007}").await.expect("type and Enter");
     wait_for(&b, Locator::Css("p.labels"), "TLD page").await;
-    assert!(b.client.current_url().await.expect("url").path().ends_with("/tlds/xn--p1ai"));
+    assert!(b
+        .client
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .ends_with("/tlds/xn--p1ai"));
 
     // The IDN TLD's page: U-label and A-label, sponsor, name servers with addresses, DS.
     visit(&b, &base, "/tlds/xn--p1ai", "tld-idn").await;
     let h1 = text(&b, "h1").await;
     assert!(h1.contains("рф") && h1.contains("xn--p1ai"), "{h1}");
     let labels = text(&b, "p.labels").await;
-    assert!(labels.contains("рф") && labels.contains("xn--p1ai"), "{labels}");
-    assert!(text(&b, "main").await.contains("Coordination Center for TLD RU"));
-    let ns_rows = b.client.find_all(Locator::Css("#nameservers tbody tr")).await.expect("ns");
+    assert!(
+        labels.contains("рф") && labels.contains("xn--p1ai"),
+        "{labels}"
+    );
+    assert!(text(&b, "main")
+        .await
+        .contains("Coordination Center for TLD RU"));
+    let ns_rows = b
+        .client
+        .find_all(Locator::Css("#nameservers tbody tr"))
+        .await
+        .expect("ns");
     assert!(!ns_rows.is_empty(), "name servers listed");
     assert!(text(&b, "#nameservers").await.contains('.'));
-    b.client.find(Locator::Css("#ds tbody tr")).await.expect("a DS record");
+    b.client
+        .find(Locator::Css("#ds tbody tr"))
+        .await
+        .expect("a DS record");
 
     // An ASCII TLD with many name servers, for the screenshot.
     visit(&b, &base, "/tlds/com", "tld-com").await;
 
     // The list: all TLDs, IDNs with both labels, then filtered by type and text.
     visit(&b, &base, "/tlds", "tlds").await;
-    let all = b.client.find_all(Locator::Css("#tlds tbody tr")).await.expect("rows").len();
+    let all = b
+        .client
+        .find_all(Locator::Css("#tlds tbody tr"))
+        .await
+        .expect("rows")
+        .len();
     assert!(all >= 1438, "{all} rows");
     let idn_row = text(&b, "#tlds a[href='/tlds/xn--p1ai']").await;
-    assert!(idn_row.contains("рф") && idn_row.contains("xn--p1ai"), "{idn_row}");
-    b.client.find(Locator::Id("type")).await.expect("type").select_by_value("cctld").await.expect("select");
+    assert!(
+        idn_row.contains("рф") && idn_row.contains("xn--p1ai"),
+        "{idn_row}"
+    );
+    b.client
+        .find(Locator::Id("type"))
+        .await
+        .expect("type")
+        .select_by_value("cctld")
+        .await
+        .expect("select");
     let q = b.client.find(Locator::Id("q")).await.expect("q");
     q.send_keys("rf").await.expect("type");
-    b.client.find(Locator::Css("form.filters button")).await.expect("button").click().await.expect("click");
+    b.client
+        .find(Locator::Css("form.filters button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
     wait_for_path(&b, "/tlds?q=rf&type=cctld&status=", "filtered").await;
-    let rows = b.client.find_all(Locator::Css("#tlds tbody tr")).await.expect("rows");
-    assert!(!rows.is_empty() && rows.len() < 20, "{} rows for cctld + rf", rows.len());
+    let rows = b
+        .client
+        .find_all(Locator::Css("#tlds tbody tr"))
+        .await
+        .expect("rows");
+    assert!(
+        !rows.is_empty() && rows.len() < 20,
+        "{} rows for cctld + rf",
+        rows.len()
+    );
     for row in &rows {
         assert!(row.text().await.expect("text").contains("country-code"));
     }
@@ -152,14 +210,30 @@ async fn public_pages_in_chromium() {
     // The lookup form with its CSRF token taken out (as a forged form would be): refused.
     b.client.goto(&format!("{base}/")).await.expect("home");
     b.client
-        .execute("document.querySelector('input[name=csrf]').remove()", vec![])
+        .execute(
+            "document.querySelector('input[name=csrf]').remove()",
+            vec![],
+        )
         .await
         .expect("remove the token");
-    let field = b.client.find(Locator::Id("name")).await.expect("lookup field");
-    field.send_keys("com\u{e007}").await.expect("type and Enter");
+    let field = b
+        .client
+        .find(Locator::Id("name"))
+        .await
+        .expect("lookup field");
+    field
+        .send_keys("com\u{e007}")
+        .await
+        .expect("type and Enter");
     wait_for(&b, Locator::Css("p.error-message"), "refusal page").await;
     assert_eq!(text(&b, "h1").await, "This form was refused");
-    assert!(!b.client.current_url().await.expect("url").path().starts_with("/tlds"));
+    assert!(!b
+        .client
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .starts_with("/tlds"));
     check_page(&b, "the refusal page").await;
     b.shot("csrf-refused-desktop").await;
 
@@ -179,7 +253,12 @@ async fn wait_for(b: &Browser, locator: Locator<'_>, what: &str) -> fantoccini::
         Ok(element) => element,
         Err(e) => {
             b.shot("failure").await;
-            let url = b.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let url = b
+                .client
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
             let h1 = text(b, "h1").await;
             panic!("{what}: {e} (at {url}, page {h1:?}; target/portal-screenshots/failure.png)");
         }
@@ -198,7 +277,10 @@ async fn wait_for_path(b: &Browser, path_and_query: &str, what: &str) {
         if here == path_and_query {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "{what}: at {here}, not {path_and_query}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: at {here}, not {path_and_query}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
@@ -215,31 +297,68 @@ async fn changelog_and_turnaround_in_chromium() {
     let base = desk.base.clone();
 
     visit(&b, &base, "/changelog?month=2026-02", "changelog").await;
-    let rows = b.client.find_all(Locator::Css("#changelog tbody tr")).await.expect("rows");
+    let rows = b
+        .client
+        .find_all(Locator::Css("#changelog tbody tr"))
+        .await
+        .expect("rows");
     assert!(rows.len() > 5, "{} requests closed in 2026-02", rows.len());
     // The pager goes to the month before.
-    b.client.find(Locator::Css("a[rel=prev]")).await.expect("prev").click().await.expect("click");
+    b.client
+        .find(Locator::Css("a[rel=prev]"))
+        .await
+        .expect("prev")
+        .click()
+        .await
+        .expect("click");
     wait_for_path(&b, "/changelog?month=2026-01", "previous month").await;
     assert!(text(&b, "main h2").await.starts_with("January 2026"));
     // A month with nothing closed says so.
     visit(&b, &base, "/changelog?month=2020-01", "changelog-empty").await;
-    b.client.find(Locator::Id("empty")).await.expect("empty note");
+    b.client
+        .find(Locator::Id("empty"))
+        .await
+        .expect("empty note");
     // A TLD's page links to its entries in the change log.
     let first = text(&b, "h1").await;
     assert_eq!(first, "Change log");
-    b.client.goto(&format!("{base}/changelog?month=2026-03")).await.expect("goto");
-    let link = b.client.find(Locator::Css("#changelog tbody tr td a")).await.expect("TLD link");
+    b.client
+        .goto(&format!("{base}/changelog?month=2026-03"))
+        .await
+        .expect("goto");
+    let link = b
+        .client
+        .find(Locator::Css("#changelog tbody tr td a"))
+        .await
+        .expect("TLD link");
     link.click().await.expect("click");
     wait_for(&b, Locator::Id("h-history"), "TLD page").await;
     check_page(&b, "a simulated TLD's page").await;
     b.shot("tld-with-history-desktop").await;
-    let history = b.client.find(Locator::Css("#h-history + p + ul a")).await.expect("history link");
+    let history = b
+        .client
+        .find(Locator::Css("#h-history + p + ul a"))
+        .await
+        .expect("history link");
     history.click().await.expect("click");
-    wait_for(&b, Locator::Css("#changelog tbody tr:target"), "the entry, highlighted").await;
+    wait_for(
+        &b,
+        Locator::Css("#changelog tbody tr:target"),
+        "the entry, highlighted",
+    )
+    .await;
 
     visit(&b, &base, "/turnaround", "turnaround").await;
-    let img = b.client.find(Locator::Css("figure.chart img")).await.expect("chart");
-    assert!(img.attr("alt").await.expect("alt").is_some_and(|a| a.len() > 20));
+    let img = b
+        .client
+        .find(Locator::Css("figure.chart img"))
+        .await
+        .expect("chart");
+    assert!(img
+        .attr("alt")
+        .await
+        .expect("alt")
+        .is_some_and(|a| a.len() > 20));
     // The chart loaded as an image under the CSP (a blocked or broken image has no width).
     let loaded = b
         .client
@@ -247,9 +366,28 @@ async fn changelog_and_turnaround_in_chromium() {
         .await
         .expect("image state");
     assert_eq!(loaded, Value::Bool(true), "the chart image loads");
-    assert!(b.client.find_all(Locator::Css("#measures tbody tr")).await.expect("rows").len() >= 10);
-    b.client.find(Locator::Id("group-by")).await.expect("select").select_by_value("kind").await.expect("kind");
-    b.client.find(Locator::Css("form.filters button")).await.expect("button").click().await.expect("click");
+    assert!(
+        b.client
+            .find_all(Locator::Css("#measures tbody tr"))
+            .await
+            .expect("rows")
+            .len()
+            >= 10
+    );
+    b.client
+        .find(Locator::Id("group-by"))
+        .await
+        .expect("select")
+        .select_by_value("kind")
+        .await
+        .expect("kind");
+    b.client
+        .find(Locator::Css("form.filters button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
     wait_for_path(&b, "/turnaround?by=kind", "grouped").await;
     assert!(text(&b, "#groups").await.contains("delegation"));
     visit(&b, &base, "/turnaround?by=kind", "turnaround-by-kind").await;

@@ -50,11 +50,28 @@ async fn every_portal_page_carries_the_security_headers() {
         let response = http.get(desk.url(path)).send().await.expect("GET");
         assert_eq!(response.status().as_u16(), status, "GET {path}");
         let h = response.headers();
-        assert_eq!(h.get(CONTENT_SECURITY_POLICY).map(|v| v.to_str().ok()), Some(Some(CSP)), "CSP of {path}");
-        assert_eq!(h.get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"), "{path}");
-        assert_eq!(h.get("referrer-policy").and_then(|v| v.to_str().ok()), Some("no-referrer"), "{path}");
+        assert_eq!(
+            h.get(CONTENT_SECURITY_POLICY).map(|v| v.to_str().ok()),
+            Some(Some(CSP)),
+            "CSP of {path}"
+        );
+        assert_eq!(
+            h.get("x-content-type-options")
+                .and_then(|v| v.to_str().ok()),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            h.get("referrer-policy").and_then(|v| v.to_str().ok()),
+            Some("no-referrer"),
+            "{path}"
+        );
         assert!(h.get(CACHE_CONTROL).is_some(), "cache header of {path}");
-        let kind = h.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let kind = h
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         if kind.starts_with("text/html") {
             let body = response.text().await.expect("body");
             assert!(!body.contains("<script"), "{path} holds a script");
@@ -65,7 +82,10 @@ async fn every_portal_page_carries_the_security_headers() {
     // The API keeps its JSON errors.
     let api = http.get(desk.url("/v1/nothing")).send().await.expect("GET");
     assert_eq!(api.status(), StatusCode::NOT_FOUND);
-    assert!(api.headers().get(CONTENT_TYPE).is_some_and(|v| v.to_str().is_ok_and(|v| v.contains("json"))));
+    assert!(api
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.to_str().is_ok_and(|v| v.contains("json"))));
     desk.stop().await;
 }
 
@@ -92,7 +112,10 @@ fn form_body(pairs: &[(&str, String)]) -> String {
 async fn token_and_cookie(http: &reqwest::Client, desk: &PortalDesk) -> (String, String) {
     let response = http.get(desk.url("/")).send().await.expect("GET /");
     assert_eq!(
-        response.headers().get(CACHE_CONTROL).and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get(CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
         Some("private, no-store"),
         "a page with a token is never cached"
     );
@@ -102,7 +125,10 @@ async fn token_and_cookie(http: &reqwest::Client, desk: &PortalDesk) -> (String,
         .and_then(|v| v.to_str().ok())
         .expect("a CSRF cookie")
         .to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().expect("pair").to_string();
     let body = response.text().await.expect("body");
     let token = body
@@ -135,24 +161,78 @@ async fn forms_without_a_valid_csrf_token_are_refused() {
         request.send()
     };
     let name = || ("name", "xa".to_string());
-    let cases: Vec<(&str, Vec<(&'static str, String)>, Option<&str>, Option<&str>, &str)> = vec![
-        ("no token", vec![name()], Some(&cookie), None, "csrf-token-missing"),
-        ("empty token", vec![("csrf", String::new()), name()], Some(&cookie), None, "csrf-token-missing"),
-        ("wrong token", vec![("csrf", "AAAA".into()), name()], Some(&cookie), None, "csrf-token-wrong"),
-        ("no cookie", vec![("csrf", token.clone()), name()], None, None, "csrf-cookie-missing"),
-        ("another site", vec![("csrf", token.clone()), name()], Some(&cookie), Some("http://evil.example"), "csrf-cross-site"),
+    // What, form fields, cookie, Origin, the refusal's label.
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'static str, String)>,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "no token",
+            vec![name()],
+            Some(&cookie),
+            None,
+            "csrf-token-missing",
+        ),
+        (
+            "empty token",
+            vec![("csrf", String::new()), name()],
+            Some(&cookie),
+            None,
+            "csrf-token-missing",
+        ),
+        (
+            "wrong token",
+            vec![("csrf", "AAAA".into()), name()],
+            Some(&cookie),
+            None,
+            "csrf-token-wrong",
+        ),
+        (
+            "no cookie",
+            vec![("csrf", token.clone()), name()],
+            None,
+            None,
+            "csrf-cookie-missing",
+        ),
+        (
+            "another site",
+            vec![("csrf", token.clone()), name()],
+            Some(&cookie),
+            Some("http://evil.example"),
+            "csrf-cross-site",
+        ),
     ];
     for (what, form, cookie, origin, label) in cases {
         let response = post(form, cookie, origin).await.expect("POST");
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{what}");
-        assert_eq!(response.headers().get("x-refusal").and_then(|v| v.to_str().ok()), Some(label), "{what}");
-        assert!(response.headers().get(CONTENT_SECURITY_POLICY).is_some(), "{what}");
+        assert_eq!(
+            response
+                .headers()
+                .get("x-refusal")
+                .and_then(|v| v.to_str().ok()),
+            Some(label),
+            "{what}"
+        );
+        assert!(
+            response.headers().get(CONTENT_SECURITY_POLICY).is_some(),
+            "{what}"
+        );
         let body = response.text().await.expect("body");
         assert!(body.contains("This form was refused"), "{what}: {body}");
     }
     // Another browser's cookie with this token: refused.
     let (other_cookie, _) = token_and_cookie(&http, &desk).await;
-    let response = post(vec![("csrf", token.clone()), name()], Some(&other_cookie), None).await.expect("POST");
+    let response = post(
+        vec![("csrf", token.clone()), name()],
+        Some(&other_cookie),
+        None,
+    )
+    .await
+    .expect("POST");
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // A body that is not a form at all is refused for the token, not a 500.
     let response = http
@@ -167,13 +247,29 @@ async fn forms_without_a_valid_csrf_token_are_refused() {
     // The right token, same origin: the TLD's page, whatever form the name was typed in.
     let origin = desk.base.clone();
     for typed in ["xa", "XA", "www.nic.xa.", " xa "] {
-        let response = post(vec![("csrf", token.clone()), ("name", typed.to_string())], Some(&cookie), Some(&origin))
-            .await
-            .expect("POST");
+        let response = post(
+            vec![("csrf", token.clone()), ("name", typed.to_string())],
+            Some(&cookie),
+            Some(&origin),
+        )
+        .await
+        .expect("POST");
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{typed}");
-        assert_eq!(response.headers().get("location").and_then(|v| v.to_str().ok()), Some("/tlds/xa"));
+        assert_eq!(
+            response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok()),
+            Some("/tlds/xa")
+        );
     }
-    let response = post(vec![("csrf", token.clone()), ("name", "zz".into())], Some(&cookie), None).await.expect("POST");
+    let response = post(
+        vec![("csrf", token.clone()), ("name", "zz".into())],
+        Some(&cookie),
+        None,
+    )
+    .await
+    .expect("POST");
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     desk.stop().await;
 }
@@ -185,14 +281,40 @@ async fn public_pages_follow_rdaps_rule_for_contacts() {
     let http = client();
     for public in [false, true] {
         let desk = PortalDesk::demo(public).await;
-        let page = http.get(desk.url("/tlds/xa")).send().await.expect("GET").text().await.expect("body");
+        let page = http
+            .get(desk.url("/tlds/xa"))
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("body");
         assert!(page.contains("Aldoria Network Information Centre"));
-        for personal in ["Ana Alves", "admin@nic.xa.example", "+999 100 0001", "tech@nic.xa.example"] {
-            assert_eq!(page.contains(personal), public, "{personal} with public_contacts={public}");
+        for personal in [
+            "Ana Alves",
+            "admin@nic.xa.example",
+            "+999 100 0001",
+            "tech@nic.xa.example",
+        ] {
+            assert_eq!(
+                page.contains(personal),
+                public,
+                "{personal} with public_contacts={public}"
+            );
         }
         for path in ["/", "/tlds", "/changelog", "/turnaround"] {
-            let page = http.get(desk.url(path)).send().await.expect("GET").text().await.expect("body");
-            assert!(!page.contains("nic.xa.example"), "{path} shows an e-mail address");
+            let page = http
+                .get(desk.url(path))
+                .send()
+                .await
+                .expect("GET")
+                .text()
+                .await
+                .expect("body");
+            assert!(
+                !page.contains("nic.xa.example"),
+                "{path} shows an e-mail address"
+            );
         }
         desk.stop().await;
     }
@@ -205,7 +327,14 @@ async fn the_real_tld_list_and_idn_pages() {
         return;
     };
     let http = client();
-    let list = http.get(desk.url("/tlds")).send().await.expect("GET").text().await.expect("body");
+    let list = http
+        .get(desk.url("/tlds"))
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
     let rows = list.matches("<th scope=\"row\">").count();
     let delegated = desk
         .desk
@@ -216,12 +345,36 @@ async fn the_real_tld_list_and_idn_pages() {
         .count();
     assert!(delegated >= 1400, "{delegated} delegated TLDs");
     assert!(rows >= delegated, "{rows} rows");
-    let active = http.get(desk.url("/tlds?status=active")).send().await.expect("GET").text().await.expect("body");
+    let active = http
+        .get(desk.url("/tlds?status=active"))
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
     assert_eq!(active.matches("<th scope=\"row\">").count(), delegated);
-    let response = http.get(desk.url("/tlds/%D1%80%D1%84")).send().await.expect("GET");
+    let response = http
+        .get(desk.url("/tlds/%D1%80%D1%84"))
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
-    assert_eq!(response.headers().get("location").and_then(|v| v.to_str().ok()), Some("/tlds/xn--p1ai"));
-    let page = http.get(desk.url("/tlds/xn--p1ai")).send().await.expect("GET").text().await.expect("body");
+    assert_eq!(
+        response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/tlds/xn--p1ai")
+    );
+    let page = http
+        .get(desk.url("/tlds/xn--p1ai"))
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
     assert!(page.contains("рф") && page.contains("xn--p1ai"));
     assert!(page.contains("Coordination Center for TLD RU"));
     desk.stop().await;
