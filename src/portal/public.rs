@@ -15,7 +15,7 @@ use super::tlds::{form_token, lookup_form, with_token_headers};
 use super::{html_response, read, Https, PageError, Portal};
 use crate::changelog::{Changelog, Month};
 use crate::metrics::{GroupBy, Measure, Report, ReportOptions};
-use crate::registry::TldStatus;
+use crate::registry::{TldLabel, TldStatus};
 
 /// `GET /`.
 pub async fn home(
@@ -178,9 +178,9 @@ pub async fn changelog(
     };
     let tld = match q.tld.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => None,
-        Some(text) => match crate::api::rdap::parse_domain(text.trim_start_matches('.')) {
-            Ok(crate::api::rdap::DomainQuery::Tld(label)) => Some(label.as_str().to_string()),
-            _ => {
+        Some(text) => match TldLabel::parse(text.trim_start_matches('.')) {
+            Ok(label) => Some(label.as_str().to_string()),
+            Err(_) => {
                 return Err(PageError::bad_request(format!(
                     "“{text}” is not a TLD label."
                 )))

@@ -15,7 +15,6 @@ use serde::Deserialize;
 
 use super::layout::{self, Nav};
 use super::{csrf, html_response, read, Https, PageError, Portal, NO_STORE};
-use crate::api::rdap::{parse_domain, DomainQuery};
 use crate::registry::{Contact, TldLabel, TldRecord, TldStatus, TldType};
 use crate::store::{RequestFilter, RequestSummary, TldDates, FINAL_STATES};
 
@@ -359,9 +358,9 @@ pub async fn show(
             "“{raw}” is not a top-level domain of the root zone."
         ))
     };
-    let label = match parse_domain(&raw) {
-        Ok(DomainQuery::Tld(label)) => label,
-        _ => return Err(unknown()),
+    // The API's own reading of a TLD label (A-label or U-label, any case).
+    let Ok(label) = TldLabel::parse(&raw) else {
+        return Err(unknown());
     };
     if label.as_str() != raw {
         return Ok(Redirect::permanent(&format!("/tlds/{}", label.as_str())).into_response());
@@ -465,14 +464,11 @@ pub async fn lookup(
     let Form(form) = form.map_err(|e| PageError::bad_request(e.body_text()))?;
     let name = form.name.trim().trim_end_matches('.');
     let tld = name.rsplit('.').next().unwrap_or(name);
-    let label = match parse_domain(tld) {
-        Ok(DomainQuery::Tld(label)) => label,
-        _ => {
-            return Err(PageError::not_found(format!(
-                "“{}” does not name a top-level domain.",
-                form.name.trim()
-            )))
-        }
+    let Ok(label) = TldLabel::parse(tld) else {
+        return Err(PageError::not_found(format!(
+            "“{}” does not name a top-level domain.",
+            form.name.trim()
+        )));
     };
     let desk = portal.desk.clone();
     let key: TldLabel = label.clone();
