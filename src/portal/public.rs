@@ -95,10 +95,10 @@ pub fn changelog_body(log: &Changelog, month: Month, tld: Option<&str>) -> Marku
         form.filters method="get" action="/changelog" aria-label="Choose the month" {
             div.field {
                 label for="month" { "Month" }
-                input #month type="month" name="month" value=(log.month) required;
+                input #month type="month" name="month" value=(log.month) placeholder="YYYY-MM" required;
             }
             div.field {
-                label for="tld" { "Only this TLD (A-label)" }
+                label for="tld" { "Only this TLD (optional)" }
                 input #tld type="text" name="tld" value=(tld.unwrap_or("")) autocomplete="off" spellcheck="false";
             }
             div.actions { button type="submit" { "Show" } }

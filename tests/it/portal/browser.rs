@@ -37,6 +37,11 @@ async fn check_page(b: &Browser, what: &str) {
             problems.push('page wider than the window: ' + document.documentElement.scrollWidth + ' > ' + window.innerWidth);
         }
         if (!document.title) problems.push('no title');
+        // The stylesheet applied under the CSP (the header's colour comes only from it).
+        const header = document.querySelector('header.site');
+        if (header && getComputedStyle(header).backgroundColor !== 'rgb(13, 36, 64)') {
+            problems.push('the stylesheet did not apply');
+        }
         return problems;
     "#;
     let problems = b.client.execute(script, vec![]).await.expect("run checks");
