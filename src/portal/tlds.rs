@@ -481,3 +481,67 @@ pub async fn lookup(
     }
     Ok(Redirect::to(&format!("/tlds/{}", label.as_str())).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(label: &str, sponsor: &str) -> TldRecord {
+        let label = TldLabel::parse(label).expect("label");
+        TldRecord {
+            unicode: label.unicode(),
+            label,
+            kind: TldType::Gtld,
+            tag: None,
+            country: None,
+            status: TldStatus::Active,
+            sponsor: Some(sponsor.into()),
+            admin: None,
+            tech: None,
+            created: None,
+            updated: None,
+            delegation: Default::default(),
+        }
+    }
+
+    #[test]
+    fn what_a_registry_wrote_is_escaped() {
+        let attack = r#"<script>alert(1)</script>" onmouseover="x"#;
+        let html = render_list(&[record("xa", attack)], &TldFilter::default());
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot; onmouseover=&quot;x"));
+        // A filter value is escaped in the form it is shown in again.
+        let filter = TldFilter {
+            q: r#""><b>"#.into(),
+            ..Default::default()
+        };
+        assert!(!render_list(&[], &filter).contains("<b>"));
+    }
+
+    #[test]
+    fn idns_show_both_labels_and_filters_match_either() {
+        let records = [
+            record("xn--p1ai", "Coordination Center"),
+            record("com", "VeriSign"),
+        ];
+        let both = render_list(&records, &TldFilter::default());
+        assert!(both.contains(".рф") && both.contains("(.xn--p1ai)"));
+        for q in ["рф", "P1AI", ".xn--p1ai", "coordination"] {
+            let filter = TldFilter {
+                q: q.into(),
+                ..Default::default()
+            };
+            let html = render_list(&records, &filter);
+            assert!(html.contains("1 of 2 TLDs shown"), "{q}");
+            assert!(
+                html.contains("/tlds/xn--p1ai") && !html.contains("/tlds/com"),
+                "{q}"
+            );
+        }
+        let cc = TldFilter {
+            kind: "cctld".into(),
+            ..Default::default()
+        };
+        assert!(render_list(&records, &cc).contains("No TLD matches"));
+    }
+}
