@@ -379,3 +379,53 @@ async fn the_real_tld_list_and_idn_pages() {
     assert!(page.contains("Coordination Center for TLD RU"));
     desk.stop().await;
 }
+
+/// Over HTTPS the CSRF cookie is `Secure`, and the headers are the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_the_csrf_cookie_is_secure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = crate::daemon::demo_database(dir.path());
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write key");
+    let desk = std::sync::Arc::new(rootdesk::desk::Desk::new(
+        store,
+        crate::daemon::settings(Default::default()),
+    ));
+    let mut opts = crate::daemon::options();
+    opts.tls = Some((cert_path, key_path));
+    let server = rootdesk::api::Server::start(desk, opts)
+        .await
+        .expect("start");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).expect("root"),
+        )
+        .resolve("localhost", server.addr)
+        .build()
+        .expect("client");
+    let response = client
+        .get(format!("https://localhost:{}/", server.addr.port()))
+        .send()
+        .await
+        .expect("HTTPS");
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .expect("a CSRF cookie");
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    assert_eq!(
+        response
+            .headers()
+            .get(CONTENT_SECURITY_POLICY)
+            .and_then(|v| v.to_str().ok()),
+        Some(CSP)
+    );
+    server.shutdown().await;
+}
