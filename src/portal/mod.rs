@@ -21,7 +21,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use maud::{html, Markup};
 
 use crate::desk::{Desk, DeskError};
@@ -126,6 +126,26 @@ async fn stylesheet() -> Response {
         include_str!("portal.css"),
     )
         .into_response()
+}
+
+/// The CSRF token for a page's forms, and the cookie to set with it.
+pub fn form_token(
+    portal: &Portal,
+    headers: &HeaderMap,
+    https: Option<Extension<Https>>,
+) -> Result<(String, Option<HeaderValue>), PageError> {
+    csrf::anonymous(&portal.csrf, headers, https.is_some()).map_err(PageError::internal)
+}
+
+/// Adds the CSRF cookie (if new) and `no-store` to a page that holds a token.
+pub fn with_token_headers(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    response
 }
 
 /// An HTML response.

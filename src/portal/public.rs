@@ -11,8 +11,8 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{self, Nav};
-use super::tlds::{form_token, lookup_form, with_token_headers};
-use super::{html_response, read, Https, PageError, Portal};
+use super::tlds::lookup_form;
+use super::{form_token, html_response, read, with_token_headers, Https, PageError, Portal};
 use crate::changelog::{Changelog, Month};
 use crate::metrics::{GroupBy, Measure, Report, ReportOptions};
 use crate::registry::{TldLabel, TldStatus};

@@ -7,14 +7,14 @@
 
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
+use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{self, Nav};
-use super::{csrf, html_response, read, Https, PageError, Portal, NO_STORE};
+use super::{csrf, html_response, read, PageError, Portal};
 use crate::registry::{Contact, TldLabel, TldRecord, TldStatus, TldType};
 use crate::store::{RequestFilter, RequestSummary, TldDates, FINAL_STATES};
 
@@ -411,26 +411,6 @@ pub fn lookup_form(token: &str) -> Markup {
             div.actions { button type="submit" { "Go" } }
         }
     }
-}
-
-/// The CSRF token for a page's forms, and the cookie to set with it.
-pub fn form_token(
-    portal: &Portal,
-    headers: &HeaderMap,
-    https: Option<Extension<Https>>,
-) -> Result<(String, Option<HeaderValue>), PageError> {
-    csrf::anonymous(&portal.csrf, headers, https.is_some()).map_err(PageError::internal)
-}
-
-/// Adds the CSRF cookie (if new) and `no-store` to a page that holds a token.
-pub fn with_token_headers(mut response: Response, cookie: Option<HeaderValue>) -> Response {
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
-    response
 }
 
 #[derive(Debug, Deserialize)]
