@@ -298,7 +298,7 @@ pub fn turnaround_body(report: &Report, chart: bool) -> Markup {
                 thead { tr {
                     th scope="col" { "Step" } th scope="col" { "Count" } th scope="col" { "Median" }
                     th scope="col" { "90th percentile" } th scope="col" { "Longest" }
-                    th scope="col" { "Service level" } th scope="col" { "Within it" }
+                    th scope="col" { "Service level" } th scope="col" { "Share within the level" }
                 } }
                 tbody {
                     @for s in &report.total.measures {
@@ -313,7 +313,7 @@ pub fn turnaround_body(report: &Report, chart: bool) -> Markup {
                                     (target) "% within " (duration(limit as f64))
                                 } @else { "–" }
                             }
-                            td data-label="Within it" {
+                            td data-label="Within the level" {
                                 @if let Some(w) = s.within_percent {
                                     (format!("{w:.1}%"))
                                     @match s.target_met {
