@@ -11,7 +11,8 @@ const DESKTOP: (u32, u32) = (1280, 900);
 const PHONE: (u32, u32) = (390, 844);
 
 /// Checks that hold on every page: landmarks, one `h1` and no skipped heading level, every
-/// form control labelled, nothing wider than the window (no sideways scrolling of the page).
+/// form control labelled, nothing wider than the window (no sideways scrolling of the page),
+/// the CSP enforced (inline style and script refused) and the stylesheet applied.
 async fn check_page(b: &Browser, what: &str) {
     let script = r#"
         const problems = [];
@@ -37,6 +38,17 @@ async fn check_page(b: &Browser, what: &str) {
             problems.push('page wider than the window: ' + document.documentElement.scrollWidth + ' > ' + window.innerWidth);
         }
         if (!document.title) problems.push('no title');
+        // The CSP is in force: an inline style and an inline script put into the page do nothing.
+        const style = document.createElement('style');
+        style.textContent = 'body { color: rgb(1, 2, 3) !important; }';
+        document.head.appendChild(style);
+        if (getComputedStyle(document.body).color === 'rgb(1, 2, 3)') problems.push('inline style ran (no CSP)');
+        style.remove();
+        const script = document.createElement('script');
+        script.textContent = 'window.__inlineRan = true;';
+        document.head.appendChild(script);
+        if (window.__inlineRan) problems.push('inline script ran (no CSP)');
+        script.remove();
         // The stylesheet applied under the CSP (the header's colour comes only from it).
         const header = document.querySelector('header.site');
         if (header && getComputedStyle(header).backgroundColor !== 'rgb(13, 36, 64)') {
