@@ -32,6 +32,8 @@
 //! - [`config`]: settings from defaults, a TOML file and `ROOTDESK_*` variables.
 //! - [`api`]: the HTTP API under `/v1` (wire types, error labels in [`api::error::Label`]), and
 //!   public RDAP under `/rdap` ([`api::rdap`]); the server with its connection bounds.
+//! - [`portal`]: the web portal at `/`: server-rendered pages (maud) over the same desk, with a
+//!   strict CSP and CSRF-guarded forms ([`portal::csrf`]); its public pages so far.
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
 //! - [`lab`]: lab name servers for the demo and tests; [`error`]: the process edge's errors
 //!   and exit codes.
@@ -50,6 +52,7 @@ pub mod lab;
 pub mod metrics;
 pub mod notify;
 pub mod people;
+pub mod portal;
 pub mod registry;
 pub mod store;
 pub mod watch;

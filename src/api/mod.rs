@@ -1,5 +1,6 @@
 //! The HTTP API (DESIGN §8.1): JSON under `/v1`, bearer tokens (role or person tokens) or a
-//! person's session cookie with its CSRF token ([`people`]), strict bodies.
+//! person's session cookie with its CSRF token ([`people`]), strict bodies. The portal's
+//! pages ([`crate::portal`]) are merged into the same router at `/`.
 //!
 //! Every handler that needs a caller takes it as an [`Authed`] extractor (authentication is
 //! part of its signature), then hands the desk a named action on a named request; the desk's permission gate (`desk::gate`) grants a named permission before a body is
@@ -95,7 +96,8 @@ pub fn router(desk: Arc<Desk>, max_body: usize) -> Router {
             "/confirm/{secret}",
             get(confirm::show).post(confirm::decide),
         )
-        .fallback(|| async { ApiError::not_found("no such resource; the API lives under /v1") })
+        .merge(crate::portal::router(desk.clone()))
+        .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
@@ -103,6 +105,15 @@ pub fn router(desk: Arc<Desk>, max_body: usize) -> Router {
             },
         ))
         .with_state(desk)
+}
+
+/// Unknown addresses: a JSON error on the API's side, the portal's 404 page elsewhere.
+async fn fallback(request: axum::extract::Request) -> Response {
+    if crate::portal::is_api_path(request.uri().path()) {
+        ApiError::not_found("no such resource; the API lives under /v1").into_response()
+    } else {
+        crate::portal::not_found(request).await
+    }
 }
 
 /// A body whose declared length is over the limit is refused before a byte of it is read,

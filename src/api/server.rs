@@ -197,7 +197,12 @@ async fn run(
             }
             continue;
         };
-        let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer))));
+        let mut conn_app = app.clone().layer(Extension(Peer(peer)));
+        if acceptor.is_some() {
+            // The portal marks its cookies Secure on TLS connections.
+            conn_app = conn_app.layer(Extension(crate::portal::Https));
+        }
+        let service = TowerToHyperService::new(conn_app);
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())

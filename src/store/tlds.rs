@@ -105,6 +105,20 @@ impl Store {
         Ok(records)
     }
 
+    /// Every TLD record, by label, without contacts and delegation: for lists that show
+    /// neither (the portal's TLD list), at a fraction of [`Store::tlds`]'s cost (no zone read).
+    pub fn tld_rows(&self) -> Result<Vec<TldRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {TLD_COLUMNS} FROM tlds ORDER BY label"))?;
+        let mut rows = stmt.query([])?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next()? {
+            records.push(tld_from_row(row)?);
+        }
+        Ok(records)
+    }
+
     /// One TLD record with its contacts and current delegation.
     pub fn tld(&self, label: &TldLabel) -> Result<Option<TldRecord>> {
         tld_record(&self.conn, label)

@@ -11,3 +11,4 @@ mod gaps;
 mod metrics;
 mod notify;
 mod people;
+mod portal;

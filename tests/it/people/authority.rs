@@ -211,10 +211,13 @@ async fn contacts_hand_over_then_policy_change_needs_the_old_policy_then_n_of_m(
     let mut got = asked.clone();
     got.sort();
     assert_eq!(got, want, "{asked:?}");
-    assert!(outbox
-        .iter()
-        .filter(|n| n.ticket.as_deref() == Some(ticket.as_str()))
-        .all(|n| !n.body.contains("/confirm/")), "no acting link for a persons' TLD");
+    assert!(
+        outbox
+            .iter()
+            .filter(|n| n.ticket.as_deref() == Some(ticket.as_str()))
+            .all(|n| !n.body.contains("/confirm/")),
+        "no acting link for a persons' TLD"
+    );
     let (status, value) = act_as(&t, &s_a1, &ticket, "confirm", json!({})).await;
     assert_eq!(
         status,
