@@ -323,6 +323,7 @@ impl Serve {
                 .with_cds(ctx.config.cds.clone())
                 .with_accounts(ctx.config.accounts.clone()),
         );
+        let persons = demo_persons(&desk)?;
         let mut options = serve_options(ctx, bound, Some(key))?;
         options.check_poll = Duration::from_millis(100);
         let server = Server::start_on(desk, options, listener)
@@ -338,6 +339,7 @@ impl Serve {
             "{}",
             walkthrough(&server.addr, &ctx.config.db, &tokens, &ticket, &lab)
         );
+        println!("{}", persons_text(&server.addr, &persons));
         shutdown_signal().await;
         server.shutdown().await;
         for s in lab {
@@ -345,6 +347,107 @@ impl Serve {
         }
         Ok(())
     }
+}
+
+/// The demo's password for every person it enrols (never a real one).
+const DEMO_PASSWORD: &str = "demo passphrase, change me";
+
+/// A person the demo enrolled: who, and the TOTP secret to log in with.
+struct DemoPerson {
+    what: &'static str,
+    email: &'static str,
+    totp_secret: String,
+}
+
+/// Enrols a staff person and xb's two managers through the invitation steps, and puts xb's
+/// authority in force (admin and tech approve), so that the demo shows both models: xa run by
+/// its contacts' tokens, xb by its persons' logins.
+fn demo_persons(desk: &Desk) -> Result<Vec<DemoPerson>> {
+    use crate::audit::kinds::AuthorisedTld;
+    use crate::desk::people::NewPerson;
+    let actor = Actor::system("demo");
+    let wanted = [
+        ("desk staff", "Dana Desk", "dana@desk.example", "staff", None),
+        ("xb admin", "Bo Admin", "bo@nic.xb.example", "manager", Some("admin")),
+        ("xb tech", "Tia Tech", "tia@nic.xb.example", "manager", Some("tech")),
+    ];
+    let mut persons = Vec::new();
+    let mut members = BTreeMap::new();
+    for (what, name, email, role, group) in wanted {
+        let invitation = desk
+            .invite_person(
+                &actor,
+                None,
+                NewPerson {
+                    name: name.into(),
+                    email: email.into(),
+                    role: role.into(),
+                    tlds: group
+                        .map(|g| {
+                            vec![AuthorisedTld {
+                                tld: "xb".into(),
+                                groups: vec![g.into()],
+                            }]
+                        })
+                        .unwrap_or_default(),
+                },
+            )
+            .map_err(Error::failed)?;
+        let secret = invitation
+            .link
+            .rsplit_once("/v1/invitations/")
+            .map(|(_, s)| s.to_string())
+            .ok_or_else(|| Error::failed("the demo's invitation has no link"))?;
+        let set = desk
+            .set_invited_password(&secret, DEMO_PASSWORD)
+            .map_err(Error::failed)?;
+        let totp_secret = set
+            .totp_secret
+            .ok_or_else(|| Error::failed("the demo's person got no TOTP secret"))?;
+        let code = crate::people::totp::code_at(&totp_secret, desk.clock.now())
+            .map_err(Error::failed)?;
+        desk.enrol(&secret, &code).map_err(Error::failed)?;
+        if let Some(g) = group {
+            members.insert(
+                invitation.person.id.clone(),
+                [g.to_string()].into_iter().collect(),
+            );
+        }
+        persons.push(DemoPerson {
+            what,
+            email,
+            totp_secret,
+        });
+    }
+    let authority = crate::workflow::Authority {
+        members,
+        ..Default::default()
+    };
+    desk.establish_authority(&actor, "xb", &authority, None)
+        .map_err(Error::failed)?;
+    Ok(persons)
+}
+
+fn persons_text(addr: &SocketAddr, persons: &[DemoPerson]) -> String {
+    let mut text = format!(
+        "\nPersons (xb is run by its persons: its admin and tech approve each change; xa by its \
+         contacts' tokens above).\nPassword of each: \"{DEMO_PASSWORD}\"; the code is the \
+         current TOTP of the secret\n(an authenticator app, or `oathtool --totp -b SECRET`):\n"
+    );
+    for p in persons {
+        text.push_str(&format!(
+            "  {:<12} {:<22} TOTP secret {}\n",
+            p.what, p.email, p.totp_secret
+        ));
+    }
+    text.push_str(&format!(
+        "Log in (the answer sets a session cookie and gives its csrf_token):\n\
+         curl -si -X POST http://{addr}/v1/login -H 'Content-Type: application/json' \\\n  \
+         -d '{{\"email\":\"bo@nic.xb.example\",\"password\":\"{DEMO_PASSWORD}\",\"code\":\"CODE\"}}'\n\
+         README \"People and authority\" and \"Persons, logins and tokens\" say what they can do.\n\n\
+         Stop with Ctrl-C."
+    ));
+    text
 }
 
 fn walkthrough(
@@ -391,9 +494,7 @@ curl -s "$RD/v1/audit?request={ticket}" -H "Authorization: Bearer $AUDITOR"
 
 The same with the command-line client:
 {exe} request submit --server $RD --token $ADMIN --tld xa --ns ns1.nic.xa/127.0.0.11 --ns ns2.nic.xa/127.0.0.12
-{exe} request show {ticket} --server $RD --token $ADMIN
-
-Stop with Ctrl-C."#,
+{exe} request show {ticket} --server $RD --token $ADMIN"#,
         db = db.display(),
         lab = lab_list.join(", "),
         admin = tokens[0],
