@@ -6,36 +6,36 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Form};
+use maud::{html, Markup, DOCTYPE};
 
 use super::{ApiError, AppState, Peer};
 use crate::desk::links::{self, LinkForm, LinkOutcome, Refusal};
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"robots\" content=\"noindex\"><title>{t} - rootdesk</title></head>\n\
-         <body>\n<h1>{t}</h1>\n{body}\n</body></html>\n",
-        t = escape(title)
-    );
-    let mut response = (status, Html(html)).into_response();
+/// A page of its own (no portal layout: the link's page must stand alone), escaped by maud,
+/// with the portal's security headers, never cached, its address never handed on.
+fn page(status: StatusCode, title: &str, body: Markup) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="robots" content="noindex";
+                title { (title) " - rootdesk" }
+            }
+            body {
+                h1 { (title) }
+                (body)
+            }
+        }
+    };
+    let mut response = (status, Html(markup.into_string())).into_response();
+    let headers = response.headers_mut();
     // Never cache a page that carries a single-use secret in its address.
-    response.headers_mut().insert(
+    headers.insert(
         axum::http::header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-store"),
     );
-    // Nor hand its address to another site.
-    response.headers_mut().insert(
-        axum::http::header::REFERRER_POLICY,
-        axum::http::HeaderValue::from_static("no-referrer"),
-    );
+    crate::portal::apply_headers(headers);
     response
 }
 
@@ -47,15 +47,18 @@ fn refused(r: Refusal) -> Response {
             StatusCode::GONE
         }
     };
+    let logged = if r == Refusal::Unknown {
+        "logged"
+    } else {
+        "recorded"
+    };
     page(
         status,
         "This link cannot be used",
-        &format!(
-            "<p id=\"refused\" data-reason=\"{}\">{}</p>\n<p>Nothing was changed. The attempt has been {}.</p>",
-            r.code(),
-            escape(r.message()),
-            if r == Refusal::Unknown { "logged" } else { "recorded" }
-        ),
+        html! {
+            p id="refused" data-reason=(r.code()) { (r.message()) }
+            p { "Nothing was changed. The attempt has been " (logged) "." }
+        },
     )
 }
 
@@ -69,32 +72,42 @@ fn render(outcome: LinkOutcome) -> Response {
         } => page(
             StatusCode::OK,
             &format!("Your consent for {} (.{})", request.ticket, request.tld),
-            &format!(
-                "<p>Request <b>{ticket}</b>, revision {rev}, asks to change .{tld}. You are asked as contact <b>{contact}</b>.</p>\n{about}\
-                 <h2>What changes</h2>\n<pre>{changes}</pre>\n\
-                 <p>This link works once and expires at {expires}.</p>\n\
-                 <form method=\"post\">\n\
-                 <input type=\"hidden\" name=\"contact\" value=\"{contact}\">\n\
-                 <p><label><input type=\"radio\" name=\"decision\" value=\"confirm\" checked> I confirm this change</label></p>\n\
-                 <p><label><input type=\"radio\" name=\"decision\" value=\"decline\"> I decline it, because:</label>\n\
-                 <input type=\"text\" name=\"reason\" size=\"60\"></p>\n\
-                 <p><button type=\"submit\">Send my answer</button></p>\n</form>",
-                ticket = escape(&request.ticket),
-                rev = link.revision,
-                tld = escape(&request.tld),
-                contact = escape(&link.contact),
-                about = match crate::workflow::consent_subject(&link.contact) {
-                    (handle, true) => format!(
-                        "<p id=\"new-address\">This link confirms the new e-mail address the request gives <b>{h}</b>: \
-                         confirm only if this address reaches {h}. {h} is asked for its own consent separately, \
-                         at the address the desk has on file.</p>\n",
-                        h = escape(handle)
-                    ),
-                    (_, false) => String::new(),
-                },
-                changes = escape(&changes),
-                expires = escape(&link.expires_at),
-            ),
+            html! {
+                p {
+                    "Request " b { (request.ticket) } ", revision " (link.revision)
+                    ", asks to change ." (request.tld) ". You are asked as contact "
+                    b { (link.contact) } "."
+                }
+                @if let (handle, true) = crate::workflow::consent_subject(&link.contact) {
+                    p id="new-address" {
+                        "This link confirms the new e-mail address the request gives "
+                        b { (handle) } ": confirm only if this address reaches " (handle) ". "
+                        (handle) " is asked for its own consent separately, at the address \
+                        the desk has on file."
+                    }
+                }
+                h2 { "What changes" }
+                pre { (changes) }
+                p { "This link works once and expires at " (link.expires_at) "." }
+                form method="post" {
+                    input type="hidden" name="contact" value=(link.contact);
+                    p {
+                        label {
+                            input type="radio" name="decision" value="confirm" checked;
+                            " I confirm this change"
+                        }
+                    }
+                    p {
+                        label {
+                            input type="radio" name="decision" value="decline";
+                            " I decline it, because:"
+                        }
+                        " "
+                        input type="text" name="reason" size="60" aria-label="why you decline";
+                    }
+                    p { button type="submit" { "Send my answer" } }
+                }
+            },
         ),
         LinkOutcome::Done {
             link,
@@ -107,15 +120,13 @@ fn render(outcome: LinkOutcome) -> Response {
             } else {
                 "Your decline is recorded"
             },
-            &format!(
-                "<p id=\"done\">{contact} {what} revision {rev} of {ticket} (.{tld}). The request is now in {state}.</p>",
-                contact = escape(&link.contact),
-                what = if confirmed { "confirmed" } else { "declined" },
-                rev = link.revision,
-                ticket = escape(&request.ticket),
-                tld = escape(&request.tld),
-                state = request.state,
-            ),
+            html! {
+                p id="done" {
+                    (link.contact) " " (if confirmed { "confirmed" } else { "declined" })
+                    " revision " (link.revision) " of " (request.ticket) " (." (request.tld)
+                    "). The request is now in " (request.state.as_str()) "."
+                }
+            },
         ),
     }
 }
@@ -124,11 +135,9 @@ fn failed(e: ApiError) -> Response {
     page(
         e.status,
         "Your answer was not recorded",
-        &format!(
-            "<p id=\"error\" data-error=\"{}\">{}</p>",
-            e.error,
-            escape(&e.message)
-        ),
+        html! {
+            p id="error" data-error=(e.error) { (e.message) }
+        },
     )
 }
 

@@ -367,9 +367,27 @@ fn demo_persons(desk: &Desk) -> Result<Vec<DemoPerson>> {
     use crate::desk::people::NewPerson;
     let actor = Actor::system("demo");
     let wanted = [
-        ("desk staff", "Dana Desk", "dana@desk.example", "staff", None),
-        ("xb admin", "Bo Admin", "bo@nic.xb.example", "manager", Some("admin")),
-        ("xb tech", "Tia Tech", "tia@nic.xb.example", "manager", Some("tech")),
+        (
+            "desk staff",
+            "Dana Desk",
+            "dana@desk.example",
+            "staff",
+            None,
+        ),
+        (
+            "xb admin",
+            "Bo Admin",
+            "bo@nic.xb.example",
+            "manager",
+            Some("admin"),
+        ),
+        (
+            "xb tech",
+            "Tia Tech",
+            "tia@nic.xb.example",
+            "manager",
+            Some("tech"),
+        ),
     ];
     let mut persons = Vec::new();
     let mut members = BTreeMap::new();
@@ -404,8 +422,8 @@ fn demo_persons(desk: &Desk) -> Result<Vec<DemoPerson>> {
         let totp_secret = set
             .totp_secret
             .ok_or_else(|| Error::failed("the demo's person got no TOTP secret"))?;
-        let code = crate::people::totp::code_at(&totp_secret, desk.clock.now())
-            .map_err(Error::failed)?;
+        let code =
+            crate::people::totp::code_at(&totp_secret, desk.clock.now()).map_err(Error::failed)?;
         desk.enrol(&secret, &code).map_err(Error::failed)?;
         if let Some(g) = group {
             members.insert(

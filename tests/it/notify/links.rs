@@ -192,6 +192,14 @@ async fn link_pages_are_not_stored_and_send_no_referrer() {
                 Some(&b"no-referrer"[..]),
                 "{method} {path}"
             );
+            // The portal's strict policy: nothing inline, nothing from elsewhere.
+            assert_eq!(
+                headers
+                    .get("content-security-policy")
+                    .and_then(|v| v.to_str().ok()),
+                Some(rootdesk::portal::CSP),
+                "{method} {path}"
+            );
         }
     }
 }
