@@ -136,6 +136,23 @@ async fn contacts_hand_over_then_policy_change_needs_the_old_policy_then_n_of_m(
     assert_eq!(shown["model"], "persons", "{shown}");
     assert_eq!(shown["authority"]["members"], all, "{shown}");
 
+    // The desk cannot make someone xa's approver: an invitation for a TLD in force is refused,
+    // whoever asks (a stolen staff token would otherwise enrol two approvers of its own).
+    for body in [
+        json!({ "name": "Mallory", "email": "mallory@evil.example", "role": "manager",
+                "tlds": [{ "tld": "xa", "groups": ["admin"] }] }),
+        json!({ "name": "Trent", "email": "trent@evil.example", "role": "manager",
+                "tlds": [{ "tld": "xa", "groups": ["tech"] }] }),
+    ] {
+        let (status, value) = t.post(&t.tokens.staff, "/v1/persons", body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{value}");
+    }
+    let (_, shown) = get_with(&t, &s_a1, "/v1/tlds/xa/authority").await;
+    assert_eq!(
+        shown["authority"]["members"], all,
+        "nobody was added: {shown}"
+    );
+
     // From now on xa's contacts' tokens do not act for it, nor read its requests.
     let (status, value) = t
         .post(
