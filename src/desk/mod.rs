@@ -30,6 +30,7 @@ pub mod gate;
 pub mod jobs;
 pub mod links;
 pub mod people;
+pub mod reads;
 
 pub use authority::set_authority_cli;
 use gate::RefusalWindow;
