@@ -5,6 +5,7 @@
 //! refused. Every change runs in one transaction, so a refused import or request leaves the
 //! database exactly as it was.
 
+mod audit_log;
 mod authority;
 mod cds;
 mod events;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 pub use crate::audit::EventQuery;
+pub use audit_log::{sign_checkpoint, verify_store, write_export};
 pub use authority::{
     add_member_tx, authorised_tlds, authority_in_force, authority_of, pending_members,
     person_email, person_standing, set_authority_tx, tld_authority,
