@@ -46,8 +46,8 @@ pub use outbox::{
 };
 pub use requests::{
     close_stale_check, contact_tlds, enqueue_check, finish_check, has_document, idempotent_ticket,
-    next_ticket, open_requests, request_events, save_request, store_document, tld_contact_handles,
-    CheckJob, RequestFilter, RequestSummary,
+    next_ticket, open_requests, request_event, request_events, save_request, store_document,
+    ticket_day, ticket_of, tld_contact_handles, CheckJob, RequestFilter, RequestSummary,
 };
 pub use sweeps::{
     last_sweep_verdicts_tx, record_sweep_tx, watch_states_tx, SweepResult, SweepSummary,
