@@ -7,9 +7,7 @@
 use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
-use rootdesk::audit::{
-    verify_file, Actor, EventRecord, ExportFormat, NewEvent, Verifier,
-};
+use rootdesk::audit::{verify_file, Actor, EventRecord, ExportFormat, NewEvent, Verifier};
 use rootdesk::store::{sign_checkpoint, verify_store, write_export, Store, StoreError};
 use serde_json::json;
 

@@ -99,7 +99,6 @@ pub enum CheckpointOutcome {
     NoEvents,
 }
 
-
 /// Creates a new signing key in `path` (PKCS#8 PEM, mode 0600). Never overwrites a file.
 pub fn create_signing_key(path: &Path) -> Result<SigningKey, AuditError> {
     let mut seed = [0u8; 32];

@@ -5,12 +5,15 @@
 
 use std::collections::BTreeMap;
 
+use time::OffsetDateTime;
+
 use super::{Desk, DeskError};
 use crate::audit::{Checkpoint, Event as AuditEvent, EventQuery};
 use crate::changelog::{Changelog, Month};
 use crate::registry::{RootZone, TldLabel, TldRecord};
 use crate::store::{
-    CheckJob, RequestFilter, RequestSummary, SerialDiff, SweepSummary, TldDates, FINAL_STATES,
+    CheckJob, Notification, RequestFilter, RequestSummary, SerialDiff, SweepSummary, TldDates,
+    FINAL_STATES,
 };
 use crate::workflow::{CdsMode, Recorded};
 
@@ -47,7 +50,10 @@ impl Desk {
     }
 
     /// A TLD's record with its CDS setting.
-    pub fn tld_with_cds(&self, label: &TldLabel) -> Result<Option<(TldRecord, CdsMode)>, DeskError> {
+    pub fn tld_with_cds(
+        &self,
+        label: &TldLabel,
+    ) -> Result<Option<(TldRecord, CdsMode)>, DeskError> {
         self.read_store(|s| {
             let cds = crate::store::tld_cds(s.conn(), label.as_str())?;
             Ok(s.tld(label)?.map(|r| (r, cds)))
@@ -56,7 +62,10 @@ impl Desk {
 
     /// A TLD's record and its dates (RDAP's events); the first publication is looked up only
     /// when the record has no creation date.
-    pub fn rdap_domain(&self, label: &TldLabel) -> Result<Option<(TldRecord, TldDates)>, DeskError> {
+    pub fn rdap_domain(
+        &self,
+        label: &TldLabel,
+    ) -> Result<Option<(TldRecord, TldDates)>, DeskError> {
         self.read_store(|s| {
             let Some(record) = s.tld(label)? else {
                 return Ok(None);
@@ -158,6 +167,15 @@ impl Desk {
             };
             Ok((last, counts))
         })
+    }
+
+    /// Up to `limit` notifications due for delivery at `now`, oldest first.
+    pub fn outbox_due(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Notification>, DeskError> {
+        self.read_store(|s| Ok(crate::store::due_notifications(s.conn(), now, limit)?))
     }
 
     /// The public change log of a month.
