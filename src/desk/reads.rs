@@ -20,6 +20,9 @@ use crate::workflow::{CdsMode, Recorded};
 /// A TLD's public page: its record, dates and its closed requests.
 pub type TldPage = (TldRecord, TldDates, Vec<RequestSummary>);
 
+/// A published root zone with its recorded ZONEMD digest.
+pub type ZoneExport = (RootZone, Option<Vec<u8>>);
+
 impl Desk {
     /// The serial of the newest publication, if any.
     pub fn current_serial(&self) -> Result<Option<u32>, DeskError> {
@@ -94,10 +97,7 @@ impl Desk {
 
     /// The root zone of a publication (the newest without `serial`) with its recorded ZONEMD
     /// digest.
-    pub fn zone_export(
-        &self,
-        serial: Option<u32>,
-    ) -> Result<Option<(RootZone, Option<Vec<u8>>)>, DeskError> {
+    pub fn zone_export(&self, serial: Option<u32>) -> Result<Option<ZoneExport>, DeskError> {
         self.read_store(|s| {
             Ok(match s.zone(serial)? {
                 Some(zone) => {
