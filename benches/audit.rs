@@ -7,11 +7,8 @@
 use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
-use rootdesk::audit::{
-    sign_checkpoint, verify_file, verify_store, write_export, Actor, EventRecord, ExportFormat,
-    NewEvent, Verifier,
-};
-use rootdesk::store::{Store, StoreError};
+use rootdesk::audit::{verify_file, Actor, EventRecord, ExportFormat, NewEvent, Verifier};
+use rootdesk::store::{sign_checkpoint, verify_store, write_export, Store, StoreError};
 use serde_json::json;
 
 const BATCH: usize = 1000;

@@ -7,15 +7,17 @@
 //!   [`check::cds`] reads and judges a TLD's CDS/CDNSKEY records (DS automation);
 //!   [`check::dsboot`] validates RFC 9615 bootstrapping signals for unsigned TLDs.
 //! - [`store`]: SQLite, the only module that speaks SQL: schema, migrations, queries, the one
-//!   event append ([`store::append_event`]).
+//!   event append ([`store::append_event`]), and the audit log's drivers (checkpoint signing,
+//!   export, verification of the database) over audit's rules.
 //! - [`audit`]: the hash-chained event log's rules: canonical JSON, checkpoints, export,
-//!   verify, and the catalogue of event kinds ([`audit::kinds`]).
+//!   verify, and the catalogue of event kinds ([`audit::kinds`]); it imports no store.
 //! - [`desk`]: the only door to change anything. [`desk::Desk`] holds the database handles; its
 //!   command pipeline (load once, permit, decide, append events + projection + follow-up in one
 //!   transaction), the permission gate ([`desk::gate`]), check jobs and scheduled work
 //!   ([`desk::jobs`]), confirmation links ([`desk::links`]), and DS automation's acting side
 //!   ([`desk::cds`]: requests opened from CDS scans, problem reports, the hold of
-//!   notify-only requests).
+//!   notify-only requests), and the named reads the API, RDAP and the portal ask
+//!   ([`desk::reads`]).
 //! - [`people`]: persons (issue 14): argon2id passwords, TOTP second factor, recovery codes,
 //!   random secrets and the login brute-force limits; no I/O (the desk's `desk::people` stores
 //!   and audits them).

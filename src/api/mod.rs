@@ -401,14 +401,14 @@ fn check_limits(value: &serde_json::Value, path: &mut String) -> Result<(), ApiE
 }
 
 async fn healthz(State(desk): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let serial = blocking(move || desk.read_store(|s| Ok(s.current_serial()?))).await?;
+    let serial = blocking(move || desk.current_serial()).await?;
     Ok(Json(
         serde_json::json!({ "status": "ok", "serial": serial }),
     ))
 }
 
 async fn list_tlds(State(desk): State<AppState>) -> Result<Response, ApiError> {
-    let tlds = blocking(move || desk.read_store(|s| Ok(s.tlds()?))).await?;
+    let tlds = blocking(move || desk.tlds()).await?;
     Ok(Json(tlds).into_response())
 }
 
@@ -417,13 +417,7 @@ async fn show_tld(
     Path(label): Path<String>,
 ) -> Result<Response, ApiError> {
     let label = TldLabel::parse(&label).map_err(|e| ApiError::invalid("label", e.to_string()))?;
-    let record = blocking(move || {
-        desk.read_store(|s| {
-            let cds = crate::store::tld_cds(s.conn(), label.as_str())?;
-            Ok(s.tld(&label)?.map(|r| (r, cds)))
-        })
-    })
-    .await?;
+    let record = blocking(move || desk.tld_with_cds(&label)).await?;
     record
         .map(|(r, cds)| Json(crate::desk::cds::with_setting(&r, cds)).into_response())
         .ok_or_else(|| ApiError::not_found("no such TLD"))
@@ -463,18 +457,7 @@ async fn zone(
         ApiError::invalid("query", format!("{}: give ?serial=SERIAL", e.body_text()))
     })?;
     let serial = q.serial;
-    let found = blocking(move || {
-        desk.read_store(|s| {
-            Ok(match s.zone(serial)? {
-                Some(zone) => {
-                    let recorded = s.recorded_digest(zone.soa.serial)?;
-                    Some((zone, recorded))
-                }
-                None => None,
-            })
-        })
-    })
-    .await?;
+    let found = blocking(move || desk.zone_export(serial)).await?;
     let (zone, recorded) = found.ok_or_else(|| match serial {
         Some(n) => ApiError::not_found(format!("there is no publication with serial {n}")),
         None => ApiError::not_found("nothing has been published yet"),
@@ -503,7 +486,7 @@ async fn zone_diff(
             format!("{}: give ?from=SERIAL&to=SERIAL", e.body_text()),
         )
     })?;
-    let diff = blocking(move || desk.read_store(|s| Ok(s.serial_diff(q.from, q.to)?))).await?;
+    let diff = blocking(move || desk.zone_diff(q.from, q.to)).await?;
     Ok(Json(diff).into_response())
 }
 
@@ -775,15 +758,7 @@ async fn show_request(
 ) -> Result<Response, ApiError> {
     let view = blocking(move || {
         let request = desk.read(&who, &ticket)?;
-        let (history, checks) = desk.read_store(|s| {
-            Ok((
-                s.request_history(&ticket)?,
-                s.checks_of(&ticket)?
-                    .into_iter()
-                    .map(|(job, _)| job)
-                    .collect(),
-            ))
-        })?;
+        let (history, checks) = desk.request_history_and_checks(&ticket)?;
         let mut view = RequestView::new(request);
         view.history = Some(history);
         view.checks = Some(checks);
@@ -800,7 +775,7 @@ async fn request_checks(
 ) -> Result<Response, ApiError> {
     let checks = blocking(move || {
         desk.read(&who, &ticket)?;
-        desk.read_store(|s| Ok(s.checks_of(&ticket)?))
+        desk.checks_of(&ticket)
     })
     .await?;
     let checks = checks
@@ -905,7 +880,7 @@ async fn audit_events(
         ..EventQuery::default()
     };
     let page = query.clone();
-    let events = blocking(move || desk.read_store(|s| Ok(s.events(&query)?))).await?;
+    let events = blocking(move || desk.events(&query)).await?;
     // A full page may have more after it: the same query from one past its last event.
     let next = match events.last() {
         Some(last) if events.len() == limit as usize => {
@@ -938,7 +913,7 @@ async fn audit_checkpoints(
     Authed(who): Authed,
 ) -> Result<Response, ApiError> {
     grant(&desk, &who, Permission::ReadAudit, Resource::AuditLog)?;
-    let checkpoints = blocking(move || desk.read_store(|s| Ok(s.checkpoints(1, None)?))).await?;
+    let checkpoints = blocking(move || desk.checkpoints()).await?;
     Ok(Json(serde_json::json!({ "checkpoints": checkpoints })).into_response())
 }
 
@@ -999,16 +974,8 @@ async fn turnaround(
 async fn prometheus_metrics(State(desk): State<AppState>) -> Result<Response, ApiError> {
     let text = blocking(move || {
         // Counts kept up to date by the cache: a scrape's cost does not grow with history.
-        let mut text =
-            desk.read_store(|s| Ok(desk.metrics_cache.prometheus(s, &desk.service_levels)?))?;
-        let (last, counts) = desk.read_store(|s| {
-            let last = s.last_sweep()?;
-            let counts = match &last {
-                Some(l) => s.sweep_counts(l.id)?,
-                None => Default::default(),
-            };
-            Ok((last, counts))
-        })?;
+        let mut text = desk.prometheus()?;
+        let (last, counts) = desk.last_sweep_counts()?;
         text.push_str(&crate::metrics::render_sweep(last.as_ref(), &counts));
         Ok(text)
     })
@@ -1064,7 +1031,7 @@ async fn changelog(
                     .any(|t| t.split(';').next().is_some_and(|t| t.trim() == "text/csv"))
             }),
     };
-    let log = blocking(move || desk.read_store(|s| Ok(crate::changelog::build(s, month)?))).await?;
+    let log = blocking(move || desk.changelog(month)).await?;
     if csv {
         Ok((
             [(

@@ -497,16 +497,7 @@ pub async fn domain(
     let found = {
         let desk = desk.clone();
         let label = label.clone();
-        blocking(move || {
-            desk.read_store(|s| {
-                let Some(record) = s.tld(&label)? else {
-                    return Ok(None);
-                };
-                let dates = s.tld_dates(&label, record.created.is_none())?;
-                Ok(Some((record, dates)))
-            })
-        })
-        .await
+        blocking(move || desk.rdap_domain(&label)).await
     };
     match found {
         Ok(Some((record, dates))) => {

@@ -29,7 +29,6 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::AuditError;
-use crate::store::Store;
 
 /// The first line of every signed checkpoint message.
 pub const CHECKPOINT_DOMAIN: &str = "rootdesk-audit-checkpoint-v1";
@@ -51,7 +50,7 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// Signs (seq, hash, time) with `key`.
     pub fn sign(key: &SigningKey, seq: u64, hash: &str, time: OffsetDateTime) -> Checkpoint {
-        let time = crate::store::timestamp(time);
+        let time = crate::registry::timestamp(time);
         let signature = key.sign(&message(seq, hash, &time));
         Checkpoint {
             seq,
@@ -89,7 +88,7 @@ pub fn key_id(key: &VerifyingKey) -> String {
     data_encoding::HEXLOWER.encode(&digest[..8])
 }
 
-/// What [`sign_checkpoint`] did.
+/// What the store's `sign_checkpoint` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckpointOutcome {
     /// A new checkpoint of the latest event.
@@ -98,26 +97,6 @@ pub enum CheckpointOutcome {
     AlreadySigned(Checkpoint),
     /// The log is empty.
     NoEvents,
-}
-
-/// Signs a checkpoint of the latest event and stores it, unless that event already has one.
-/// The daemon calls this on its timer; `rootdesk audit checkpoint` on demand.
-pub fn sign_checkpoint(
-    store: &mut Store,
-    key: &SigningKey,
-    now: OffsetDateTime,
-) -> Result<CheckpointOutcome, AuditError> {
-    Ok(store.write(|tx| {
-        let Some((seq, hash)) = crate::store::last_event(tx)? else {
-            return Ok(CheckpointOutcome::NoEvents);
-        };
-        if let Some(existing) = crate::store::checkpoint_at(tx, seq)? {
-            return Ok(CheckpointOutcome::AlreadySigned(existing));
-        }
-        let checkpoint = Checkpoint::sign(key, seq, &hash, now);
-        crate::store::insert_checkpoint(tx, &checkpoint)?;
-        Ok::<_, crate::store::StoreError>(CheckpointOutcome::Signed(checkpoint))
-    })?)
 }
 
 /// Creates a new signing key in `path` (PKCS#8 PEM, mode 0600). Never overwrites a file.

@@ -33,7 +33,23 @@ use super::canonical::write_string;
 use super::chain::EventRecord;
 use super::verify::{Pipeline, Report, Verifier};
 use super::{AuditError, Checkpoint};
-use crate::store::{Store, StoreError};
+
+/// One consistent view of the log that an export or a verification reads (the store gives
+/// it from a read snapshot), so that the audit rules need no database type.
+pub trait EventLog {
+    /// The last event of `from..=to` (all from `from` on without `to`) and how many there
+    /// are; `None` when there are none.
+    fn span(&self, from: u64, to: Option<u64>) -> Result<Option<(u64, u64)>, AuditError>;
+    /// The checkpoints of events `from` and later, in order.
+    fn checkpoints_from(&self, from: u64) -> Result<Vec<Checkpoint>, AuditError>;
+    /// Calls `f` with each event of `from..=to` in order.
+    fn scan(
+        &self,
+        from: u64,
+        to: Option<u64>,
+        f: &mut dyn FnMut(&EventRecord<'_>) -> Result<(), AuditError>,
+    ) -> Result<(), AuditError>;
+}
 
 /// The `format` value of an export header.
 pub const EXPORT_FORMAT: &str = "rootdesk-audit-export";
@@ -87,9 +103,10 @@ pub struct ExportHeader {
 }
 
 /// Writes events `from..=to` (all from `from` on when `to` is `None`) and their checkpoints
-/// to `out`, from one consistent snapshot of the database. `name` names `out` in errors.
-pub fn write_export(
-    store: &Store,
+/// of `log` to `out`. `name` names `out` in errors. The store's `write_export` gives it a
+/// snapshot of the database.
+pub fn write_log(
+    log: &dyn EventLog,
     from: u64,
     to: Option<u64>,
     format: ExportFormat,
@@ -98,21 +115,21 @@ pub fn write_export(
 ) -> Result<ExportHeader, AuditError> {
     let from = from.max(1);
     let io = |e: std::io::Error| AuditError::io(name, e);
-    store.snapshot(|store| {
-        let range = store.event_range(from, to)?;
-        let last = range.map_or(from - 1, |r| r.last);
-        let newest = store.event_range(1, None)?.map_or(0, |r| r.last);
+    {
+        let range = log.span(from, to)?;
+        let last = range.map_or(from - 1, |(last, _)| last);
+        let newest = log.span(1, None)?.map_or(0, |(last, _)| last);
         // Checkpoints of later events too: they show whether events were cut off.
-        let checkpoints = store.checkpoints(from, None)?;
+        let checkpoints = log.checkpoints_from(from)?;
         let header = ExportHeader {
             format: EXPORT_FORMAT.into(),
             version: EXPORT_VERSION,
             from,
             to: last,
-            events: range.map_or(0, |r| r.count),
+            events: range.map_or(0, |(_, count)| count),
             checkpoints: checkpoints.len() as u64,
             complete: last >= newest,
-            exported_at: crate::store::timestamp(OffsetDateTime::now_utc()),
+            exported_at: crate::registry::timestamp(OffsetDateTime::now_utc()),
         };
         match format {
             ExportFormat::Jsonl => {
@@ -126,7 +143,7 @@ pub fn write_export(
                 }
                 if range.is_some() {
                     let mut buf = Vec::with_capacity(1024);
-                    store.scan_events(from, Some(last), |rec| {
+                    log.scan(from, Some(last), &mut |rec| {
                         buf.clear();
                         write_jsonl_event(rec, &mut buf);
                         out.write_all(&buf).map_err(io)
@@ -154,7 +171,7 @@ pub fn write_export(
                     csv.write_record(row).map_err(csv_err)?;
                 }
                 if range.is_some() {
-                    store.scan_events(from, Some(last), |r| {
+                    log.scan(from, Some(last), &mut |r| {
                         let seq = r.seq.to_string();
                         let row = [
                             "event",
@@ -181,8 +198,8 @@ pub fn write_export(
             }
         }
         out.flush().map_err(io)?;
-        Ok::<_, AuditError>(header)
-    })
+        Ok(header)
+    }
 }
 
 fn write_jsonl_event(r: &EventRecord<'_>, out: &mut Vec<u8>) {
@@ -219,21 +236,20 @@ fn write_jsonl_event(r: &EventRecord<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"}\n");
 }
 
-/// Verifies the events and checkpoints stored in the database.
-pub fn verify_store(store: &Store, keys: &[VerifyingKey]) -> Result<Report, AuditError> {
+/// Verifies every event and checkpoint of `log` (the store's `verify_store` gives it a
+/// snapshot of the database).
+pub fn verify_log(log: &dyn EventLog, keys: &[VerifyingKey]) -> Result<Report, AuditError> {
     let mut verifier = Verifier::new(keys);
     verifier.expect_first(1);
-    store.snapshot(|store| {
-        for checkpoint in store.checkpoints(1, None)? {
-            verifier.checkpoint(checkpoint);
-        }
-        let mut pipeline = Pipeline::new(verifier);
-        store.scan_events(1, None, |rec| {
-            pipeline.event(rec);
-            Ok::<_, StoreError>(())
-        })?;
-        Ok(pipeline.finish())
-    })
+    for checkpoint in log.checkpoints_from(1)? {
+        verifier.checkpoint(checkpoint);
+    }
+    let mut pipeline = Pipeline::new(verifier);
+    log.scan(1, None, &mut |rec| {
+        pipeline.event(rec);
+        Ok(())
+    })?;
+    Ok(pipeline.finish())
 }
 
 /// Verifies an export file (JSON Lines or CSV, told apart by its first byte).

@@ -22,8 +22,8 @@ use time::OffsetDateTime;
 
 pub use canonical::CanonicalError;
 pub use chain::{EventRecord, GENESIS_HASH};
-pub use checkpoint::{sign_checkpoint, Checkpoint, CheckpointOutcome};
-pub use export::{verify_file, verify_store, write_export, ExportFormat, ExportHeader};
+pub use checkpoint::{Checkpoint, CheckpointOutcome};
+pub use export::{verify_file, verify_log, write_log, EventLog, ExportFormat, ExportHeader};
 pub use kinds::{Kind, Payload};
 pub use verify::{Problem, ProblemKind, Report, Verifier};
 
@@ -211,7 +211,7 @@ impl NewEvent {
 pub struct Event {
     /// Position in the log: 1, 2, 3, ... without gaps.
     pub seq: u64,
-    #[serde(with = "crate::store::time_format")]
+    #[serde(with = "crate::registry::time_format")]
     pub time: OffsetDateTime,
     pub actor: Actor,
     pub source: Option<String>,
@@ -228,7 +228,7 @@ pub struct Event {
 impl Event {
     /// The bytes this event's hash covers (after `prev_hash`); see [`chain`].
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, CanonicalError> {
-        let time = crate::store::timestamp(self.time);
+        let time = crate::registry::timestamp(self.time);
         let payload = canonical::to_canonical_string(&self.payload)?;
         let record = EventRecord {
             seq: self.seq,
@@ -284,8 +284,9 @@ pub enum EventError {
 /// Failures of the audit commands and functions.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
+    /// The database failed; the store converts its own error (audit names no database type).
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Database(Box<dyn std::error::Error + Send + Sync>),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

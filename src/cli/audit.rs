@@ -9,12 +9,12 @@ use time::OffsetDateTime;
 use super::{emit, Context};
 use crate::audit::checkpoint::{
     create_signing_key, format_public_key, key_id, load_signing_key, parse_public_key,
-    sign_checkpoint, PublicKeyFormat,
+    PublicKeyFormat,
 };
-use crate::audit::export::{verify_file, verify_store, write_export, ExportFormat};
+use crate::audit::export::{verify_file, ExportFormat};
 use crate::audit::{Actor, AuditError, CheckpointOutcome, EventQuery, NewEvent, Report};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{sign_checkpoint, verify_store, write_export, Store};
 
 /// The audit trail: signed checkpoints, export and offline verification.
 #[derive(Debug, clap::Args)]

@@ -202,10 +202,7 @@ pub async fn deliver_due(
     stopped: &watch::Receiver<bool>,
 ) -> Result<usize, DeskError> {
     let now = OffsetDateTime::now_utc();
-    let due = blocking(desk, move |d| {
-        d.read_store(|s| Ok(store::due_notifications(s.conn(), now, 100)?))
-    })
-    .await?;
+    let due = blocking(desk, move |d| d.outbox_due(now, 100)).await?;
     let mut delivered = 0;
     for n in due {
         if *stopped.borrow() {

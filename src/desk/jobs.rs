@@ -266,7 +266,7 @@ impl Desk {
     pub fn sign_checkpoint(&self, key: &ed25519_dalek::SigningKey) -> Result<(), DeskError> {
         let now = self.clock.now();
         self.with_store(|s| {
-            crate::audit::sign_checkpoint(s, key, now)
+            crate::store::sign_checkpoint(s, key, now)
                 .map(|_| ())
                 .map_err(|e| DeskError::Store(StoreError::Conflict(e.to_string())))
         })

@@ -30,6 +30,7 @@ pub mod gate;
 pub mod jobs;
 pub mod links;
 pub mod people;
+pub mod reads;
 
 pub use authority::set_authority_cli;
 use gate::RefusalWindow;
@@ -908,16 +909,13 @@ fn to_new_events(
     recorded
         .iter()
         .map(|r| {
-            let payload =
-                serde_json::to_value(r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let mut event = NewEvent::new(actor.clone(), r.event.kind(), payload)
-                .at(r.time)
-                .tld(&request.tld)
-                .request(&request.ticket);
-            if let Some(source) = source {
-                event = event.source(source);
-            }
-            Ok(event)
+            Ok(store::request_event(
+                &request.tld,
+                &request.ticket,
+                r,
+                actor.clone(),
+                source,
+            )?)
         })
         .collect()
 }

@@ -608,14 +608,14 @@ fn write(store: &mut Store, items: Vec<Item>) -> Result<(), SimError> {
                     tld,
                     recorded,
                 } => {
-                    let payload = serde_json::to_value(&*recorded)
-                        .map_err(|e| SimError::Setup(e.to_string()))?;
-                    run.push(
-                        NewEvent::new(actor_for(&recorded.by), recorded.event.kind(), payload)
-                            .at(recorded.time)
-                            .tld(&tld)
-                            .request(&ticket),
-                    );
+                    // The desk's own constructor; appended below with store::append_events.
+                    run.push(store::request_event(
+                        &tld,
+                        &ticket,
+                        &recorded,
+                        actor_for(&recorded.by),
+                        None,
+                    )?);
                 }
                 Item::Save(request) => {
                     flush(&mut run)?;
@@ -669,7 +669,7 @@ pub fn simulate(
     };
     // Open requests per TLD: ticket, kind, and when they end.
     let mut busy: Vec<Vec<(String, RequestKind, OffsetDateTime)>> = vec![Vec::new(); labels.len()];
-    let mut day_counter: (String, u32) = (String::new(), 0);
+    let mut day_counter: (String, i64) = (String::new(), 0);
     let mut summary = SimSummary {
         tlds: labels.len(),
         ..Default::default()
@@ -711,17 +711,14 @@ pub fn simulate(
             ));
         };
         let tld = &labels[slot];
-        let day = format!(
-            "RD-{:04}{:02}{:02}-",
-            t.year(),
-            u8::from(t.month()),
-            t.day()
-        );
+        // The store's ticket numbering, counted on in memory: the requests of a batch are
+        // written later, in one transaction.
+        let day = store::ticket_day(t);
         if day_counter.0 != day {
             day_counter = (day.clone(), store.last_ticket_number(&day)?);
         }
         day_counter.1 += 1;
-        let ticket = format!("{day}{:04}", day_counter.1);
+        let ticket = store::ticket_of(&day, day_counter.1);
         let (admin, tech) = (format!("{tld}-admin"), format!("{tld}-tech"));
         let facts = Facts {
             tld_contacts: BTreeSet::from([admin.clone(), tech.clone()]),

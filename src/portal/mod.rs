@@ -1,8 +1,8 @@
 //! The web portal (issue 15): server-rendered HTML pages at `/`, beside the API (`/v1`) and
 //! RDAP (`/rdap`) on the same daemon and the same desk.
 //!
-//! Pages are views of the desk, not a second application: a handler reads through
-//! [`Desk::read_store`] and the same store and report functions the API uses, then renders a
+//! Pages are views of the desk, not a second application: a handler reads through the
+//! desk's named reads (`desk/reads.rs`), the same ones the API uses, then renders a
 //! maud template (checked at compile time; maud does all HTML escaping). No page needs
 //! JavaScript and none may run any: every response carries a strict Content-Security-Policy
 //! ([`CSP`]) and the other headers of [`apply_headers`]. Every form that POSTs is guarded by

@@ -26,14 +26,12 @@ pub async fn home(
     let (token, cookie) = form_token(&portal, &headers, https)?;
     let desk = portal.desk.clone();
     let (serial, total, delegated) = read(move || {
-        desk.read_store(|s| {
-            let tlds = s.tld_rows()?;
-            let delegated = tlds
-                .iter()
-                .filter(|t| t.status == TldStatus::Active)
-                .count();
-            Ok((s.current_serial()?, tlds.len(), delegated))
-        })
+        let (serial, tlds) = desk.serial_and_tlds()?;
+        let delegated = tlds
+            .iter()
+            .filter(|t| t.status == TldStatus::Active)
+            .count();
+        Ok((serial, tlds.len(), delegated))
     })
     .await?;
     let body = html! {
@@ -188,7 +186,7 @@ pub async fn changelog(
         },
     };
     let desk = portal.desk.clone();
-    let log = read(move || desk.read_store(|s| Ok(crate::changelog::build(s, month)?))).await?;
+    let log = read(move || desk.changelog(month)).await?;
     let body = changelog_body(&log, month, tld.as_deref());
     Ok(html_response(
         StatusCode::OK,

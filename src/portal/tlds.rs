@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::layout::{self, Nav};
 use super::{csrf, html_response, read, PageError, Portal};
 use crate::registry::{Contact, TldLabel, TldRecord, TldStatus, TldType};
-use crate::store::{RequestFilter, RequestSummary, TldDates, FINAL_STATES};
+use crate::store::{RequestSummary, TldDates};
 
 /// The list's filters, from the query string (`?q=…&type=…&status=…`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -174,7 +174,7 @@ pub async fn list(
 ) -> Result<Response, PageError> {
     let Query(filter) = query.map_err(|e| PageError::bad_request(e.body_text()))?;
     let desk = portal.desk.clone();
-    let records = read(move || desk.read_store(|s| Ok(s.tld_rows()?))).await?;
+    let records = read(move || desk.tld_rows()).await?;
     Ok(html_response(
         StatusCode::OK,
         maud::PreEscaped(render_list(&records, &filter)),
@@ -367,22 +367,7 @@ pub async fn show(
     }
     let desk = portal.desk.clone();
     let key = label.clone();
-    let found = read(move || {
-        desk.read_store(|s| {
-            let Some(record) = s.tld(&key)? else {
-                return Ok(None);
-            };
-            let dates = s.tld_dates(&key, record.created.is_none())?;
-            let history = s.requests(&RequestFilter {
-                tlds: Some(vec![key.as_str().to_string()]),
-                states: FINAL_STATES.iter().map(|s| s.to_string()).collect(),
-                limit: 50,
-                ..Default::default()
-            })?;
-            Ok(Some((record, dates, history)))
-        })
-    })
-    .await?;
+    let found = read(move || desk.tld_page(&key)).await?;
     let Some((record, dates, history)) = found else {
         return Err(unknown());
     };
@@ -452,7 +437,7 @@ pub async fn lookup(
     };
     let desk = portal.desk.clone();
     let key: TldLabel = label.clone();
-    let exists = read(move || desk.read_store(|s| Ok(s.tld(&key)?.is_some()))).await?;
+    let exists = read(move || desk.tld_exists(&key)).await?;
     if !exists {
         return Err(PageError::not_found(format!(
             "“{}” is not a top-level domain of the root zone.",

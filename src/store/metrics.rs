@@ -225,16 +225,10 @@ impl Store {
             })?)
     }
 
-    /// The number of the last ticket with this day prefix (`RD-YYYYMMDD-`), 0 if none.
-    pub fn last_ticket_number(&self, day: &str) -> Result<u32> {
-        let last: Option<String> = self.conn().query_row(
-            "SELECT max(ticket) FROM requests WHERE ticket >= ?1 AND ticket < ?1 || '~'",
-            [day],
-            |r| r.get(0),
-        )?;
-        Ok(last
-            .and_then(|t| t.get(day.len()..).and_then(|n| n.parse().ok()))
-            .unwrap_or(0))
+    /// The number of the last ticket with this day prefix (`RD-YYYYMMDD-`), 0 if none;
+    /// numerically, as [`super::next_ticket`] counts.
+    pub fn last_ticket_number(&self, day: &str) -> Result<i64> {
+        super::requests::last_ticket_number(self.conn(), day)
     }
 }
 

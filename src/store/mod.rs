@@ -5,6 +5,7 @@
 //! refused. Every change runs in one transaction, so a refused import or request leaves the
 //! database exactly as it was.
 
+mod audit_log;
 mod authority;
 mod cds;
 mod events;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 pub use crate::audit::EventQuery;
+pub use audit_log::{sign_checkpoint, verify_store, write_export};
 pub use authority::{
     add_member_tx, authorised_tlds, authority_in_force, authority_of, pending_members,
     person_email, person_standing, set_authority_tx, tld_authority,
@@ -44,8 +46,8 @@ pub use outbox::{
 };
 pub use requests::{
     close_stale_check, contact_tlds, enqueue_check, finish_check, has_document, idempotent_ticket,
-    next_ticket, open_requests, request_events, save_request, store_document, tld_contact_handles,
-    CheckJob, RequestFilter, RequestSummary,
+    next_ticket, open_requests, request_event, request_events, save_request, store_document,
+    ticket_day, ticket_of, tld_contact_handles, CheckJob, RequestFilter, RequestSummary,
 };
 pub use sweeps::{
     last_sweep_verdicts_tx, record_sweep_tx, watch_states_tx, SweepResult, SweepSummary,

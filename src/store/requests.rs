@@ -1,12 +1,13 @@
 //! Change requests: their events (in the audit trail), the projection table, check jobs and
 //! evidence documents.
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::{timestamp, Result, Store, StoreError};
+use crate::audit::{Actor, NewEvent};
 use crate::registry::TldLabel;
 use crate::workflow::{CheckPhase, Recorded, Request, RequestKind, Verdict};
 
@@ -87,38 +88,26 @@ fn enum_text<T: Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-/// The next ticket of the day: `RD-YYYYMMDD-NNNN`.
-pub fn next_ticket(tx: &Transaction<'_>, now: OffsetDateTime) -> Result<String> {
-    let day = format!(
+/// The ticket prefix of `now`'s day: `RD-YYYYMMDD-`.
+pub fn ticket_day(now: OffsetDateTime) -> String {
+    format!(
         "RD-{:04}{:02}{:02}-",
         now.year(),
         u8::from(now.month()),
         now.day()
-    );
-    // Numerically: as text, "...-9999" sorts after "...-10000", which handed out 10000 again
-    // and again. Four digits at least, more after 9,999 in a day.
-    // With the 12-character prefix of every four-digit year, the expression index
-    // `requests_by_day_number` answers this from one entry; the general form reads every
-    // request (it did on every submission, the longer the history the slower).
-    let last: Option<i64> = if day.len() == 12 {
-        tx.query_row(
-            "SELECT max(CAST(substr(ticket, 13) AS INTEGER)) FROM requests \
-             WHERE substr(ticket, 1, 12) = ?1",
-            params![&day],
-            |r| r.get(0),
-        )
-    } else {
-        tx.query_row(
-            "SELECT max(CAST(substr(ticket, ?2) AS INTEGER)) FROM requests \
-             WHERE substr(ticket, 1, ?3) = ?1",
-            params![&day, day.len() as i64 + 1, day.len() as i64],
-            |r| r.get(0),
-        )
-    }
-    .optional()?
-    .flatten();
-    let next = last.unwrap_or(0) + 1;
-    let ticket = format!("{day}{next:04}");
+    )
+}
+
+/// Ticket number `n` of `day`: four digits at least, more after 9,999 in a day.
+pub fn ticket_of(day: &str, n: i64) -> String {
+    format!("{day}{n:04}")
+}
+
+/// The next ticket of the day: `RD-YYYYMMDD-NNNN`.
+pub fn next_ticket(tx: &Transaction<'_>, now: OffsetDateTime) -> Result<String> {
+    let day = ticket_day(now);
+    let next = last_ticket_number(tx, &day)? + 1;
+    let ticket = ticket_of(&day, next);
     // The writer holds the database (an immediate transaction), so a ticket found free here
     // is still free at the insert; a ticket in use is an error, never a merge.
     let taken: bool = tx.query_row(
@@ -132,6 +121,54 @@ pub fn next_ticket(tx: &Transaction<'_>, now: OffsetDateTime) -> Result<String> 
         )));
     }
     Ok(ticket)
+}
+
+/// The highest ticket number in use with the day prefix `day` (`RD-YYYYMMDD-`), 0 if none.
+pub fn last_ticket_number(conn: &Connection, day: &str) -> Result<i64> {
+    // Numerically: as text, "...-9999" sorts after "...-10000", which handed out 10000 again
+    // and again. Four digits at least, more after 9,999 in a day.
+    // With the 12-character prefix of every four-digit year, the expression index
+    // `requests_by_day_number` answers this from one entry; the general form reads every
+    // request (it did on every submission, the longer the history the slower).
+    let last: Option<i64> = if day.len() == 12 {
+        conn.query_row(
+            "SELECT max(CAST(substr(ticket, 13) AS INTEGER)) FROM requests \
+             WHERE substr(ticket, 1, 12) = ?1",
+            params![&day],
+            |r| r.get(0),
+        )
+    } else {
+        conn.query_row(
+            "SELECT max(CAST(substr(ticket, ?2) AS INTEGER)) FROM requests \
+             WHERE substr(ticket, 1, ?3) = ?1",
+            params![&day, day.len() as i64 + 1, day.len() as i64],
+            |r| r.get(0),
+        )
+    }
+    .optional()?
+    .flatten();
+    Ok(last.unwrap_or(0))
+}
+
+/// The audit event of one recorded workflow step of a request: the one place `request-*`
+/// events are made (the desk and the simulation both append them with
+/// [`append_events`](super::append_events)).
+pub fn request_event(
+    tld: &str,
+    ticket: &str,
+    recorded: &Recorded,
+    actor: Actor,
+    source: Option<&str>,
+) -> Result<NewEvent> {
+    let payload = serde_json::to_value(recorded).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut event = NewEvent::new(actor, recorded.event.kind(), payload)
+        .at(recorded.time)
+        .tld(tld)
+        .request(ticket);
+    if let Some(source) = source {
+        event = event.source(source);
+    }
+    Ok(event)
 }
 
 /// The workflow events of a request, oldest first, read from the audit trail.

@@ -210,7 +210,7 @@ fn golden_export_verifies() {
             (&csv, rootdesk::audit::ExportFormat::Csv),
         ] {
             let mut file = std::fs::File::create(path).expect("create fixture");
-            rootdesk::audit::write_export(&store, 1, None, format, &mut file, path)
+            rootdesk::store::write_export(&store, 1, None, format, &mut file, path)
                 .expect("export");
         }
     }

@@ -7,9 +7,9 @@ mod tamper;
 
 use std::path::PathBuf;
 
-use rootdesk::audit::checkpoint::{load_signing_key, sign_checkpoint};
+use rootdesk::audit::checkpoint::load_signing_key;
 use rootdesk::audit::{Actor, CheckpointOutcome, NewEvent};
-use rootdesk::store::Store;
+use rootdesk::store::{sign_checkpoint, Store};
 use serde_json::json;
 
 use crate::common::Desk;

@@ -162,14 +162,14 @@ proptest! {
     fn appends_always_verify(events in prop::collection::vec(event(), 1..16), batch in 1usize..6) {
         let (dir, store) = build(&events, batch);
         let key = SigningKey::from_bytes(&SEED).verifying_key();
-        let report = rootdesk::audit::verify_store(&store, &[key]).expect("verify");
+        let report = rootdesk::store::verify_store(&store, &[key]).expect("verify");
         prop_assert!(report.ok(), "{}", report);
         prop_assert_eq!(report.events, events.len() as u64);
         prop_assert_eq!(report.signed_through, Some(events.len() as u64));
         for format in [rootdesk::audit::ExportFormat::Jsonl, rootdesk::audit::ExportFormat::Csv] {
             let path = dir.path().join("export");
             let mut file = std::fs::File::create(&path).expect("create");
-            rootdesk::audit::write_export(&store, 1, None, format, &mut file, &path).expect("export");
+            rootdesk::store::write_export(&store, 1, None, format, &mut file, &path).expect("export");
             let report = rootdesk::audit::verify_file(&path, &[key]).expect("verify file");
             prop_assert!(report.ok(), "{:?}: {}", format, report);
             prop_assert!(report.warnings.is_empty(), "{:?}: {}", format, report);

@@ -82,7 +82,7 @@ async fn delegation_change_is_published() {
     );
 
     let store = rootdesk::store::Store::open(&t.dir.path().join("rootdesk.db")).expect("open");
-    let report = rootdesk::audit::verify_store(&store, &[]).expect("verify");
+    let report = rootdesk::store::verify_store(&store, &[]).expect("verify");
     assert!(report.ok(), "{report:?}");
     let kinds: Vec<String> = store
         .events(&rootdesk::audit::EventQuery {

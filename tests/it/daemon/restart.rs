@@ -186,7 +186,7 @@ async fn a_killed_daemon_resumes_its_checks() {
 
     let store = Store::open(&dir.path().join("rootdesk.db")).expect("open");
     assert!(store.pending_checks().expect("jobs").is_empty());
-    let report = rootdesk::audit::verify_store(&store, &[]).expect("verify");
+    let report = rootdesk::store::verify_store(&store, &[]).expect("verify");
     assert!(report.ok(), "{report:?}");
     for s in lab {
         s.stop().await;
@@ -291,7 +291,7 @@ async fn a_killed_daemon_sends_again_what_it_was_handing_to_the_relay() {
     assert_eq!(doubt.len(), 1, "{doubt:#?}");
     assert_eq!(doubt[0].payload["outbox"], in_flight[0]);
     assert_eq!(doubt[0].request.as_deref(), Some(ticket.as_str()));
-    let report = rootdesk::audit::verify_store(&store, &[]).expect("verify");
+    let report = rootdesk::store::verify_store(&store, &[]).expect("verify");
     assert!(report.ok(), "{report:?}");
     for s in lab {
         s.stop().await;

@@ -111,7 +111,7 @@ async fn contacts_act_only_through_the_emailed_links() {
     // Delivered bodies keep no link secret.
     assert!(rows.iter().all(|n| !n.body.contains(&admin_link)));
     let store = rootdesk::store::Store::open(&t.dir.path().join("rootdesk.db")).expect("open");
-    let report = rootdesk::audit::verify_store(&store, &[]).expect("verify");
+    let report = rootdesk::store::verify_store(&store, &[]).expect("verify");
     assert!(report.ok(), "{report:?}");
     t.stop().await;
 }
