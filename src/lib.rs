@@ -22,7 +22,8 @@
 //!   random secrets and the login brute-force limits; no I/O (the desk's `desk::people` stores
 //!   and audits them).
 //! - [`daemon`]: the scheduler: pending checks, reminders and expiry, the delegation sweep,
-//!   checkpoints, and the outbox sender (SMTP delivery, [`daemon::sender`]); it asks the desk
+//!   checkpoints, and the outbox sender (SMTP delivery, [`daemon::sender`]; the outbox rows it
+//!   claims and records through [`desk::outbox`]); it asks the desk
 //!   on a clock.
 //! - [`watch`]: after each sweep, who is told that a delegation fails, still fails or works.
 //! - [`notify`]: the outbox's messages and confirmation links to issue (DESIGN §8.3); it

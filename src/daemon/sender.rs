@@ -21,10 +21,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
-use crate::audit::{Actor, NewEvent};
 use crate::config::{SmtpSettings, SmtpTls};
 use crate::desk::{Desk, DeskError};
-use crate::store::{self, Notification, StoreError};
+use crate::store::{Notification, StoreError};
 
 /// Starts the sender when a relay is configured.
 pub fn spawn(
@@ -125,44 +124,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sender task failed: {e}"))))?
 }
 
-fn event(
-    desk: &Desk,
-    n: &Notification,
-    kind: crate::audit::Kind,
-    payload: serde_json::Value,
-) -> NewEvent {
-    let mut event = NewEvent::of(Actor::system("sender"), kind, payload).at(desk.clock.now());
-    if let Some(t) = &n.ticket {
-        event = event.request(t);
-    }
-    if let Some(t) = &n.tld {
-        event = event.tld(t);
-    }
-    event
-}
-
-/// Sends rows left `sending` by an interrupted run again, recording the doubt.
-fn reconcile(desk: &Desk) -> Result<usize, DeskError> {
-    desk.with_store(|s| {
-        s.write(|tx| {
-            let doubtful = store::in_doubt_notifications(tx)?;
-            for n in &doubtful {
-                store::release_notification(tx, n.id)?;
-                store::append_event(
-                    tx,
-                    &event(
-                        desk,
-                        n,
-                        crate::audit::Kind::NotificationInDoubt,
-                        serde_json::json!({ "outbox": n.id, "attempt": n.attempts, "recipient": n.recipient }),
-                    ),
-                )?;
-            }
-            Ok(doubtful.len())
-        })
-    })
-}
-
 /// Delivers the outbox until `stopped`.
 pub async fn run(desk: Arc<Desk>, mut stopped: watch::Receiver<bool>) {
     let settings = desk.notify.clone();
@@ -173,7 +134,7 @@ pub async fn run(desk: Arc<Desk>, mut stopped: watch::Receiver<bool>) {
             return;
         }
     };
-    match blocking(&desk, reconcile).await {
+    match blocking(&desk, |d| d.outbox_reconcile()).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             count = n,
@@ -225,21 +186,7 @@ async fn deliver(
     let (body, ticket) = (n.body.clone(), n.ticket.clone());
     // The link secret is minted in the same transaction as the claim, and lives only in
     // this message on its way to the relay.
-    let claimed = blocking(desk, move |d| {
-        d.with_store(|s| {
-            s.write(|tx| {
-                let now = OffsetDateTime::now_utc();
-                let Some(attempt) = store::claim_notification(tx, id, now)? else {
-                    return Ok(None);
-                };
-                Ok(Some((
-                    attempt,
-                    crate::notify::links::mint(tx, &body, ticket.as_deref(), now),
-                )))
-            })
-        })
-    })
-    .await?;
+    let claimed = blocking(desk, move |d| d.outbox_claim(id, &body, ticket.as_deref())).await?;
     let Some((attempt, minted)) = claimed else {
         return Ok(false);
     };
@@ -257,143 +204,23 @@ async fn deliver(
     };
     let settings = settings.clone();
     let accepted = outcome.is_ok();
+    let wait = backoff(&settings, attempt);
     blocking(desk, move |d| {
-        d.with_store(|s| {
-            s.write(|tx| {
-                match &outcome {
-                    Ok(()) => {
-                        store::mark_delivered(tx, n.id, &redact(&n.body), OffsetDateTime::now_utc())?;
-                        store::append_event(
-                            tx,
-                            &event(
-                                d,
-                                &n,
-                                crate::audit::Kind::NotificationDelivered,
-                                serde_json::json!({
-                                    "outbox": n.id,
-                                    "attempt": attempt,
-                                    "recipient": n.recipient,
-                                    "kind": n.kind,
-                                    "message_id": message_id,
-                                }),
-                            ),
-                        )?;
-                    }
-                    Err(error) if given_up(d, &settings, &n) => {
-                        give_up(tx, d, &settings, &n, attempt, error)?;
-                    }
-                    Err(error) => {
-                        let wait = backoff(&settings, attempt);
-                        let next = OffsetDateTime::now_utc() + wait;
-                        store::mark_failed(tx, n.id, error, next)?;
-                        store::append_event(
-                            tx,
-                            &event(
-                                d,
-                                &n,
-                                crate::audit::Kind::NotificationAttemptFailed,
-                                serde_json::json!({
-                                    "outbox": n.id,
-                                    "attempt": attempt,
-                                    "recipient": n.recipient,
-                                    "error": error,
-                                    "retry_in_ms": u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                                }),
-                            ),
-                        )?;
-                    }
-                }
-                Ok(())
-            })
-        })
+        d.outbox_record(
+            &settings,
+            &n,
+            attempt,
+            &message_id,
+            &outcome,
+            &redact(&n.body),
+            wait,
+        )
     })
     .await?;
     if !accepted {
         tracing::warn!(outbox = id, attempt, "delivery failed");
     }
     Ok(accepted)
-}
-
-/// The kind of the staff alert about a message given up; never itself alerted about, so
-/// that an unreachable staff address cannot loop.
-pub const DELIVERY_FAILED: &str = "delivery-failed";
-
-/// Whether a message has waited longer than `give_up_after_ms` since it was queued (on the
-/// desk's clock, which queued it).
-fn given_up(desk: &Desk, s: &SmtpSettings, n: &Notification) -> bool {
-    let Ok(created) =
-        OffsetDateTime::parse(&n.created, &time::format_description::well_known::Rfc3339)
-    else {
-        return false;
-    };
-    let limit = time::Duration::milliseconds(i64::try_from(s.give_up_after_ms).unwrap_or(i64::MAX));
-    desk.clock.now() - created >= limit
-}
-
-/// Stops retrying: the row stays undelivered and out of the queue, the failure is an audit
-/// event, and staff are told so that somebody reaches the recipient another way.
-fn give_up(
-    tx: &rusqlite::Transaction<'_>,
-    desk: &Desk,
-    s: &SmtpSettings,
-    n: &Notification,
-    attempt: u32,
-    error: &str,
-) -> Result<(), StoreError> {
-    store::mark_given_up(tx, n.id, error)?;
-    let alert = n.kind != DELIVERY_FAILED;
-    store::append_event(
-        tx,
-        &event(
-            desk,
-            n,
-            crate::audit::Kind::NotificationFailed,
-            serde_json::json!({
-                "outbox": n.id,
-                "attempts": attempt,
-                "recipient": n.recipient,
-                "kind": n.kind,
-                "error": error,
-                "give_up_after_ms": s.give_up_after_ms,
-                "staff_alerted": alert,
-            }),
-        ),
-    )?;
-    if alert {
-        let about = n.ticket.as_deref().unwrap_or("no request");
-        let body = format!(
-            "The desk gave up delivering a message after {attempt} attempts.\n\n\
-             Outbox:    {id}\n\
-             Kind:      {kind}\n\
-             Recipient: {recipient}\n\
-             Request:   {about}\n\
-             Subject:   {subject}\n\
-             Queued:    {created}\n\
-             Error:     {error}\n\n\
-             Reach the recipient another way, or fix the address and run\n\
-             `rootdesk outbox retry {id}` to try once more.\n",
-            id = n.id,
-            kind = n.kind,
-            recipient = n.recipient,
-            subject = n.subject,
-            created = n.created,
-        );
-        let now = OffsetDateTime::now_utc();
-        store::queue_notification(
-            tx,
-            &store::NewNotification {
-                recipient: s.staff_address.clone(),
-                subject: format!("[rootdesk] delivery to {} failed ({about})", n.recipient),
-                body,
-                ticket: n.ticket.clone(),
-                tld: n.tld.clone(),
-                kind: DELIVERY_FAILED.into(),
-            },
-            desk.clock.now(),
-            now,
-        )?;
-    }
-    Ok(())
 }
 
 fn build(

@@ -29,6 +29,7 @@ pub mod dry_runs;
 pub mod gate;
 pub mod jobs;
 pub mod links;
+pub mod outbox;
 pub mod people;
 pub mod reads;
 
