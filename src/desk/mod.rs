@@ -323,7 +323,7 @@ impl Desk {
                 facts.shared_host_contacts =
                     shared_host_contacts(tx, label.as_str(), &submission.proposal)?;
                 facts.new_addresses = new_addresses(tx, label.as_str(), &submission.proposal)?;
-                facts.ds_only = ds_only(tx, label.as_str(), &submission.proposal)?;
+                facts.ds_only = ds_only(&current.delegation, &submission.proposal);
                 submission.proposal.validate()?;
                 refuse_no_change(&current, facts.authority.as_ref(), &submission.proposal)?;
                 check_authority_members(tx, &submission.proposal)?;
@@ -476,7 +476,7 @@ impl Desk {
         if let Command::Amend { proposal } = &command {
             facts.shared_host_contacts = shared_host_contacts(tx, &request.tld, proposal)?;
             facts.new_addresses = new_addresses(tx, &request.tld, proposal)?;
-            facts.ds_only = ds_only(tx, &request.tld, proposal)?;
+            facts.ds_only = ds_only_now(tx, &request.tld, proposal)?;
             check_authority_members(tx, proposal)?;
         }
         let mut prior = None;
@@ -734,21 +734,24 @@ fn facts_for(
     })
 }
 
-/// Whether `proposal` changes a delegation's DS set alone (its policy class is `ds`).
-fn ds_only(
+/// Whether `proposal` changes the published delegation's DS set alone (its policy class is
+/// `ds`).
+fn ds_only(published: &Delegation, proposal: &Proposal) -> bool {
+    matches!(proposal, Proposal::Delegation { delegation }
+        if delegation.nameservers == published.nameservers && delegation.ds != published.ds)
+}
+
+/// [`ds_only`] for an amendment: the published delegation read in the command's transaction.
+fn ds_only_now(
     tx: &rusqlite::Transaction<'_>,
     tld: &str,
     proposal: &Proposal,
 ) -> Result<bool, DeskError> {
-    let Proposal::Delegation { delegation } = proposal else {
+    if !matches!(proposal, Proposal::Delegation { .. }) {
         return Ok(false);
-    };
+    }
     let label = TldLabel::parse(tld).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let Some(current) = store::tld_record(tx, &label)? else {
-        return Ok(false);
-    };
-    Ok(delegation.nameservers == current.delegation.nameservers
-        && delegation.ds != current.delegation.ds)
+    Ok(store::tld_record(tx, &label)?.is_some_and(|r| ds_only(&r.delegation, proposal)))
 }
 
 /// Checks an authority proposal against the persons on file: each is a TLD manager whose
@@ -940,4 +943,51 @@ fn append_system(
     let events = to_new_events(request, recorded, &Actor::system("desk"), None)?;
     store::append_events(tx, &events)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod ds_class_tests {
+    use super::*;
+
+    fn delegation(ns: &[&str], ds_tag: Option<u16>) -> Delegation {
+        let ds: Vec<serde_json::Value> = ds_tag
+            .map(|tag| {
+                vec![
+                    serde_json::json!({"key_tag": tag, "algorithm": 13, "digest_type": 2,
+                    "digest": "3490A6806D47F17A34C29E2CE80E8A999FFBE4BE00000000000000000000ABCD"}),
+                ]
+            })
+            .unwrap_or_default();
+        serde_json::from_value(serde_json::json!({
+            "nameservers": ns.iter().map(|n| serde_json::json!({"name": n})).collect::<Vec<_>>(),
+            "ds": ds,
+        }))
+        .expect("delegation")
+    }
+
+    /// A key rollover (the DS set alone) is the policy class `ds`; anything touching the name
+    /// servers is `delegation`, and so is a proposal equal to what is published.
+    #[test]
+    fn ds_only_changes_are_told_apart() {
+        let published = delegation(&["ns1.example.net", "ns2.example.net"], Some(1));
+        let proposal = |d: Delegation| Proposal::Delegation { delegation: d };
+        assert!(ds_only(
+            &published,
+            &proposal(delegation(&["ns1.example.net", "ns2.example.net"], Some(2)))
+        ));
+        assert!(!ds_only(
+            &published,
+            &proposal(delegation(&["ns1.example.net", "ns3.example.net"], Some(2)))
+        ));
+        assert!(!ds_only(
+            &published,
+            &proposal(delegation(&["ns1.example.net", "ns2.example.net"], Some(1)))
+        ));
+        assert!(!ds_only(
+            &published,
+            &Proposal::Sponsor {
+                sponsor: "x".into()
+            }
+        ));
+    }
 }

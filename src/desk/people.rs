@@ -182,6 +182,26 @@ fn changed(person: &str, (sessions, tokens): (u64, u64)) -> PersonChanged {
     }
 }
 
+/// The end of an invitation: the person is active, its links are used, `person-enrolled`.
+fn activate_tx(
+    tx: &rusqlite::Transaction<'_>,
+    person: &Person,
+    now: OffsetDateTime,
+) -> Result<(), DeskError> {
+    sp::set_status_tx(tx, &person.id, Status::Active, now)?;
+    sp::use_invitations_tx(tx, &person.id, now)?;
+    let payload = Payload::PersonEnrolled(changed(&person.id, (0, 0)));
+    store::append_event(
+        tx,
+        &NewEvent::typed(
+            Actor::person(&person.id, person.role.as_str(), "invitation"),
+            &payload,
+        )
+        .at(now),
+    )?;
+    Ok(())
+}
+
 impl Desk {
     /// Sets the accounts' settings (`[accounts]`).
     pub fn with_accounts(mut self, accounts: crate::config::AccountsSettings) -> Desk {
@@ -368,17 +388,7 @@ impl Desk {
                 sp::set_password_tx(tx, &person.id, &phc, now)?;
                 if optional {
                     sp::set_totp_tx(tx, &person.id, None, true, now)?;
-                    sp::set_status_tx(tx, &person.id, Status::Active, now)?;
-                    sp::use_invitations_tx(tx, &person.id, now)?;
-                    let payload = Payload::PersonEnrolled(changed(&person.id, (0, 0)));
-                    store::append_event(
-                        tx,
-                        &NewEvent::typed(
-                            Actor::person(&person.id, person.role.as_str(), "invitation"),
-                            &payload,
-                        )
-                        .at(now),
-                    )?;
+                    activate_tx(tx, &person, now)?;
                     return Ok(PasswordSet {
                         person: person.id.clone(),
                         status: Status::Active,
@@ -435,17 +445,7 @@ impl Desk {
                     return Err(invalid("code", "code: used already; wait for the next one"));
                 }
                 sp::replace_recovery_codes_tx(tx, &person.id, &hashes)?;
-                sp::set_status_tx(tx, &person.id, Status::Active, now)?;
-                sp::use_invitations_tx(tx, &person.id, now)?;
-                let payload = Payload::PersonEnrolled(changed(&person.id, (0, 0)));
-                store::append_event(
-                    tx,
-                    &NewEvent::typed(
-                        Actor::person(&person.id, person.role.as_str(), "invitation"),
-                        &payload,
-                    )
-                    .at(now),
-                )?;
+                activate_tx(tx, &person, now)?;
                 Ok(())
             })
         })?;
