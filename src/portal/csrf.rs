@@ -182,7 +182,7 @@ pub fn anonymous(
 /// site that could plant a cookie). An `Origin` of another host is refused; `Origin: null` is
 /// what browsers send under our own `Referrer-Policy: no-referrer`, so it proves nothing and
 /// the token decides.
-fn cross_site(headers: &HeaderMap) -> bool {
+pub fn cross_site(headers: &HeaderMap) -> bool {
     let fetch_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())

@@ -3,6 +3,9 @@
 
 use maud::{html, Markup, DOCTYPE};
 
+use super::session::Viewer;
+use crate::registry::Role;
+
 /// Which entry of the main navigation a page belongs to (marked `aria-current`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
@@ -10,6 +13,14 @@ pub enum Nav {
     Tlds,
     Changelog,
     Turnaround,
+    /// A manager's TLDs and requests (`/my`).
+    Mine,
+    /// The desk staff's queue and request pages (`/desk`).
+    Queue,
+    /// The auditor's event log and exports (`/audit`).
+    Audit,
+    /// The login page.
+    Login,
     None,
 }
 
@@ -25,8 +36,26 @@ pub fn stylesheet_href() -> &'static str {
     concat!("/assets/portal.css?v=", env!("CARGO_PKG_VERSION"))
 }
 
-/// A whole page: `title` is the page's `<h1>` and the start of its `<title>`.
+/// The logged-in person's own entries: where their work is.
+fn personal_nav(role: Role) -> &'static [(Nav, &'static str, &'static str)] {
+    match role {
+        Role::Manager | Role::Contact => &[(Nav::Mine, "/my", "My TLDs")],
+        Role::Staff => &[
+            (Nav::Queue, "/desk", "Queue"),
+            (Nav::Audit, "/audit", "Audit"),
+        ],
+        Role::Auditor => &[(Nav::Audit, "/audit", "Audit")],
+    }
+}
+
+/// A whole public page: `title` is the page's `<h1>` and the start of its `<title>`.
 pub fn page(title: &str, nav: Nav, content: Markup) -> Markup {
+    page_as(title, nav, None, content)
+}
+
+/// A whole page for a visitor who may be logged in: the navigation then leads to their own
+/// pages and offers to log out (a form with the session's CSRF token), else to log in.
+pub fn page_as(title: &str, nav: Nav, viewer: Option<&Viewer>, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -48,6 +77,25 @@ pub fn page(title: &str, nav: Nav, content: Markup) -> Markup {
                                         a href=(href) aria-current=[(entry == nav).then_some("page")] { (label) }
                                     }
                                 }
+                                @if let Some(viewer) = viewer {
+                                    @for (entry, href, label) in personal_nav(viewer.role()) {
+                                        li {
+                                            a href=(href) aria-current=[(*entry == nav).then_some("page")] { (label) }
+                                        }
+                                    }
+                                } @else {
+                                    li {
+                                        a href="/login" aria-current=[(nav == Nav::Login).then_some("page")] { "Log in" }
+                                    }
+                                }
+                            }
+                        }
+                        @if let Some(viewer) = viewer {
+                            form.logout method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(viewer.csrf);
+                                span.who { "Logged in as " (viewer.person()) }
+                                " "
+                                button type="submit" { "Log out" }
                             }
                         }
                     }

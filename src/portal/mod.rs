@@ -13,6 +13,7 @@
 pub mod csrf;
 pub mod layout;
 pub mod public;
+pub mod session;
 pub mod tlds;
 
 use std::sync::Arc;
@@ -185,6 +186,26 @@ impl PageError {
             status: StatusCode::BAD_REQUEST,
             title: "This request cannot be answered",
             message: message.into(),
+        }
+    }
+
+    /// Not allowed for this person (or a form without its CSRF token): nothing was done.
+    pub fn forbidden(message: impl Into<String>) -> PageError {
+        PageError {
+            status: StatusCode::FORBIDDEN,
+            title: "Not allowed",
+            message: message.into(),
+        }
+    }
+
+    /// A form sent after the session ended: nothing was done.
+    pub fn logged_out() -> PageError {
+        PageError {
+            status: StatusCode::UNAUTHORIZED,
+            title: "Please log in again",
+            message: "Your session has ended or expired, so nothing was done. Log in again \
+                      (/login) and send the form again."
+                .into(),
         }
     }
 
