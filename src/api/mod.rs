@@ -958,16 +958,8 @@ async fn turnaround(
                 .is_ok()
         }),
     };
-    let report = blocking(move || {
-        let timelines = desk.timelines()?;
-        Ok(crate::metrics::Report::build(
-            &timelines,
-            &desk.service_levels,
-            &options,
-        ))
-    })
-    .await?;
-    Ok(Json(report).into_response())
+    let report = blocking(move || desk.turnaround(&options, std::time::Duration::ZERO)).await?;
+    Ok(Json(&*report).into_response())
 }
 
 /// `GET /metrics`: the Prometheus text format; aggregates only, no tickets.

@@ -203,9 +203,32 @@ impl Desk {
         self
     }
 
-    /// Every request's timeline, derived from the events (cached until the log grows).
-    pub fn timelines(&self) -> Result<std::sync::Arc<Vec<crate::metrics::Timeline>>, DeskError> {
-        self.read_store(|s| Ok(self.metrics_cache.get(s)?))
+    /// Every request's timeline, derived from the events through the cache file beside the
+    /// database. It reads the whole history: pages and the API ask for [`Desk::turnaround`].
+    pub fn timelines(&self) -> Result<Vec<crate::metrics::Timeline>, DeskError> {
+        self.read_store(|s| Ok(crate::metrics::load_timelines(s)?))
+    }
+
+    /// The turnaround report with the desk's service levels, as of the newest event or built at
+    /// most `max_age` ago.
+    pub fn turnaround(
+        &self,
+        options: &crate::metrics::ReportOptions,
+        max_age: std::time::Duration,
+    ) -> Result<std::sync::Arc<crate::metrics::Report>, DeskError> {
+        self.read_store(|s| {
+            Ok(self
+                .metrics_cache
+                .report(s, &self.service_levels, options, max_age)?)
+        })
+    }
+
+    /// The turnaround chart (SVG, or why there is none yet), as [`Desk::turnaround`].
+    pub fn turnaround_chart(
+        &self,
+        max_age: std::time::Duration,
+    ) -> Result<std::sync::Arc<Result<String, String>>, DeskError> {
+        self.read_store(|s| Ok(self.metrics_cache.chart(s, &self.service_levels, max_age)?))
     }
 
     /// notify: the addresses, link base URL and relay of the notifications.

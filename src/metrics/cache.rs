@@ -103,9 +103,14 @@ pub fn load_timelines(store: &Store) -> Result<Vec<Timeline>, StoreError> {
         t.stays = Vec::new();
     }
     if before != Some(derived.seq) {
-        let tmp = path.with_extension("metrics-cache.tmp");
-        if std::fs::write(&tmp, encode(&derived)).is_ok() {
-            let _ = std::fs::rename(&tmp, &path);
+        // A name of its own per writer: the daemon's readers and a CLI may refresh at once.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("metrics-cache.{}.{n}.tmp", std::process::id()));
+        let written =
+            std::fs::write(&tmp, encode(&derived)).is_ok() && std::fs::rename(&tmp, &path).is_ok();
+        if !written {
+            let _ = std::fs::remove_file(&tmp);
         }
     }
     Ok(derived.timelines)

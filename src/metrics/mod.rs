@@ -517,21 +517,50 @@ pub fn timelines(store: &crate::store::Store) -> Result<Vec<Timeline>, crate::st
     Ok(parts.into_iter().flatten().collect())
 }
 
-/// Timelines derived once and brought up to date incrementally as the log grows (the
-/// daemon's API and `/metrics` ask often; deriving afresh reads every workflow event), with
-/// the counts of `/metrics` kept beside them, so that neither a scrape nor a new event costs
-/// more as the history grows. The timelines are kept without their stays: reports and
-/// `/metrics` do not read them, and they were most of the memory.
+/// The counts of `/metrics`, kept up to date as the log grows (a scrape's cost does not grow
+/// with the history), and the last turnaround reports. No timeline is kept in memory: a
+/// changed request's old and new timelines are both derived from its own events (those up to
+/// the previous head, and all), so the daemon's memory stays flat however long the history.
 #[derive(Debug, Default)]
-pub struct TimelineCache(std::sync::Mutex<Option<Live>>);
+pub struct TimelineCache {
+    live: std::sync::Mutex<Option<Live>>,
+    reports: std::sync::Mutex<Vec<Memo>>,
+    chart: std::sync::Mutex<Option<ChartMemo>>,
+}
 
-/// The cache's state as of one log head.
+/// The chart kept for reuse (the SVG text, or why there is none).
+type ChartMemo = (
+    u64,
+    std::time::Instant,
+    std::sync::Arc<Result<String, String>>,
+);
+
+/// A report kept for reuse, with the log head it was built at.
+#[derive(Debug)]
+struct Memo {
+    seq: u64,
+    built: std::time::Instant,
+    what: MemoKey,
+    report: std::sync::Arc<Report>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct MemoKey {
+    since: Option<OffsetDateTime>,
+    until: Option<OffsetDateTime>,
+    by: GroupBy,
+    breaches: bool,
+    levels: ServiceLevels,
+}
+
+/// How many reports are kept (each a few kilobytes of aggregates).
+const MEMO_REPORTS: usize = 16;
+
+/// The counts as of one log head.
 #[derive(Debug)]
 pub struct Live {
     seq: u64,
     hash: String,
-    timelines: std::sync::Arc<Vec<Timeline>>,
-    index: std::collections::HashMap<String, usize>,
     /// The service levels `agg` was counted with (`None`: not counted yet).
     levels: Option<ServiceLevels>,
     agg: prometheus::Aggregates,
@@ -541,60 +570,33 @@ pub struct Live {
 }
 
 impl Live {
-    fn derive(
-        s: &crate::store::Store,
-        seq: u64,
-        hash: String,
-    ) -> Result<Live, crate::store::StoreError> {
-        let mut timelines = timelines(s)?;
-        for t in &mut timelines {
-            t.stays = Vec::new();
-        }
-        let index = timelines
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.ticket.clone(), i))
-            .collect();
-        Ok(Live {
+    fn new(seq: u64, hash: String) -> Live {
+        Live {
             seq,
             hash,
-            timelines: std::sync::Arc::new(timelines),
-            index,
             levels: None,
             agg: prometheus::Aggregates::default(),
             checks_seen: 0,
             checks_pending: Default::default(),
-        })
+        }
     }
 
-    /// Replays the requests with events after the cached head, and only those.
+    /// Moves the counts to a new head: each request with events after the previous head is
+    /// counted out as it was then and counted in as it is now.
     fn advance(
         &mut self,
         s: &crate::store::Store,
         seq: u64,
         hash: String,
     ) -> Result<(), crate::store::StoreError> {
-        for ticket in s.tickets_after(self.seq)? {
-            let Some(mut timeline) = cache::rederive(s, &ticket)? else {
-                continue;
-            };
-            timeline.stays = Vec::new();
-            // Copies only while a report still holds the previous list.
-            let timelines = std::sync::Arc::make_mut(&mut self.timelines);
-            match self.index.get(&ticket) {
-                Some(&i) => {
-                    if let Some(levels) = &self.levels {
-                        self.agg.timeline(&timelines[i], levels, -1);
-                        self.agg.timeline(&timeline, levels, 1);
-                    }
-                    timelines[i] = timeline;
+        if let Some(levels) = &self.levels {
+            for ticket in s.tickets_after(self.seq)? {
+                let inputs = s.timeline_inputs(&ticket)?;
+                if let Some(before) = timeline_as_of(&inputs, self.seq) {
+                    self.agg.timeline(&before, levels, -1);
                 }
-                None => {
-                    if let Some(levels) = &self.levels {
-                        self.agg.timeline(&timeline, levels, 1);
-                    }
-                    self.index.insert(ticket, timelines.len());
-                    timelines.push(timeline);
+                if let Some(now) = timeline_as_of(&inputs, u64::MAX) {
+                    self.agg.timeline(&now, levels, 1);
                 }
             }
         }
@@ -624,47 +626,50 @@ impl Live {
     }
 }
 
+/// A request's timeline from its events and completion notices up to sequence number `upto`.
+fn timeline_as_of(inputs: &crate::store::TimelineInputs, upto: u64) -> Option<Timeline> {
+    let events: Vec<Recorded> = inputs
+        .events
+        .iter()
+        .take_while(|(seq, _)| *seq <= upto)
+        .map(|(_, e)| e.clone())
+        .collect();
+    let notices: Vec<OffsetDateTime> = inputs
+        .notices
+        .iter()
+        .take_while(|(seq, _)| *seq <= upto)
+        .map(|(_, at)| *at)
+        .collect();
+    Timeline::from_events_and_notices(&events, &notices)
+}
+
 impl TimelineCache {
-    /// Runs `f` on the cache brought up to the newest event, in one read transaction.
+    /// Runs `f` on the counts brought up to the newest event, in one read transaction.
     fn with_live<T>(
         &self,
         store: &crate::store::Store,
         f: impl FnOnce(&crate::store::Store, &mut Live) -> Result<T, crate::store::StoreError>,
     ) -> Result<T, crate::store::StoreError> {
-        let mut guard = self.0.lock().map_err(|_| {
-            crate::store::StoreError::Corrupt("the metrics cache was poisoned by a panic".into())
-        })?;
+        let mut guard = self.live.lock().map_err(|_| poisoned())?;
         store.snapshot(|s| {
             let (seq, hash) = crate::store::last_event(s.conn())?.unwrap_or((0, String::new()));
             let usable = match guard.as_ref() {
-                Some(l) if l.seq == 0 => l.timelines.is_empty(),
+                Some(l) if l.seq == 0 => true,
                 Some(l) => s.event_hash(l.seq)?.as_deref() == Some(l.hash.as_str()),
                 None => false,
             };
-            match guard.as_mut() {
+            let live = match guard.as_mut() {
                 Some(live) if usable => {
                     if live.seq != seq {
                         live.advance(s, seq, hash)?;
                     }
+                    live
                 }
-                // Another or a restored database: everything afresh.
-                _ => *guard = Some(Live::derive(s, seq, hash)?),
-            }
-            match guard.as_mut() {
-                Some(live) => f(s, live),
-                None => Err(crate::store::StoreError::Corrupt(
-                    "the metrics cache was not derived".into(),
-                )),
-            }
+                // Another or a restored database: counted afresh when next asked.
+                _ => guard.insert(Live::new(seq, hash)),
+            };
+            f(s, live)
         })
-    }
-
-    /// The timelines as of the newest event.
-    pub fn get(
-        &self,
-        store: &crate::store::Store,
-    ) -> Result<std::sync::Arc<Vec<Timeline>>, crate::store::StoreError> {
-        self.with_live(store, |_, live| Ok(live.timelines.clone()))
     }
 
     /// The request and check metrics of `/metrics` as of the newest event.
@@ -675,9 +680,11 @@ impl TimelineCache {
     ) -> Result<String, crate::store::StoreError> {
         self.with_live(store, |s, live| {
             if live.levels.as_ref() != Some(levels) {
+                // Counted once per daemon (and when the levels change): every timeline
+                // afresh, then let go.
                 live.agg.clear_timelines();
-                for t in live.timelines.iter() {
-                    live.agg.timeline(t, levels, 1);
+                for t in timelines(s)? {
+                    live.agg.timeline(&t, levels, 1);
                 }
                 live.levels = Some(*levels);
             }
@@ -685,6 +692,76 @@ impl TimelineCache {
             Ok(live.agg.render(levels))
         })
     }
+
+    /// A turnaround report as of the newest event, or one built at most `max_age` ago with the
+    /// same options (public pages accept a minute's delay, so that views do not each read the
+    /// history). Timelines come through the cache file beside the database
+    /// ([`cache::load_timelines`]) and are let go once the report is built.
+    pub fn report(
+        &self,
+        store: &crate::store::Store,
+        levels: &ServiceLevels,
+        options: &ReportOptions,
+        max_age: std::time::Duration,
+    ) -> Result<std::sync::Arc<Report>, crate::store::StoreError> {
+        let what = MemoKey {
+            since: options.since,
+            until: options.until,
+            by: options.by,
+            breaches: options.breaches,
+            levels: *levels,
+        };
+        // One report built at a time: a second caller waits and then finds it here.
+        let mut memos = self.reports.lock().map_err(|_| poisoned())?;
+        let head = crate::store::last_event(store.conn())?.map_or(0, |(seq, _)| seq);
+        if let Some(memo) = memos
+            .iter()
+            .find(|m| m.what == what && (m.seq == head || m.built.elapsed() <= max_age))
+        {
+            return Ok(memo.report.clone());
+        }
+        let report = {
+            let timelines = cache::load_timelines(store)?;
+            std::sync::Arc::new(Report::build(&timelines, levels, options))
+        };
+        memos.retain(|m| m.what != what);
+        if memos.len() >= MEMO_REPORTS {
+            memos.remove(0);
+        }
+        memos.push(Memo {
+            seq: head,
+            built: std::time::Instant::now(),
+            what,
+            report: report.clone(),
+        });
+        Ok(report)
+    }
+}
+
+impl TimelineCache {
+    /// The turnaround chart (`metrics chart`) as of the newest event, or one drawn at most
+    /// `max_age` ago.
+    pub fn chart(
+        &self,
+        store: &crate::store::Store,
+        levels: &ServiceLevels,
+        max_age: std::time::Duration,
+    ) -> Result<std::sync::Arc<Result<String, String>>, crate::store::StoreError> {
+        let mut memo = self.chart.lock().map_err(|_| poisoned())?;
+        let head = crate::store::last_event(store.conn())?.map_or(0, |(seq, _)| seq);
+        if let Some((seq, built, svg)) = memo.as_ref() {
+            if *seq == head || built.elapsed() <= max_age {
+                return Ok(svg.clone());
+            }
+        }
+        let svg = std::sync::Arc::new(render_chart(&cache::load_timelines(store)?, levels));
+        *memo = Some((head, std::time::Instant::now(), svg.clone()));
+        Ok(svg)
+    }
+}
+
+fn poisoned() -> crate::store::StoreError {
+    crate::store::StoreError::Corrupt("the metrics cache was poisoned by a panic".into())
 }
 
 #[cfg(test)]

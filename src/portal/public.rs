@@ -367,6 +367,10 @@ pub fn turnaround_body(report: &Report, chart: bool) -> Markup {
 }
 
 /// `GET /turnaround?by=month|week|kind|priority`: aggregates only, never tickets.
+/// How old the public turnaround figures may be: views within a minute share one report,
+/// so that they do not each read the history.
+const PUBLIC_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub async fn turnaround(
     State(portal): State<Portal>,
     query: Result<Query<TurnaroundQuery>, QueryRejection>,
@@ -380,7 +384,6 @@ pub async fn turnaround(
     };
     let desk = portal.desk.clone();
     let report = read(move || {
-        let timelines = desk.timelines()?;
         let options = ReportOptions {
             since: None,
             until: None,
@@ -388,7 +391,7 @@ pub async fn turnaround(
             // The public never sees breaches by ticket.
             breaches: false,
         };
-        Ok(Report::build(&timelines, &desk.service_levels, &options))
+        desk.turnaround(&options, PUBLIC_DELAY)
     })
     .await?;
     let chart = report
@@ -409,24 +412,17 @@ pub async fn turnaround(
 /// `GET /turnaround/chart.svg`: the chart of `rootdesk metrics chart`, as an image.
 pub async fn chart(State(portal): State<Portal>) -> Result<Response, PageError> {
     let desk = portal.desk.clone();
-    let svg = read(move || {
-        let timelines = desk.timelines()?;
-        Ok(crate::metrics::render_chart(
-            &timelines,
-            &desk.service_levels,
-        ))
-    })
-    .await?;
-    match svg {
+    let svg = read(move || desk.turnaround_chart(PUBLIC_DELAY)).await?;
+    match &*svg {
         Ok(svg) => Ok((
             [
                 (header::CONTENT_TYPE, "image/svg+xml"),
                 (header::CACHE_CONTROL, "public, max-age=300"),
             ],
-            svg,
+            svg.clone(),
         )
             .into_response()),
-        Err(reason) => Err(PageError::not_found(reason)),
+        Err(reason) => Err(PageError::not_found(reason.clone())),
     }
 }
 

@@ -23,6 +23,14 @@ pub fn parse_delivery(time: &str, payload: &str) -> Result<(time::OffsetDateTime
     Ok((at, kind))
 }
 
+/// What a request's timeline is derived from ([`Store::timeline_inputs`]), oldest first.
+#[derive(Debug, Default)]
+pub struct TimelineInputs {
+    pub events: Vec<(u64, Recorded)>,
+    /// Completion notices delivered.
+    pub notices: Vec<(u64, time::OffsetDateTime)>,
+}
+
 impl Store {
     /// Calls `f` with the ticket and the parsed workflow event of every `request-*` event, in
     /// sequence order.
@@ -80,6 +88,38 @@ impl Store {
             f(ticket, notice, time, payload)?;
         }
         Ok(())
+    }
+
+    /// A request's workflow events and the delivery times of its completion notices, each with
+    /// its sequence number, so that its timeline can be derived as of any log head.
+    pub fn timeline_inputs(&self, ticket: &str) -> Result<TimelineInputs> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT seq, kind, time, payload FROM events WHERE request = ?1 \
+             AND ((kind >= 'request-' AND kind < 'request.') OR kind = 'notification-delivered') \
+             ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([ticket])?;
+        let mut inputs = TimelineInputs::default();
+        while let Some(row) = rows.next()? {
+            let seq = row.get::<_, i64>(0)? as u64;
+            let kind = text(row.get_ref(1)?, "an event's kind")?;
+            let time = text(row.get_ref(2)?, "an event's time")?;
+            let payload = text(row.get_ref(3)?, "an event's payload")?;
+            if kind == "notification-delivered" {
+                let (at, kind) = parse_delivery(time, payload)?;
+                if kind == "completed" {
+                    inputs.notices.push((seq, at));
+                }
+            } else {
+                let recorded: Recorded = serde_json::from_str(payload).map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "event of {ticket} does not read as a workflow event: {e}"
+                    ))
+                })?;
+                inputs.events.push((seq, recorded));
+            }
+        }
+        Ok(inputs)
     }
 
     /// When each notification about a request was delivered, with the notification's kind

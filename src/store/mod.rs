@@ -36,7 +36,7 @@ pub use events::{
     append_event, append_events, checkpoint_at, insert_checkpoint, last_event, EventRange,
 };
 pub use history::{TldDates, FINAL_STATES};
-pub use metrics::{insert_finished_check, parse_delivery};
+pub use metrics::{insert_finished_check, parse_delivery, TimelineInputs};
 pub use outbox::{
     claim_notification, contact, contact_records, due_notifications, in_doubt_notifications,
     insert_link, link_by_hash, link_by_id, mark_delivered, mark_failed, mark_given_up,
