@@ -41,7 +41,13 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-fn cookie(desk: &AppState, value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
+/// The `Set-Cookie` value of a session (`max_age` 0 and an empty value clear it); the portal's
+/// login page sets the same cookie.
+pub(crate) fn cookie(
+    desk: &crate::desk::Desk,
+    value: &str,
+    max_age: i64,
+) -> Result<HeaderValue, ApiError> {
     let secure = if desk.secure_cookies { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
