@@ -1070,10 +1070,16 @@ fn request_body(portal: &Portal, viewer: &Viewer, page: &RequestPage) -> Markup 
         .approval
         .as_ref()
         .is_some_and(|a| a.members.contains_key(&me));
-    let can_approve = may(Action::Confirm)
+    // Whether the person's approval would count, by the workflow's own reckoning (the policy
+    // may not count the submitter's).
+    let with_me: std::collections::BTreeSet<String> =
+        r.approvals.iter().cloned().chain([me.clone()]).collect();
+    let would_count = r.missing_approvals(&with_me) != r.missing_approvals(&r.approvals);
+    let in_approval = may(Action::Confirm)
         && member
         && !r.approvals.contains(&me)
         && state_allows("consented", r.state);
+    let can_approve = in_approval && would_count;
     let can_decline = may(Action::Decline) && member && state_allows("declined", r.state);
     let can_answer = may(Action::Answer) && state_allows("answered", r.state);
     let can_amend = may(Action::Amend) && state_allows("amended", r.state) && proposed.is_some();
@@ -1148,6 +1154,9 @@ fn request_body(portal: &Portal, viewer: &Viewer, page: &RequestPage) -> Markup 
         @if can_approve || can_decline || can_answer || can_amend || can_withdraw {
             section.act aria-labelledby="h-act" {
                 h2 #h-act { "What you can do" }
+                @if in_approval && !would_count {
+                    p.note { "Your own approval does not count for this request under the TLD's policy: another authorised person must approve it." }
+                }
                 @if can_approve {
                     form.inline method="post" action={ "/my/requests/" (r.ticket) "/confirm" } {
                         input type="hidden" name="csrf" value=(viewer.csrf);

@@ -43,13 +43,28 @@ async fn click(b: &Browser, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
+/// Clicks a form's button and waits until the browser has left the page it was on (so that
+/// what is looked for next is on the new page, not the old one).
+async fn submit_form(b: &Browser, css: &str) {
+    let old = b.client.find(Locator::Css("html")).await.expect("page");
+    click(b, css).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while old.text().await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css}: the page did not change"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Logs `p` in on the login page the browser shows, with the current TOTP code.
 pub async fn login(b: &Browser, d: &ManagerDesk, p: &Enrolled) {
     wait_for(b, Locator::Id("email"), "the login form").await;
     fill(b, "email", &p.email).await;
     fill(b, "password", &p.password).await;
     fill(b, "code", &d.code(p)).await;
-    click(b, "form.login button[type='submit']").await;
+    submit_form(b, "form.login button[type='submit']").await;
 }
 
 /// The path of the page the browser shows.
@@ -100,7 +115,7 @@ pub async fn manager_journey(b: &Browser, d: &ManagerDesk) -> String {
     for field in ["ds0_tag", "ds0_alg", "ds0_type", "ds0_digest"] {
         fill(b, field, "").await;
     }
-    click(b, "button[value='check']").await;
+    submit_form(b, "button[value='check']").await;
     wait_for(b, Locator::Id("precheck"), "the pre-check's result").await;
     let dead = text(b, "section[aria-label='Name server ns3.nic.xa']").await;
     assert!(
@@ -122,12 +137,12 @@ pub async fn manager_journey(b: &Browser, d: &ManagerDesk) -> String {
     // Fixed: the second server on the address that answers; checked again, then submitted.
     fill(b, "ns1_host", "ns2.nic.xa").await;
     fill(b, "ns1_addrs", NS2).await;
-    click(b, "button[value='check']").await;
+    submit_form(b, "button[value='check']").await;
     wait_for(b, Locator::Id("precheck"), "the second pre-check").await;
     let verdict = text(b, ".verdict").await;
     assert!(verdict.contains("passed"), "{verdict}");
     capture(b, "/my/tlds/xa/change (fixed)", "journey-06-precheck-fixed").await;
-    click(b, "button[value='submit']").await;
+    submit_form(b, "button[value='submit']").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while !path(b).await.starts_with("/my/requests/") {
         assert!(
@@ -160,7 +175,7 @@ pub async fn manager_journey(b: &Browser, d: &ManagerDesk) -> String {
         .is_err());
 
     // Ana logs out.
-    click(b, "header form.logout button").await;
+    submit_form(b, "header form.logout button").await;
     wait_for_path(b, "/logout", "the logout page").await;
     capture(b, "/logout", "journey-08-logged-out").await;
 
@@ -179,7 +194,7 @@ pub async fn manager_journey(b: &Browser, d: &ManagerDesk) -> String {
     )
     .await;
     assert!(text(b, "#approvals").await.contains("Tom Tanaka"));
-    click(b, "form[action$='/confirm'] button").await;
+    submit_form(b, "form[action$='/confirm'] button").await;
     d.t.wait_for(&ticket, "manual-review").await;
     visit(
         b,
