@@ -204,7 +204,7 @@ pub async fn submit(
         .await
         .map_err(PageError::internal)?;
     let refused = |status: StatusCode, notice: Notice| -> Result<Response, PageError> {
-        let (token, set_cookie) = super::form_token(&portal, &headers, https.clone())?;
+        let (token, set_cookie) = super::form_token(&portal, &headers, https)?;
         let page = login_page(
             &token,
             next.as_deref().unwrap_or(""),

@@ -1118,7 +1118,7 @@ fn request_body(portal: &Portal, viewer: &Viewer, page: &RequestPage) -> Markup 
                         (when(r.state_since + time::Duration::days(i64::from(portal.desk.settings.expire_days)))) "); the desk sends reminders before." }
                 },
                 Some(Owner::Desk) => {
-                    p { strong { "The desk." } " " (state_words(r.state)) ", since " (when(r.state_since)) " (" (span(now - r.state_since)) "). Nothing is needed from you now." }
+                    p { strong { "The desk" } " (" (state_words(r.state)) "), since " (when(r.state_since)) " (" (span(now - r.state_since)) "). Nothing is needed from you now." }
                 },
                 None => { p { "Nobody: the request is closed (" (state_name(r.state)) ")." } },
             }
@@ -1137,6 +1137,7 @@ fn request_body(portal: &Portal, viewer: &Viewer, page: &RequestPage) -> Markup 
                                     td data-label="Groups" { (groups.iter().cloned().collect::<Vec<_>>().join(", ")) }
                                     td data-label="This revision" {
                                         @if r.approvals.contains(id) { span.ok { "approved" } }
+                                        @else if !approval.rule.submitter_counts && r.submitter == Party::Person(id.clone()) { span.muted { "submitted it (the policy does not count the submitter)" } }
                                         @else { span.muted { "not yet" } }
                                     }
                                 }
@@ -1164,16 +1165,6 @@ fn request_body(portal: &Portal, viewer: &Viewer, page: &RequestPage) -> Markup 
                         button.primary type="submit" { "Approve this change" }
                     }
                 }
-                @if can_decline {
-                    form method="post" action={ "/my/requests/" (r.ticket) "/decline" } {
-                        input type="hidden" name="csrf" value=(viewer.csrf);
-                        div.field {
-                            label for="decline-reason" { "Reason for declining (this ends the request)" }
-                            input #decline-reason type="text" name="reason" required;
-                        }
-                        div.actions { button.danger type="submit" { "Decline" } }
-                    }
-                }
                 @if can_answer {
                     form method="post" action={ "/my/requests/" (r.ticket) "/answer" } {
                         input type="hidden" name="csrf" value=(viewer.csrf);
@@ -1187,6 +1178,16 @@ fn request_body(portal: &Portal, viewer: &Viewer, page: &RequestPage) -> Markup 
                 }
                 @if can_amend {
                     p { a.button href={ "/my/requests/" (r.ticket) "/amend" } { "Amend: propose a new revision" } }
+                }
+                @if can_decline {
+                    form method="post" action={ "/my/requests/" (r.ticket) "/decline" } {
+                        input type="hidden" name="csrf" value=(viewer.csrf);
+                        div.field {
+                            label for="decline-reason" { "Reason for declining (this ends the request)" }
+                            input #decline-reason type="text" name="reason" required;
+                        }
+                        div.actions { button.danger type="submit" { "Decline" } }
+                    }
                 }
                 @if can_withdraw {
                     form method="post" action={ "/my/requests/" (r.ticket) "/withdraw" } {

@@ -208,7 +208,9 @@ pub async fn manager_journey(b: &Browser, d: &ManagerDesk) -> String {
         facts.contains("manual-review") && facts.contains("waiting for the desk"),
         "{facts}"
     );
-    assert!(text(b, "section.waiting").await.contains("The desk."));
+    assert!(text(b, "section.waiting")
+        .await
+        .contains("Nothing is needed from you now"));
     assert!(text(b, "#approvals").await.contains("approved"));
     let timeline = text(b, "ol.timeline").await;
     assert!(
