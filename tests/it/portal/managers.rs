@@ -779,3 +779,133 @@ async fn forms_need_their_own_sessions_token() {
     d.t.wait_for(&ticket, "manual-review").await;
     d.stop().await;
 }
+
+/// The person's actions on the request page, each through the desk as the API: amend (a new
+/// revision, checked first), answer the desk's question, decline, withdraw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amend_answer_decline_and_withdraw_from_the_request_page() {
+    let d = ManagerDesk::start().await;
+    let mut ana = Web::new(&d.t.base);
+    let ana_csrf = ana.login_ok(&d, &d.ana).await;
+    let mut tom = Web::new(&d.t.base);
+    let tom_csrf = tom.login_ok(&d, &d.tom).await;
+
+    // Amend: the form shows the latest revision; a check shows the report, submit a revision.
+    let ticket = submit_healthy(&mut ana, &ana_csrf).await;
+    d.t.wait_for(&ticket, "contact-confirmation").await;
+    let page = ana.get(&format!("/my/requests/{ticket}")).await;
+    assert!(
+        page.body.contains(&format!("/my/requests/{ticket}/amend")),
+        "an amend link"
+    );
+    let rows = owned(&[("ns1.nic.xa", NS1)]);
+    let amend = format!("/my/requests/{ticket}/amend");
+    let checked = post_owned(&mut ana, &amend, &change_fields(&ana_csrf, "check", &rows)).await;
+    assert_eq!(checked.status, StatusCode::OK, "{}", checked.body);
+    assert!(checked.body.contains("Pre-check of your proposal"));
+    let done = post_owned(&mut ana, &amend, &change_fields(&ana_csrf, "submit", &rows)).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let (_, value) =
+        d.t.get(&d.t.tokens.staff, &format!("/v1/requests/{ticket}"))
+            .await;
+    assert_eq!(
+        value["revisions"].as_array().map(Vec::len),
+        Some(2),
+        "{value}"
+    );
+    // One server fails the desk's check: the page says to fix it; a third revision does.
+    d.t.wait_for(&ticket, "awaiting-fix").await;
+    let page = ana.get(&format!("/my/requests/{ticket}")).await;
+    assert!(
+        page.body
+            .contains("amend the request with working name servers"),
+        "{}",
+        page.body
+    );
+    let rows = owned(&healthy_rows());
+    let done = post_owned(&mut ana, &amend, &change_fields(&ana_csrf, "submit", &rows)).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+
+    // Tom approves revision 3; the desk asks a question; Ana answers it on the page.
+    d.t.wait_for(&ticket, "contact-confirmation").await;
+    let ok = tom
+        .post(
+            &format!("/my/requests/{ticket}/confirm"),
+            &[("csrf", &tom_csrf)],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    d.t.wait_for(&ticket, "manual-review").await;
+    d.t.ok(
+        &d.t.tokens.staff,
+        &format!("/v1/requests/{ticket}/ask"),
+        json!({ "question": "Why only one server?" }),
+    )
+    .await;
+    let page = ana.get(&format!("/my/requests/{ticket}")).await;
+    assert!(
+        page.body.contains("Why only one server?") && page.body.contains("Send the answer"),
+        "{}",
+        page.body
+    );
+    let answered = ana
+        .post(
+            &format!("/my/requests/{ticket}/answer"),
+            &[("csrf", &ana_csrf), ("answer", "A second one is coming")],
+        )
+        .await;
+    assert_eq!(answered.status, StatusCode::SEE_OTHER, "{}", answered.body);
+    let (_, value) =
+        d.t.get(&d.t.tokens.staff, &format!("/v1/requests/{ticket}"))
+            .await;
+    assert_ne!(value["state"], "awaiting-info", "{value}");
+    let timeline = ana.get(&format!("/my/requests/{ticket}")).await;
+    assert!(
+        timeline.body.contains("Answered: “A second one is coming”"),
+        "{}",
+        timeline.body
+    );
+
+    // Withdraw, with a reason; then the request is closed and offers nothing more.
+    let withdrawn = ana
+        .post(
+            &format!("/my/requests/{ticket}/withdraw"),
+            &[("csrf", &ana_csrf), ("reason", "changed our minds")],
+        )
+        .await;
+    assert_eq!(
+        withdrawn.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        withdrawn.body
+    );
+    let closed = ana.get(&format!("/my/requests/{ticket}")).await;
+    assert!(
+        closed.body.contains("the request is closed"),
+        "{}",
+        closed.body
+    );
+    assert!(!closed.body.contains("What you can do"));
+    // An action the state no longer takes: refused in words, nothing changes.
+    let late = ana
+        .post(
+            &format!("/my/requests/{ticket}/withdraw"),
+            &[("csrf", &ana_csrf), ("reason", "again")],
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.body);
+    assert!(late.body.contains("Nothing was changed"), "{}", late.body);
+
+    // Decline: Tom declines a new request with a reason, which ends it.
+    let second = submit_healthy(&mut ana, &ana_csrf).await;
+    d.t.wait_for(&second, "contact-confirmation").await;
+    let declined = tom
+        .post(
+            &format!("/my/requests/{second}/decline"),
+            &[("csrf", &tom_csrf), ("reason", "not agreed with tech")],
+        )
+        .await;
+    assert_eq!(declined.status, StatusCode::SEE_OTHER, "{}", declined.body);
+    d.t.wait_for(&second, "declined").await;
+    d.stop().await;
+}
