@@ -1123,6 +1123,22 @@ fn request_body(portal: &Portal, viewer: &Viewer, page: &RequestPage) -> Markup 
                 None => { p { "Nobody: the request is closed (" (state_name(r.state)) ")." } },
             }
         }
+        section aria-labelledby="h-proposal" {
+            h2 #h-proposal { "The proposal" }
+            @match (&proposed, &page.published) {
+                (Some(p), Some(published)) => {
+                    h3 { "What changes against the published delegation" }
+                    (diff_markup(published, p))
+                    h3 { "Proposed delegation" }
+                    (delegation_tables(p, "proposed"))
+                },
+                _ => {
+                    @if let Some(rev) = latest {
+                        pre.proposal { (serde_json::to_string_pretty(&rev.proposal).unwrap_or_default()) }
+                    }
+                },
+            }
+        }
         @if let Some(approval) = &r.approval {
             section aria-labelledby="h-approvals" {
                 h2 #h-approvals { "Approvals under the TLD's policy" }
@@ -1161,7 +1177,7 @@ fn request_body(portal: &Portal, viewer: &Viewer, page: &RequestPage) -> Markup 
                 @if can_approve {
                     form.inline method="post" action={ "/my/requests/" (r.ticket) "/confirm" } {
                         input type="hidden" name="csrf" value=(viewer.csrf);
-                        p { "Approve revision " (latest.map(|x| x.number).unwrap_or(1)) " as shown below, as yourself." }
+                        p { "Approve revision " (latest.map(|x| x.number).unwrap_or(1)) " as shown under The proposal above, as yourself." }
                         button.primary type="submit" { "Approve this change" }
                     }
                 }
@@ -1199,22 +1215,6 @@ fn request_body(portal: &Portal, viewer: &Viewer, page: &RequestPage) -> Markup 
                         div.actions { button.danger type="submit" { "Withdraw the request" } }
                     }
                 }
-            }
-        }
-        section aria-labelledby="h-proposal" {
-            h2 #h-proposal { "The proposal" }
-            @match (&proposed, &page.published) {
-                (Some(p), Some(published)) => {
-                    h3 { "What changes against the published delegation" }
-                    (diff_markup(published, p))
-                    h3 { "Proposed delegation" }
-                    (delegation_tables(p, "proposed"))
-                },
-                _ => {
-                    @if let Some(rev) = latest {
-                        pre.proposal { (serde_json::to_string_pretty(&rev.proposal).unwrap_or_default()) }
-                    }
-                },
             }
         }
         section aria-labelledby="h-checks" {
