@@ -15,7 +15,6 @@ pub mod rdap;
 mod server;
 pub mod wire;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -40,9 +39,7 @@ use crate::registry::TldLabel;
 use crate::store::RequestFilter;
 use crate::workflow::Command;
 
-/// The peer address of the connection, put there by the server.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
+pub use crate::http::Peer;
 
 type AppState = Arc<Desk>;
 

@@ -17,9 +17,8 @@ use serde::Deserialize;
 use super::layout::{self, Nav};
 use super::session::{self, Viewer};
 use super::{csrf, html_response, read, Https, PageError, Portal};
-use crate::api::people::{cookie, session_cookie, LOGIN_REFUSED};
-use crate::api::Peer;
 use crate::desk::people::{LoginAttempt, LoginError};
+use crate::http::{session_cookie, session_set_cookie, Peer, LOGIN_REFUSED};
 use crate::registry::Role;
 
 /// Where a person of `role` starts: their own pages.
@@ -233,7 +232,7 @@ pub async fn submit(
         Err(LoginError::Desk(e)) => return Err(e.into()),
     };
     let max_age = i64::from(portal.desk.accounts.session_absolute_hours.max(1)) * 3600;
-    let set = cookie(&portal.desk, &session.secret, max_age)
+    let set = session_set_cookie(portal.desk.secure_cookies, &session.secret, max_age)
         .map_err(|_| PageError::internal("the session cookie could not be written"))?;
     let to = next.unwrap_or_else(|| home_of(session.person.role).to_string());
     let mut response = Redirect::to(&to).into_response();
@@ -265,7 +264,7 @@ pub async fn logout(
     };
     let desk = portal.desk.clone();
     read(move || desk.logout(&caller, &secret)).await?;
-    let clear = cookie(&portal.desk, "", 0)
+    let clear = session_set_cookie(portal.desk.secure_cookies, "", 0)
         .map_err(|_| PageError::internal("the session cookie could not be cleared"))?;
     let body = html! {
         p { "You are logged out; your session has ended on the desk too." }

@@ -24,10 +24,10 @@ use time::OffsetDateTime;
 use super::layout::{self, Nav};
 use super::session::{self, Viewer};
 use super::{html_response, read, tlds, PageError, Portal};
-use crate::api::Peer;
 use crate::check::{Finding, Report, Severity, Verdict};
 use crate::desk::dry_runs::DryRunError;
 use crate::desk::{Action, Caller, DeskError, Submission};
+use crate::http::Peer;
 use crate::registry::{Delegation, DsRecord, NameServer, Role, TldLabel, TldRecord};
 use crate::store::{RequestFilter, RequestSummary};
 use crate::workflow::{
@@ -35,8 +35,9 @@ use crate::workflow::{
     State as WfState, WorkflowError,
 };
 
-/// The most rows of each kind the change form takes (the API's list bound).
-const MAX_ROWS: usize = crate::api::MAX_ITEMS;
+/// The most rows of each kind the change form takes: the API's list bound (`api::MAX_ITEMS`,
+/// compared in a test; the portal does not import the API).
+const MAX_ROWS: usize = 32;
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
@@ -1480,6 +1481,11 @@ mod tests {
             ds.delegation().expect_err("bad tag"),
             vec!["DS record 1: the key tag must be a number".to_string()]
         );
+    }
+
+    #[test]
+    fn the_forms_bound_is_the_apis() {
+        assert_eq!(MAX_ROWS, crate::api::MAX_ITEMS);
     }
 
     #[test]
