@@ -385,7 +385,7 @@ pub async fn my_tlds(State(portal): State<Portal>, viewer: Viewer) -> Result<Res
         }
         section aria-labelledby="h-open" {
             h2 #h-open { "Open requests" }
-            (requests_table(&open, OffsetDateTime::now_utc()))
+            (requests_table(&open, portal.desk.clock.now()))
         }
     };
     Ok(page_response(StatusCode::OK, "My TLDs", &viewer, body))
