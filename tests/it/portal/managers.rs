@@ -622,7 +622,9 @@ async fn a_manager_sees_and_acts_for_their_own_tlds_only() {
     let bob_csrf = bob.login_ok(&d, &d.bob).await;
     let bob_my = bob.get("/my").await;
     assert!(
-        bob_my.body.contains("/my/tlds/xb") && !bob_my.body.contains("xa"),
+        bob_my.body.contains("/my/tlds/xb")
+            && !bob_my.body.contains("/my/tlds/xa")
+            && !bob_my.body.contains(".xa<"),
         "{}",
         bob_my.body
     );
