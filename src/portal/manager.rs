@@ -233,6 +233,9 @@ fn diff_markup(published: &Delegation, proposed: &Delegation) -> Markup {
     let diff = published.diff(proposed);
     let glue = |ip: &std::net::IpAddr| if ip.is_ipv4() { "A" } else { "AAAA" };
     html! {
+        @if !published.ds.is_empty() && proposed.ds.is_empty() {
+            p.error-box.unsigned { strong { "This removes every DS record:" } " the TLD would no longer be signed (DNSSEC validation of it ends). Keep the DS rows unless that is what you mean." }
+        }
         @if diff.is_empty() {
             p.muted { "No difference: this is what is published now." }
         } @else {

@@ -592,6 +592,10 @@ async fn a_manager_sees_and_acts_for_their_own_tlds_only() {
             .contains("removed</span> name server <code>ns2.nic.xa"),
         "the diff"
     );
+    assert!(
+        checked.body.contains("This removes every DS record"),
+        "going unsigned is said"
+    );
     assert_eq!(request_count(&d).await, before, "a check submits nothing");
     // Mistakes in the form are named, and nothing is checked.
     let bad = owned(&[("not a host!", "1.2.3.4")]);
