@@ -36,7 +36,10 @@
 //! - [`api`]: the HTTP API under `/v1` (wire types, error labels in [`api::error::Label`]), and
 //!   public RDAP under `/rdap` ([`api::rdap`]); the server with its connection bounds.
 //! - [`portal`]: the web portal at `/`: server-rendered pages (maud) over the same desk, with a
-//!   strict CSP and CSRF-guarded forms ([`portal::csrf`]); its public pages so far.
+//!   strict CSP and CSRF-guarded forms ([`portal::csrf`]): public pages, the login, and a TLD
+//!   manager's pages ([`portal::manager`]).
+//! - [`http`]: what the API and the portal share on the wire (peer address, session cookie),
+//!   so that neither imports the other.
 //! - [`cli`]: the clap command tree; `main.rs` only maps its result to an exit code.
 //! - [`lab`]: lab name servers for the demo and tests; [`error`]: the process edge's errors
 //!   and exit codes.
@@ -51,6 +54,7 @@ pub mod config;
 pub mod daemon;
 pub mod desk;
 pub mod error;
+pub mod http;
 pub mod lab;
 pub mod metrics;
 pub mod notify;

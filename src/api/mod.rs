@@ -15,7 +15,6 @@ pub mod rdap;
 mod server;
 pub mod wire;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -40,9 +39,7 @@ use crate::registry::TldLabel;
 use crate::store::RequestFilter;
 use crate::workflow::Command;
 
-/// The peer address of the connection, put there by the server.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
+pub use crate::http::Peer;
 
 type AppState = Arc<Desk>;
 
@@ -497,31 +494,25 @@ async fn dry_run_check(
 ) -> Result<Response, ApiError> {
     let granted = grant(&desk, &who, Permission::RunCheck, Resource::Check)?;
     let body: CheckBody = parse_body(&granted, body)?;
-    // Each check holds sockets for up to its budget: bound them per caller and in total.
-    let Some(_slot) = desk.dry_runs.try_start(&who.subject) else {
-        let budget_secs = desk
-            .settings
-            .profile
-            .query
-            .budget_ms
-            .div_ceil(1000)
-            .clamp(1, 60);
-        let mut refused = ApiError::new(
-            error::Label::TooManyChecks,
-            "too many dry-run checks are running (yours, or all callers' together); \
-             retry after the time in Retry-After",
-        )
-        .into_response();
-        refused
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from(budget_secs));
-        return Ok(refused);
-    };
     let zone = hickory_proto::rr::Name::from_ascii(format!("{}.", body.zone.trim_end_matches('.')))
         .map_err(|e| ApiError::invalid("zone", format!("zone: {e}")))?;
-    let proposal = desk.check_proposal(&body.delegation);
-    let report = crate::check::run_check(&zone, &proposal, &desk.settings.profile).await;
-    Ok(Json(report).into_response())
+    match desk.dry_run(&who, &zone, &body.delegation).await {
+        Ok(report) => Ok(Json(report).into_response()),
+        Err(crate::desk::dry_runs::DryRunError::Desk(e)) => Err(e.into()),
+        Err(crate::desk::dry_runs::DryRunError::Busy { retry_after_secs }) => {
+            let mut refused = ApiError::new(
+                error::Label::TooManyChecks,
+                "too many dry-run checks are running (yours, or all callers' together); \
+                 retry after the time in Retry-After",
+            )
+            .into_response();
+            refused.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after_secs),
+            );
+            Ok(refused)
+        }
+    }
 }
 
 async fn upload_document(

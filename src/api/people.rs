@@ -14,39 +14,11 @@ use super::{blocking, error, grant, parse_body, parse_strict, ApiError, AppState
 use crate::desk::people::{LoginAttempt, LoginError, NewPerson};
 use crate::desk::{Permission, Resource};
 
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "rootdesk_session";
-/// The header a cookie-authenticated request that changes something must carry.
-pub const CSRF_HEADER: &str = "x-csrf-token";
+pub use crate::http::{session_cookie, CSRF_HEADER, LOGIN_REFUSED, SESSION_COOKIE};
 
-/// The message of every refused login: it never says which part was wrong, nor whether an
-/// account has the e-mail.
-pub const LOGIN_REFUSED: &str = "the e-mail, password or code is not right";
-
-/// The session secret in the request's `Cookie` headers, if any.
-pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
-        .find(|value| {
-            !value.is_empty()
-                && value.len() <= 128
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map(str::to_string)
-}
-
+/// The `Set-Cookie` value of a session (`max_age` 0 and an empty value clear it).
 fn cookie(desk: &AppState, value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
-    let secure = if desk.secure_cookies { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
-    ))
-    .map_err(ApiError::internal)
+    crate::http::session_set_cookie(desk.secure_cookies, value, max_age).map_err(ApiError::internal)
 }
 
 fn source(peer: Option<axum::Extension<Peer>>) -> Option<String> {

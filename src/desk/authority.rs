@@ -107,4 +107,24 @@ impl Desk {
             Ok(store::tld_authority(s.conn(), tld)?)
         })
     }
+
+    /// The display names of the persons `authority` names (for the same callers as
+    /// [`Desk::tld_authority`]: the gate is asked again for `tld`).
+    pub fn authority_names(
+        &self,
+        caller: &Caller,
+        tld: &str,
+        authority: &Authority,
+    ) -> Result<BTreeMap<String, String>, DeskError> {
+        self.tld_authority(caller, tld)?;
+        self.read_store(|s| {
+            let mut names = BTreeMap::new();
+            for id in authority.members.keys() {
+                if let Some(record) = store::persons::person_by_id(s.conn(), id)? {
+                    names.insert(id.clone(), record.person.name);
+                }
+            }
+            Ok(names)
+        })
+    }
 }

@@ -4,6 +4,48 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use hickory_proto::rr::Name;
+
+use super::{Caller, Desk, DeskError, Permission, Resource};
+use crate::registry::Delegation;
+
+/// Why a dry run did not run.
+#[derive(Debug)]
+pub enum DryRunError {
+    /// Refused by the gate.
+    Desk(DeskError),
+    /// Too many dry runs in flight (the caller's, or everyone's): retry after this many seconds.
+    Busy { retry_after_secs: u64 },
+}
+
+impl Desk {
+    /// A dry run of the technical checks on `delegation` for `zone` (`POST /v1/check` and the
+    /// portal's pre-check): granted by the gate, bounded per caller and in total, with the
+    /// desk's profile and lab ports. Nothing is stored.
+    pub async fn dry_run(
+        &self,
+        caller: &Caller,
+        zone: &Name,
+        delegation: &Delegation,
+    ) -> Result<crate::check::Report, DryRunError> {
+        self.grant(caller, Permission::RunCheck, Resource::Check)
+            .map_err(DryRunError::Desk)?;
+        // Each check holds sockets for up to its budget.
+        let Some(_slot) = self.dry_runs.try_start(&caller.subject) else {
+            let retry_after_secs = self
+                .settings
+                .profile
+                .query
+                .budget_ms
+                .div_ceil(1000)
+                .clamp(1, 60);
+            return Err(DryRunError::Busy { retry_after_secs });
+        };
+        let proposal = self.check_proposal(delegation);
+        Ok(crate::check::run_check(zone, &proposal, &self.settings.profile).await)
+    }
+}
+
 /// Dry-run checks in flight, by caller.
 #[derive(Debug)]
 pub struct DryRuns {

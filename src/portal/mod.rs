@@ -12,6 +12,8 @@
 
 pub mod csrf;
 pub mod layout;
+pub mod login;
+pub mod manager;
 pub mod public;
 pub mod session;
 pub mod tlds;
@@ -63,6 +65,22 @@ pub fn router<S>(desk: Arc<Desk>) -> Router<S> {
         .route("/turnaround", get(public::turnaround))
         .route("/turnaround/chart.svg", get(public::chart))
         .route("/assets/portal.css", get(stylesheet))
+        // --- Login and a TLD manager's pages (login.rs, manager.rs) ---
+        .route("/login", get(login::show).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/my", get(manager::my_tlds))
+        .route("/my/tlds/{label}", get(manager::tld_page))
+        .route(
+            "/my/tlds/{label}/change",
+            get(manager::change_form).post(manager::change_post),
+        )
+        .route("/my/requests/{ticket}", get(manager::request_page))
+        .route(
+            "/my/requests/{ticket}/amend",
+            get(manager::amend_form).post(manager::amend_post),
+        )
+        .route("/my/requests/{ticket}/{action}", post(manager::act))
+        // --- end of login and manager pages ---
         .layer(axum::middleware::map_response(with_headers))
         .with_state(portal)
 }

@@ -13,10 +13,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{read, PageError, Portal};
-use crate::api::people::session_cookie;
-use crate::api::Peer;
 use crate::desk::people::SessionAuth;
 use crate::desk::Caller;
+use crate::http::{session_cookie, Peer};
 use crate::registry::Role;
 
 /// A person with a valid session, and the CSRF token their forms carry.

@@ -48,7 +48,7 @@ fn status_name(status: TldStatus) -> &'static str {
     }
 }
 
-fn is_idn(record: &TldRecord) -> bool {
+pub(super) fn is_idn(record: &TldRecord) -> bool {
     record.unicode != record.label.as_str()
 }
 
@@ -182,7 +182,7 @@ pub async fn list(
 }
 
 /// One contact as the public sees it: RDAP's rule.
-fn contact_markup(title: &str, contact: Option<&Contact>, public: bool) -> Markup {
+pub(super) fn contact_markup(title: &str, contact: Option<&Contact>, public: bool) -> Markup {
     html! {
         section.contact aria-labelledby={ "h-" (title.to_lowercase().replace(' ', "-")) } {
             h2 id={ "h-" (title.to_lowercase().replace(' ', "-")) } { (title) }
@@ -209,7 +209,7 @@ fn contact_markup(title: &str, contact: Option<&Contact>, public: bool) -> Marku
 }
 
 /// The mnemonic of a DNSSEC algorithm number (IANA's registry), for readers.
-fn algorithm_name(number: u8) -> Option<&'static str> {
+pub(super) fn algorithm_name(number: u8) -> Option<&'static str> {
     Some(match number {
         5 => "RSASHA1",
         7 => "RSASHA1-NSEC3-SHA1",
@@ -224,7 +224,7 @@ fn algorithm_name(number: u8) -> Option<&'static str> {
 }
 
 /// The name of a DS digest type (IANA's registry).
-fn digest_name(number: u8) -> Option<&'static str> {
+pub(super) fn digest_name(number: u8) -> Option<&'static str> {
     Some(match number {
         1 => "SHA-1",
         2 => "SHA-256",

@@ -7,6 +7,8 @@
 
 mod browser;
 mod http;
+mod journey;
+mod managers;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
