@@ -21,7 +21,9 @@ use super::dnssec::{
     self, algorithm_judgement, ds_digest_judgements, DsMatch, Judgement, ServedKey,
 };
 use super::lookup::{AsLookup, NameResolver};
-use super::probe::{rcode_name, Answer, Outcome, ProbeError, Prober, QuerySpec, Transport};
+use super::probe::{
+    rcode_name, Answer, EdnsOddity, Outcome, ProbeError, Prober, QuerySpec, Transport,
+};
 use super::profile::{CheckId, Needs, Profile, Severity};
 use super::proposal::Proposal;
 use super::referral::{referral_size, LIMIT};
@@ -109,6 +111,9 @@ struct Probed {
     /// The transport used for the second round (UDP if it answered, else TCP).
     via: Option<Transport>,
     edns: Option<Outcome>,
+    /// The RFC 6891 conformance queries: EDNS version 1, then version 0 with an unknown
+    /// option and an unknown flag.
+    edns_odd: Option<[Outcome; 2]>,
     ns_set: Option<Outcome>,
     dnskey: Option<Outcome>,
     nsec3param: Option<Outcome>,
@@ -513,6 +518,7 @@ async fn probe_all(
     let want_dnskey =
         f.on(CheckId::DsMatch) || f.on(CheckId::DnssecValid) || f.on(CheckId::DnskeyAlgorithm);
     let want_glue = f.on(CheckId::GlueMatch);
+    let want_edns = f.on(CheckId::Edns);
     // NSEC3 parameters matter for a zone signed at the parent only.
     let want_nsec3 = f.on(CheckId::Nsec3Params) && !proposal.ds.is_empty();
     let in_zone: Vec<&Name> = proposal
@@ -539,6 +545,7 @@ async fn probe_all(
                 soa,
                 via,
                 edns: None,
+                edns_odd: None,
                 ns_set: None,
                 dnskey: None,
                 nsec3param: None,
@@ -547,6 +554,8 @@ async fn probe_all(
             };
             let Some(via) = via else { return p };
             let edns = QuerySpec::edns(zone, RecordType::SOA, payload, true);
+            let odd = [EdnsOddity::Version1, EdnsOddity::UnknownOptionAndFlag]
+                .map(|o| QuerySpec::edns(zone, RecordType::SOA, payload, false).odd(o));
             let ns = QuerySpec::plain(zone, RecordType::NS);
             let dnskey = QuerySpec::edns(zone, RecordType::DNSKEY, payload, true);
             let nsec3param = QuerySpec::edns(zone, RecordType::NSEC3PARAM, payload, true);
@@ -567,8 +576,19 @@ async fn probe_all(
                 rd: true,
                 ..QuerySpec::plain(n, RecordType::PTR)
             });
-            let (e, n, k, n3, g, r) = tokio::join!(
+            let (e, o, n, k, n3, g, r) = tokio::join!(
                 query_tc(prober, t, via, &edns),
+                async {
+                    if want_edns {
+                        let (v1, opt) = tokio::join!(
+                            query_tc(prober, t, via, &odd[0]),
+                            query_tc(prober, t, via, &odd[1])
+                        );
+                        Some([v1, opt])
+                    } else {
+                        None
+                    }
+                },
                 query_tc(prober, t, via, &ns),
                 async {
                     if want_dnskey {
@@ -593,6 +613,7 @@ async fn probe_all(
                 }
             );
             p.edns = Some(e);
+            p.edns_odd = o;
             p.ns_set = Some(n);
             p.dnskey = k;
             p.nsec3param = n3;
@@ -836,6 +857,107 @@ fn judge_edns(zone: &Name, p: &Probed, f: &mut Findings<'_>) {
                 );
             }
         }
+    }
+    // The finer RFC 6891 rules only where EDNS0 itself works.
+    if matches!(outcome, Ok(a) if a.message.metadata.response_code == ResponseCode::NoError
+        && a.message.edns.as_ref().is_some_and(|e| e.version() == 0))
+    {
+        if let Some([v1, opt]) = &p.edns_odd {
+            judge_edns_version(zone, v1, at, f);
+            judge_edns_unknown(zone, opt, at, f);
+        }
+    }
+}
+
+/// The outcome of an RFC 6891 conformance query that got no reply: `not-run` when the desk
+/// could not ask (its own failure, the budget), nothing when the transport is dead (the
+/// reachability checks say so), else a minor finding.
+fn odd_unanswered(e: &ProbeError, what: &str, at: At<'_>, f: &mut Findings<'_>) {
+    match e {
+        ProbeError::Skipped(_) => {}
+        ProbeError::Local(_) | ProbeError::BudgetSpent => {
+            f.not_run(CheckId::Edns, format!("{e} ({what})"))
+        }
+        e => f.add(
+            CheckId::Edns,
+            false,
+            at,
+            format!("no usable reply to {what} ({e}), though EDNS0 queries are answered"),
+        ),
+    }
+}
+
+/// An unknown EDNS version is answered BADVERS with an OPT record of the highest version
+/// the server knows (RFC 6891 §6.1.3; Zonemaster NAMESERVER10).
+fn judge_edns_version(zone: &Name, outcome: &Outcome, at: At<'_>, f: &mut Findings<'_>) {
+    let what = format!("an SOA query for {zone} with EDNS version 1");
+    let a = match outcome {
+        Err(e) => return odd_unanswered(e, &what, at, f),
+        Ok(a) => a,
+    };
+    let m = &a.message;
+    let rc = m.metadata.response_code;
+    let version = m.edns.as_ref().map(|e| e.version());
+    if u16::from(rc) != 16 || version != Some(0) {
+        let opt = match version {
+            Some(v) => format!("an OPT record of version {v}"),
+            None => "no OPT record".to_string(),
+        };
+        f.add(
+            CheckId::Edns,
+            false,
+            at,
+            format!(
+                "{what} was answered {} with {opt}; RFC 6891 §6.1.3 asks for BADVERS with an OPT record of version 0",
+                rcode_name(rc)
+            ),
+        );
+    }
+}
+
+/// An unknown EDNS option and an unknown EDNS flag are ignored: NOERROR, neither echoed
+/// (RFC 6891 §6.1.2 and §6.1.4; Zonemaster NAMESERVER11 and NAMESERVER12).
+fn judge_edns_unknown(zone: &Name, outcome: &Outcome, at: At<'_>, f: &mut Findings<'_>) {
+    let what = format!(
+        "an EDNS0 SOA query for {zone} with an unknown option (code {}) and an unknown flag",
+        super::probe::UNKNOWN_EDNS_OPTION
+    );
+    let a = match outcome {
+        Err(e) => return odd_unanswered(e, &what, at, f),
+        Ok(a) => a,
+    };
+    let m = &a.message;
+    let rc = m.metadata.response_code;
+    let mut problems = Vec::new();
+    if rc != ResponseCode::NoError {
+        problems.push(format!("was answered {}", rcode_name(rc)));
+    }
+    match &m.edns {
+        None => problems.push("got a reply without an OPT record".to_string()),
+        Some(e) => {
+            if e.flags().z != 0 {
+                problems.push(format!(
+                    "got the unknown flag back (flags field {:#06x})",
+                    u16::from(*e.flags())
+                ));
+            }
+            let code =
+                hickory_proto::rr::rdata::opt::EdnsCode::from(super::probe::UNKNOWN_EDNS_OPTION);
+            if e.options().get(code).is_some() {
+                problems.push("got the unknown option back".to_string());
+            }
+        }
+    }
+    if !problems.is_empty() {
+        f.add(
+            CheckId::Edns,
+            false,
+            at,
+            format!(
+                "{what} {}; RFC 6891 has unknown options and flags ignored",
+                problems.join(" and ")
+            ),
+        );
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{Name, RecordType};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -40,7 +41,26 @@ pub struct QuerySpec {
     pub rd: bool,
     /// EDNS0 with this payload size, and the DO bit.
     pub edns: Option<(u16, bool)>,
+    /// A deliberately unusual EDNS query (with `edns`).
+    pub odd: Option<EdnsOddity>,
 }
+
+/// Deliberately unusual EDNS queries, to see that a server follows RFC 6891 (as Zonemaster's
+/// NAMESERVER10 to NAMESERVER12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EdnsOddity {
+    /// EDNS version 1: the answer must be BADVERS with an OPT record of version 0 (§6.1.3).
+    Version1,
+    /// EDNS version 0 with an unknown option and an unknown flag: both must be ignored and
+    /// neither echoed (§6.1.2, §6.1.4).
+    UnknownOptionAndFlag,
+}
+
+/// The unknown EDNS option: unassigned in the IANA registry of EDNS option codes, as in
+/// Zonemaster's NAMESERVER11.
+pub const UNKNOWN_EDNS_OPTION: u16 = 137;
+/// The unknown EDNS flag: the lowest of the flags field's unassigned Z bits.
+pub const UNKNOWN_EDNS_FLAG: u16 = 0x0001;
 
 impl QuerySpec {
     /// A plain query: RD=0, no EDNS.
@@ -50,6 +70,7 @@ impl QuerySpec {
             qtype,
             rd: false,
             edns: None,
+            odd: None,
         }
     }
 
@@ -61,6 +82,12 @@ impl QuerySpec {
         }
     }
 
+    /// The same query made deliberately unusual.
+    pub fn odd(mut self, oddity: EdnsOddity) -> Self {
+        self.odd = Some(oddity);
+        self
+    }
+
     fn message(&self) -> Message {
         let mut msg = Message::query();
         msg.metadata.recursion_desired = self.rd;
@@ -69,6 +96,17 @@ impl QuerySpec {
             let mut edns = Edns::new();
             edns.set_max_payload(payload.max(512));
             edns.set_dnssec_ok(dnssec_ok);
+            match self.odd {
+                Some(EdnsOddity::Version1) => {
+                    edns.set_version(1);
+                }
+                Some(EdnsOddity::UnknownOptionAndFlag) => {
+                    edns.options_mut()
+                        .insert(EdnsOption::Unknown(UNKNOWN_EDNS_OPTION, Vec::new()));
+                    edns.flags_mut().z = UNKNOWN_EDNS_FLAG;
+                }
+                None => {}
+            }
             msg.set_edns(edns);
         }
         msg
@@ -535,6 +573,14 @@ impl Prober {
             query_flags.push("edns".to_string());
             if dnssec_ok {
                 query_flags.push("do".to_string());
+            }
+            match spec.odd {
+                Some(EdnsOddity::Version1) => query_flags.push("edns-version-1".to_string()),
+                Some(EdnsOddity::UnknownOptionAndFlag) => {
+                    query_flags.push(format!("edns-option-{UNKNOWN_EDNS_OPTION}"));
+                    query_flags.push("edns-flag-z".to_string());
+                }
+                None => {}
             }
         }
         let mut rec = QueryRecord {

@@ -40,6 +40,10 @@ pub struct Faults {
     pub reply_from: Option<IpAddr>,
     /// Ignores the first UDP datagram of every query id (answers its retransmission).
     pub drop_first_udp: bool,
+    /// Answers every EDNS version as if it were 0 (no BADVERS, RFC 6891 §6.1.3).
+    pub edns_any_version: bool,
+    /// Echoes the query's EDNS options and unknown flags in the reply's OPT record.
+    pub echo_edns: bool,
 }
 
 /// A running scripted server; stopped when dropped.
@@ -217,7 +221,7 @@ fn answer(zone: &Zone, faults: &Faults, query: &Message, udp: bool) -> Option<Ve
     let mut reply = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
     reply.metadata.recursion_desired = query.metadata.recursion_desired;
     reply.add_query(q.clone());
-    if query.edns.is_some() {
+    if let Some(asked) = &query.edns {
         if faults.drop_edns {
             return None;
         }
@@ -227,8 +231,19 @@ fn answer(zone: &Zone, faults: &Faults, query: &Message, udp: bool) -> Option<Ve
         }
         let mut e = Edns::new();
         e.set_max_payload(1232);
-        e.set_dnssec_ok(query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok));
+        e.set_dnssec_ok(asked.flags().dnssec_ok);
+        if faults.echo_edns {
+            e.flags_mut().z = asked.flags().z;
+            for (_, option) in asked.options().as_ref() {
+                e.options_mut().insert(option.clone());
+            }
+        }
         reply.set_edns(e);
+        // RFC 6891 §6.1.3: an unknown version gets BADVERS and the version known (0).
+        if asked.version() != 0 && !faults.edns_any_version {
+            reply.metadata.response_code = ResponseCode::BADVERS;
+            return reply.to_vec().ok();
+        }
     }
     if faults.refused {
         reply.metadata.response_code = ResponseCode::Refused;
