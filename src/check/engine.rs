@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use futures_util::future::join_all;
+use hickory_proto::dnssec::rdata::DNSKEY;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -20,7 +21,9 @@ use super::dnssec::{
     self, algorithm_judgement, ds_digest_judgements, DsMatch, Judgement, ServedKey,
 };
 use super::lookup::{AsLookup, NameResolver};
-use super::probe::{rcode_name, Answer, Outcome, ProbeError, Prober, QuerySpec, Transport};
+use super::probe::{
+    rcode_name, Answer, EdnsOddity, Outcome, ProbeError, Prober, QuerySpec, Transport,
+};
 use super::profile::{CheckId, Needs, Profile, Severity};
 use super::proposal::Proposal;
 use super::referral::{referral_size, LIMIT};
@@ -108,6 +111,9 @@ struct Probed {
     /// The transport used for the second round (UDP if it answered, else TCP).
     via: Option<Transport>,
     edns: Option<Outcome>,
+    /// The RFC 6891 conformance queries: EDNS version 1, then version 0 with an unknown
+    /// option and an unknown flag.
+    edns_odd: Option<[Outcome; 2]>,
     ns_set: Option<Outcome>,
     dnskey: Option<Outcome>,
     nsec3param: Option<Outcome>,
@@ -512,6 +518,7 @@ async fn probe_all(
     let want_dnskey =
         f.on(CheckId::DsMatch) || f.on(CheckId::DnssecValid) || f.on(CheckId::DnskeyAlgorithm);
     let want_glue = f.on(CheckId::GlueMatch);
+    let want_edns = f.on(CheckId::Edns);
     // NSEC3 parameters matter for a zone signed at the parent only.
     let want_nsec3 = f.on(CheckId::Nsec3Params) && !proposal.ds.is_empty();
     let in_zone: Vec<&Name> = proposal
@@ -538,6 +545,7 @@ async fn probe_all(
                 soa,
                 via,
                 edns: None,
+                edns_odd: None,
                 ns_set: None,
                 dnskey: None,
                 nsec3param: None,
@@ -546,6 +554,8 @@ async fn probe_all(
             };
             let Some(via) = via else { return p };
             let edns = QuerySpec::edns(zone, RecordType::SOA, payload, true);
+            let odd = [EdnsOddity::Version1, EdnsOddity::UnknownOptionAndFlag]
+                .map(|o| QuerySpec::edns(zone, RecordType::SOA, payload, false).odd(o));
             let ns = QuerySpec::plain(zone, RecordType::NS);
             let dnskey = QuerySpec::edns(zone, RecordType::DNSKEY, payload, true);
             let nsec3param = QuerySpec::edns(zone, RecordType::NSEC3PARAM, payload, true);
@@ -566,8 +576,19 @@ async fn probe_all(
                 rd: true,
                 ..QuerySpec::plain(n, RecordType::PTR)
             });
-            let (e, n, k, n3, g, r) = tokio::join!(
+            let (e, o, n, k, n3, g, r) = tokio::join!(
                 query_tc(prober, t, via, &edns),
+                async {
+                    if want_edns {
+                        let (v1, opt) = tokio::join!(
+                            query_tc(prober, t, via, &odd[0]),
+                            query_tc(prober, t, via, &odd[1])
+                        );
+                        Some([v1, opt])
+                    } else {
+                        None
+                    }
+                },
                 query_tc(prober, t, via, &ns),
                 async {
                     if want_dnskey {
@@ -592,6 +613,7 @@ async fn probe_all(
                 }
             );
             p.edns = Some(e);
+            p.edns_odd = o;
             p.ns_set = Some(n);
             p.dnskey = k;
             p.nsec3param = n3;
@@ -835,6 +857,107 @@ fn judge_edns(zone: &Name, p: &Probed, f: &mut Findings<'_>) {
                 );
             }
         }
+    }
+    // The finer RFC 6891 rules only where EDNS0 itself works.
+    if matches!(outcome, Ok(a) if a.message.metadata.response_code == ResponseCode::NoError
+        && a.message.edns.as_ref().is_some_and(|e| e.version() == 0))
+    {
+        if let Some([v1, opt]) = &p.edns_odd {
+            judge_edns_version(zone, v1, at, f);
+            judge_edns_unknown(zone, opt, at, f);
+        }
+    }
+}
+
+/// The outcome of an RFC 6891 conformance query that got no reply: `not-run` when the desk
+/// could not ask (its own failure, the budget), nothing when the transport is dead (the
+/// reachability checks say so), else a minor finding.
+fn odd_unanswered(e: &ProbeError, what: &str, at: At<'_>, f: &mut Findings<'_>) {
+    match e {
+        ProbeError::Skipped(_) => {}
+        ProbeError::Local(_) | ProbeError::BudgetSpent => {
+            f.not_run(CheckId::Edns, format!("{e} ({what})"))
+        }
+        e => f.add(
+            CheckId::Edns,
+            false,
+            at,
+            format!("no usable reply to {what} ({e}), though EDNS0 queries are answered"),
+        ),
+    }
+}
+
+/// An unknown EDNS version is answered BADVERS with an OPT record of the highest version
+/// the server knows (RFC 6891 §6.1.3; Zonemaster NAMESERVER10).
+fn judge_edns_version(zone: &Name, outcome: &Outcome, at: At<'_>, f: &mut Findings<'_>) {
+    let what = format!("an SOA query for {zone} with EDNS version 1");
+    let a = match outcome {
+        Err(e) => return odd_unanswered(e, &what, at, f),
+        Ok(a) => a,
+    };
+    let m = &a.message;
+    let rc = m.metadata.response_code;
+    let version = m.edns.as_ref().map(|e| e.version());
+    if u16::from(rc) != 16 || version != Some(0) {
+        let opt = match version {
+            Some(v) => format!("an OPT record of version {v}"),
+            None => "no OPT record".to_string(),
+        };
+        f.add(
+            CheckId::Edns,
+            false,
+            at,
+            format!(
+                "{what} was answered {} with {opt}; RFC 6891 §6.1.3 asks for BADVERS with an OPT record of version 0",
+                rcode_name(rc)
+            ),
+        );
+    }
+}
+
+/// An unknown EDNS option and an unknown EDNS flag are ignored: NOERROR, neither echoed
+/// (RFC 6891 §6.1.2 and §6.1.4; Zonemaster NAMESERVER11 and NAMESERVER12).
+fn judge_edns_unknown(zone: &Name, outcome: &Outcome, at: At<'_>, f: &mut Findings<'_>) {
+    let what = format!(
+        "an EDNS0 SOA query for {zone} with an unknown option (code {}) and an unknown flag",
+        super::probe::UNKNOWN_EDNS_OPTION
+    );
+    let a = match outcome {
+        Err(e) => return odd_unanswered(e, &what, at, f),
+        Ok(a) => a,
+    };
+    let m = &a.message;
+    let rc = m.metadata.response_code;
+    let mut problems = Vec::new();
+    if rc != ResponseCode::NoError {
+        problems.push(format!("was answered {}", rcode_name(rc)));
+    }
+    match &m.edns {
+        None => problems.push("got a reply without an OPT record".to_string()),
+        Some(e) => {
+            if e.flags().z != 0 {
+                problems.push(format!(
+                    "got the unknown flag back (flags field {:#06x})",
+                    u16::from(*e.flags())
+                ));
+            }
+            let code =
+                hickory_proto::rr::rdata::opt::EdnsCode::from(super::probe::UNKNOWN_EDNS_OPTION);
+            if e.options().get(code).is_some() {
+                problems.push("got the unknown option back".to_string());
+            }
+        }
+    }
+    if !problems.is_empty() {
+        f.add(
+            CheckId::Edns,
+            false,
+            at,
+            format!(
+                "{what} {}; RFC 6891 has unknown options and flags ignored",
+                problems.join(" and ")
+            ),
+        );
     }
 }
 
@@ -1203,8 +1326,53 @@ fn now32() -> u32 {
 }
 
 /// ds-match, dnssec-valid, dnskey-algorithm (served keys).
+/// Signature validations of one check, remembered: servers that serve the same signed
+/// RRset get the same result without verifying it again (in a sweep of the root zone, ECDSA
+/// verification of identical RRsets was a tenth of the checker's CPU). The result does not
+/// depend on record TTLs (the RRSIG's original TTL is used), which `Record`'s `==` ignores.
+#[derive(Default)]
+struct Validations(Vec<Validation>);
+
+/// What was validated (the covered type, the records, the keys) and the result.
+type Validation = (
+    RecordType,
+    Vec<Record>,
+    Vec<DNSKEY>,
+    Result<(), dnssec::Invalidity>,
+);
+
+impl Validations {
+    fn validate(
+        &mut self,
+        zone: &Name,
+        covered: RecordType,
+        records: &[Record],
+        keys: &[&ServedKey],
+        now: u32,
+    ) -> Result<(), dnssec::Invalidity> {
+        let same_keys =
+            |ks: &[DNSKEY]| ks.len() == keys.len() && ks.iter().zip(keys).all(|(a, b)| *a == b.key);
+        if let Some((.., r)) = self
+            .0
+            .iter()
+            .find(|(c, rs, ks, _)| *c == covered && rs.as_slice() == records && same_keys(ks))
+        {
+            return r.clone();
+        }
+        let r = dnssec::validate_rrset(zone, covered, records, keys, now);
+        self.0.push((
+            covered,
+            records.to_vec(),
+            keys.iter().map(|k| k.key.clone()).collect(),
+            r.clone(),
+        ));
+        r
+    }
+}
+
 fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Findings<'_>) {
     let now = now32();
+    let mut validations = Validations::default();
     let mut algorithms: BTreeMap<u8, BTreeSet<u16>> = BTreeMap::new();
     let ds_algs: BTreeSet<u8> = proposal.ds.iter().map(|d| d.algorithm).collect();
     for p in probed {
@@ -1320,7 +1488,7 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
                 format!("no DS points to a served DNSKEY, so the chain of trust into {zone} is broken (served keys: {tags})"),
             );
         } else if let Err(e) =
-            dnssec::validate_rrset(zone, RecordType::DNSKEY, records, &trusted, now)
+            validations.validate(zone, RecordType::DNSKEY, records, &trusted, now)
         {
             let (major, e) = invalidity(e);
             f.add(
@@ -1334,13 +1502,9 @@ fn judge_dnssec(zone: &Name, proposal: &Proposal, probed: &[Probed], f: &mut Fin
         match &p.edns {
             Some(Ok(a)) if a.message.metadata.response_code == ResponseCode::NoError => {
                 let zone_keys: Vec<&ServedKey> = keys.iter().filter(|k| k.key.zone_key()).collect();
-                if let Err(e) = dnssec::validate_rrset(
-                    zone,
-                    RecordType::SOA,
-                    &a.message.answers,
-                    &zone_keys,
-                    now,
-                ) {
+                if let Err(e) =
+                    validations.validate(zone, RecordType::SOA, &a.message.answers, &zone_keys, now)
+                {
                     let (major, e) = invalidity(e);
                     f.add(
                         CheckId::DnssecValid,

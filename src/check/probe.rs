@@ -9,18 +9,19 @@
 //! budget, remembers addresses that gave no answer so that a dead server costs one timeout
 //! and not one per query, and logs every query for the report.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{Name, RecordType};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{mpsc, OnceCell, Semaphore};
 use tokio::time::{timeout_at, Instant};
 
 super::names::named_enum! {
@@ -40,7 +41,26 @@ pub struct QuerySpec {
     pub rd: bool,
     /// EDNS0 with this payload size, and the DO bit.
     pub edns: Option<(u16, bool)>,
+    /// A deliberately unusual EDNS query (with `edns`).
+    pub odd: Option<EdnsOddity>,
 }
+
+/// Deliberately unusual EDNS queries, to see that a server follows RFC 6891 (as Zonemaster's
+/// NAMESERVER10 to NAMESERVER12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EdnsOddity {
+    /// EDNS version 1: the answer must be BADVERS with an OPT record of version 0 (§6.1.3).
+    Version1,
+    /// EDNS version 0 with an unknown option and an unknown flag: both must be ignored and
+    /// neither echoed (§6.1.2, §6.1.4).
+    UnknownOptionAndFlag,
+}
+
+/// The unknown EDNS option: unassigned in the IANA registry of EDNS option codes, as in
+/// Zonemaster's NAMESERVER11.
+pub const UNKNOWN_EDNS_OPTION: u16 = 137;
+/// The unknown EDNS flag: the lowest of the flags field's unassigned Z bits.
+pub const UNKNOWN_EDNS_FLAG: u16 = 0x0001;
 
 impl QuerySpec {
     /// A plain query: RD=0, no EDNS.
@@ -50,6 +70,7 @@ impl QuerySpec {
             qtype,
             rd: false,
             edns: None,
+            odd: None,
         }
     }
 
@@ -61,6 +82,12 @@ impl QuerySpec {
         }
     }
 
+    /// The same query made deliberately unusual.
+    pub fn odd(mut self, oddity: EdnsOddity) -> Self {
+        self.odd = Some(oddity);
+        self
+    }
+
     fn message(&self) -> Message {
         let mut msg = Message::query();
         msg.metadata.recursion_desired = self.rd;
@@ -69,6 +96,17 @@ impl QuerySpec {
             let mut edns = Edns::new();
             edns.set_max_payload(payload.max(512));
             edns.set_dnssec_ok(dnssec_ok);
+            match self.odd {
+                Some(EdnsOddity::Version1) => {
+                    edns.set_version(1);
+                }
+                Some(EdnsOddity::UnknownOptionAndFlag) => {
+                    edns.options_mut()
+                        .insert(EdnsOption::Unknown(UNKNOWN_EDNS_OPTION, Vec::new()));
+                    edns.flags_mut().z = UNKNOWN_EDNS_FLAG;
+                }
+                None => {}
+            }
             msg.set_edns(edns);
         }
         msg
@@ -227,6 +265,8 @@ pub struct ProbeHub {
     gates: Mutex<HashMap<Key, Arc<OnceCell<()>>>>,
     answers: Mutex<HashMap<(SocketAddr, Transport, QuerySpec), SharedOutcome>>,
     sent: AtomicU64,
+    /// One UDP socket pair per server address, for every check of the sweep.
+    udp: Arc<UdpPool>,
 }
 
 impl ProbeHub {
@@ -239,6 +279,7 @@ impl ProbeHub {
             gates: Mutex::new(HashMap::new()),
             answers: Mutex::new(HashMap::new()),
             sent: AtomicU64::new(0),
+            udp: Arc::new(UdpPool::new(concurrency)),
         })
     }
 
@@ -298,6 +339,8 @@ pub struct Prober {
     log: Mutex<Vec<QueryRecord>>,
     /// Special-purpose blocks queries may go to; every other special-purpose address is refused.
     allowed: Vec<ipnet::IpNet>,
+    /// The UDP sockets: the hub's in a sweep, else the prober's own.
+    udp: Arc<UdpPool>,
 }
 
 impl Prober {
@@ -313,6 +356,7 @@ impl Prober {
             dead: Mutex::new(HashSet::new()),
             log: Mutex::new(Vec::new()),
             allowed: Vec::new(),
+            udp: Arc::new(UdpPool::new(concurrency)),
         }
     }
 
@@ -322,6 +366,7 @@ impl Prober {
         let mut p = Prober::new(1, timeout, retries, budget);
         p.permits = hub.permits.clone();
         p.hub = Some(hub.clone());
+        p.udp = hub.udp.clone();
         p
     }
 
@@ -529,6 +574,14 @@ impl Prober {
             if dnssec_ok {
                 query_flags.push("do".to_string());
             }
+            match spec.odd {
+                Some(EdnsOddity::Version1) => query_flags.push("edns-version-1".to_string()),
+                Some(EdnsOddity::UnknownOptionAndFlag) => {
+                    query_flags.push(format!("edns-option-{UNKNOWN_EDNS_OPTION}"));
+                    query_flags.push("edns-flag-z".to_string());
+                }
+                None => {}
+            }
         }
         let mut rec = QueryRecord {
             server: server.to_ascii(),
@@ -564,22 +617,39 @@ impl Prober {
     }
 
     async fn udp(&self, address: SocketAddr, spec: &QuerySpec, end: Instant) -> Outcome {
-        let msg = spec.message();
+        let channel = self.udp.lease(address)?;
+        // A channel whose socket failed takes no queries: this one gets a fresh pair.
+        let (channel, waiter) = match channel.register() {
+            Some(w) => (channel, w),
+            None => {
+                let fresh = Arc::new(UdpChannel::open(address)?);
+                let w = fresh
+                    .register()
+                    .ok_or_else(|| ProbeError::Local("cannot use a new UDP socket".into()))?;
+                (fresh, w)
+            }
+        };
+        let Waiter {
+            id,
+            mut rx,
+            _registration,
+        } = waiter;
+        let mut msg = spec.message();
+        msg.metadata.id = id;
         let bytes = msg
             .to_vec()
             .map_err(|e| ProbeError::Io(format!("cannot encode query: {e}")))?;
-        // Every failure to set up the sockets is the desk's, whatever errno says.
-        let (connected, other) = udp_sockets(address).map_err(|e| match io_error(&e) {
-            ProbeError::Io(m) => ProbeError::Local(format!("cannot open a UDP socket: {m}")),
-            other => other,
-        })?;
         let start = Instant::now();
         let interval = end.saturating_duration_since(start) / (self.retries + 1);
-        connected.send(&bytes).await.map_err(|e| io_error(&e))?;
+        match channel.inner.connected.send(&bytes).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err(ProbeError::Unreachable)
+            }
+            Err(e) => return Err(io_error(&e)),
+            Ok(_) => {}
+        }
         let mut sends = 1;
         let mut next_send = start + interval;
-        let mut buf = vec![0u8; 65535];
-        let mut other_buf = vec![0u8; 65535];
         // Datagrams from the server that were not a reply: garbage is not silence.
         let mut garbage = 0u32;
         loop {
@@ -588,19 +658,7 @@ impl Prober {
             } else {
                 end
             };
-            let received = timeout_at(wake, async {
-                tokio::select! {
-                    r = connected.recv(&mut buf) => r.map(|n| (n, address, true)),
-                    r = async {
-                        match &other {
-                            Some(o) => o.recv_from(&mut other_buf).await,
-                            None => std::future::pending().await,
-                        }
-                    } => r.map(|(n, from)| (n, from, false)),
-                }
-            })
-            .await;
-            match received {
+            match timeout_at(wake, rx.recv()).await {
                 Err(_) => {
                     if Instant::now() >= end {
                         let ms = millis(end - start);
@@ -610,44 +668,277 @@ impl Prober {
                         return Err(ProbeError::Timeout(ms));
                     }
                     // Retransmit the same query (same id): a late first reply still counts.
-                    let _ = connected.send(&bytes).await;
+                    let _ = channel.inner.connected.send(&bytes).await;
                     sends += 1;
                     next_send += interval;
                 }
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    return Err(ProbeError::Unreachable)
-                }
-                Ok(Err(e)) => return Err(io_error(&e)),
-                Ok(Ok((n, from, own))) => {
-                    let data = if own {
-                        buf.get(..n)
-                    } else {
-                        other_buf.get(..n)
-                    };
-                    let Some(data) = data else { continue };
-                    match Message::from_vec(data) {
-                        Ok(reply) if matches_query(&msg, &reply) => {
-                            return Ok(Answer {
-                                message: reply,
-                                from,
-                                rtt: start.elapsed(),
-                            })
-                        }
-                        // A reply to our id that does not decode is the server's fault.
-                        Err(e) if data.len() >= 2 && data[..2] == msg.metadata.id.to_be_bytes() => {
-                            return Err(ProbeError::Malformed(e.to_string()))
-                        }
-                        // Anything else is not ours: keep waiting, but remember it.
-                        _ => {
-                            if own {
-                                garbage = garbage.saturating_add(1);
-                            }
-                            continue;
+                Ok(None) => return Err(ProbeError::Io("the UDP socket's reader stopped".into())),
+                Ok(Some(Delivery::Unreachable)) => return Err(ProbeError::Unreachable),
+                Ok(Some(Delivery::Failed(e))) => return Err(e),
+                Ok(Some(Delivery::Garbage)) => garbage = garbage.saturating_add(1),
+                Ok(Some(Delivery::Datagram(data, from))) => match Message::from_vec(&data) {
+                    Ok(reply) if matches_query(&msg, &reply) => {
+                        return Ok(Answer {
+                            message: reply,
+                            from,
+                            rtt: start.elapsed(),
+                        })
+                    }
+                    // A reply to our id that does not decode is the server's fault (the
+                    // reader hands over only datagrams that carry the id).
+                    Err(e) => return Err(ProbeError::Malformed(e.to_string())),
+                    // Our id, another question: not ours; keep waiting, but remember it.
+                    Ok(_) => {
+                        if from == address {
+                            garbage = garbage.saturating_add(1);
                         }
                     }
-                }
+                },
             }
         }
+    }
+}
+
+/// What a channel's reader hands to the query waiting on an id.
+enum Delivery {
+    /// A datagram carrying the query's id, and where it came from.
+    Datagram(Vec<u8>, SocketAddr),
+    /// A datagram from the server that carries the id of no query waiting, nor of one that
+    /// ended lately.
+    Garbage,
+    /// The kernel reported ICMP port unreachable from the server.
+    Unreachable,
+    /// The socket failed.
+    Failed(ProbeError),
+}
+
+/// A query waiting on a channel: its id, and where its datagrams arrive.
+struct Waiter {
+    id: u16,
+    rx: mpsc::UnboundedReceiver<Delivery>,
+    _registration: Registration,
+}
+
+/// Removes a query's id from its channel when the query ends, however it ends.
+struct Registration {
+    inner: Arc<ChannelInner>,
+    id: u16,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Ok(mut w) = self.inner.waiting.lock() {
+            w.by_id.remove(&self.id);
+            if w.retired.len() >= RETIRED {
+                w.retired.pop_front();
+            }
+            w.retired.push_back(self.id);
+        }
+    }
+}
+
+/// Ids of ended queries remembered per channel: a late reply or a retransmission's answer
+/// to one of them is neither another query's reply nor garbage, and the id is not reused.
+const RETIRED: usize = 512;
+
+#[derive(Default)]
+struct Waiting {
+    by_id: HashMap<u16, mpsc::UnboundedSender<Delivery>>,
+    retired: VecDeque<u16>,
+    /// The reader stopped on a socket error: the channel takes no more queries.
+    broken: bool,
+}
+
+struct ChannelInner {
+    server: SocketAddr,
+    connected: UdpSocket,
+    other: Option<UdpSocket>,
+    waiting: Mutex<Waiting>,
+}
+
+/// One UDP socket pair (see [`udp_sockets`]) to one server address, shared by every query
+/// to it (issue 12: opening two sockets per query was most of the checker's cost in a
+/// sweep). The anti-spoofing rules are those of a socket per query: the connected socket
+/// takes only datagrams from the server's address, each query has a random id that no
+/// other query on the channel is using or used lately, and a reply must carry the query's
+/// id and question; the twin still sees replies from other addresses. A reader task hands
+/// each datagram to the query whose id it carries.
+struct UdpChannel {
+    inner: Arc<ChannelInner>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for UdpChannel {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl UdpChannel {
+    fn open(server: SocketAddr) -> Result<UdpChannel, ProbeError> {
+        // Every failure to set up the sockets is the desk's, whatever errno says.
+        let (connected, other) = udp_sockets(server).map_err(|e| match io_error(&e) {
+            ProbeError::Io(m) => ProbeError::Local(format!("cannot open a UDP socket: {m}")),
+            other => other,
+        })?;
+        let inner = Arc::new(ChannelInner {
+            server,
+            connected,
+            other,
+            waiting: Mutex::new(Waiting::default()),
+        });
+        let reader = tokio::spawn(read_loop(inner.clone()));
+        Ok(UdpChannel { inner, reader })
+    }
+
+    /// A fresh id for a query, or `None` when the channel is broken.
+    fn register(&self) -> Option<Waiter> {
+        let mut w = self.inner.waiting.lock().ok()?;
+        if w.broken {
+            return None;
+        }
+        let id = loop {
+            let [a, b, ..] = getrandom::u32().ok()?.to_be_bytes();
+            let id = u16::from_be_bytes([a, b]);
+            if !w.by_id.contains_key(&id) && !w.retired.contains(&id) {
+                break id;
+            }
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        w.by_id.insert(id, tx);
+        Some(Waiter {
+            id,
+            rx,
+            _registration: Registration {
+                inner: self.inner.clone(),
+                id,
+            },
+        })
+    }
+
+    fn is_broken(&self) -> bool {
+        self.inner.waiting.lock().map(|w| w.broken).unwrap_or(true)
+    }
+}
+
+impl ChannelInner {
+    fn deliver(&self, data: &[u8], from: SocketAddr, own: bool) {
+        let Ok(w) = self.waiting.lock() else { return };
+        let id = data.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        match id.and_then(|id| w.by_id.get(&id)) {
+            Some(tx) => {
+                let _ = tx.send(Delivery::Datagram(data.to_vec(), from));
+            }
+            // From the server, for no query of ours, ended or waiting: garbage to everyone
+            // waiting on it (before, each query's own socket counted what it received).
+            None if own && !id.is_some_and(|id| w.retired.contains(&id)) => {
+                for tx in w.by_id.values() {
+                    let _ = tx.send(Delivery::Garbage);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn to_all(&self, what: impl Fn() -> Delivery) {
+        if let Ok(w) = self.waiting.lock() {
+            for tx in w.by_id.values() {
+                let _ = tx.send(what());
+            }
+        }
+    }
+}
+
+async fn read_loop(ch: Arc<ChannelInner>) {
+    // Capacity only: the buffers are never zeroed.
+    let mut buf: Vec<u8> = Vec::with_capacity(65535);
+    let mut other_buf: Vec<u8> = Vec::with_capacity(65535);
+    loop {
+        buf.clear();
+        other_buf.clear();
+        let received = tokio::select! {
+            r = ch.connected.recv_buf(&mut buf) => r.map(|_| (ch.server, true)),
+            r = async {
+                match &ch.other {
+                    Some(o) => o.recv_buf_from(&mut other_buf).await,
+                    None => std::future::pending().await,
+                }
+            } => r.map(|(_, from)| (from, false)),
+        };
+        match received {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                ch.to_all(|| Delivery::Unreachable)
+            }
+            Err(e) => {
+                let error = io_error(&e);
+                if let Ok(mut w) = ch.waiting.lock() {
+                    w.broken = true;
+                    for tx in w.by_id.values() {
+                        let _ = tx.send(Delivery::Failed(error.clone()));
+                    }
+                }
+                return;
+            }
+            Ok((from, true)) => ch.deliver(&buf, from, true),
+            Ok((from, false)) => ch.deliver(&other_buf, from, false),
+        }
+    }
+}
+
+/// The UDP channels of a prober or a sweep, at most `cap` open (twice as many sockets):
+/// queries in flight are bounded by the same number, so an idle channel can always make
+/// room, and the file descriptors stay bounded as with a socket pair per query.
+struct UdpPool {
+    cap: usize,
+    open: Mutex<PoolState>,
+}
+
+#[derive(Default)]
+struct PoolState {
+    channels: HashMap<SocketAddr, (Arc<UdpChannel>, u64)>,
+    tick: u64,
+}
+
+impl UdpPool {
+    fn new(cap: usize) -> Self {
+        UdpPool {
+            cap: cap.max(1),
+            open: Mutex::new(PoolState::default()),
+        }
+    }
+
+    /// The channel to `server`, opened if need be.
+    fn lease(&self, server: SocketAddr) -> Result<Arc<UdpChannel>, ProbeError> {
+        let Ok(mut state) = self.open.lock() else {
+            return UdpChannel::open(server).map(Arc::new);
+        };
+        state.tick += 1;
+        let tick = state.tick;
+        if let Some((channel, last)) = state.channels.get_mut(&server) {
+            if !channel.is_broken() {
+                *last = tick;
+                return Ok(channel.clone());
+            }
+            state.channels.remove(&server);
+        }
+        if state.channels.len() >= self.cap {
+            // The least recently used channel no query holds makes room.
+            let idle = state
+                .channels
+                .iter()
+                .filter(|(_, (c, _))| Arc::strong_count(c) == 1)
+                .min_by_key(|(_, (_, last))| *last)
+                .map(|(k, _)| *k);
+            match idle {
+                Some(k) => {
+                    state.channels.remove(&k);
+                }
+                None => return UdpChannel::open(server).map(Arc::new),
+            }
+        }
+        let channel = Arc::new(UdpChannel::open(server)?);
+        state.channels.insert(server, (channel.clone(), tick));
+        Ok(channel)
     }
 }
 

@@ -407,6 +407,41 @@ async fn dropped_edns_queries_are_a_warning() {
 }
 
 #[tokio::test]
+async fn unknown_edns_version_not_answered_badvers_is_a_warning() {
+    let f = Faults {
+        edns_any_version: true,
+        ..Faults::default()
+    };
+    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
+    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    assert_findings(&report, &[(Edns, Warning)]);
+    assert_eq!(report.findings.len(), 1, "{}", report.to_text());
+    let msg = &report.findings[0].message;
+    assert!(
+        msg.contains("EDNS version 1") && msg.contains("answered NOERROR"),
+        "{msg}"
+    );
+    assert_eq!(report.verdict, Verdict::Warn);
+}
+
+#[tokio::test]
+async fn echoed_unknown_edns_option_and_flag_are_a_warning() {
+    let f = Faults {
+        echo_edns: true,
+        ..Faults::default()
+    };
+    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
+    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    assert_findings(&report, &[(Edns, Warning)]);
+    assert_eq!(report.findings.len(), 1, "{}", report.to_text());
+    let msg = &report.findings[0].message;
+    assert!(
+        msg.contains("unknown flag back") && msg.contains("unknown option back"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
 async fn oversized_referral_fails() {
     // 13 name servers with 60-octet labels inside the zone: the referral cannot fit 512.
     let hosts: Vec<String> = (0..13)

@@ -40,6 +40,10 @@ pub struct Faults {
     pub reply_from: Option<IpAddr>,
     /// Ignores the first UDP datagram of every query id (answers its retransmission).
     pub drop_first_udp: bool,
+    /// Answers every EDNS version as if it were 0 (no BADVERS, RFC 6891 §6.1.3).
+    pub edns_any_version: bool,
+    /// Echoes the query's EDNS options and unknown flags in the reply's OPT record.
+    pub echo_edns: bool,
 }
 
 /// A running scripted server; stopped when dropped.
@@ -138,8 +142,7 @@ impl Scripted {
                     if faults.drop_first_udp && n >= 2 && seen.insert((from, buf[0], buf[1])) {
                         continue;
                     }
-                    let Some(reply) = answer(pick(&zone, &buf[..n]), &faults, &buf[..n], true)
-                    else {
+                    let Some(reply) = reply(&zone, &faults, &buf[..n], true) else {
                         continue;
                     };
                     let socket = reply_socket.as_ref().unwrap_or(&udp);
@@ -165,8 +168,7 @@ impl Scripted {
                             if stream.read_exact(&mut buf).await.is_err() {
                                 return;
                             }
-                            let Some(reply) = answer(pick(&zone, &buf), &faults, &buf, false)
-                            else {
+                            let Some(reply) = reply(&zone, &faults, &buf, false) else {
                                 continue;
                             };
                             let Ok(rlen) = u16::try_from(reply.len()) else {
@@ -191,31 +193,35 @@ impl Scripted {
 }
 
 /// The zone a query is for (the longest origin holding its name), else the first.
-fn pick<'a>(zones: &'a [Zone], query: &[u8]) -> &'a Zone {
-    let qname = Message::from_vec(query)
-        .ok()
-        .and_then(|m| m.queries.first().map(|q| q.name().to_lowercase()));
-    qname
-        .and_then(|n| {
+fn pick<'a>(zones: &'a [Zone], query: &Message) -> &'a Zone {
+    query
+        .queries
+        .first()
+        .and_then(|q| {
             zones
                 .iter()
-                .filter(|z| z.origin.zone_of(&n))
+                .filter(|z| z.origin.zone_of(q.name()))
                 .max_by_key(|z| z.origin.num_labels())
         })
         .unwrap_or(&zones[0])
 }
 
-/// The reply to one query, or `None` to stay silent.
-fn answer(zone: &Zone, faults: &Faults, query: &[u8], udp: bool) -> Option<Vec<u8>> {
+/// The reply to one query (decoded once, also to pick its zone), or `None` to stay silent.
+fn reply(zones: &[Zone], faults: &Faults, query: &[u8], udp: bool) -> Option<Vec<u8>> {
     if faults.silent {
         return None;
     }
     let query = Message::from_vec(query).ok()?;
+    answer(pick(zones, &query), faults, &query, udp)
+}
+
+/// The reply to one query, or `None` to stay silent.
+fn answer(zone: &Zone, faults: &Faults, query: &Message, udp: bool) -> Option<Vec<u8>> {
     let q = query.queries.first()?.clone();
     let mut reply = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
     reply.metadata.recursion_desired = query.metadata.recursion_desired;
     reply.add_query(q.clone());
-    if query.edns.is_some() {
+    if let Some(asked) = &query.edns {
         if faults.drop_edns {
             return None;
         }
@@ -225,8 +231,19 @@ fn answer(zone: &Zone, faults: &Faults, query: &[u8], udp: bool) -> Option<Vec<u
         }
         let mut e = Edns::new();
         e.set_max_payload(1232);
-        e.set_dnssec_ok(query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok));
+        e.set_dnssec_ok(asked.flags().dnssec_ok);
+        if faults.echo_edns {
+            e.flags_mut().z = asked.flags().z;
+            for (_, option) in asked.options().as_ref() {
+                e.options_mut().insert(option.clone());
+            }
+        }
         reply.set_edns(e);
+        // RFC 6891 §6.1.3: an unknown version gets BADVERS and the version known (0).
+        if asked.version() != 0 && !faults.edns_any_version {
+            reply.metadata.response_code = ResponseCode::BADVERS;
+            return reply.to_vec().ok();
+        }
     }
     if faults.refused {
         reply.metadata.response_code = ResponseCode::Refused;
@@ -280,11 +297,7 @@ fn answer(zone: &Zone, faults: &Faults, query: &[u8], udp: bool) -> Option<Vec<u
     }
     reply.metadata.authoritative = !faults.no_aa;
     let dnssec_ok = query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-    let at_name: Vec<&Record> = zone
-        .records
-        .iter()
-        .filter(|r| r.name.to_lowercase() == qname)
-        .collect();
+    let at_name: Vec<&Record> = zone.records.iter().filter(|r| r.name == qname).collect();
     let matching: Vec<Record> = at_name
         .iter()
         .filter(|r| {
