@@ -741,10 +741,17 @@ impl Drop for Registration {
 /// to one of them is neither another query's reply nor garbage, and the id is not reused.
 const RETIRED: usize = 512;
 
+/// Queries sent from one source port before the pool opens a new channel (a new random port
+/// from the kernel): an off-path spoofer must then guess the port as well as the 16-bit id
+/// (RFC 5452 §9.2), while the sockets opened stay 1/16 of one pair per query.
+const PORT_USES: u32 = 32;
+
 #[derive(Default)]
 struct Waiting {
     by_id: HashMap<u16, mpsc::UnboundedSender<Delivery>>,
     retired: VecDeque<u16>,
+    /// Queries registered so far (the channel is retired after [`PORT_USES`]).
+    issued: u32,
     /// The reader stopped on a socket error: the channel takes no more queries.
     broken: bool,
 }
@@ -806,6 +813,7 @@ impl UdpChannel {
         };
         let (tx, rx) = mpsc::unbounded_channel();
         w.by_id.insert(id, tx);
+        w.issued = w.issued.saturating_add(1);
         Some(Waiter {
             id,
             rx,
@@ -816,8 +824,13 @@ impl UdpChannel {
         })
     }
 
-    fn is_broken(&self) -> bool {
-        self.inner.waiting.lock().map(|w| w.broken).unwrap_or(true)
+    /// Broken, or has sent its share of queries from this port: the pool opens a new one.
+    fn is_spent(&self) -> bool {
+        self.inner
+            .waiting
+            .lock()
+            .map(|w| w.broken || w.issued >= PORT_USES)
+            .unwrap_or(true)
     }
 }
 
@@ -915,7 +928,7 @@ impl UdpPool {
         state.tick += 1;
         let tick = state.tick;
         if let Some((channel, last)) = state.channels.get_mut(&server) {
-            if !channel.is_broken() {
+            if !channel.is_spent() {
                 *last = tick;
                 return Ok(channel.clone());
             }
