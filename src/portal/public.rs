@@ -199,7 +199,7 @@ pub struct TurnaroundQuery {
     by: Option<String>,
 }
 
-fn measure_name(m: Measure) -> &'static str {
+pub(crate) fn measure_name(m: Measure) -> &'static str {
     match m {
         Measure::Acknowledge => "Acknowledgement of a request",
         Measure::FirstCheck => "First technical check",
@@ -227,7 +227,7 @@ fn value(m: Measure, v: Option<f64>) -> String {
 }
 
 /// A duration for readers: `45 s`, `12 min`, `3.5 h`, `2.1 days`.
-fn duration(secs: f64) -> String {
+pub(crate) fn duration(secs: f64) -> String {
     let short = |v: f64, unit: &str| {
         if (v - v.round()).abs() < 0.05 {
             format!("{:.0} {unit}", v.round())
