@@ -13,7 +13,7 @@ const PHONE: (u32, u32) = (390, 844);
 /// Checks that hold on every page: landmarks, one `h1` and no skipped heading level, every
 /// form control labelled, nothing wider than the window (no sideways scrolling of the page),
 /// the CSP enforced (inline style and script refused) and the stylesheet applied.
-async fn check_page(b: &Browser, what: &str) {
+pub(super) async fn check_page(b: &Browser, what: &str) {
     let script = r#"
         const problems = [];
         for (const tag of ['header', 'nav', 'main', 'footer']) {
@@ -61,7 +61,7 @@ async fn check_page(b: &Browser, what: &str) {
 }
 
 /// Visits `path`, checks it, and captures it at both sizes.
-async fn visit(b: &Browser, base: &str, path: &str, name: &str) {
+pub(super) async fn visit(b: &Browser, base: &str, path: &str, name: &str) {
     b.client.goto(&format!("{base}{path}")).await.expect("goto");
     for (size, (w, h)) in [("desktop", DESKTOP), ("phone", PHONE)] {
         b.client.set_window_size(w, h).await.expect("resize");
@@ -89,7 +89,7 @@ async fn visit(b: &Browser, base: &str, path: &str, name: &str) {
         .expect("resize");
 }
 
-async fn text(b: &Browser, css: &str) -> String {
+pub(super) async fn text(b: &Browser, css: &str) -> String {
     b.client
         .find(Locator::Css(css))
         .await
@@ -259,7 +259,11 @@ async fn public_pages_in_chromium() {
 }
 
 /// Waits for an element; on a timeout, captures the page and says where the browser is.
-async fn wait_for(b: &Browser, locator: Locator<'_>, what: &str) -> fantoccini::elements::Element {
+pub(super) async fn wait_for(
+    b: &Browser,
+    locator: Locator<'_>,
+    what: &str,
+) -> fantoccini::elements::Element {
     match b
         .client
         .wait()
