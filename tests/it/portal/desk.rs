@@ -22,9 +22,18 @@ async fn browser_login(b: &Browser, t: &TestDesk, person: &Enrolled) -> Session 
         .delete_cookie("rootdesk_session")
         .await
         .expect("no older session");
-    let mut cookie = fantoccini::cookies::Cookie::new("rootdesk_session", session.secret.clone());
-    cookie.set_path("/");
-    cookie.set_http_only(true);
+    // Chromium wants the cookie's host named (the daemon listens on loopback), and SameSite
+    // as the daemon sets it (fantoccini's default, None, would need Secure).
+    let host = reqwest::Url::parse(&t.base)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .expect("the daemon's host");
+    let cookie = fantoccini::cookies::Cookie::parse(format!(
+        "rootdesk_session={}; Domain={host}; Path=/; HttpOnly; SameSite=Strict",
+        session.secret
+    ))
+    .expect("a cookie")
+    .into_owned();
     b.client.add_cookie(cookie).await.expect("add cookie");
     session
 }
