@@ -133,12 +133,12 @@ pub fn render_log(
     let body = html! {
         p.lead { "Every event the desk recorded, newest first, each chained to the one before by its hash. Download the log to verify it offline." }
         form.filters method="get" action="/audit" aria-label="Filter the events" {
-            (field("since", "From (YYYY-MM-DD)", "since", &q.since, "2026-11-01"))
-            (field("until", "Until (YYYY-MM-DD)", "until", &q.until, "2026-11-30"))
-            (field("tld", "TLD", "tld", &q.tld, "xa"))
-            (field("request", "Request ticket", "request", &q.request, "RD-20261206-0001"))
-            (field("kind", "Kind", "kind", &q.kind, "request-approved"))
-            (field("actor", "Actor id", "actor", &q.actor, "person id or token id"))
+            (field("since", "From (YYYY-MM-DD)", "since", &q.since, "e.g. 2026-11-01"))
+            (field("until", "Until (YYYY-MM-DD)", "until", &q.until, "e.g. 2026-11-30"))
+            (field("tld", "TLD", "tld", &q.tld, "e.g. xa"))
+            (field("request", "Request ticket", "request", &q.request, "e.g. RD-20261206-0001"))
+            (field("kind", "Kind", "kind", &q.kind, "e.g. request-approved"))
+            (field("actor", "Actor id", "actor", &q.actor, "a person's or token's id"))
             div.actions { button type="submit" { "Show" } a href="/audit" { "Clear" } }
         }
         h2 { "Events" }
@@ -153,12 +153,12 @@ pub fn render_log(
                     tbody { @for e in events { tr {
                         th scope="row" { (e.seq) }
                         td data-label="When" { (crate::registry::timestamp(e.time)) }
-                        td data-label="Kind" { code { (e.kind) } }
+                        td data-label="Kind" { code.nowrap { (e.kind) } }
                         td data-label="Actor" { (actor_text(e)) @if let Some(s) = &e.source { br; span.note { "from " (s) } } }
                         td data-label="TLD" { @if let Some(t) = &e.tld { "." (t) } }
                         td data-label="Request" {
                             @if let Some(r) = &e.request {
-                                a href={ "/audit?request=" (r) } { (r) }
+                                a.nowrap href={ "/audit?request=" (r) } { (r) }
                                 @if staff { br; a.note href={ "/desk/requests/" (r) } { "request page" } }
                             }
                         }

@@ -206,10 +206,10 @@ pub fn render_queue(
                     @for row in rows {
                         @let (risk, class) = risk_text(row.risk);
                         tr {
-                            th scope="row" { a href={ "/desk/requests/" (row.summary.ticket) } { (row.summary.ticket) } }
+                            th.nowrap scope="row" { a href={ "/desk/requests/" (row.summary.ticket) } { (row.summary.ticket) } }
                             td data-label="TLD" { "." (row.summary.tld) }
                             td data-label="Kind" { (row.summary.kind) }
-                            td data-label="State" { (row.summary.state) }
+                            td.nowrap data-label="State" { (row.summary.state) }
                             td data-label="Owner" { (row.summary.owner.as_deref().unwrap_or("–")) }
                             td data-label="Age" { (age_text(row.submitted, now)) }
                             td data-label="Service level" class=(class) {
@@ -317,8 +317,17 @@ fn party(p: &Party) -> String {
     }
 }
 
-fn when(t: OffsetDateTime) -> String {
-    crate::registry::timestamp(t)
+/// A time for readers: `2026-12-06 13:44 UTC` (seconds and below only in the audit log).
+pub(super) fn when(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 fn nameserver_lines(d: &Delegation) -> Vec<String> {
@@ -598,7 +607,18 @@ fn render_request(
         r.submitted_at,
         page.now,
     );
-    let (risk, risk_class) = risk_text(risk);
+    let (risk, risk_class) = if r.state.is_final() {
+        ("none: the request is closed".to_string(), "muted")
+    } else {
+        let (text, class) = risk_text(risk);
+        match risk {
+            Some((m, _)) => (
+                format!("{text} ({})", measure_name(m).to_lowercase()),
+                class,
+            ),
+            None => (text, class),
+        }
+    };
     let proposal = r.proposal();
     let body = html! {
         p { a href="/desk" { "← Back to the work queue" } " · " a href={ "/audit?request=" (r.ticket) } { "Audit history of this request" } }
@@ -615,6 +635,9 @@ fn render_request(
             dt { "Revision" } dd { (r.revision()) }
         }
         h2 { "What changes" }
+        @if r.state.is_final() {
+            p.note { "This request is closed: \"Published now\" is today's record, not the one the request was judged against; the timeline says what happened." }
+        }
         (scroll_table("Published and proposed", html! {
             table.stack #diff {
                 thead { tr { th scope="col" { "" } th scope="col" { "Published now" } th scope="col" { "Proposed (revision " (r.revision()) ")" } } }
@@ -924,10 +947,15 @@ pub async fn turnaround(
             breaches,
         };
         let report = Report::build(&timelines, &desk.service_levels, &options);
-        // Each breached request's longest stay with the desk, and its questions: the cause.
+        // The cause of each breach: its request's longest stay with the desk, its questions
+        // (the cached timelines keep no stays, so each breached request is replayed).
         let mut causes = BTreeMap::new();
         for b in report.total.breaches.iter().flatten() {
-            if let Some(t) = timelines.iter().find(|t| t.ticket == b.ticket) {
+            if causes.contains_key(&b.ticket) {
+                continue;
+            }
+            let (history, _) = desk.request_history_and_checks(&b.ticket)?;
+            if let Some(t) = crate::metrics::Timeline::from_events(&history) {
                 let longest = t
                     .stays
                     .iter()
@@ -966,7 +994,8 @@ pub async fn turnaround(
                 }
             }))
         }
-        (super::public::turnaround_body(&report, true))
+        p.note { "Below: the figures of the last 30 days; the chart shows every finished request by month." }
+        (super::public::turnaround_body_at(&report, true, "/desk/turnaround"))
     };
     Ok(private(html_response(
         StatusCode::OK,

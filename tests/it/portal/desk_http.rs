@@ -123,6 +123,8 @@ async fn staff_and_auditor_pages_over_http() {
     fix_clock(&t);
     let (staff, auditor, manager) = people(&t).await;
     let (sponsor, delegation, emergency) = three_requests(&t).await;
+    // Six days on: the delegation's review (5 days) is late, the emergency (12 h) too.
+    t.desk.clock.advance(time::Duration::days(6));
     let s_staff = login_ok(&t, &staff).await;
     let s_audit = login_ok(&t, &auditor).await;
     let s_manager = login_ok(&t, &manager).await;
@@ -166,6 +168,7 @@ async fn staff_and_auditor_pages_over_http() {
         "by risk"
     );
     assert!(by_risk.contains("clock stopped"), "{by_risk}");
+    assert!(by_risk.contains("days over"), "{by_risk}");
     let (_, _, by_owner) = page(&t, Some(&s_staff), "/desk?sort=owner", None).await;
     assert_eq!(
         queue_order(&by_owner, &tickets),
@@ -276,6 +279,18 @@ async fn staff_and_auditor_pages_over_http() {
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     assert_eq!(headers[LOCATION], request_page.as_str());
     assert_ne!(state_of(&t, &delegation).await, "manual-review");
+    // The review took six days: a breach on the dashboard, with its cause.
+    let (_, _, dashboard) = page(&t, Some(&s_staff), "/desk/turnaround", None).await;
+    let breaches = dashboard
+        .split_once("id=\"breaches\"")
+        .map(|(_, rest)| rest)
+        .expect("a breaches table");
+    assert!(breaches.contains(&format!(">{delegation}<")), "{breaches}");
+    assert!(breaches.contains("Review by desk staff"), "{breaches}");
+    assert!(
+        breaches.contains("longest desk step: manual-review, 6 days"),
+        "{breaches}"
+    );
     // Approving again is not possible in the new state: a 409 page that says so.
     let (status, _, body) = page(
         &t,
