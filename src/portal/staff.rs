@@ -164,18 +164,32 @@ fn age_text(submitted: Option<OffsetDateTime>, now: OffsetDateTime) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-/// The queue page for `rows` (already ordered).
+/// Requests per page of the queue.
+pub const QUEUE_PAGE: usize = 100;
+
+/// The queue page `page` (from 1) of `rows` (already ordered).
 pub fn render_queue(
     viewer: &Viewer,
-    rows: &[QueueRow],
+    all: &[QueueRow],
     sort: QueueSort,
+    page: usize,
     now: OffsetDateTime,
 ) -> Markup {
-    let emergencies = rows.iter().filter(|r| r.emergency).count();
-    let mine = rows.iter().filter(|r| owner_rank(&r.summary) == 0).count();
+    let emergencies = all.iter().filter(|r| r.emergency).count();
+    let mine = all.iter().filter(|r| owner_rank(&r.summary) == 0).count();
+    let pages = all.len().div_ceil(QUEUE_PAGE).max(1);
+    let page = page.clamp(1, pages);
+    let first = (page - 1) * QUEUE_PAGE;
+    let rows = &all[first.min(all.len())..(first + QUEUE_PAGE).min(all.len())];
+    let sort_name = SORTS
+        .iter()
+        .find(|(s, _, _)| *s == sort)
+        .map(|(_, n, _)| *n)
+        .unwrap_or("risk");
+    let link = |p: usize| format!("/desk?sort={sort_name}&page={p}");
     let body = html! {
         p.lead {
-            (count(rows.len())) " open requests; " (count(mine)) " wait on the desk"
+            (count(all.len())) " open requests; " (count(mine)) " wait on the desk"
             @if emergencies > 0 { ", " strong.bad { (count(emergencies)) " emergency" @if emergencies != 1 { " requests" } } }
             ". Emergencies are always listed first."
         }
@@ -225,12 +239,23 @@ pub fn render_queue(
             }
         }))
     };
+    let body = html! {
+        (body)
+        @if pages > 1 {
+            nav.pager aria-label="Pages of the queue" {
+                @if page > 1 { a href=(link(page - 1)) { "← Previous " (QUEUE_PAGE) } } @else { span {} }
+                span { "Requests " (count(first + 1)) "–" (count(first + rows.len())) " of " (count(all.len())) }
+                @if page < pages { a href=(link(page + 1)) { "Next " (QUEUE_PAGE) " →" } }
+            }
+        }
+    };
     layout::page_as("Work queue", Nav::Queue, Some(viewer), body)
 }
 
 #[derive(Debug, Deserialize)]
 pub struct QueueQuery {
     sort: Option<String>,
+    page: Option<usize>,
 }
 
 fn refused(e: DeskError) -> PageError {
@@ -293,7 +318,7 @@ pub async fn queue(
     let rows = queue_rows(summaries, &portal.desk.service_levels, now, sort);
     Ok(private(html_response(
         StatusCode::OK,
-        render_queue(&viewer, &rows, sort, now),
+        render_queue(&viewer, &rows, sort, q.page.unwrap_or(1), now),
     )))
 }
 
@@ -454,12 +479,10 @@ fn event_detail(e: &Event) -> String {
             Some(r) => format!("{priority:?} priority: {r}").to_lowercase(),
             None => String::new(),
         },
-        Event::CheckFinished {
-            phase,
-            verdict,
-            summary,
-            ..
-        } => format!("{phase:?} check: {verdict:?}. {summary}").to_lowercase(),
+        // The summary starts with the verdict (`pass: no problems`).
+        Event::CheckFinished { phase, summary, .. } => {
+            format!("{} check: {summary}", format!("{phase:?}").to_lowercase())
+        }
         Event::Amended { revision, .. } => format!("revision {revision}"),
         Event::Confirmed { contact, revision } => format!("{contact}, revision {revision}"),
         Event::Consented { person, revision } => format!("{person}, revision {revision}"),
