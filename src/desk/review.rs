@@ -23,11 +23,11 @@ impl Desk {
         )
     }
 
-    /// Whether `caller` may use the work queue and review pages; refusals are not recorded
-    /// (a page asks this before it shows anything).
-    pub fn may_work_queue(&self, caller: &Caller) -> bool {
+    /// Refuses a caller who may not use the work queue and review pages (a page asks this
+    /// before it reads anything).
+    pub fn require_work_queue(&self, caller: &Caller) -> Result<(), DeskError> {
         self.grant(caller, Permission::WorkQueue, Resource::AuditLog)
-            .is_ok()
+            .map(|_| ())
     }
 
     /// The review actions (approve, reject, ask, evaluate, implement, verify) `caller` may

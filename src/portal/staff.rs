@@ -785,10 +785,7 @@ pub async fn request(
     let desk = portal.desk.clone();
     let caller = viewer.caller.clone();
     let page = gated(move || {
-        if !desk.may_work_queue(&caller) {
-            // The same refusal the queue gives.
-            desk.work_queue(&caller)?;
-        }
+        desk.require_work_queue(&caller)?;
         let request = desk.read(&caller, &ticket)?;
         let (history, _) = desk.request_history_and_checks(&ticket)?;
         let checks = desk.checks_of(&ticket)?;
@@ -951,9 +948,7 @@ pub async fn turnaround(
     let desk = portal.desk.clone();
     let caller = viewer.caller.clone();
     let (report, causes, now) = gated(move || {
-        if !desk.may_work_queue(&caller) {
-            desk.work_queue(&caller)?;
-        }
+        desk.require_work_queue(&caller)?;
         let breaches = desk
             .grant(
                 &caller,
