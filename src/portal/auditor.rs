@@ -142,6 +142,10 @@ pub fn render_log(
             div.actions { button type="submit" { "Show" } a href="/audit" { "Clear" } }
         }
         h2 { "Events" }
+        @if let Some(ticket) = given(&q.request) {
+            p { "The history of request " strong { (ticket) } ": every event recorded for it, newest first."
+                @if staff { " " a href={ "/desk/requests/" (ticket) } { "Open the request page" } "." } }
+        }
         @if events.is_empty() { p { "No event matches these filters." } } @else {
             (scroll_table("Events", html! {
                 table.stack #events {
