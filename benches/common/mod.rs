@@ -77,10 +77,9 @@ pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Starts the daemon in-process on `store` (lab profile, port 0), as the HTTP benches use it.
-pub async fn start_daemon(store: Store) -> rootdesk::api::Server {
-    use std::time::Duration;
-    let settings = rootdesk::desk::DeskSettings {
+/// The desk settings of every bench: the defaults of `rootdesk.example.toml`, lab profile.
+pub fn bench_settings() -> rootdesk::desk::DeskSettings {
+    rootdesk::desk::DeskSettings {
         expire_days: 30,
         reminder_days: vec![7, 21],
         ttls: rootdesk::store::PublishTtls {
@@ -92,8 +91,13 @@ pub async fn start_daemon(store: Store) -> rootdesk::api::Server {
         check_ports: Default::default(),
         sweep_remind_after: None,
         four_eyes: false,
-    };
-    let desk = std::sync::Arc::new(rootdesk::desk::Desk::new(store, settings));
+    }
+}
+
+/// Starts the daemon in-process on `store` (lab profile, port 0), as the HTTP benches use it.
+pub async fn start_daemon(store: Store) -> rootdesk::api::Server {
+    use std::time::Duration;
+    let desk = std::sync::Arc::new(rootdesk::desk::Desk::new(store, bench_settings()));
     rootdesk::api::Server::start(
         desk,
         rootdesk::api::ServeOptions {

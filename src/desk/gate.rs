@@ -239,6 +239,8 @@ pub enum Permission {
     ManagePersons,
     /// A person's own account: `/v1/me`, its password, its tokens (issue 14).
     OwnAccount,
+    /// The desk's work queue and review pages (`/desk` in the portal).
+    WorkQueue,
 }
 
 impl Permission {
@@ -259,13 +261,15 @@ impl Permission {
             Permission::ReadAuthority,
             Permission::ManagePersons,
             Permission::OwnAccount,
+            Permission::WorkQueue,
         ];
         all.extend(Action::ALL.into_iter().map(Permission::OnRequest));
         all
     }
 
     /// Its name in token scopes: `submit-request`, an action's name (`confirm`, ...),
-    /// `read-audit`, `run-check`, `upload-document`, `read-breaches`, `manage-persons`, `own-account`.
+    /// `read-audit`, `run-check`, `upload-document`, `read-breaches`, `manage-persons`, `own-account`,
+    /// `work-queue`.
     pub fn name(self) -> &'static str {
         match self {
             Permission::SubmitRequest => "submit-request",
@@ -277,6 +281,7 @@ impl Permission {
             Permission::ReadAuthority => "read-authority",
             Permission::ManagePersons => "manage-persons",
             Permission::OwnAccount => "own-account",
+            Permission::WorkQueue => "work-queue",
         }
     }
 
@@ -355,6 +360,10 @@ pub fn rule(role: Role, permission: Permission) -> Rule {
             Rule::Refused("persons' accounts are managed by desk staff")
         }
         (OwnAccount, Role::Manager | Role::Staff | Role::Auditor) => Rule::Granted,
+        (WorkQueue, Role::Staff) => Rule::Granted,
+        (WorkQueue, Role::Contact | Role::Manager | Role::Auditor) => {
+            Rule::Refused("the desk's queue and review pages are for desk staff")
+        }
         (OwnAccount, Role::Contact) => {
             Rule::Refused("a contact's role token has no account; persons log in (POST /v1/login)")
         }

@@ -32,6 +32,7 @@ pub mod links;
 pub mod outbox;
 pub mod people;
 pub mod reads;
+pub mod review;
 
 pub use authority::set_authority_cli;
 use gate::RefusalWindow;

@@ -696,10 +696,18 @@ impl Desk {
         }))
     }
 
-    /// The CSRF token of a session (for pages that render forms).
-    pub fn session_csrf(&self, secret: &str) -> Result<Option<String>, DeskError> {
+    /// A session's CSRF token and its person's name, for the pages a logged-in person sees.
+    pub fn session_page(&self, secret: &str) -> Result<Option<(String, String)>, DeskError> {
         let hash = people::secret_hash(secret);
-        self.read_store(|s| Ok(sp::session_by_hash(s.conn(), &hash)?.map(|s| s.csrf)))
+        self.read_store(|s| {
+            let Some(session) = sp::session_by_hash(s.conn(), &hash)? else {
+                return Ok(None);
+            };
+            let name = sp::person_by_id(s.conn(), &session.person)?
+                .map(|r| r.person.name)
+                .unwrap_or_default();
+            Ok(Some((session.csrf, name)))
+        })
     }
 
     /// The caller a person token stands for, if it is valid now.

@@ -14,6 +14,7 @@ pub mod cache;
 mod chart;
 mod prometheus;
 mod report;
+pub mod risk;
 pub mod simulate;
 
 use std::collections::BTreeMap;

@@ -93,7 +93,7 @@ pub fn page_as(title: &str, nav: Nav, viewer: Option<&Viewer>, content: Markup) 
                         @if let Some(viewer) = viewer {
                             form.logout method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(viewer.csrf);
-                                span.who { "Logged in as " (viewer.person()) }
+                                span.who { "Logged in as " (if viewer.name.is_empty() { viewer.person() } else { &viewer.name }) }
                                 " "
                                 button type="submit" { "Log out" }
                             }

@@ -902,11 +902,8 @@ pub async fn change_post(
 ) -> Result<Response, PageError> {
     let form = ChangeForm::from_pairs(form.map(|Form(f)| f).unwrap_or_default());
     // The session and its CSRF token first; then the gate on the TLD; then the content.
-    let caller = session::acting(&portal, &headers, peer, form.csrf.as_deref()).await?;
-    let viewer = Viewer {
-        caller: caller.clone(),
-        csrf: form.csrf.clone().unwrap_or_default(),
-    };
+    let viewer = session::acting_viewer(&portal, &headers, peer, form.csrf.as_deref()).await?;
+    let caller = viewer.caller.clone();
     only_managers(&viewer)?;
     let view = tld_for(&portal, &caller, &raw).await?;
     let label = view.record.label.clone();
@@ -1296,11 +1293,8 @@ pub async fn amend_post(
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
     let form = ChangeForm::from_pairs(form.map(|Form(f)| f).unwrap_or_default());
-    let caller = session::acting(&portal, &headers, peer, form.csrf.as_deref()).await?;
-    let viewer = Viewer {
-        caller: caller.clone(),
-        csrf: form.csrf.clone().unwrap_or_default(),
-    };
+    let viewer = session::acting_viewer(&portal, &headers, peer, form.csrf.as_deref()).await?;
+    let caller = viewer.caller.clone();
     // The gate of the action itself, before the form's content is read.
     gate(&portal, &caller, &ticket, Action::Amend).await?;
     let page = request_for(&portal, &caller, &ticket).await?;

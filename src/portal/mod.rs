@@ -10,12 +10,14 @@
 //! turnaround); the logged-in pages of managers, staff and auditors come on top of it with the
 //! sessions of issue 14.
 
+pub mod auditor;
 pub mod csrf;
 pub mod layout;
 pub mod login;
 pub mod manager;
 pub mod public;
 pub mod session;
+pub mod staff;
 pub mod tlds;
 
 use std::sync::Arc;
@@ -81,6 +83,15 @@ pub fn router<S>(desk: Arc<Desk>) -> Router<S> {
         )
         .route("/my/requests/{ticket}/{action}", post(manager::act))
         // --- end of login and manager pages ---
+        // --- Desk staff and auditors (issue 15): staff.rs, auditor.rs ---
+        .route("/desk", get(staff::queue))
+        .route("/desk/requests/{ticket}", get(staff::request))
+        .route("/desk/requests/{ticket}/{action}", post(staff::act))
+        .route("/desk/turnaround", get(staff::turnaround))
+        .route("/audit", get(auditor::log))
+        .route("/audit/export.jsonl", get(auditor::export_jsonl))
+        .route("/audit/export.csv", get(auditor::export_csv))
+        // --- end of desk staff and auditors ---
         .layer(axum::middleware::map_response(with_headers))
         .with_state(portal)
 }

@@ -199,7 +199,7 @@ pub struct TurnaroundQuery {
     by: Option<String>,
 }
 
-fn measure_name(m: Measure) -> &'static str {
+pub(crate) fn measure_name(m: Measure) -> &'static str {
     match m {
         Measure::Acknowledge => "Acknowledgement of a request",
         Measure::FirstCheck => "First technical check",
@@ -227,7 +227,7 @@ fn value(m: Measure, v: Option<f64>) -> String {
 }
 
 /// A duration for readers: `45 s`, `12 min`, `3.5 h`, `2.1 days`.
-fn duration(secs: f64) -> String {
+pub(crate) fn duration(secs: f64) -> String {
     let short = |v: f64, unit: &str| {
         if (v - v.round()).abs() < 0.05 {
             format!("{:.0} {unit}", v.round())
@@ -263,6 +263,12 @@ const GROUPINGS: [(GroupBy, &str); 4] = [
 
 /// The body of the turnaround page.
 pub fn turnaround_body(report: &Report, chart: bool) -> Markup {
+    turnaround_body_at(report, chart, "/turnaround")
+}
+
+/// The body of a turnaround page whose grouping form goes to `page` (the public page, or the
+/// staff's dashboard).
+pub fn turnaround_body_at(report: &Report, chart: bool, page: &str) -> Markup {
     let median = |g: &crate::metrics::GroupReport, m: Measure| {
         value(
             m,
@@ -328,7 +334,7 @@ pub fn turnaround_body(report: &Report, chart: bool) -> Markup {
         }))
         p { (report.total.breach_count) " service-level breaches in all." }
         h2 #by { "By " (GROUPINGS.iter().find(|(g, _)| *g == report.by).map(|(_, n)| *n).unwrap_or("month")) }
-        form.filters method="get" action="/turnaround" aria-label="Group the figures" {
+        form.filters method="get" action=(page) aria-label="Group the figures" {
             div.field {
                 label for="group-by" { "Group by" }
                 select #group-by name="by" {

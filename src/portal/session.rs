@@ -24,6 +24,8 @@ pub struct Viewer {
     pub caller: Caller,
     /// The session's CSRF token: the hidden `csrf` field of every form on the page.
     pub csrf: String,
+    /// The person's name, as the desk knows it.
+    pub name: String,
 }
 
 impl Viewer {
@@ -64,8 +66,8 @@ async fn viewer(
             return Ok(None);
         };
         Ok(desk
-            .session_csrf(&secret)?
-            .map(|csrf| Viewer { caller, csrf }))
+            .session_page(&secret)?
+            .map(|(csrf, name)| Viewer { caller, csrf, name }))
     })
     .await
 }
@@ -139,4 +141,26 @@ pub async fn acting(
             super::csrf::Refusal::WrongToken.message(),
         )),
     }
+}
+
+/// As [`acting`], for a form whose answer is a page again (a pre-check): the viewer with the
+/// form's CSRF token and the person's name.
+pub async fn acting_viewer(
+    portal: &Portal,
+    headers: &HeaderMap,
+    peer: Option<axum::Extension<Peer>>,
+    csrf: Option<&str>,
+) -> Result<Viewer, PageError> {
+    let caller = acting(portal, headers, peer, csrf).await?;
+    let secret = session_cookie(headers).unwrap_or_default();
+    let desk = portal.desk.clone();
+    let name = read(move || desk.session_page(&secret))
+        .await?
+        .map(|(_, name)| name)
+        .unwrap_or_default();
+    Ok(Viewer {
+        caller,
+        csrf: csrf.unwrap_or_default().to_string(),
+        name,
+    })
 }

@@ -17,8 +17,9 @@ use fantoccini::Locator;
 use super::browser::{capture, check_page, text, visit, wait_for, wait_for_path};
 use super::managers::ManagerDesk;
 use super::Browser;
+use crate::daemon::TestDesk;
 use crate::daemon::{DEAD, NS1, NS2};
-use crate::people::Enrolled;
+use crate::people::{code_at, Enrolled};
 
 /// Types `value` into the field with id `id`, replacing what it held.
 async fn fill(b: &Browser, id: &str, value: &str) {
@@ -56,6 +57,37 @@ async fn submit_form(b: &Browser, css: &str) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// Logs `p` in on the portal's login page with the next TOTP step's code, and waits for the
+/// page the login leads to.
+pub async fn login_at(b: &Browser, t: &TestDesk, p: &Enrolled) {
+    // The login page sends a logged-in person to their own pages: log out there first, with
+    // the header's button.
+    b.client
+        .goto(&format!("{}/login", t.base))
+        .await
+        .expect("the login page");
+    if path(b).await != "/login" {
+        submit_form(b, "form.logout button").await;
+        b.client
+            .goto(&format!("{}/login", t.base))
+            .await
+            .expect("the login page");
+    }
+    wait_for(b, Locator::Id("email"), "the login form").await;
+    fill(b, "email", &p.email).await;
+    fill(b, "password", &p.password).await;
+    t.desk.clock.advance(time::Duration::seconds(30));
+    fill(b, "code", &code_at(&p.totp, t.desk.clock.now())).await;
+    submit_form(b, "form.login button[type='submit']").await;
+    let url = b.client.current_url().await.expect("url");
+    assert_ne!(
+        url.path(),
+        "/login",
+        "the login was refused: {}",
+        text(b, "main").await
+    );
 }
 
 /// Logs `p` in on the login page the browser shows, with the current TOTP code.
@@ -235,6 +267,35 @@ async fn a_manager_submits_and_the_other_person_approves_in_chromium() {
             .await;
     assert_eq!(value["state"], "manual-review", "{value}");
     assert_eq!(value["approvals"], serde_json::json!([d.tom.id]), "{value}");
+    b.close().await;
+    d.stop().await;
+}
+
+/// The three journeys of issue 15 end to end, on one desk: the manager's (above), then desk
+/// staff approve and implement through the portal, the public pages show the change, and an
+/// auditor downloads the export, which verifies. Every person logs in on the login page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_three_journeys_end_to_end_in_chromium() {
+    let d = ManagerDesk::start().await;
+    let Some(b) = Browser::start().await else {
+        d.stop().await;
+        return;
+    };
+    let ticket = manager_journey(&b, &d).await;
+    let base = d.t.base.clone();
+
+    login_at(&b, &d.t, &d.staff).await;
+    assert_eq!(path(&b).await, "/desk", "staff land on the queue");
+    capture(&b, "/desk", "journey-11-queue").await;
+    assert!(text(&b, "#queue").await.contains(&ticket));
+    super::desk::staff_approves_and_implements(&b, &base, &ticket).await;
+    super::desk::public_pages_show_it(&b, &base, &ticket).await;
+    super::desk::auditor_export_verifies(&b, &d.t, &d.auditor, &ticket).await;
+
+    let (_, value) =
+        d.t.get(&d.t.tokens.staff, &format!("/v1/requests/{ticket}"))
+            .await;
+    assert_eq!(value["state"], "completed", "{value}");
     b.close().await;
     d.stop().await;
 }

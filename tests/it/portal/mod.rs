@@ -6,6 +6,8 @@
 //! Screenshots of every page, desktop and phone size, go to `target/portal-screenshots/`.
 
 mod browser;
+mod desk;
+mod desk_http;
 mod http;
 mod journey;
 mod managers;
