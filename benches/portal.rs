@@ -175,6 +175,7 @@ fn queue_bench(quick: bool, runs: usize, report: impl Fn(&str, (Duration, Durati
     let viewer = Viewer {
         caller: staff.clone(),
         csrf: "bench".into(),
+        name: "Bench Staff".into(),
     };
     let open = desk.work_queue(&staff).expect("queue");
     println!(

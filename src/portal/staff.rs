@@ -22,8 +22,8 @@ use super::layout::{self, count, scroll_table, Nav};
 use super::public::{duration, measure_name};
 use super::session::{acting, Viewer};
 use super::{html_response, PageError, Portal, NO_STORE};
-use crate::api::Peer;
 use crate::desk::{Action, DeskError};
+use crate::http::Peer;
 use crate::metrics::{risk, Measure, ReportOptions, ServiceLevels};
 use crate::registry::{Contact, Delegation, TldLabel, TldRecord};
 use crate::store::{CheckJob, RequestSummary};
@@ -189,7 +189,8 @@ pub fn render_queue(
     let link = |p: usize| format!("/desk?sort={sort_name}&page={p}");
     let body = html! {
         p.lead {
-            (count(all.len())) " open requests; " (count(mine)) " wait on the desk"
+            (count(all.len())) @if all.len() == 1 { " open request; " } @else { " open requests; " }
+            (count(mine)) @if mine == 1 { " waits on the desk" } @else { " wait on the desk" }
             @if emergencies > 0 { ", " strong.bad { (count(emergencies)) " emergency" @if emergencies != 1 { " requests" } } }
             ". Emergencies are always listed first."
         }
@@ -330,13 +331,23 @@ struct RequestPage {
     record: Option<TldRecord>,
     actions: Vec<Action>,
     now: OffsetDateTime,
+    /// Persons' names by id, so that people are named, not numbered.
+    names: BTreeMap<String, String>,
 }
 
-fn party(p: &Party) -> String {
+/// A person's name (with the id, which the audit log uses), or the id alone.
+fn person(names: &BTreeMap<String, String>, id: &str) -> String {
+    match names.get(id) {
+        Some(name) => format!("{name} ({id})"),
+        None => id.to_string(),
+    }
+}
+
+fn party(p: &Party, names: &BTreeMap<String, String>) -> String {
     match p {
         Party::Contact(h) => format!("contact {h}"),
-        Party::Staff(s) => format!("staff {s}"),
-        Party::Person(p) => format!("person {p}"),
+        Party::Staff(s) => format!("staff {}", person(names, s)),
+        Party::Person(p) => person(names, p),
         Party::System => "rootdesk".into(),
         Party::CdsScanner => "CDS scanner".into(),
     }
@@ -652,7 +663,7 @@ fn render_request(
             dt { "Priority" } dd {
                 @if r.priority == Priority::Emergency { strong.bad { "emergency" } @if let Some(why) = &r.emergency_reason { ": " (why) } } @else { "normal" }
             }
-            dt { "Submitted" } dd { (when(r.submitted_at)) " by " (party(&r.submitter)) }
+            dt { "Submitted" } dd { (when(r.submitted_at)) " by " (party(&r.submitter, &page.names)) }
             dt { "In this state since" } dd { (when(r.state_since)) }
             dt { "Service level" } dd class=(risk_class) { (risk) }
             dt { "Revision" } dd { (r.revision()) }
@@ -712,12 +723,12 @@ fn render_request(
                 @if approval.special_handling { ". Special handling: a second staff member verifies out of band before implementation" } "." }
             p { "Approved by: "
                 @if r.approvals.is_empty() { span.muted { "nobody yet" } }
-                (r.approvals.iter().cloned().collect::<Vec<_>>().join(", "))
+                (r.approvals.iter().map(|id| person(&page.names, id)).collect::<Vec<_>>().join(", "))
             }
             @if let Some(missing) = r.missing_approvals(&r.approvals) { p.bad { "Still missing: " (missing) } } @else { p.ok { "The policy is met." } }
         }
-        @if let Some(by) = &r.approved_by { p { "Approved at the desk by " (party(by)) "." } }
-        @if let Some(by) = &r.verified_by { p { "Verified out of band by " (party(by)) "." } }
+        @if let Some(by) = &r.approved_by { p { "Approved at the desk by " (party(by, &page.names)) "." } }
+        @if let Some(by) = &r.verified_by { p { "Verified out of band by " (party(by, &page.names)) "." } }
         @if let Proposal::Transfer { evidence, .. } = proposal {
             h2 { "Evidence documents" }
             (scroll_table("Evidence", html! {
@@ -739,7 +750,7 @@ fn render_request(
                 tbody { @for e in &page.history { tr {
                     td data-label="When" { (when(e.time)) }
                     td data-label="Event" { (e.event.kind()) }
-                    td data-label="By" { (party(&e.by)) }
+                    td data-label="By" { (party(&e.by, &page.names)) }
                     td data-label="Details" { (event_detail(&e.event)) }
                 } } }
             }
@@ -796,6 +807,11 @@ pub async fn request(
             .flatten()
             .map(|(r, _)| r);
         let actions = desk.review_actions_now(&caller, &request)?;
+        let names = desk
+            .persons()?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect();
         Ok(RequestPage {
             request,
             history,
@@ -803,6 +819,7 @@ pub async fn request(
             record,
             actions,
             now: desk.clock.now(),
+            names,
         })
     })
     .await?;

@@ -79,7 +79,7 @@ pub async fn staff_approves_and_implements(b: &Browser, base: &str, delegation: 
     note.send_keys("Name servers checked with the TLD's operator")
         .await
         .expect("type");
-    click(b, "form[action$='/approve'] button").await;
+    super::journey::submit_form(b, "form[action$='/approve'] button").await;
     // Approved: the supplemental check runs, then the implement form appears.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
@@ -108,7 +108,7 @@ pub async fn staff_approves_and_implements(b: &Browser, base: &str, delegation: 
         "desk-request-implementation",
     )
     .await;
-    click(b, "form[action$='/implement'] button").await;
+    super::journey::submit_form(b, "form[action$='/implement'] button").await;
     wait_for(b, Locator::Css("#timeline"), "back on the request").await;
     let main = text(b, "main").await;
     assert!(main.contains("completed"), "{main}");

@@ -228,7 +228,9 @@ async fn staff_and_auditor_pages_over_http() {
 
     let approve = format!("/desk/requests/{delegation}/approve");
     let before = event_count(&t);
-    let refusals: [(&Session, &[(&str, &str)], &str); 5] = [
+    // (whose session, the form, who that is)
+    type Refusal<'a> = (&'a Session, &'a [(&'a str, &'a str)], &'a str);
+    let refusals: [Refusal; 5] = [
         (
             &s_audit,
             &[("csrf", &s_audit.csrf), ("note", "x")],

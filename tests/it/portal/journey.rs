@@ -46,7 +46,7 @@ async fn click(b: &Browser, css: &str) {
 
 /// Clicks a form's button and waits until the browser has left the page it was on (so that
 /// what is looked for next is on the new page, not the old one).
-async fn submit_form(b: &Browser, css: &str) {
+pub(super) async fn submit_form(b: &Browser, css: &str) {
     let old = b.client.find(Locator::Css("html")).await.expect("page");
     click(b, css).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
