@@ -907,19 +907,56 @@ pub async fn change_post(
     only_managers(&viewer)?;
     let view = tld_for(&portal, &caller, &raw).await?;
     let label = view.record.label.clone();
-    let published = view.record.delegation.clone();
-    let action = format!("/my/tlds/{}/change", label.as_str());
-    let title = format!("Change {}", tld_title(&label));
+    let target = ChangeTarget {
+        action: format!("/my/tlds/{}/change", label.as_str()),
+        title: format!("Change {}", tld_title(&label)),
+        button: "Submit the change request",
+        published: view.record.delegation.clone(),
+        label: label.clone(),
+    };
+    let desk = portal.desk.clone();
+    change_flow(&portal, &viewer, &form, target, move |delegation| {
+        let submission = Submission {
+            tld: label.as_str().to_string(),
+            priority: Priority::Normal,
+            emergency_reason: None,
+            proposal: Proposal::Delegation { delegation },
+        };
+        desk.submit(&caller, submission, None)
+            .map(|(request, _)| request.ticket)
+    })
+    .await
+}
+
+/// Where a change form posts, and what it shows around the form.
+struct ChangeTarget {
+    label: TldLabel,
+    published: Delegation,
+    action: String,
+    title: String,
+    button: &'static str,
+}
+
+/// A change form's POST once the caller may send it: the form again with its problems or the
+/// pre-check's findings, or `send` (a submission or an amendment, through the desk) and then
+/// the request's page. A refusal of the desk is shown on the form, which keeps what was typed.
+async fn change_flow(
+    portal: &Portal,
+    viewer: &Viewer,
+    form: &ChangeForm,
+    target: ChangeTarget,
+    send: impl FnOnce(Delegation) -> Result<String, DeskError> + Send + 'static,
+) -> Result<Response, PageError> {
     let again = |outcome: Outcome, status: StatusCode| {
         let body = change_form_markup(
-            &viewer,
-            &action,
-            &form,
-            &published,
+            viewer,
+            &target.action,
+            form,
+            &target.published,
             &outcome,
-            "Submit the change request",
+            target.button,
         );
-        page_response(status, &title, &viewer, body)
+        page_response(status, &target.title, viewer, body)
     };
     let proposed = match form.delegation() {
         Ok(d) => d,
@@ -931,26 +968,14 @@ pub async fn change_post(
         }
     };
     if form.op != "submit" {
-        let outcome = precheck(&portal, &caller, &label, proposed).await?;
+        let outcome = precheck(portal, &viewer.caller, &target.label, proposed).await?;
         return Ok(again(outcome, StatusCode::OK));
     }
-    let submission = Submission {
-        tld: label.as_str().to_string(),
-        priority: Priority::Normal,
-        emergency_reason: None,
-        proposal: Proposal::Delegation {
-            delegation: proposed,
-        },
-    };
-    let desk = portal.desk.clone();
-    let who = caller.clone();
-    let submitted = tokio::task::spawn_blocking(move || desk.submit(&who, submission, None))
+    let sent = tokio::task::spawn_blocking(move || send(proposed))
         .await
         .map_err(PageError::internal)?;
-    match submitted {
-        Ok((request, _)) => {
-            Ok(Redirect::to(&format!("/my/requests/{}", request.ticket)).into_response())
-        }
+    match sent {
+        Ok(ticket) => Ok(Redirect::to(&format!("/my/requests/{ticket}")).into_response()),
         Err(e) => match refusal_lines(&e) {
             Some(lines) => Ok(again(
                 Outcome::Problems(lines),
@@ -1298,54 +1323,22 @@ pub async fn amend_post(
     // The gate of the action itself, before the form's content is read.
     gate(&portal, &caller, &ticket, Action::Amend).await?;
     let page = request_for(&portal, &caller, &ticket).await?;
-    let label = TldLabel::parse(&page.request.tld).map_err(PageError::internal)?;
-    let published = page.published.clone().unwrap_or_default();
-    let action = format!("/my/requests/{ticket}/amend");
-    let title = format!("Amend {ticket}");
-    let again = |outcome: Outcome, status: StatusCode| {
-        let body = change_form_markup(
-            &viewer,
-            &action,
-            &form,
-            &published,
-            &outcome,
-            "Submit the new revision",
-        );
-        page_response(status, &title, &viewer, body)
-    };
-    let proposed = match form.delegation() {
-        Ok(d) => d,
-        Err(problems) => {
-            return Ok(again(
-                Outcome::Problems(problems),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ))
-        }
-    };
-    if form.op != "submit" {
-        let outcome = precheck(&portal, &caller, &label, proposed).await?;
-        return Ok(again(outcome, StatusCode::OK));
-    }
-    let command = Command::Amend {
-        proposal: Box::new(Proposal::Delegation {
-            delegation: proposed,
-        }),
+    let target = ChangeTarget {
+        label: TldLabel::parse(&page.request.tld).map_err(PageError::internal)?,
+        published: page.published.clone().unwrap_or_default(),
+        action: format!("/my/requests/{ticket}/amend"),
+        title: format!("Amend {ticket}"),
+        button: "Submit the new revision",
     };
     let desk = portal.desk.clone();
-    let (who, t) = (caller.clone(), ticket.clone());
-    let done = tokio::task::spawn_blocking(move || desk.act(&who, &t, Action::Amend, command))
-        .await
-        .map_err(PageError::internal)?;
-    match done {
-        Ok(_) => Ok(Redirect::to(&format!("/my/requests/{ticket}")).into_response()),
-        Err(e) => match refusal_lines(&e) {
-            Some(lines) => Ok(again(
-                Outcome::Problems(lines),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )),
-            None => Err(e.into()),
-        },
-    }
+    change_flow(&portal, &viewer, &form, target, move |delegation| {
+        let command = Command::Amend {
+            proposal: Box::new(Proposal::Delegation { delegation }),
+        };
+        desk.act(&caller, &ticket, Action::Amend, command)
+            .map(|_| ticket)
+    })
+    .await
 }
 
 /// The permission gate for `action` on `ticket` (`Desk::authorize`, as the API asks it before

@@ -7,6 +7,7 @@ use rootdesk::audit::export::verify_file;
 
 use super::browser::{text, visit, wait_for};
 use super::desk_http::{people, three_requests};
+use super::journey::click;
 use super::Browser;
 use crate::daemon::TestDesk;
 use crate::people::Enrolled;
@@ -21,16 +22,6 @@ pub async fn browser_login(b: &Browser, t: &TestDesk, person: &Enrolled) -> Stri
         .expect("the browser's session")
         .value()
         .to_string()
-}
-
-async fn click(b: &Browser, css: &str) {
-    b.client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,7 +34,7 @@ async fn fill(b: &Browser, id: &str, value: &str) {
     }
 }
 
-async fn click(b: &Browser, css: &str) {
+pub(super) async fn click(b: &Browser, css: &str) {
     b.client
         .find(Locator::Css(css))
         .await
