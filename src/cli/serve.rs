@@ -459,7 +459,9 @@ fn persons_text(addr: &SocketAddr, persons: &[DemoPerson]) -> String {
         ));
     }
     text.push_str(&format!(
-        "Log in (the answer sets a session cookie and gives its csrf_token):\n\
+        "In a browser, the web portal: http://{addr}/login (staff land on the work queue /desk,\n\
+         xb's managers on /my, where they pre-check and submit changes and approve each other's).\n\
+         Or log in over the API (the answer sets a session cookie and gives its csrf_token):\n\
          curl -si -X POST http://{addr}/v1/login -H 'Content-Type: application/json' \\\n  \
          -d '{{\"email\":\"bo@nic.xb.example\",\"password\":\"{DEMO_PASSWORD}\",\"code\":\"CODE\"}}'\n\
          README \"People and authority\" and \"Persons, logins and tokens\" say what they can do.\n\n\

@@ -77,6 +77,18 @@ async fn the_demo_walk_through_publishes_a_change() {
         .expect("ticket in the walk-through");
 
     let http = http();
+    // The portal's login page, at the address the demo prints.
+    let login = text
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") && w.ends_with("/login"))
+        .unwrap_or_else(|| panic!("no portal login address in\n{text}"));
+    let page = http.get(login).send().await.expect("the login page");
+    assert_eq!(page.status(), reqwest::StatusCode::OK, "{login}");
+    assert!(page
+        .text()
+        .await
+        .expect("html")
+        .contains("type=\"password\""));
     let post = |token: &str, path: &str, body: Value| {
         http.post(format!("{rd}{path}"))
             .bearer_auth(token)
