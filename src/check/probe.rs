@@ -1143,6 +1143,29 @@ mod tests {
         QuerySpec::plain(&Name::from_ascii("xa.").expect("name"), RecordType::SOA)
     }
 
+    /// RFC 5452: queries to one server do not all leave from one port; after
+    /// [`PORT_USES`] queries a channel is replaced by one on a port of its own.
+    #[tokio::test]
+    async fn a_channel_gives_way_to_a_new_port_after_its_share_of_queries() {
+        let server: SocketAddr = "127.0.0.1:9".parse().expect("address");
+        let pool = UdpPool::new(4);
+        let first = pool.lease(server).expect("channel");
+        let port = first.inner.connected.local_addr().expect("port").port();
+        for _ in 0..PORT_USES - 1 {
+            drop(first.register().expect("an id"));
+        }
+        let same = pool.lease(server).expect("channel");
+        assert!(Arc::ptr_eq(&first, &same), "reused below its share");
+        drop(same.register().expect("an id"));
+        let next = pool.lease(server).expect("channel");
+        assert!(
+            !Arc::ptr_eq(&first, &next),
+            "a spent channel is not leased again"
+        );
+        let new_port = next.inner.connected.local_addr().expect("port").port();
+        assert_ne!(port, new_port, "the new channel has another port");
+    }
+
     #[tokio::test]
     async fn garbage_over_udp_is_not_silence() {
         let server = tokio::net::UdpSocket::bind("127.0.0.1:0")

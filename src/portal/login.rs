@@ -157,20 +157,6 @@ pub async fn show(
     ))
 }
 
-/// A refusal of the form itself (CSRF): 403 with its label, nothing looked at.
-fn csrf_refused(refusal: csrf::Refusal) -> Response {
-    tracing::info!(reason = refusal.code(), "portal form refused (CSRF)");
-    let mut response = super::error_page(
-        StatusCode::FORBIDDEN,
-        "This form was refused",
-        refusal.message(),
-    );
-    response
-        .headers_mut()
-        .insert("x-refusal", HeaderValue::from_static(refusal.code()));
-    response
-}
-
 /// `POST /login`: `Desk::login`, then the session cookie and a redirect (303) to `next` or the
 /// person's own pages. A refusal shows the form again with the API's one message.
 pub async fn submit(
@@ -182,7 +168,7 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     let token = form.as_ref().ok().and_then(|Form(f)| f.csrf.clone());
     if let Err(refusal) = csrf::check_anonymous(&portal.csrf, &headers, token.as_deref()) {
-        return Ok(csrf_refused(refusal));
+        return Ok(super::csrf_refused(refusal));
     }
     let Form(form) = form.map_err(|e| PageError::bad_request(e.body_text()))?;
     let next = local_next(&form.next).map(str::to_string);

@@ -178,6 +178,20 @@ pub fn with_token_headers(mut response: Response, cookie: Option<HeaderValue>) -
     response
 }
 
+/// A refusal of the form itself (CSRF): 403 with its label, nothing looked at.
+pub fn csrf_refused(refusal: csrf::Refusal) -> Response {
+    tracing::info!(reason = refusal.code(), "portal form refused (CSRF)");
+    let mut response = error_page(
+        StatusCode::FORBIDDEN,
+        "This form was refused",
+        refusal.message(),
+    );
+    response
+        .headers_mut()
+        .insert("x-refusal", HeaderValue::from_static(refusal.code()));
+    response
+}
+
 /// An HTML response.
 pub fn html_response(status: StatusCode, markup: Markup) -> Response {
     (

@@ -7,7 +7,7 @@
 
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
@@ -415,16 +415,7 @@ pub async fn lookup(
     // The token is checked before anything the form asks is looked at.
     let token = form.as_ref().ok().and_then(|Form(f)| f.csrf.clone());
     if let Err(refusal) = csrf::check_anonymous(&portal.csrf, &headers, token.as_deref()) {
-        tracing::info!(reason = refusal.code(), "portal form refused (CSRF)");
-        let mut response = super::error_page(
-            StatusCode::FORBIDDEN,
-            "This form was refused",
-            refusal.message(),
-        );
-        response
-            .headers_mut()
-            .insert("x-refusal", HeaderValue::from_static(refusal.code()));
-        return Ok(response);
+        return Ok(super::csrf_refused(refusal));
     }
     let Form(form) = form.map_err(|e| PageError::bad_request(e.body_text()))?;
     let name = form.name.trim().trim_end_matches('.');

@@ -220,13 +220,24 @@ pub async fn login(
 /// Puts `tld`'s authority in force as the desk's operator would, with `members` and a policy
 /// in which any one of them approves every class of change.
 pub fn in_force(t: &TestDesk, tld: &str, members: &[(&Enrolled, &str)]) {
-    use rootdesk::workflow::{ApprovalRule, Authority, ChangeClass, Policy};
-    let any_one = ApprovalRule {
+    let any_one = rootdesk::workflow::ApprovalRule {
         submit: Default::default(),
         approvals: 1,
         at_least: Default::default(),
         submitter_counts: true,
     };
+    in_force_with(t, tld, members, any_one);
+}
+
+/// As [`in_force`], with `rule` for every class of change.
+pub fn in_force_with(
+    t: &TestDesk,
+    tld: &str,
+    members: &[(&Enrolled, &str)],
+    rule: rootdesk::workflow::ApprovalRule,
+) {
+    use rootdesk::workflow::{Authority, ChangeClass, Policy};
+    let any_one = rule;
     let authority = Authority {
         members: members
             .iter()

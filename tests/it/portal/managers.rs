@@ -15,11 +15,11 @@ use reqwest::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE,
 };
 use reqwest::StatusCode;
-use rootdesk::workflow::{ApprovalRule, Authority, ChangeClass, Policy};
+use rootdesk::workflow::ApprovalRule;
 use serde_json::json;
 
 use crate::daemon::{TestDesk, DEAD, NS1, NS2};
-use crate::people::{code_at, enrolled, fix_clock, in_force, Enrolled};
+use crate::people::{code_at, enrolled, fix_clock, in_force, in_force_with, Enrolled};
 
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -65,27 +65,7 @@ impl ManagerDesk {
             at_least: Default::default(),
             submitter_counts: false,
         };
-        let authority = Authority {
-            members: [(&ana, "admin"), (&tom, "tech")]
-                .iter()
-                .map(|(p, g)| (p.id.clone(), [g.to_string()].into_iter().collect()))
-                .collect(),
-            policy: Policy {
-                rules: ChangeClass::ALL
-                    .into_iter()
-                    .map(|c| (c, rule.clone()))
-                    .collect(),
-            },
-            special_handling: None,
-        };
-        t.desk
-            .establish_authority(
-                &rootdesk::audit::Actor::system("test"),
-                "xa",
-                &authority,
-                None,
-            )
-            .expect("xa's authority");
+        in_force_with(&t, "xa", &[(&ana, "admin"), (&tom, "tech")], rule);
         in_force(&t, "xb", &[(&bob, "admin")]);
         ManagerDesk {
             t,
