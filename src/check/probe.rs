@@ -21,7 +21,7 @@ use hickory_proto::rr::{Name, RecordType};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::{mpsc, OnceCell, Semaphore};
+use tokio::sync::{Notify, OnceCell, Semaphore};
 use tokio::time::{timeout_at, Instant};
 
 super::names::named_enum! {
@@ -631,7 +631,7 @@ impl Prober {
         };
         let Waiter {
             id,
-            mut rx,
+            mailbox,
             _registration,
         } = waiter;
         let mut msg = spec.message();
@@ -658,7 +658,7 @@ impl Prober {
             } else {
                 end
             };
-            match timeout_at(wake, rx.recv()).await {
+            match timeout_at(wake, mailbox.recv()).await {
                 Err(_) => {
                     if Instant::now() >= end {
                         let ms = millis(end - start);
@@ -672,11 +672,10 @@ impl Prober {
                     sends += 1;
                     next_send += interval;
                 }
-                Ok(None) => return Err(ProbeError::Io("the UDP socket's reader stopped".into())),
-                Ok(Some(Delivery::Unreachable)) => return Err(ProbeError::Unreachable),
-                Ok(Some(Delivery::Failed(e))) => return Err(e),
-                Ok(Some(Delivery::Garbage)) => garbage = garbage.saturating_add(1),
-                Ok(Some(Delivery::Datagram(data, from))) => match Message::from_vec(&data) {
+                Ok(Delivery::Unreachable) => return Err(ProbeError::Unreachable),
+                Ok(Delivery::Failed(e)) => return Err(e),
+                Ok(Delivery::Garbage) => garbage = garbage.saturating_add(1),
+                Ok(Delivery::Datagram(data, from)) => match Message::from_vec(&data) {
                     Ok(reply) if matches_query(&msg, &reply) => {
                         return Ok(Answer {
                             message: reply,
@@ -712,10 +711,38 @@ enum Delivery {
     Failed(ProbeError),
 }
 
+/// Where a channel's reader leaves what arrives for one query: a queue and a wake-up, one
+/// allocation per query (tokio's unbounded channel allocates a block of 32 slots).
+#[derive(Default)]
+struct Mailbox {
+    queue: Mutex<VecDeque<Delivery>>,
+    ready: Notify,
+}
+
+impl Mailbox {
+    fn send(&self, delivery: Delivery) {
+        if let Ok(mut queue) = self.queue.lock() {
+            queue.push_back(delivery);
+        }
+        self.ready.notify_one();
+    }
+
+    /// The next delivery. Cancel-safe: a delivery is taken only when it is returned, and a
+    /// wake-up sent while nobody waits is kept (`Notify` stores one permit).
+    async fn recv(&self) -> Delivery {
+        loop {
+            if let Some(d) = self.queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                return d;
+            }
+            self.ready.notified().await;
+        }
+    }
+}
+
 /// A query waiting on a channel: its id, and where its datagrams arrive.
 struct Waiter {
     id: u16,
-    rx: mpsc::UnboundedReceiver<Delivery>,
+    mailbox: Arc<Mailbox>,
     _registration: Registration,
 }
 
@@ -748,8 +775,10 @@ const PORT_USES: u32 = 32;
 
 #[derive(Default)]
 struct Waiting {
-    by_id: HashMap<u16, mpsc::UnboundedSender<Delivery>>,
+    by_id: HashMap<u16, Arc<Mailbox>>,
     retired: VecDeque<u16>,
+    /// Random ids drawn from the OS in one call per [`PORT_USES`] queries, not one each.
+    fresh_ids: Vec<u16>,
     /// Queries registered so far (the channel is retired after [`PORT_USES`]).
     issued: u32,
     /// The reader stopped on a socket error: the channel takes no more queries.
@@ -805,18 +834,25 @@ impl UdpChannel {
             return None;
         }
         let id = loop {
-            let [a, b, ..] = getrandom::u32().ok()?.to_be_bytes();
-            let id = u16::from_be_bytes([a, b]);
+            if w.fresh_ids.is_empty() {
+                let mut bytes = [0u8; 2 * PORT_USES as usize];
+                getrandom::fill(&mut bytes).ok()?;
+                w.fresh_ids = bytes
+                    .chunks_exact(2)
+                    .map(|b| u16::from_be_bytes([b[0], b[1]]))
+                    .collect();
+            }
+            let id = w.fresh_ids.pop()?;
             if !w.by_id.contains_key(&id) && !w.retired.contains(&id) {
                 break id;
             }
         };
-        let (tx, rx) = mpsc::unbounded_channel();
-        w.by_id.insert(id, tx);
+        let mailbox = Arc::new(Mailbox::default());
+        w.by_id.insert(id, mailbox.clone());
         w.issued = w.issued.saturating_add(1);
         Some(Waiter {
             id,
-            rx,
+            mailbox,
             _registration: Registration {
                 inner: self.inner.clone(),
                 id,
@@ -840,13 +876,13 @@ impl ChannelInner {
         let id = data.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
         match id.and_then(|id| w.by_id.get(&id)) {
             Some(tx) => {
-                let _ = tx.send(Delivery::Datagram(data.to_vec(), from));
+                tx.send(Delivery::Datagram(data.to_vec(), from));
             }
             // From the server, for no query of ours, ended or waiting: garbage to everyone
             // waiting on it (before, each query's own socket counted what it received).
             None if own && !id.is_some_and(|id| w.retired.contains(&id)) => {
                 for tx in w.by_id.values() {
-                    let _ = tx.send(Delivery::Garbage);
+                    tx.send(Delivery::Garbage);
                 }
             }
             None => {}
@@ -856,7 +892,7 @@ impl ChannelInner {
     fn to_all(&self, what: impl Fn() -> Delivery) {
         if let Ok(w) = self.waiting.lock() {
             for tx in w.by_id.values() {
-                let _ = tx.send(what());
+                tx.send(what());
             }
         }
     }
@@ -887,7 +923,7 @@ async fn read_loop(ch: Arc<ChannelInner>) {
                 if let Ok(mut w) = ch.waiting.lock() {
                     w.broken = true;
                     for tx in w.by_id.values() {
-                        let _ = tx.send(Delivery::Failed(error.clone()));
+                        tx.send(Delivery::Failed(error.clone()));
                     }
                 }
                 return;

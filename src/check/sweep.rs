@@ -147,6 +147,8 @@ pub async fn sweep_with_cds(
             (item.label, report, scan)
         });
     };
+    let mut items = items;
+    items.sort_by_cached_key(schedule_key);
     let mut pending = items.into_iter();
     let mut set = tokio::task::JoinSet::new();
     for item in pending.by_ref().take(limits.tlds.max(1)) {
@@ -180,4 +182,25 @@ pub async fn sweep_with_cds(
         reports,
         cds: scans,
     }
+}
+
+/// The order the sweep takes the TLDs in: TLDs on the same servers one after another, so
+/// that a server's UDP channel and shared answers are still at hand for the next TLD using
+/// it instead of evicted and set up again (the channels open at once are bounded).
+fn schedule_key(item: &SweepItem) -> (Vec<std::net::SocketAddr>, Vec<Name>) {
+    let mut addresses: Vec<std::net::SocketAddr> = item
+        .proposal
+        .nameservers
+        .iter()
+        .flat_map(|ns| ns.addresses.iter().copied())
+        .collect();
+    addresses.sort_unstable();
+    let mut names: Vec<Name> = item
+        .proposal
+        .nameservers
+        .iter()
+        .map(|ns| ns.name.to_lowercase())
+        .collect();
+    names.sort_unstable();
+    (addresses, names)
 }
