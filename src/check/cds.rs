@@ -645,43 +645,19 @@ fn key_of_cdnskey(k: &CDNSKEY) -> Option<ServedKey> {
 }
 
 /// The scan of one swept TLD: the addresses its check asked, the DS set it published, the
-/// profile's special-purpose allowances, with the sweep's prober.
+/// profile's special-purpose allowances, with the sweep's prober; an unsigned TLD is
+/// bootstrapped (RFC 9615) when `bootstrap` is given, else reported as `cds-unsigned`.
 pub async fn scan_swept(
     zone: &Name,
     proposal: &super::Proposal,
     report: &Report,
     prober: Prober,
     profile: &super::Profile,
+    bootstrap: Option<&Bootstrap>,
 ) -> CdsScan {
     let prober = prober.allowing(profile.query.allowed_blocks().unwrap_or_default());
     let targets = targets_of(zone, report, proposal);
-    let boot = bootstrap();
-    scan(
-        zone,
-        &targets,
-        &proposal.ds,
-        boot.as_deref(),
-        &prober,
-        now32(),
-    )
-    .await
-}
-
-/// RFC 9615 bootstrapping as configured for the sweeps of this process (`[cds] trust_anchor`);
-/// `None`: unsigned TLDs are reported as `cds-unsigned`.
-static BOOTSTRAP: std::sync::RwLock<Option<std::sync::Arc<Bootstrap>>> =
-    std::sync::RwLock::new(None);
-
-/// Sets (or clears) bootstrapping for the sweeps of this process; the daemon and
-/// `rootdesk sweep` call it with the configuration's `[cds]`.
-pub fn set_bootstrap(boot: Option<Bootstrap>) {
-    if let Ok(mut b) = BOOTSTRAP.write() {
-        *b = boot.map(std::sync::Arc::new);
-    }
-}
-
-fn bootstrap() -> Option<std::sync::Arc<Bootstrap>> {
-    BOOTSTRAP.read().ok().and_then(|b| b.clone())
+    scan(zone, &targets, &proposal.ds, bootstrap, &prober, now32()).await
 }
 
 /// Unix time modulo 2^32, as RRSIG validity windows count (RFC 4034 §3.1.5).

@@ -34,7 +34,7 @@ pub use profile::{
 };
 pub use proposal::{Proposal, ProposedNs};
 pub use report::{CheckStatus, Finding, Report, Verdict};
-pub use sweep::{sweep, SweepItem, SweepLimits, SweepOutcome};
+pub use sweep::{sweep, CdsSweep, SweepItem, SweepLimits, SweepOutcome};
 
 use crate::registry::{Delegation, TldLabel};
 

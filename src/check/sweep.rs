@@ -8,13 +8,14 @@
 //! and the answers to identical questions (a server shared by many TLDs is asked each such
 //! question once).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use hickory_proto::rr::Name;
 use serde::Serialize;
 
+use super::dsboot::Bootstrap;
 use super::engine::run_check_with;
 use super::probe::{ProbeHub, Prober};
 use super::profile::Profile;
@@ -46,6 +47,16 @@ impl Default for SweepLimits {
             tlds: 128,
         }
     }
+}
+
+/// What the CDS scans of a sweep need ([`sweep_with_cds`], src/check/cds.rs).
+#[derive(Debug, Clone, Default)]
+pub struct CdsSweep {
+    /// The TLDs whose CDS/CDNSKEY are read after their check.
+    pub tlds: BTreeSet<String>,
+    /// RFC 9615 bootstrapping of unsigned TLDs (`[cds] trust_anchor` and `resolvers`);
+    /// `None`: an unsigned TLD's records are reported as `cds-unsigned`, never acted on.
+    pub bootstrap: Option<Arc<Bootstrap>>,
 }
 
 /// The result of one sweep, TLDs in label order.
@@ -102,11 +113,12 @@ pub async fn sweep(
     sweep_with_cds(items, &Default::default(), profile, limits, done).await
 }
 
-/// [`sweep`], and for the TLDs in `cds` also the CDS scan (src/check/cds.rs) after the
-/// check, through the same hub and within the TLD's budget.
+/// [`sweep`], and for the TLDs in `cds.tlds` also the CDS scan (src/check/cds.rs) after the
+/// check, through the same hub and within the TLD's budget, bootstrapping unsigned TLDs
+/// with `cds.bootstrap`.
 pub async fn sweep_with_cds(
     items: Vec<SweepItem>,
-    cds: &std::collections::BTreeSet<String>,
+    cds: &CdsSweep,
     profile: &Profile,
     limits: SweepLimits,
     done: &(dyn Fn(&str, &Report) + Sync),
@@ -122,7 +134,8 @@ pub async fn sweep_with_cds(
     type Done = (String, Report, Option<super::cds::CdsScan>);
     let spawn = |set: &mut tokio::task::JoinSet<Done>, item: SweepItem| {
         let (hub, profile) = (hub.clone(), profile.clone());
-        let scan_cds = cds.contains(&item.label);
+        let scan_cds = cds.tlds.contains(&item.label);
+        let bootstrap = cds.bootstrap.clone();
         set.spawn(async move {
             let prober = Prober::shared(
                 &hub,
@@ -139,8 +152,15 @@ pub async fn sweep_with_cds(
             let report = run_check_with(&item.zone, &item.proposal, &profile, prober).await;
             let scan = match scan_cds {
                 true => Some(
-                    super::cds::scan_swept(&item.zone, &item.proposal, &report, budget, &profile)
-                        .await,
+                    super::cds::scan_swept(
+                        &item.zone,
+                        &item.proposal,
+                        &report,
+                        budget,
+                        &profile,
+                        bootstrap.as_deref(),
+                    )
+                    .await,
                 ),
                 false => None,
             };

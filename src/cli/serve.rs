@@ -86,8 +86,6 @@ async fn shutdown_signal() {
 
 /// The desk's settings from the configuration.
 pub fn desk_settings(ctx: &Context) -> Result<DeskSettings> {
-    // RFC 9615 bootstrapping for the daemon's sweeps (src/check/dsboot.rs).
-    crate::check::cds::set_bootstrap(ctx.config.cds.bootstrap().map_err(Error::Usage)?);
     let profile = match &ctx.config.check.profile {
         Some(path) => Profile::load(path).map_err(Error::failed)?,
         None => Profile::default(),
@@ -200,7 +198,9 @@ impl Serve {
                     .with_service_levels(ctx.config.service_levels)
                     .with_notify(ctx.config.smtp.clone())
                     .with_rdap(ctx.config.rdap.clone())
+                    // RFC 9615 bootstrapping for the sweeps: a bad [cds] stops the start here.
                     .with_cds(ctx.config.cds.clone())
+                    .map_err(Error::Usage)?
                     .with_accounts(ctx.config.accounts.clone())
                     .with_secure_cookies(options.tls.is_some()),
             );
@@ -321,6 +321,7 @@ impl Serve {
                 .with_notify(notify)
                 .with_rdap(ctx.config.rdap.clone())
                 .with_cds(ctx.config.cds.clone())
+                .map_err(Error::Usage)?
                 .with_accounts(ctx.config.accounts.clone()),
         );
         let persons = demo_persons(&desk)?;

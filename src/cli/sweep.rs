@@ -61,6 +61,14 @@ impl SweepCmd {
             Some(path) => Profile::load(path).map_err(|e| Error::Usage(e.to_string()))?,
             None => Profile::default(),
         };
+        // RFC 9615 bootstrapping of unsigned TLDs ([cds] trust_anchor and resolvers): a bad
+        // setting stops the command before it sweeps.
+        let bootstrap = ctx
+            .config
+            .cds
+            .bootstrap()
+            .map_err(Error::Usage)?
+            .map(std::sync::Arc::new);
         let mut store = ctx.open_store()?;
         let labels: Vec<TldLabel> = if self.tlds.is_empty() {
             let zone = store.zone(None)?.ok_or_else(|| {
@@ -110,9 +118,12 @@ impl SweepCmd {
             }
         };
         let cds_tlds = crate::desk::cds::sweep_cds_tlds(&store, &items, self.cds)?;
-        crate::check::cds::set_bootstrap(ctx.config.cds.bootstrap().map_err(Error::Usage)?);
+        let cds = check::CdsSweep {
+            tlds: cds_tlds,
+            bootstrap,
+        };
         let mut outcome = runtime.block_on(check::sweep::sweep_with_cds(
-            items, &cds_tlds, &profile, limits, &progress,
+            items, &cds, &profile, limits, &progress,
         ));
         bar.finish_and_clear();
 

@@ -46,6 +46,10 @@ impl Desk {
         })
         .await
         .map_err(|e| DeskError::Store(StoreError::Conflict(format!("sweep: {e}"))))??;
+        let cds = check::CdsSweep {
+            tlds: cds,
+            bootstrap: self.cds_bootstrap.clone(),
+        };
         let outcome =
             check::sweep::sweep_with_cds(items, &cds, &self.settings.profile, limits, &|_, _| {})
                 .await;

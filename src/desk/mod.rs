@@ -134,6 +134,9 @@ pub struct Desk {
     pub dry_runs: dry_runs::DryRuns,
     /// DS automation from CDS/CDNSKEY: hold and report intervals (`Desk::with_cds`).
     pub cds: crate::config::CdsSettings,
+    /// RFC 9615 bootstrapping for the sweeps' CDS scans, parsed from `cds` by `Desk::with_cds`
+    /// (`[cds] trust_anchor` and `resolvers`); `None`: unsigned TLDs are only reported.
+    pub cds_bootstrap: Option<Arc<crate::check::dsboot::Bootstrap>>,
     /// Persons' sessions, invitations and tokens (`Desk::with_accounts`).
     pub accounts: crate::config::AccountsSettings,
     /// Login throttle and aggregated login refusals (issue 14).
@@ -177,16 +180,20 @@ impl Desk {
             refusals: Mutex::new(HashMap::new()),
             dry_runs: dry_runs::DryRuns::default(),
             cds: crate::config::CdsSettings::default(),
+            cds_bootstrap: None,
             accounts: crate::config::AccountsSettings::default(),
             people: people::PeopleState::default(),
             secure_cookies: false,
         }
     }
 
-    /// Sets the DS automation settings (`[cds]`).
-    pub fn with_cds(mut self, cds: crate::config::CdsSettings) -> Desk {
+    /// Sets the DS automation settings (`[cds]`), reading the RFC 9615 trust anchor file
+    /// once here: a trust anchor that cannot be read or parsed, or resolvers that are not
+    /// "ip:port", are an error (the daemon refuses to start), not a silent "off".
+    pub fn with_cds(mut self, cds: crate::config::CdsSettings) -> Result<Desk, String> {
+        self.cds_bootstrap = cds.bootstrap()?.map(Arc::new);
         self.cds = cds;
-        self
+        Ok(self)
     }
 
     /// Ends the hold of a notify-only CDS request (src/desk/cds.rs calls it once the hold is over);

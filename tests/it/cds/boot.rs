@@ -1,7 +1,8 @@
 //! RFC 9615 authenticated bootstrapping for an unsigned TLD, served for real: a lab root
 //! zone and trust anchor, the name servers' parent zone `example.` and a signal zone
 //! `_signal.ns1.example.` below it, all signed and served by an in-process lab resolver on
-//! loopback; the TLD's own servers serve its CDS/CDNSKEY.
+//! loopback; the TLD's own servers serve its CDS/CDNSKEY. The lab ([`lab_for`], [`resolver`],
+//! [`anchor`]) is shared with the desk's end-to-end test (boot_desk.rs).
 
 use hickory_proto::dnssec::rdata::sig::SigInput;
 use hickory_proto::dnssec::rdata::{DNSSECRData, DS, RRSIG};
@@ -68,10 +69,10 @@ fn add_ds(z: &mut Zone, child: &Name, key: &TestKey, parent: &Name, parent_key: 
     sign_at(z, child, RecordType::DS, parent_key, parent);
 }
 
-/// Copies the TLD's apex CDS and CDNSKEY to `_dsboot.test._signal.<ns>` in `z`, signed by
+/// Copies the TLD's apex CDS and CDNSKEY to `_dsboot.<tld>._signal.<ns>` in `z`, signed by
 /// `key` as `signer`.
 fn add_signal(z: &mut Zone, tld: &Zone, ns: &str, key: &TestKey, signer: &Name) {
-    let owner = origin(&format!("_dsboot.test._signal.{ns}"));
+    let owner = origin(&format!("_dsboot.{}_signal.{ns}", tld.origin.to_ascii()));
     for r in tld.records.iter().filter(|r| {
         r.name == tld.origin && matches!(r.record_type(), RecordType::CDS | RecordType::CDNSKEY)
     }) {
@@ -84,19 +85,27 @@ fn add_signal(z: &mut Zone, tld: &Zone, ns: &str, key: &TestKey, signer: &Name) 
 }
 
 /// The lab: keys, zones and the TLD.
-struct Lab {
-    keys: Keys,
+pub(super) struct Lab {
+    /// The TLD's keys: `old` is its KSK, which its CDS/CDNSKEY name.
+    pub(super) keys: Keys,
     root_key: TestKey,
     example_key: TestKey,
-    tld: Zone,
+    /// The unsigned TLD's zone (signed, with CDS/CDNSKEY at the apex), as its servers serve it.
+    pub(super) tld: Zone,
     root: Zone,
     example: Zone,
     signal: Zone,
 }
 
-/// Name servers ns1.example. and ns2.example. (out of bailiwick); ns1's signal in its own
-/// zone `_signal.ns1.example.`, ns2's in `example.`.
+/// [`lab_for`] the TLD `test.` with its name servers at 127.0.0.1 and .2.
 fn lab() -> Lab {
+    lab_for("test.", [ip("127.0.0.1"), ip("127.0.0.2")])
+}
+
+/// The unsigned TLD `tld` (`"xa."`) delegated to ns1.example. and ns2.example. (out of
+/// bailiwick) at `addresses`, with fresh keys; ns1's signal in its own zone
+/// `_signal.ns1.example.`, ns2's in `example.`.
+pub(super) fn lab_for(tld_origin: &str, addresses: [std::net::IpAddr; 2]) -> Lab {
     let keys = Keys::new();
     let (root_key, example_key, signal_key) = (
         TestKey::ecdsa(true),
@@ -104,10 +113,10 @@ fn lab() -> Lab {
         TestKey::ecdsa(true),
     );
     let mut tld = before(
-        "test.",
+        tld_origin,
         &[
-            ("ns1.example.", ip("127.0.0.1")),
-            ("ns2.example.", ip("127.0.0.2")),
+            ("ns1.example.", addresses[0]),
+            ("ns2.example.", addresses[1]),
         ],
         &keys,
     );
@@ -157,15 +166,25 @@ fn lab() -> Lab {
     }
 }
 
-/// Serves the lab and scans `test.` as an unsigned TLD with name servers `ns` (at
-/// 127.0.0.1 and .2), bootstrapping from the lab's root key when `boot` is set.
-async fn run(lab: &Lab, ns: [&str; 2], boot: bool) -> CdsScan {
-    let resolver = Scripted::start_multi(
-        ip("127.0.0.3"),
+/// The lab resolver at `address`: the signed root, `example.` and `_signal.ns1.example.`.
+pub(super) async fn resolver(lab: &Lab, address: std::net::IpAddr) -> Scripted {
+    Scripted::start_multi(
+        address,
         vec![lab.root.clone(), lab.example.clone(), lab.signal.clone()],
         Faults::default(),
     )
-    .await;
+    .await
+}
+
+/// The lab root's trust anchor as a `[cds] trust_anchor` file holds it (`. IN DS ...`).
+pub(super) fn anchor(lab: &Lab) -> String {
+    format!(". IN DS {}\n", lab.root_key.ds(&Name::root(), 2))
+}
+
+/// Serves the lab and scans `test.` as an unsigned TLD with name servers `ns` (at
+/// 127.0.0.1 and .2), bootstrapping from the lab's root key when `boot` is set.
+async fn run(lab: &Lab, ns: [&str; 2], boot: bool) -> CdsScan {
+    let resolver = resolver(lab, ip("127.0.0.3")).await;
     let mut servers = Vec::new();
     let mut targets = Vec::new();
     for (name, address) in ns.iter().zip(["127.0.0.1", "127.0.0.2"]) {
@@ -176,11 +195,7 @@ async fn run(lab: &Lab, ns: [&str; 2], boot: bool) -> CdsScan {
         });
         servers.push(s);
     }
-    let anchor = rootdesk::check::dsboot::parse_anchors(&format!(
-        ". IN DS {}",
-        lab.root_key.ds(&Name::root(), 2)
-    ))
-    .expect("anchor");
+    let anchor = rootdesk::check::dsboot::parse_anchors(&anchor(lab)).expect("anchor");
     let bootstrap = Bootstrap {
         anchors: anchor,
         resolvers: vec![resolver.addr],

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rootdesk::audit::Actor;
 use rootdesk::check::SweepLimits;
+use rootdesk::config::CdsSettings;
 use rootdesk::desk::{Action, Caller, Desk};
 use rootdesk::registry::{DsRecord, TldLabel};
 use rootdesk::store::{self, Role, Store, StoreError};
@@ -18,11 +19,12 @@ use crate::check::zone::Zone;
 const NS1: &str = "127.0.0.61";
 const NS2: &str = "127.0.0.62";
 
-struct Lab {
+pub(super) struct Lab {
     _dir: tempfile::TempDir,
-    desk: Arc<Desk>,
-    keys: Keys,
-    _servers: Vec<Scripted>,
+    pub(super) desk: Arc<Desk>,
+    pub(super) keys: Keys,
+    /// Lab servers (and resolvers) kept running for the desk.
+    pub(super) servers: Vec<Scripted>,
 }
 
 fn ns() -> Vec<(&'static str, std::net::IpAddr)> {
@@ -37,14 +39,9 @@ fn old_ds(keys: &Keys) -> DsRecord {
 /// the old KSK's DS published and DS automation set to `mode`.
 async fn lab(mode: CdsMode, zones: impl Fn(&Keys) -> [Zone; 2]) -> Lab {
     let keys = Keys::new();
-    let dir = tempfile::tempdir().expect("tempdir");
     let ds = old_ds(&keys);
-    let root = format!(
-        "$ORIGIN .\n$TTL 86400\n\
-         @ 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. 2026120100 1800 900 604800 86400\n\
-         @ 518400 IN NS a.root-servers.net.\n\
-         a.root-servers.net. 518400 IN A 198.41.0.4\n\
-         xa. 172800 IN NS ns1.nic.xa.\n\
+    let xa = format!(
+        "xa. 172800 IN NS ns1.nic.xa.\n\
          xa. 172800 IN NS ns2.nic.xa.\n\
          xa. 86400 IN DS {} {} {} {}\n\
          ns1.nic.xa. 172800 IN A {NS1}\n\
@@ -53,6 +50,38 @@ async fn lab(mode: CdsMode, zones: impl Fn(&Keys) -> [Zone; 2]) -> Lab {
         ds.algorithm,
         ds.digest_type,
         ds.digest_hex()
+    );
+    let zones = zones(&keys);
+    let servers = ns().into_iter().map(|(_, a)| a).zip(zones).collect();
+    desk_lab(
+        tempfile::tempdir().expect("tempdir"),
+        keys,
+        &xa,
+        mode,
+        servers,
+        CdsSettings::default(),
+    )
+    .await
+}
+
+/// The real desk on a SQLite file in `dir`, its root zone delegating xa by the records
+/// `xa_records` (NS, DS, glue), xa's DS automation set to `mode`; each (address, zone) of
+/// `servers` served by a lab server there (the desk's check ports lead to it); the desk's
+/// `[cds]` settings `cds`.
+pub(super) async fn desk_lab(
+    dir: tempfile::TempDir,
+    keys: Keys,
+    xa_records: &str,
+    mode: CdsMode,
+    servers: Vec<(std::net::IpAddr, Zone)>,
+    cds: CdsSettings,
+) -> Lab {
+    let root = format!(
+        "$ORIGIN .\n$TTL 86400\n\
+         @ 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. 2026120100 1800 900 604800 86400\n\
+         @ 518400 IN NS a.root-servers.net.\n\
+         a.root-servers.net. 518400 IN A 198.41.0.4\n\
+         {xa_records}"
     );
     let zone_path = dir.path().join("root.zone");
     std::fs::write(&zone_path, root).expect("write zone");
@@ -67,19 +96,21 @@ async fn lab(mode: CdsMode, zones: impl Fn(&Keys) -> [Zone; 2]) -> Lab {
         .expect("import tlds");
     st.write(|tx| store::set_tld_cds_tx(tx, "xa", mode, &Actor::system("test"), now))
         .expect("set cds");
-    let mut servers = Vec::new();
+    let mut running = Vec::new();
     let mut ports = BTreeMap::new();
-    for ((_, address), z) in ns().into_iter().zip(zones(&keys)) {
+    for (address, z) in servers {
         let s = Scripted::start(address, z, Faults::default()).await;
         ports.insert(address, s.addr.port());
-        servers.push(s);
+        running.push(s);
     }
-    let desk = Arc::new(Desk::new(st, crate::daemon::settings(ports)));
+    let desk = Desk::new(st, crate::daemon::settings(ports))
+        .with_cds(cds)
+        .expect("[cds] settings");
     Lab {
         _dir: dir,
-        desk,
+        desk: Arc::new(desk),
         keys,
-        _servers: servers,
+        servers: running,
     }
 }
 
@@ -89,14 +120,14 @@ fn rollover(keys: &Keys) -> [Zone; 2] {
 }
 
 impl Lab {
-    async fn sweep(&self) {
+    pub(super) async fn sweep(&self) {
         self.desk
             .sweep_delegations(SweepLimits::default())
             .await
             .expect("sweep");
     }
 
-    fn requests(&self) -> Vec<Request> {
+    pub(super) fn requests(&self) -> Vec<Request> {
         self.desk
             .read_store(|s| {
                 let list = s.requests(&store::RequestFilter {
@@ -112,7 +143,7 @@ impl Lab {
             .expect("requests")
     }
 
-    fn request(&self, ticket: &str) -> Request {
+    pub(super) fn request(&self, ticket: &str) -> Request {
         self.desk
             .read_store(|s| Ok(s.request(ticket)?))
             .expect("read")
@@ -120,7 +151,7 @@ impl Lab {
     }
 
     /// Runs every pending check job to its end.
-    async fn run_checks(&self) {
+    pub(super) async fn run_checks(&self) {
         let jobs = self
             .desk
             .read_store(|s| Ok(s.pending_checks()?))
@@ -130,13 +161,13 @@ impl Lab {
         }
     }
 
-    fn outbox(&self) -> Vec<store::Notification> {
+    pub(super) fn outbox(&self) -> Vec<store::Notification> {
         self.desk
             .read_store(|s| Ok(s.outbox(false, 1000)?))
             .expect("outbox")
     }
 
-    fn count_events(&self, kind: &str) -> i64 {
+    pub(super) fn count_events(&self, kind: &str) -> i64 {
         self.desk
             .read_store(|s| {
                 Ok(s.conn()
@@ -148,7 +179,7 @@ impl Lab {
             .expect("count")
     }
 
-    fn published_ds(&self) -> Vec<DsRecord> {
+    pub(super) fn published_ds(&self) -> Vec<DsRecord> {
         let label = TldLabel::parse("xa").expect("label");
         self.desk
             .read_store(|s| Ok(s.current_delegation(&label)?))
@@ -160,7 +191,7 @@ impl Lab {
     }
 }
 
-fn staff() -> Caller {
+pub(super) fn staff() -> Caller {
     Caller {
         token: "tok-staff".into(),
         role: Role::Staff,

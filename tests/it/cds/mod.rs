@@ -3,6 +3,7 @@
 //! scan to a published DS set.
 
 mod boot;
+mod boot_desk;
 mod cli;
 mod desk;
 mod scan;
