@@ -9,6 +9,7 @@
 //! budget, remembers addresses that gave no answer so that a dead server costs one timeout
 //! and not one per query, and logs every query for the report.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -199,14 +200,14 @@ pub struct QueryRecord {
     pub address: SocketAddr,
     pub transport: Transport,
     pub qname: String,
-    pub qtype: String,
+    pub qtype: Cow<'static, str>,
     /// `rd`, `edns`, `do`: what the query asked for.
-    pub query_flags: Vec<String>,
+    pub query_flags: Vec<Cow<'static, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rcode: Option<String>,
+    pub rcode: Option<Cow<'static, str>>,
     /// Header flags of the reply (`qr aa tc rd ra ad cd`), plus `edns` when it carried OPT.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub flags: Option<Vec<String>>,
+    pub flags: Option<Vec<Cow<'static, str>>>,
     /// Answer, authority and additional record counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counts: Option<[usize; 3]>,
@@ -224,7 +225,7 @@ pub struct QueryRecord {
 }
 
 /// Header flags of a message, in the order dig prints them.
-pub fn flags_of(msg: &Message) -> Vec<String> {
+pub fn flags_of(msg: &Message) -> Vec<Cow<'static, str>> {
     let m = &msg.metadata;
     let mut flags = Vec::new();
     for (set, name) in [
@@ -238,7 +239,7 @@ pub fn flags_of(msg: &Message) -> Vec<String> {
         (msg.edns.is_some(), "edns"),
     ] {
         if set {
-            flags.push(name.to_string());
+            flags.push(Cow::Borrowed(name));
         }
     }
     flags
@@ -504,14 +505,11 @@ impl Prober {
         transport: Transport,
         spec: &QuerySpec,
     ) -> Outcome {
-        // Only questions that do not name the TLD's apex can be shared between TLDs (glue
-        // addresses, the open-resolver probe); keeping the others would only cost memory.
-        if !(spec.rd
-            || matches!(
-                spec.qtype,
-                RecordType::A | RecordType::AAAA | RecordType::PTR
-            ))
-        {
+        // Only the open-resolver probe (RD=1, a name outside every TLD) is asked alike by
+        // every TLD on a server. Every other question names the asking TLD's own zone (its
+        // apex, or its in-zone name servers for glue), which no other TLD asks about:
+        // remembering those answers for the whole sweep cost memory and time for nothing.
+        if !spec.rd {
             return self.send(address, transport, spec).await;
         }
         let cell = hub.cell((address, transport, spec.clone()));
@@ -567,18 +565,18 @@ impl Prober {
     ) {
         let mut query_flags = Vec::new();
         if spec.rd {
-            query_flags.push("rd".to_string());
+            query_flags.push(Cow::Borrowed("rd"));
         }
         if let Some((_, dnssec_ok)) = spec.edns {
-            query_flags.push("edns".to_string());
+            query_flags.push(Cow::Borrowed("edns"));
             if dnssec_ok {
-                query_flags.push("do".to_string());
+                query_flags.push(Cow::Borrowed("do"));
             }
             match spec.odd {
-                Some(EdnsOddity::Version1) => query_flags.push("edns-version-1".to_string()),
+                Some(EdnsOddity::Version1) => query_flags.push(Cow::Borrowed("edns-version-1")),
                 Some(EdnsOddity::UnknownOptionAndFlag) => {
-                    query_flags.push(format!("edns-option-{UNKNOWN_EDNS_OPTION}"));
-                    query_flags.push("edns-flag-z".to_string());
+                    query_flags.push(Cow::Owned(format!("edns-option-{UNKNOWN_EDNS_OPTION}")));
+                    query_flags.push(Cow::Borrowed("edns-flag-z"));
                 }
                 None => {}
             }
@@ -588,7 +586,7 @@ impl Prober {
             address,
             transport,
             qname: spec.qname.to_ascii(),
-            qtype: spec.qtype.to_string(),
+            qtype: record_type_name(spec.qtype),
             query_flags,
             rcode: None,
             flags: None,
@@ -1099,7 +1097,7 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// The mnemonic of a response code, as dig prints it (`NOERROR`, `REFUSED`, ...).
-pub fn rcode_name(rc: ResponseCode) -> String {
+pub fn rcode_name(rc: ResponseCode) -> Cow<'static, str> {
     match u16::from(rc) {
         0 => "NOERROR".into(),
         1 => "FORMERR".into(),
@@ -1113,7 +1111,7 @@ pub fn rcode_name(rc: ResponseCode) -> String {
         9 => "NOTAUTH".into(),
         10 => "NOTZONE".into(),
         16 => "BADVERS".into(),
-        n => format!("RCODE{n}"),
+        n => Cow::Owned(format!("RCODE{n}")),
     }
 }
 
@@ -1171,12 +1169,42 @@ pub mod address_text {
     }
 }
 
+/// A record type's mnemonic (`SOA`), without an allocation for the known types.
+fn record_type_name(rtype: RecordType) -> Cow<'static, str> {
+    match rtype {
+        RecordType::Unknown(_) => Cow::Owned(rtype.to_string()),
+        known => Cow::Borrowed(<&'static str>::from(known)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn spec() -> QuerySpec {
         QuerySpec::plain(&Name::from_ascii("xa.").expect("name"), RecordType::SOA)
+    }
+
+    /// The log names record types as before it stopped allocating for them: as hickory
+    /// prints them, known or not.
+    #[test]
+    fn record_type_names_are_those_hickory_prints() {
+        for code in [1u16, 2, 6, 15, 28, 43, 46, 48, 51, 59, 60, 65, 255, 65280] {
+            let rtype = RecordType::from(code);
+            assert_eq!(record_type_name(rtype), rtype.to_string(), "type {code}");
+        }
+    }
+
+    /// A reply that arrives before its query waits for it is kept, and the order kept.
+    #[tokio::test]
+    async fn a_mailbox_keeps_what_arrives_before_anyone_waits() {
+        let mailbox = Mailbox::default();
+        mailbox.send(Delivery::Garbage);
+        mailbox.send(Delivery::Unreachable);
+        assert!(matches!(mailbox.recv().await, Delivery::Garbage));
+        assert!(matches!(mailbox.recv().await, Delivery::Unreachable));
+        let waiting = tokio::time::timeout(Duration::from_millis(50), mailbox.recv()).await;
+        assert!(waiting.is_err(), "an empty mailbox has nothing to give");
     }
 
     /// RFC 5452: queries to one server do not all leave from one port; after
