@@ -6,13 +6,12 @@
 //! implementation to a published DS set. The lab's zones are boot.rs's, the desk desk.rs's.
 
 use rootdesk::config::CdsSettings;
-use rootdesk::desk::Action;
 use rootdesk::registry::DsRecord;
 use rootdesk::store;
-use rootdesk::workflow::{CdsMode, Command, Party, State};
+use rootdesk::workflow::{CdsMode, Party, State};
 
 use super::boot::{anchor, lab_for, resolver};
-use super::desk::{desk_lab, staff, Lab};
+use super::desk::{desk_lab, Lab};
 use crate::check::server::{ip, origin};
 
 const NS1: &str = "127.0.0.81";
@@ -78,27 +77,8 @@ async fn an_unsigned_tld_vouched_for_by_its_name_servers_gets_its_first_ds_set()
     let released = lab.desk.sweep().expect("reminders");
     assert!(released.iter().any(|(t, _)| *t == r.ticket), "{released:?}");
     assert_eq!(lab.request(&r.ticket).state, State::ManualReview);
-    lab.desk
-        .act(
-            &staff(),
-            &r.ticket,
-            Action::Approve,
-            Command::Approve {
-                note: "RFC 9615 bootstrap".into(),
-            },
-        )
-        .expect("approve");
-    lab.run_checks().await;
-    assert_eq!(lab.request(&r.ticket).state, State::Implementation);
-    lab.desk
-        .act(
-            &staff(),
-            &r.ticket,
-            Action::Implement,
-            Command::Implement { serial: None },
-        )
-        .expect("implement");
-    assert_eq!(lab.request(&r.ticket).state, State::Completed);
+    lab.approve_and_implement(&r.ticket, "RFC 9615 bootstrap")
+        .await;
     assert_eq!(lab.published_ds(), vec![ksk_ds(&lab)]);
     // Signed now, the same CDS asks for nothing more.
     lab.sweep().await;

@@ -120,6 +120,29 @@ fn rollover(keys: &Keys) -> [Zone; 2] {
 }
 
 impl Lab {
+    /// Staff approve the request, the supplemental check runs, staff implement it.
+    pub(super) async fn approve_and_implement(&self, ticket: &str, note: &str) {
+        self.desk
+            .act(
+                &staff(),
+                ticket,
+                Action::Approve,
+                Command::Approve { note: note.into() },
+            )
+            .expect("approve");
+        self.run_checks().await;
+        assert_eq!(self.request(ticket).state, State::Implementation);
+        self.desk
+            .act(
+                &staff(),
+                ticket,
+                Action::Implement,
+                Command::Implement { serial: None },
+            )
+            .expect("implement");
+        assert_eq!(self.request(ticket).state, State::Completed);
+    }
+
     pub(super) async fn sweep(&self) {
         self.desk
             .sweep_delegations(SweepLimits::default())
@@ -275,27 +298,7 @@ async fn notify_only_rolls_the_key_after_the_hold_with_no_request_filed_by_hand(
     assert!(acted.iter().any(|(t, _)| *t == r.ticket), "{acted:?}");
     assert_eq!(lab.request(&r.ticket).state, State::ManualReview);
     // Staff review and implement as for any request; the supplemental check runs.
-    lab.desk
-        .act(
-            &staff(),
-            &r.ticket,
-            Action::Approve,
-            Command::Approve {
-                note: "CDS rollover".into(),
-            },
-        )
-        .expect("approve");
-    lab.run_checks().await;
-    assert_eq!(lab.request(&r.ticket).state, State::Implementation);
-    lab.desk
-        .act(
-            &staff(),
-            &r.ticket,
-            Action::Implement,
-            Command::Implement { serial: None },
-        )
-        .expect("implement");
-    assert_eq!(lab.request(&r.ticket).state, State::Completed);
+    lab.approve_and_implement(&r.ticket, "CDS rollover").await;
     assert_eq!(lab.published_ds(), vec![lab.keys.new.ds(&origin("xa."), 2)]);
     // With the new DS published, the CDS asks for nothing more.
     lab.sweep().await;
