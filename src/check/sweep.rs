@@ -215,11 +215,12 @@ fn schedule_key(item: &SweepItem) -> (Vec<std::net::SocketAddr>, Vec<Name>) {
         .flat_map(|ns| ns.addresses.iter().copied())
         .collect();
     addresses.sort_unstable();
+    // Names order case-insensitively already (hickory's `Ord` for `Name`).
     let mut names: Vec<Name> = item
         .proposal
         .nameservers
         .iter()
-        .map(|ns| ns.name.to_lowercase())
+        .map(|ns| ns.name.clone())
         .collect();
     names.sort_unstable();
     (addresses, names)

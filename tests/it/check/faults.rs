@@ -3,7 +3,7 @@
 use hickory_proto::rr::rdata::{CNAME, NS, TXT};
 use hickory_proto::rr::{RData, Record, RecordType};
 use rootdesk::check::{
-    run_check, AsSource, CheckId, Proposal, ResolverSettings, Severity, Transport, Verdict,
+    run_check, AsSource, CheckId, Proposal, Report, ResolverSettings, Severity, Transport, Verdict,
 };
 
 use super::server::{ip, origin, Faults, Scripted};
@@ -12,6 +12,12 @@ use super::{assert_findings, assert_has, lab, profile, test_zone, two_servers};
 
 use CheckId::*;
 use Severity::{Error, Warning};
+
+/// The check of `test.` on two servers serving the same healthy zone, both with `f`.
+async fn check_both_with(f: Faults) -> Report {
+    let (_servers, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
+    run_check(&origin("test."), &proposal, &profile()).await
+}
 
 #[tokio::test]
 async fn one_name_server_is_too_few() {
@@ -197,8 +203,7 @@ async fn no_tcp_is_reported() {
         no_tcp: true,
         ..Faults::default()
     };
-    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
-    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    let report = check_both_with(f).await;
     assert_findings(&report, &[(ReachableTcp, Error)]);
     assert_eq!(report.findings[0].transport, Some(Transport::Tcp));
     assert!(
@@ -215,8 +220,7 @@ async fn truncation_without_tcp_is_reported() {
         truncate_udp: true,
         ..Faults::default()
     };
-    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
-    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    let report = check_both_with(f).await;
     let msgs = assert_has(&report, ReachableTcp, Error);
     assert!(msgs.iter().any(|m| m.contains("truncated")), "{msgs:?}");
     assert_eq!(report.verdict, Verdict::Fail);
@@ -228,8 +232,7 @@ async fn truncation_with_tcp_is_fine() {
         truncate_udp: true,
         ..Faults::default()
     };
-    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
-    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    let report = check_both_with(f).await;
     assert_findings(&report, &[]);
     assert!(report
         .queries
@@ -243,8 +246,7 @@ async fn missing_aa_bit_is_not_authoritative() {
         no_aa: true,
         ..Faults::default()
     };
-    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
-    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    let report = check_both_with(f).await;
     assert_findings(&report, &[(Authoritative, Error)]);
     assert!(report.findings.iter().all(|x| x.message.contains("AA bit")));
     assert_eq!(
@@ -261,8 +263,7 @@ async fn refused_is_not_authoritative() {
         refused: true,
         ..Faults::default()
     };
-    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
-    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    let report = check_both_with(f).await;
     assert_findings(&report, &[(Authoritative, Error)]);
     assert!(assert_has(&report, Authoritative, Error)[0].contains("REFUSED"));
 }
@@ -273,8 +274,7 @@ async fn reply_from_another_address_is_reported() {
         reply_from: Some(ip("127.0.0.9")),
         ..Faults::default()
     };
-    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
-    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    let report = check_both_with(f).await;
     let msgs = assert_has(&report, Authoritative, Error);
     assert!(msgs[0].contains("127.0.0.9"), "{msgs:?}");
     let f = report.findings_of(Authoritative).next().expect("finding");
@@ -376,8 +376,7 @@ async fn open_resolver_is_reported() {
         open_resolver: true,
         ..Faults::default()
     };
-    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
-    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    let report = check_both_with(f).await;
     assert_findings(&report, &[(NoRecursion, Error)]);
     assert!(report.findings[0].message.contains("recursion"));
 }
@@ -388,8 +387,7 @@ async fn formerr_on_edns_is_a_warning() {
         formerr_on_edns: true,
         ..Faults::default()
     };
-    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
-    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    let report = check_both_with(f).await;
     assert_findings(&report, &[(Edns, Warning)]);
     assert!(report.findings[0].message.contains("FORMERR"));
     assert_eq!(report.verdict, Verdict::Warn);
@@ -401,8 +399,7 @@ async fn dropped_edns_queries_are_a_warning() {
         drop_edns: true,
         ..Faults::default()
     };
-    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
-    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    let report = check_both_with(f).await;
     assert_findings(&report, &[(Edns, Warning)]);
 }
 
@@ -412,8 +409,7 @@ async fn unknown_edns_version_not_answered_badvers_is_a_warning() {
         edns_any_version: true,
         ..Faults::default()
     };
-    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
-    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    let report = check_both_with(f).await;
     assert_findings(&report, &[(Edns, Warning)]);
     assert_eq!(report.findings.len(), 1, "{}", report.to_text());
     let msg = &report.findings[0].message;
@@ -430,8 +426,7 @@ async fn echoed_unknown_edns_option_and_flag_are_a_warning() {
         echo_edns: true,
         ..Faults::default()
     };
-    let (_s, proposal) = two_servers(test_zone(1), test_zone(1), f).await;
-    let report = run_check(&origin("test."), &proposal, &profile()).await;
+    let report = check_both_with(f).await;
     assert_findings(&report, &[(Edns, Warning)]);
     assert_eq!(report.findings.len(), 1, "{}", report.to_text());
     let msg = &report.findings[0].message;
